@@ -1,0 +1,1 @@
+"""preflight: get media ready for AI motion-transfer video generation."""

@@ -1,0 +1,125 @@
+"""Exceptions raised by preflight.
+
+Every error carries a finding code from the shared vocabulary (see DESIGN.md), so the CLI can print
+one line ``code: message`` and a pipeline can branch on the code.
+
+    PreflightError
+     ├── UsageError           a bad option value, unknown profile (exit 2)
+     ├── ProbeError           the file cannot be read as media (also a ValueError)
+     ├── ProfileError         a profile file is missing or malformed
+     ├── FixError             an operation could not produce an output
+     ├── ModelError           the pose model is not available
+     └── SubmitError          a provider call failed
+          ├── AuthError       401/403, a bad or missing key
+          ├── CreditsError    402 or the provider's own "out of credits" code
+          ├── ValidationError 400/422, the provider refused a parameter
+          ├── RateLimitError  429 after the retries ran out
+          ├── TaskFailedError the provider ran the task and it failed
+          └── TransportError  network trouble after the retries ran out
+
+Messages never contain secrets: providers build them from status, code and the provider's own text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+__all__ = [
+    "AuthError",
+    "CreditsError",
+    "FixError",
+    "ModelError",
+    "PreflightError",
+    "ProbeError",
+    "ProfileError",
+    "RateLimitError",
+    "SubmitError",
+    "TaskFailedError",
+    "TransportError",
+    "UsageError",
+    "ValidationError",
+    "map_av_errors",
+]
+
+
+class PreflightError(Exception):
+    """Root of every error preflight raises on purpose."""
+
+    default_code = "preflight.error"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+
+    def __str__(self) -> str:
+        return self.message
+
+    def one_line(self) -> str:
+        """The form the CLI prints: ``code: message`` on a single line."""
+        return f"{self.code}: {' '.join(self.message.split())}"
+
+
+class UsageError(PreflightError):
+    default_code = "usage.invalid"
+
+
+class ProbeError(PreflightError, ValueError):
+    default_code = "file.unreadable"
+
+
+class ProfileError(PreflightError):
+    default_code = "profile.invalid"
+
+
+class FixError(PreflightError):
+    default_code = "fix.failed"
+
+
+class ModelError(PreflightError):
+    default_code = "model.unavailable"
+
+
+class SubmitError(PreflightError):
+    default_code = "submit.failed"
+
+
+class AuthError(SubmitError):
+    default_code = "submit.auth"
+
+
+class CreditsError(SubmitError):
+    default_code = "submit.no_credits"
+
+
+class ValidationError(SubmitError, ValueError):
+    default_code = "submit.invalid"
+
+
+class RateLimitError(SubmitError):
+    default_code = "submit.rate_limited"
+
+
+class TaskFailedError(SubmitError):
+    default_code = "submit.task_failed"
+
+
+class TransportError(SubmitError):
+    default_code = "submit.network"
+
+
+@contextlib.contextmanager
+def map_av_errors(path: str, code: str = "decode.error") -> Iterator[None]:
+    """Translate PyAV/FFmpeg errors raised inside the block into :class:`ProbeError`."""
+    import av  # local: keeps this module import-light
+
+    try:
+        yield
+    except av.FFmpegError as exc:
+        raise ProbeError(f"{path}: {_av_reason(exc)}", code) from exc
+
+
+def _av_reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return " ".join(str(text).split())

@@ -1,0 +1,207 @@
+"""Result types: what a probe saw, what a rule found, what a check concluded.
+
+All frozen dataclasses; :func:`to_dict` is their JSON serialization (the report schema in DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["image", "video", "unknown"]
+Verdict = Literal["pass", "fixable", "fail"]
+
+
+class Severity(enum.StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class VideoStream:
+    """The first video stream of a clip, as its headers (and first frame) describe it."""
+
+    codec: str
+    """FFmpeg codec name: ``h264``, ``hevc``, ``prores``..."""
+    profile: str | None
+    """Codec profile, e.g. ``High``, ``Main 10``."""
+    pix_fmt: str | None
+    """Pixel format, e.g. ``yuv420p``."""
+    bit_depth: int | None
+    """Bits per sample of the pixel format (8, 10, 12)."""
+    coded_width: int
+    coded_height: int
+    width: int
+    """Displayed width: coded size after the rotation in the display matrix."""
+    height: int
+    rotation: int
+    """Clockwise display rotation in degrees (0, 90, 180, 270) the player applies."""
+    fps: float | None
+    """Average frame rate (frames / duration)."""
+    base_fps: float | None
+    """The stream's base (nominal) frame rate."""
+    variable_fps: bool
+    """True when the frame timing is not constant (average and base rates disagree)."""
+    frames: int | None
+    """Frame count from the container index, when it has one."""
+    bitrate: int | None
+    duration: float | None
+    """Stream duration in seconds, when the container gives one."""
+
+
+@dataclass(frozen=True)
+class AudioStream:
+    codec: str
+    sample_rate: int | None
+    channels: int | None
+    bitrate: int | None
+    duration: float | None
+
+
+@dataclass(frozen=True)
+class ImageDetails:
+    """Pillow's view of an image file."""
+
+    mode: str
+    """Pillow mode: ``RGB``, ``RGBA``, ``CMYK``, ``P``, ``I;16``..."""
+    bit_depth: int
+    """Bits per channel (8 or 16; 1 for bilevel)."""
+    has_alpha: bool
+    coded_width: int
+    coded_height: int
+    exif_orientation: int
+    """EXIF orientation tag (1 = as stored; 5-8 swap the displayed sides)."""
+    frames: int
+    """Number of frames (more than 1 for an animated GIF/WebP/APNG)."""
+
+    @property
+    def animated(self) -> bool:
+        return self.frames > 1
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What :func:`preflight.probe` found in one file."""
+
+    path: str
+    role: Role
+    """``image`` or ``video``, from the content, never from the extension."""
+    format: str
+    """Real format by content: ``jpeg``, ``png``, ``webp``, ``mp4``, ``mov``, ``matroska``, ``avi``..."""
+    extension: str
+    """The file name's extension, lower case without the dot (may disagree with ``format``)."""
+    file_size: int
+    """Bytes on disk."""
+    width: int
+    """Displayed width in pixels (EXIF orientation / rotation applied)."""
+    height: int
+    duration: float | None = None
+    """Seconds, from the container (else the longest stream); None for images."""
+    bitrate: int | None = None
+    """Overall bits per second."""
+    video: VideoStream | None = None
+    audio: tuple[AudioStream, ...] = ()
+    image: ImageDetails | None = None
+
+    @property
+    def aspect(self) -> float:
+        """Displayed width / height."""
+        return self.width / self.height if self.height else 0.0
+
+    @property
+    def short_side(self) -> int:
+        return min(self.width, self.height)
+
+    @property
+    def long_side(self) -> int:
+        return max(self.width, self.height)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a rule or an analyzer noticed about a file."""
+
+    code: str
+    """Stable code from the vocabulary in DESIGN.md, e.g. ``duration.too_long``."""
+    severity: Severity
+    message: str
+    """A sentence a person can act on."""
+    fixable: bool = False
+    """True when ``preflight fix`` has an automatic operation for it."""
+    measured: float | str | None = None
+    limit: float | str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Anything more a tool may use (e.g. the times of scene cuts)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """The check of one path: what it is, what was found, the verdict."""
+
+    path: str
+    role: Role
+    verdict: Verdict
+    findings: tuple[Finding, ...]
+    media: MediaInfo | None = None
+    analysis: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The check of several paths against one profile."""
+
+    profile: str
+    orientation: str
+    items: tuple[Item, ...]
+    strict: bool = False
+    schema: str = "preflight.report/1"
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {"pass": 0, "fixable": 0, "fail": 0}
+        for item in self.items:
+            counts[item.verdict] += 1
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        return all(item.verdict == "pass" for item in self.items)
+
+
+def verdict_for(findings: tuple[Finding, ...] | list[Finding], strict: bool = False) -> Verdict:
+    """``pass`` with no errors; ``fixable`` when every error can be fixed; else ``fail``.
+
+    With ``strict`` a warning counts as an error.
+    """
+    blocking = [
+        f
+        for f in findings
+        if f.severity is Severity.ERROR or (strict and f.severity is Severity.WARNING)
+    ]
+    if not blocking:
+        return "pass"
+    return "fixable" if all(f.fixable for f in blocking) else "fail"
+
+
+def to_dict(obj: Any) -> Any:
+    """Serialize results to JSON-ready data (dataclasses, enums, tuples, mappings)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        if isinstance(obj, ImageDetails):
+            out["animated"] = obj.animated
+        if isinstance(obj, Finding) and not obj.extra:
+            del out["extra"]
+        return out
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, Mapping):
+        return {str(k): to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, float):
+        return round(obj, 6)
+    return obj

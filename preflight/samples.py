@@ -1,0 +1,155 @@
+"""Synthetic media for the demo, the tests and the benchmarks.
+
+Clips are encoded with PyAV (moving gradients and a bouncing box, so encoders and the motion
+analyzers have something real to chew on); images with Pillow. Nothing here needs the network.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["make_clip", "make_image", "moving_pattern"]
+
+FrameSource = Callable[[int, int, int], np.ndarray]
+"""(index, width, height) -> RGB uint8 array of shape (height, width, 3)."""
+
+
+def moving_pattern(index: int, width: int, height: int) -> np.ndarray:
+    """A gradient background with a box that moves: cheap to make, not trivial to encode."""
+    x = np.linspace(0, 255, width, dtype=np.float32)[None, :]
+    y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
+    frame = np.empty((height, width, 3), dtype=np.uint8)
+    frame[..., 0] = ((x + index * 3) % 256).astype(np.uint8)
+    frame[..., 1] = ((y + index * 2) % 256).astype(np.uint8)
+    frame[..., 2] = 128
+    box = max(8, min(width, height) // 6)
+    cx = int((width - box) * (0.5 + 0.45 * math.sin(index / 15)))
+    cy = int((height - box) * (0.5 + 0.45 * math.cos(index / 20)))
+    frame[cy : cy + box, cx : cx + box] = 255
+    return frame
+
+
+def make_clip(
+    path: str | os.PathLike[str],
+    *,
+    duration: float = 4.0,
+    width: int = 640,
+    height: int = 360,
+    fps: float = 25,
+    codec: str = "libx264",
+    container: str | None = None,
+    pix_fmt: str = "yuv420p",
+    audio: bool = False,
+    audio_codec: str = "aac",
+    rotation: int = 0,
+    frames: FrameSource | None = None,
+    timestamps: list[float] | None = None,
+    gop: int | None = None,
+) -> Path:
+    """Encode a synthetic clip and return its path.
+
+    ``rotation`` writes a display matrix (clockwise degrees, as a phone shooting portrait does).
+    ``timestamps`` (seconds) gives frames irregular times, for variable-frame-rate clips.
+    ``frames`` draws each frame; the default is :func:`moving_pattern`.
+    """
+    import av
+
+    path = Path(path)
+    draw = frames or moving_pattern
+    rate = Fraction(fps).limit_denominator(1001)
+    times = timestamps if timestamps is not None else [i / float(rate) for i in range(round(duration * float(rate)))]
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        if gop is not None:
+            stream.codec_context.gop_size = gop
+        if codec == "libx264":
+            stream.options = {"preset": "ultrafast", "crf": "30"}
+        if timestamps is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
+        if rotation:
+            # PyAV's angle is counter-clockwise; a clockwise display rotation is its negative.
+            stream.set_display_rotation(-rotation % 360)
+        sound = _add_audio(out, audio_codec) if audio else None
+        for index, t in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(draw(index, width, height), format="rgb24")
+            if timestamps is not None:
+                frame.pts, frame.time_base = round(t * 1000), Fraction(1, 1000)
+            else:
+                frame.pts = None
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+        if sound is not None:
+            total = times[-1] + 1 / float(rate) if times else duration
+            for aframe in _tone_frames(sound, total):
+                out.mux(sound.encode(aframe))
+            out.mux(sound.encode(None))
+    return path
+
+
+def _add_audio(out, codec: str):  # type: ignore[no-untyped-def]
+    stream = out.add_stream(codec, rate=48000)
+    stream.layout = "stereo"
+    return stream
+
+
+def _tone_frames(stream, seconds: float) -> Iterator:  # type: ignore[no-untyped-def]
+    import av
+
+    rate, chunk = 48000, 1024
+    fmt = stream.codec_context.codec.audio_formats[0].name if stream.codec_context.codec.audio_formats else "fltp"
+    total = int(seconds * rate)
+    for start in range(0, total, chunk):
+        n = min(chunk, total - start)
+        t = (np.arange(start, start + n) / rate).astype(np.float32)
+        tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
+        if fmt != "fltp":
+            frame = av.AudioResampler(format=fmt, layout="stereo", rate=rate).resample(frame)[0]
+        frame.sample_rate = rate
+        frame.pts = start
+        yield frame
+
+
+def make_image(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    width: int = 640,
+    height: int = 800,
+    format: str = "JPEG",
+    mode: str = "RGB",
+    exif_orientation: int | None = None,
+    frames: int = 1,
+    pixels: np.ndarray | None = None,
+    **save_options: object,
+) -> Path | bytes:
+    """Write a synthetic image (or return its bytes when ``path`` is None).
+
+    ``exif_orientation`` stores the EXIF tag without touching the pixels, as cameras do.
+    ``frames`` > 1 makes an animated GIF/WebP/PNG. ``pixels`` (RGB uint8) replaces the pattern.
+    """
+    from PIL import Image
+
+    rgb = pixels if pixels is not None else moving_pattern(0, width, height)
+    base = Image.fromarray(rgb, "RGB")
+    image = base.convert(mode) if mode != "RGB" else base
+    options: dict[str, object] = dict(save_options)
+    if exif_orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = exif_orientation
+        options["exif"] = exif.tobytes()
+    if frames > 1:
+        extra = [Image.fromarray(moving_pattern(i, rgb.shape[1], rgb.shape[0]), "RGB") for i in range(1, frames)]
+        options.update(save_all=True, append_images=extra, duration=100, loop=0)
+    target: io.BytesIO | Path = io.BytesIO() if path is None else Path(path)
+    image.save(target, format=format, **options)
+    if isinstance(target, io.BytesIO):
+        return target.getvalue()
+    return target
