@@ -64,7 +64,11 @@ def make_clip(
     path = Path(path)
     draw = frames or moving_pattern
     rate = Fraction(fps).limit_denominator(1001)
-    times = timestamps if timestamps is not None else [i / float(rate) for i in range(round(duration * float(rate)))]
+    if timestamps is None:
+        timestamps_given = False
+        times = [i / float(rate) for i in range(round(duration * float(rate)))]
+    else:
+        timestamps_given, times = True, timestamps
     with av.open(str(path), "w", format=container) as out:
         stream = out.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
@@ -72,7 +76,7 @@ def make_clip(
             stream.codec_context.gop_size = gop
         if codec == "libx264":
             stream.options = {"preset": "ultrafast", "crf": "30"}
-        if timestamps is not None:
+        if timestamps_given:
             stream.codec_context.time_base = Fraction(1, 1000)
         if rotation:
             # PyAV's angle is counter-clockwise; a clockwise display rotation is its negative.
@@ -80,7 +84,7 @@ def make_clip(
         sound = _add_audio(out, audio_codec) if audio else None
         for index, t in enumerate(times):
             frame = av.VideoFrame.from_ndarray(draw(index, width, height), format="rgb24")
-            if timestamps is not None:
+            if timestamps_given:
                 frame.pts, frame.time_base = round(t * 1000), Fraction(1, 1000)
             else:
                 frame.pts = None
@@ -104,7 +108,8 @@ def _tone_frames(stream, seconds: float) -> Iterator:  # type: ignore[no-untyped
     import av
 
     rate, chunk = 48000, 1024
-    fmt = stream.codec_context.codec.audio_formats[0].name if stream.codec_context.codec.audio_formats else "fltp"
+    formats = stream.codec_context.codec.audio_formats
+    fmt = formats[0].name if formats else "fltp"
     total = int(seconds * rate)
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
@@ -146,7 +151,8 @@ def make_image(
         exif[0x0112] = exif_orientation
         options["exif"] = exif.tobytes()
     if frames > 1:
-        extra = [Image.fromarray(moving_pattern(i, rgb.shape[1], rgb.shape[0]), "RGB") for i in range(1, frames)]
+        h, w = rgb.shape[:2]
+        extra = [Image.fromarray(moving_pattern(i, w, h), "RGB") for i in range(1, frames)]
         options.update(save_all=True, append_images=extra, duration=100, loop=0)
     target: io.BytesIO | Path = io.BytesIO() if path is None else Path(path)
     image.save(target, format=format, **options)

@@ -1,0 +1,164 @@
+"""The Python API the CLI, notebooks and pipelines call.
+
+    >>> import preflight
+    >>> info = preflight.probe("clip.mov")
+    >>> report = preflight.check(["photo.jpg", "clip.mov"], profile="novita", orientation="image")
+    >>> report.ok, report.summary
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import PreflightError, ProbeError, UsageError
+from .models import Finding, Item, MediaInfo, Report, Severity, verdict_for
+from .probe import probe
+from .profiles import ORIENTATIONS, Profile, load_profile
+from .rules import check_media
+from .sniff import SNIFF_BYTES, sniff
+
+__all__ = ["check", "check_one", "collect_paths", "probe", "resolve_profile"]
+
+log = logging.getLogger("preflight")
+
+PathLike = str | os.PathLike[str]
+
+
+def resolve_profile(profile: Profile | str | os.PathLike[str] | None) -> Profile:
+    """A Profile as is, a shipped profile's name, a TOML path, or None for the default."""
+    return profile if isinstance(profile, Profile) else load_profile(profile)
+
+
+def check(
+    paths: Iterable[PathLike],
+    profile: Profile | str | os.PathLike[str] | None = None,
+    orientation: str = "video",
+    *,
+    content: bool = True,
+    strict: bool = False,
+) -> Report:
+    """Check every path (folders are searched for media) against a provider profile.
+
+    ``content=False`` runs the limits only (no pose, motion or quality analysis).
+    Broken files become failing items; the other files are still checked.
+    """
+    prof = resolve_profile(profile)
+    _validate_orientation(orientation)
+    items = [check_one(p, prof, orientation, content=content, strict=strict) for p in collect_paths(paths)]
+    if content:
+        items = _with_pair_checks(items, prof, orientation, strict)
+    return Report(profile=prof.name, orientation=orientation, items=tuple(items), strict=strict)
+
+
+def check_one(
+    path: PathLike,
+    profile: Profile,
+    orientation: str = "video",
+    *,
+    content: bool = True,
+    strict: bool = False,
+    media: MediaInfo | None = None,
+) -> Item:
+    """Check one file: probe, limits, and (with ``content``) the content gates."""
+    try:
+        info = media or probe(path)
+    except ProbeError as exc:
+        finding = Finding(exc.code, Severity.ERROR, exc.message)
+        return Item(path=str(path), role="unknown", verdict="fail", findings=(finding,))
+    findings = list(check_media(info, profile, orientation))
+    analysis: dict[str, Any] = {}
+    if content and not _blocks_analysis(findings):
+        metrics, content_findings = _analyze(info, profile)
+        analysis.update(metrics)
+        findings.extend(content_findings)
+    ordered = tuple(sorted(findings, key=_severity_rank))
+    return Item(
+        path=str(path),
+        role=info.role,
+        verdict=verdict_for(ordered, strict),
+        findings=ordered,
+        media=info,
+        analysis=analysis,
+    )
+
+
+def _validate_orientation(orientation: str) -> None:
+    if orientation not in ORIENTATIONS:
+        raise UsageError(f"orientation must be one of {', '.join(ORIENTATIONS)}, not {orientation!r}")
+
+
+def _blocks_analysis(findings: list[Finding]) -> bool:
+    # Decoding a decompression bomb is exactly what must not happen.
+    return any(f.code == "image.too_many_pixels" for f in findings)
+
+
+def _analyze(info: MediaInfo, profile: Profile) -> tuple[dict[str, Any], list[Finding]]:
+    try:
+        from . import analyze
+    except ImportError:  # pragma: no cover - analysis is part of the package
+        return {}, []
+    entry = getattr(analyze, "analyze_image" if info.role == "image" else "analyze_clip", None)
+    if entry is None:
+        return {}, [Finding("analysis.unavailable", Severity.INFO, "content analysis is not available")]
+    try:
+        metrics, found = entry(info.path, info, profile.content)
+    except PreflightError as exc:
+        return {}, [Finding(exc.code, Severity.ERROR, exc.message)]
+    return dict(metrics), list(found)
+
+
+def _with_pair_checks(items: list[Item], profile: Profile, orientation: str, strict: bool) -> list[Item]:
+    try:
+        from .analyze import pair_check  # type: ignore[attr-defined]
+    except ImportError:
+        return items
+    return list(pair_check(items, profile, orientation, strict))
+
+
+def _severity_rank(f: Finding) -> int:
+    return {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}[f.severity]
+
+
+def collect_paths(paths: Iterable[PathLike]) -> list[Path]:
+    """Expand folders into the media files below them (by content; hidden files skipped).
+
+    Plain files are kept as given, even when they are not media: the check says what they are.
+    """
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(_media_below(p))
+            if not found:
+                raise UsageError(f"{p}: no image or video files in this folder", "file.not_found")
+            out.extend(found)
+        else:
+            out.append(p)
+    return out
+
+
+def _media_below(folder: Path) -> Iterator[Path]:
+    root = folder.resolve()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            path = Path(dirpath) / name
+            if name.startswith(".") or not path.is_file():
+                continue
+            if path.is_symlink() and root not in path.resolve().parents:
+                continue  # never follow a link out of the tree
+            if _looks_like_media(path):
+                yield path
+
+
+def _looks_like_media(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    except OSError:
+        return True  # let the check report why it is unreadable
+    return bool(head) and sniff(head).kind in ("image", "video")

@@ -1,0 +1,49 @@
+"""preflight check PATH...: will a provider accept these, and will the result be good?"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import api
+from ..report import write_report, write_report_file
+from . import exit_with
+from .options import (
+    content_option,
+    file_format,
+    orientation_option,
+    output_format_options,
+    pick_format,
+    profile_option,
+    strict_option,
+)
+
+
+@click.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@profile_option
+@orientation_option
+@content_option
+@strict_option
+@output_format_options
+def command(
+    paths: tuple[str, ...],
+    profile: str | None,
+    orientation: str,
+    no_content: bool,
+    strict: bool,
+    fmt: str | None,
+    as_json: bool,
+    report_path: str | None,
+) -> None:
+    """Check images and clips against a provider profile; exit 0 only if every file passes.
+
+    Folders are searched for images and clips. Verdicts: pass, fixable (preflight fix can repair
+    every error), fail.
+    """
+    report = api.check(paths, profile=profile, orientation=orientation, content=not no_content, strict=strict)
+    write_report(report, pick_format(fmt, as_json), sys.stdout, color=sys.stdout.isatty())
+    if report_path:
+        write_report_file(report, file_format(fmt, as_json, report_path), report_path)
+    exit_with(0 if report.ok else 1)

@@ -1,0 +1,80 @@
+"""Options shared by several commands, defined once so check, fix, prepare and batch agree."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..profiles import available_profiles, default_profile_name
+
+F = Callable[..., Any]
+
+
+def profile_option(f: F) -> F:
+    return click.option(
+        "--profile",
+        "profile",
+        default=None,
+        metavar="NAME|PATH.toml",
+        help=f"Provider profile: {', '.join(available_profiles())}, or a TOML file. "
+        f"Default {default_profile_name()} (env PREFLIGHT_PROFILE).",
+    )(f)
+
+
+def orientation_option(f: F) -> F:
+    return click.option(
+        "--orientation",
+        type=click.Choice(["image", "video"]),
+        default="video",
+        show_default=True,
+        help="The provider's character_orientation: image caps clips at 10 s, video at 30 s.",
+    )(f)
+
+
+def content_option(f: F) -> F:
+    return click.option(
+        "--no-content",
+        "no_content",
+        is_flag=True,
+        help="Skip the content gates (pose, motion, quality): limits only, fast.",
+    )(f)
+
+
+def strict_option(f: F) -> F:
+    return click.option("--strict", is_flag=True, help="Warnings fail too.")(f)
+
+
+def output_format_options(f: F) -> F:
+    f = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")(f)
+    f = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json", "junit"]),
+        default=None,
+        help="Report format on stdout (default text).",
+    )(f)
+    f = click.option(
+        "--report",
+        "report_path",
+        type=click.Path(dir_okay=False, writable=True),
+        default=None,
+        help="Also write the report to FILE (format from --format, else from the extension).",
+    )(f)
+    return f
+
+
+def pick_format(fmt: str | None, as_json: bool, report_path: str | None = None) -> str:
+    if as_json:
+        return "json"
+    if fmt:
+        return fmt
+    return "text"
+
+
+def file_format(fmt: str | None, as_json: bool, report_path: str) -> str:
+    if fmt or as_json:
+        return pick_format(fmt, as_json)
+    suffix = report_path.rsplit(".", 1)[-1].lower()
+    return {"json": "json", "xml": "junit", "html": "html"}.get(suffix, "text")

@@ -1,0 +1,320 @@
+"""Probe a file: what it really is, as a provider will see it.
+
+Reads headers only (plus, for clips, the first frame: FFmpeg exposes the display matrix on decoded
+frames, and decoding one frame proves the stream is readable). Never decodes a whole clip.
+Images are checked for corruption cheaply: JPEG decodes at 1/8 scale, PNG verifies its chunk CRCs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from fractions import Fraction
+from pathlib import Path
+
+from .errors import ProbeError, map_av_errors
+from .models import AudioStream, ImageDetails, MediaInfo, VideoStream
+from .sniff import SNIFF_BYTES, Sniffed, sniff
+
+__all__ = ["MAX_IMAGE_PIXELS", "probe"]
+
+MAX_IMAGE_PIXELS = 178_956_970
+"""Largest image (pixels) preflight will decode: Pillow's own decompression-bomb error threshold
+(2x its 89.5 MP warning level). A 40000x40000 PNG of a few kB would need 4.8 GB as RGB."""
+
+_VFR_TOLERANCE = 0.01
+"""Average and base frame rates further apart than 1% mean variable frame timing (a phone's
+29.97 vs 30 nominal differs by 0.1%)."""
+
+_pillow_lock = threading.Lock()
+
+
+def probe(path: str | os.PathLike[str]) -> MediaInfo:
+    """Describe the media in ``path``; raise :class:`ProbeError` with a finding code if it isn't any."""
+    p = Path(path)
+    head = _read_head(p)
+    kind = sniff(head)
+    if kind.kind == "image":
+        return _probe_image(p, kind, head)
+    if kind.kind == "audio":
+        raise ProbeError(
+            f"{p}: no video stream: this is an audio-only {kind.format} file", "video.missing_stream"
+        )
+    if kind.kind == "video":
+        return _probe_clip(p, kind)
+    # Unknown magic: let Pillow, then FFmpeg, have a go before giving up.
+    try:
+        return _probe_image(p, Sniffed("image", "unknown"), head)
+    except ProbeError:
+        pass
+    try:
+        return _probe_clip(p, Sniffed("video", "unknown"))
+    except ProbeError as exc:
+        if exc.code in ("video.missing_stream", "file.truncated"):
+            raise
+    raise ProbeError(f"{p}: not an image or video file preflight can read", "format.unrecognized")
+
+
+def _read_head(p: Path) -> bytes:
+    try:
+        if p.is_dir():
+            raise ProbeError(f"{p}: is a directory, not a media file", "file.is_directory")
+        with p.open("rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    except FileNotFoundError as exc:
+        raise ProbeError(f"{p}: no such file", "file.not_found") from exc
+    except PermissionError as exc:
+        raise ProbeError(f"{p}: permission denied", "file.unreadable") from exc
+    except OSError as exc:
+        raise ProbeError(f"{p}: cannot read: {exc.strerror or exc}", "file.unreadable") from exc
+    if not head:
+        raise ProbeError(f"{p}: file is empty (0 bytes)", "file.empty")
+    return head
+
+
+# --- images -----------------------------------------------------------------------------------
+
+
+def _probe_image(p: Path, kind: Sniffed, head: bytes) -> MediaInfo:
+    from PIL import Image, UnidentifiedImageError
+
+    _register_heif()
+    try:
+        with _pillow_lock, warnings.catch_warnings():
+            # Opening reads the header only; the bomb guard is ours (MAX_IMAGE_PIXELS), applied below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                im = Image.open(p)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+    except UnidentifiedImageError as exc:
+        if kind.format in ("heic", "avif"):
+            raise ProbeError(
+                f"{p}: {kind.format.upper()} image, which this Pillow cannot read "
+                "(pip install pillow-heif adds it)",
+                "format.unsupported",
+            ) from exc
+        raise ProbeError(f"{p}: not an image preflight can read", "format.unrecognized") from exc
+    except OSError as exc:
+        raise ProbeError(f"{p}: unreadable image header: {exc}", "decode.error") from exc
+    with im:
+        fmt = (im.format or kind.format).lower()
+        if fmt == "mpo":  # camera JPEGs with an extra preview frame: a JPEG to every decoder
+            fmt = "jpeg"
+        coded_w, coded_h = im.size
+        frames = _frame_count(im) if fmt != "jpeg" else 1
+        orientation = _exif_orientation(im)
+        mode = im.mode
+        has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+        bit_depth = _image_bit_depth(mode, fmt, head)
+        if coded_w * coded_h <= MAX_IMAGE_PIXELS:
+            _verify_image(im, fmt, p)
+    width, height = (coded_h, coded_w) if orientation in (5, 6, 7, 8) else (coded_w, coded_h)
+    details = ImageDetails(
+        mode=mode,
+        bit_depth=bit_depth,
+        has_alpha=has_alpha,
+        coded_width=coded_w,
+        coded_height=coded_h,
+        exif_orientation=orientation,
+        frames=frames,
+    )
+    return MediaInfo(
+        path=str(p),
+        role="image",
+        format=fmt,
+        extension=p.suffix.lower().lstrip("."),
+        file_size=p.stat().st_size,
+        width=width,
+        height=height,
+        image=details,
+    )
+
+
+def _register_heif() -> None:
+    try:
+        from pillow_heif import register_heif_opener  # optional: HEIC/AVIF from phones
+    except ImportError:
+        return
+    register_heif_opener()
+
+
+def _frame_count(im) -> int:  # type: ignore[no-untyped-def]
+    if not getattr(im, "is_animated", False):
+        return 1
+    return int(getattr(im, "n_frames", 1))
+
+
+def _exif_orientation(im) -> int:  # type: ignore[no-untyped-def]
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # a malformed EXIF block must not hide the image itself
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _image_bit_depth(mode: str, fmt: str, head: bytes) -> int:
+    if fmt == "png" and len(head) > 24:
+        return head[24]  # IHDR bit depth: Pillow reads 16-bit RGB PNGs as 8-bit RGB
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return 16
+    if mode in ("I", "F"):
+        return 32
+    return 1 if mode == "1" else 8
+
+
+def _verify_image(im, fmt: str, p: Path) -> None:  # type: ignore[no-untyped-def]
+    """Prove the pixel data is readable, cheaply: a corrupt upload fails at the provider too."""
+    try:
+        if fmt == "jpeg":
+            im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
+            im.load()
+        elif fmt == "png":
+            from PIL import Image
+
+            # verify() must come straight after open(): reading EXIF above used this handle.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(p) as fresh:
+                    fresh.verify()
+        else:
+            im.load()
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError... for bad data
+        raise ProbeError(f"{p}: corrupt {fmt.upper()} image data: {exc}", "decode.error") from exc
+
+
+# --- clips ------------------------------------------------------------------------------------
+
+
+def _probe_clip(p: Path, kind: Sniffed) -> MediaInfo:
+    import av
+
+    try:
+        container = av.open(str(p), metadata_errors="ignore")
+    except av.InvalidDataError as exc:
+        if kind.format in ("mp4", "mov"):
+            raise ProbeError(
+                f"{p}: incomplete {kind.format.upper()} (no movie header: the file was cut off "
+                "while being written or copied)",
+                "file.truncated",
+            ) from exc
+        raise ProbeError(f"{p}: not a media file FFmpeg can read", "format.unrecognized") from exc
+    except av.FFmpegError as exc:
+        raise ProbeError(f"{p}: cannot open: {exc}", "decode.error") from exc
+    with container:
+        fmt = kind.format if kind.format != "unknown" else container.format.name.split(",")[0]
+        video_stream = next(
+            (s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic),
+            None,
+        )
+        if video_stream is None:
+            raise ProbeError(f"{p}: no video stream in this {fmt} file", "video.missing_stream")
+        with map_av_errors(str(p)):
+            video = _describe_video(container, video_stream, p)
+        audio = tuple(_describe_audio(s) for s in container.streams.audio)
+        duration = _container_duration(container)
+        bitrate = container.bit_rate or None
+        _check_complete(video_stream, p)  # index entries live in the open container
+    width, height = video.width, video.height
+    return MediaInfo(
+        path=str(p),
+        role="video",
+        format=fmt,
+        extension=p.suffix.lower().lstrip("."),
+        file_size=p.stat().st_size,
+        width=width,
+        height=height,
+        duration=duration,
+        bitrate=bitrate,
+        video=video,
+        audio=audio,
+    )
+
+
+def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[no-untyped-def]
+    import av
+
+    ctx = stream.codec_context
+    rotation = _first_frame_rotation(container, stream, p)
+    coded_w, coded_h = ctx.width, ctx.height
+    width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
+    pix_fmt = ctx.pix_fmt
+    bit_depth = None
+    if pix_fmt:
+        try:
+            bit_depth = av.VideoFormat(pix_fmt).components[0].bits
+        except (ValueError, IndexError):
+            bit_depth = None
+    avg, base = _rate(stream.average_rate), _rate(stream.base_rate or stream.guessed_rate)
+    return VideoStream(
+        codec=ctx.name,
+        profile=stream.profile or None,
+        pix_fmt=pix_fmt,
+        bit_depth=bit_depth,
+        coded_width=coded_w,
+        coded_height=coded_h,
+        width=width,
+        height=height,
+        rotation=rotation,
+        fps=avg or base,
+        base_fps=base,
+        variable_fps=bool(avg and base and abs(avg - base) / base > _VFR_TOLERANCE),
+        frames=stream.frames or None,
+        bitrate=ctx.bit_rate or None,
+        duration=_seconds(stream.duration, stream.time_base),
+    )
+
+
+def _first_frame_rotation(container, stream, p: Path) -> int:  # type: ignore[no-untyped-def]
+    """Clockwise display rotation, read from the first decoded frame's display matrix."""
+    stream.thread_type = "SLICE"  # frame threading would buffer several packets before one frame
+    for packet in container.demux(stream):
+        for frame in packet.decode():
+            return (-round(frame.rotation / 90) * 90) % 360
+    raise ProbeError(f"{p}: the video stream holds no decodable frame", "decode.error")
+
+
+def _describe_audio(stream) -> AudioStream:  # type: ignore[no-untyped-def]
+    ctx = stream.codec_context
+    return AudioStream(
+        codec=ctx.name,
+        sample_rate=ctx.sample_rate or None,
+        channels=ctx.channels or None,
+        bitrate=ctx.bit_rate or None,
+        duration=_seconds(stream.duration, stream.time_base),
+    )
+
+
+def _container_duration(container) -> float | None:  # type: ignore[no-untyped-def]
+    if container.duration is not None and container.duration > 0:
+        return container.duration / 1_000_000
+    spans = [_seconds(s.duration, s.time_base) for s in container.streams]
+    spans = [s for s in spans if s]
+    return max(spans) if spans else None
+
+
+def _check_complete(stream, p: Path) -> None:  # type: ignore[no-untyped-def]
+    """A file whose index points past its end was cut off: the tail frames do not exist."""
+    entries = stream.index_entries
+    if entries is None or len(entries) == 0:
+        return
+    last = entries[len(entries) - 1]
+    end = last.pos + last.size
+    size = p.stat().st_size
+    if last.pos >= 0 and end > size:
+        raise ProbeError(
+            f"{p}: truncated: the index needs {end} bytes but the file has {size}",
+            "file.truncated",
+        )
+
+
+def _rate(value: Fraction | None) -> float | None:
+    return float(value) if value else None
+
+
+def _seconds(duration: int | None, time_base: Fraction | None) -> float | None:
+    if duration is None or time_base is None or duration <= 0:
+        return None
+    return float(duration * time_base)

@@ -1,0 +1,159 @@
+"""Report writers: one function per format, all taking the same :class:`Report`.
+
+``text`` is for people (one block per file, errors first, a summary line); ``json`` is the
+"preflight.report/1" schema of DESIGN.md; ``junit`` is for CI systems (one test case per file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+from xml.etree import ElementTree as ET
+
+from .models import Item, MediaInfo, Report, Severity, to_dict
+
+__all__ = ["FORMATS", "describe_media", "report_to_dict", "write_report", "write_report_file"]
+
+
+def report_to_dict(report: Report, extra: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The JSON form. ``extra`` adds keys per item path (``fix`` adds output/actions/after)."""
+    items = []
+    for item in report.items:
+        data = item_to_dict(item)
+        if extra and item.path in extra:
+            data.update(to_dict(extra[item.path]))
+        items.append(data)
+    return {
+        "schema": report.schema,
+        "profile": report.profile,
+        "orientation": report.orientation,
+        "strict": report.strict,
+        "items": items,
+        "summary": report.summary,
+    }
+
+
+def item_to_dict(item: Item) -> dict[str, Any]:
+    return {
+        "path": item.path,
+        "role": item.role,
+        "verdict": item.verdict,
+        "media": to_dict(item.media) if item.media else None,
+        "analysis": to_dict(item.analysis),
+        "findings": [to_dict(f) for f in item.findings],
+    }
+
+
+def write_json(report: Report, out: TextIO, color: bool = False) -> None:
+    json.dump(report_to_dict(report), out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+# --- text -------------------------------------------------------------------------------------
+
+_COLORS = {"pass": "32", "fixable": "33", "fail": "31", "error": "31", "warning": "33", "info": "36"}
+
+
+def _paint(text: str, key: str, color: bool) -> str:
+    return f"\x1b[{_COLORS[key]}m{text}\x1b[0m" if color else text
+
+
+def describe_media(m: MediaInfo | None) -> str:
+    """One line a person reads: ``mov h264 1080x1920 (rotated 90°) 29.97 fps 45.00 s 12.3 MB``."""
+    if m is None:
+        return ""
+    parts = [m.format]
+    if m.video is not None:
+        parts.append(m.video.codec)
+    parts.append(f"{m.width}x{m.height}")
+    if m.video is not None and m.video.rotation:
+        parts.append(f"(rotated {m.video.rotation}°)")
+    if m.image is not None:
+        parts.append(m.image.mode)
+    if m.video is not None and m.video.fps:
+        parts.append(f"{m.video.fps:.4g} fps")
+    if m.duration is not None:
+        parts.append(f"{m.duration:.2f} s")
+    if m.audio:
+        parts.append(f"audio {m.audio[0].codec}")
+    parts.append(f"{m.file_size / 1_000_000:.2f} MB")
+    return " ".join(parts)
+
+
+def write_text(report: Report, out: TextIO, color: bool = False) -> None:
+    for item in report.items:
+        verdict = _paint(item.verdict.upper(), item.verdict, color)
+        out.write(f"{item.path}  [{item.role}]  {verdict}\n")
+        if item.media is not None:
+            out.write(f"    {describe_media(item.media)}\n")
+        for f in item.findings:
+            sev = _paint(f"{f.severity.value:<7}", f.severity.value, color)
+            fix = " (fixable)" if f.fixable and f.severity is not Severity.INFO else ""
+            out.write(f"  {sev} {f.code}: {f.message}{fix}\n")
+    s = report.summary
+    out.write(
+        f"{len(report.items)} file(s): {s['pass']} pass, {s['fixable']} fixable, {s['fail']} fail"
+        f"  (profile {report.profile}, orientation {report.orientation}"
+        f"{', strict' if report.strict else ''})\n"
+    )
+
+
+# --- junit ------------------------------------------------------------------------------------
+
+
+def write_junit(report: Report, out: TextIO, color: bool = False) -> None:
+    suite = ET.Element(
+        "testsuite",
+        name=f"preflight {report.profile}",
+        tests=str(len(report.items)),
+        failures=str(sum(1 for i in report.items if i.verdict != "pass")),
+        errors="0",
+        skipped="0",
+    )
+    for item in report.items:
+        case = ET.SubElement(suite, "testcase", classname=f"preflight.{item.role}", name=item.path)
+        blocking = [f for f in item.findings if f.severity is Severity.ERROR
+                    or (report.strict and f.severity is Severity.WARNING)]  # fmt: skip
+        if item.verdict != "pass":
+            failure = ET.SubElement(
+                case, "failure",
+                type=blocking[0].code if blocking else item.verdict,
+                message=f"{item.verdict}: " + "; ".join(f.code for f in blocking),
+            )  # fmt: skip
+            failure.text = "\n".join(f"{f.code}: {f.message}" for f in blocking)
+        others = [f for f in item.findings if f not in blocking]
+        if others:
+            ET.SubElement(case, "system-out").text = "\n".join(
+                f"{f.severity.value} {f.code}: {f.message}" for f in others
+            )
+    ET.indent(suite)
+    out.write('<?xml version="1.0" encoding="utf-8"?>\n')
+    out.write(ET.tostring(suite, encoding="unicode"))
+    out.write("\n")
+
+
+Writer = Callable[[Report, TextIO, bool], None]
+FORMATS: dict[str, Writer] = {"text": write_text, "json": write_json, "junit": write_junit}
+
+
+def write_report(report: Report, fmt: str, out: TextIO, color: bool = False) -> None:
+    FORMATS[fmt](report, out, color)
+
+
+def write_report_file(report: Report, fmt: str, path: str | os.PathLike[str]) -> Path:
+    """Write atomically: a temporary file in the same folder, then a rename."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            write_report(report, fmt, fh)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
