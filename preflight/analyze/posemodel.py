@@ -137,9 +137,13 @@ def ensure_pose_model(
     official_url: str | None = OFFICIAL_URL,
     pypi_url: str | None = None,
     recipe: BundleRecipe = BUILT_RECIPE,
+    force: bool = False,
 ) -> ModelStatus:
-    """Return a usable pose model, fetching or building it on first use. Raises ModelError."""
-    found = _find_local(path)
+    """Return a usable pose model, fetching or building it on first use. Raises ModelError.
+
+    ``force`` ignores the cache (an explicit path still wins) and fetches or builds again.
+    """
+    found = _find_local(path, use_cache=not force)
     if found is not None:
         return _status(*found)
     target_dir = cache_dir()
@@ -166,12 +170,16 @@ def install_model(source: str | os.PathLike[str], *, force: bool = False) -> Mod
 # --- finding local files -------------------------------------------------------------------------
 
 
-def _find_local(path: str | os.PathLike[str] | None) -> tuple[Path, Source] | None:
+def _find_local(
+    path: str | os.PathLike[str] | None, use_cache: bool = True
+) -> tuple[Path, Source] | None:
     explicit = path or os.environ.get(ENV_MODEL)
     if explicit:
         p = Path(explicit).expanduser()
         _validate_bundle(p)
         return p, "explicit"
+    if not use_cache:
+        return None
     folder = cache_dir()
     # A model the user installed or downloaded wins over the one we built.
     names = [f"pose_landmarker_{v}.task" for v in ("full", "heavy", "lite", "custom")]
@@ -208,7 +216,10 @@ def _variant_of(name: str) -> str:
 
 
 def _status(path: Path, source: Source) -> ModelStatus:
-    if path.name == BUILT_RECIPE.cache_name:
+    sha256 = _sha256_file(path)
+    variant = _variant_of(path.name)
+    if sha256 == BUILT_RECIPE.bundle_sha256:
+        variant = "full"
         origin = f"built from {BUILT_RECIPE.package} {BUILT_RECIPE.version} (PyPI wheel)"
     elif source == "explicit":
         origin = "given by the user"
@@ -219,9 +230,9 @@ def _status(path: Path, source: Source) -> ModelStatus:
     return ModelStatus(
         path=str(path),
         source=source,
-        sha256=_sha256_file(path),
+        sha256=sha256,
         size=path.stat().st_size,
-        variant=_variant_of(path.name),
+        variant=variant,
         origin=origin,
     )
 
