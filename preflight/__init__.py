@@ -1,1 +1,31 @@
-"""preflight: get media ready for AI motion-transfer video generation."""
+"""preflight: get media ready for AI motion-transfer video generation.
+
+Probe, check against a provider profile, fix, and submit a subject image and a motion clip for
+Kling v2.6 Motion Control and the providers that resell it.
+"""
+
+from .api import check, check_one, collect_paths, probe, resolve_profile
+from .errors import PreflightError, ProbeError, ProfileError, UsageError
+from .models import Finding, Item, MediaInfo, Report, Severity
+from .profiles import Profile, available_profiles, load_profile
+
+__all__ = [
+    "Finding",
+    "Item",
+    "MediaInfo",
+    "PreflightError",
+    "ProbeError",
+    "Profile",
+    "ProfileError",
+    "Report",
+    "Severity",
+    "UsageError",
+    "available_profiles",
+    "check",
+    "check_one",
+    "collect_paths",
+    "load_profile",
+    "probe",
+    "resolve_profile",
+]
+__version__ = "0.1.0"

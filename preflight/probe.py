@@ -96,6 +96,8 @@ def _probe_image(p: Path, kind: Sniffed, head: bytes) -> MediaInfo:
                 "(pip install pillow-heif adds it)",
                 "format.unsupported",
             ) from exc
+        if kind.format != "unknown":  # the magic says image, the header does not parse
+            raise ProbeError(f"{p}: corrupt {kind.format.upper()} header", "decode.error") from exc
         raise ProbeError(f"{p}: not an image preflight can read", "format.unrecognized") from exc
     except OSError as exc:
         raise ProbeError(f"{p}: unreadable image header: {exc}", "decode.error") from exc
@@ -148,8 +150,18 @@ def _frame_count(im) -> int:  # type: ignore[no-untyped-def]
 
 
 def _exif_orientation(im) -> int:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
     try:
-        value = im.getexif().get(0x0112, 1)
+        if im.format == "PNG":
+            # PNG's getexif() decodes the whole image to look for an eXIf chunk after the pixels:
+            # a bomb's worth of memory. Only the chunk seen before the image data counts here.
+            exif = Image.Exif()
+            if "exif" in im.info:
+                exif.load(im.info["exif"])
+        else:
+            exif = im.getexif()
+        value = exif.get(0x0112, 1)
     except Exception:  # a malformed EXIF block must not hide the image itself
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1

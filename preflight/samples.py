@@ -159,3 +159,22 @@ def make_image(
     if isinstance(target, io.BytesIO):
         return target.getvalue()
     return target
+
+
+def make_bomb_png(path: str | os.PathLike[str], side: int = 40000) -> Path:
+    """A tiny PNG that claims ``side`` x ``side`` grey pixels (a decompression bomb), written
+    row by row so making it never holds the image in memory."""
+    import struct
+    import zlib
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (side + 1)  # filter byte + one byte per 8-bit grey pixel
+    body = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+    target = Path(path)
+    target.write_bytes(png)
+    return target

@@ -1,0 +1,42 @@
+"""Shared test guards and media makers (media is generated, never downloaded)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from preflight.samples import make_clip, make_image
+
+
+@pytest.fixture(autouse=True)
+def no_error_logs(caplog: pytest.LogCaptureFixture):
+    """A test that makes preflight log at ERROR fails: errors must be raised or reported, not logged."""
+    yield
+    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR and r.name.startswith("preflight")]
+    assert not errors, f"preflight logged errors: {[r.getMessage() for r in errors]}"
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Keep the ledger, config and profile choice of the machine out of the tests.
+
+    The pose-model cache is left alone on purpose: building it costs a download, done once per machine.
+    """
+    base = tmp_path_factory.mktemp("userdirs")
+    monkeypatch.setenv("PREFLIGHT_LEDGER", str(base / "ledger.sqlite"))
+    monkeypatch.setenv("PREFLIGHT_CONFIG", str(base / "config.toml"))
+    monkeypatch.delenv("PREFLIGHT_PROFILE", raising=False)
+    monkeypatch.delenv("PREFLIGHT_DEBUG", raising=False)
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Small clips and images shared by many tests (made once per session)."""
+    d = tmp_path_factory.mktemp("media")
+    make_clip(d / "ok.mp4", duration=4, width=640, height=360, audio=True)
+    make_clip(d / "rotated.mov", duration=3, width=640, height=360, rotation=90, container="mov")
+    make_clip(d / "short.mp4", duration=2, width=640, height=360)
+    make_image(d / "ok.jpg", width=640, height=800)
+    return d
