@@ -39,6 +39,7 @@ __all__ = [
     "build_task_bundle",
     "cache_dir",
     "ensure_pose_model",
+    "face_model_path",
     "install_model",
     "model_status",
 ]
@@ -60,6 +61,9 @@ HOW_TO_FIX = "get pose_landmarker_full.task and run: preflight models install --
 # The official bundle is 9.4 MB; anything under this cannot be a pose model (an HTML error page).
 MIN_BUNDLE_BYTES = 100_000
 _ZIP_TIME = (2025, 1, 31, 0, 0, 0)  # fixed member timestamps: the same inputs give the same bytes
+
+FACE_MEMBER = "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite"
+FACE_MODEL_NAME = "face_detection_full_range_sparse.mediapipe-0.10.21.tflite"
 
 Source = Literal["explicit", "cache", "official", "built"]
 
@@ -96,6 +100,9 @@ class BundleRecipe:
     landmarks_norm: tuple[float, float] = (0.0, 255.0)
     """(mean, std): the landmark model takes [0, 1]."""
     member_sha256: Mapping[str, str] = field(default_factory=dict)
+    """Pinned sha256 of each wheel member used."""
+    extras: Mapping[str, str] = field(default_factory=dict)
+    """Cache file name -> wheel member copied as is (the face detector the people count uses)."""
 
 
 BUILT_RECIPE = BundleRecipe(
@@ -111,7 +118,10 @@ BUILT_RECIPE = BundleRecipe(
             "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
         "mediapipe/modules/pose_landmark/pose_landmark_full.tflite":
             "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
+        FACE_MEMBER: "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     },
+    # BlazeFace full range (has its metadata already): the second opinion in the people count.
+    extras={FACE_MODEL_NAME: FACE_MEMBER},
 )
 
 
@@ -165,6 +175,21 @@ def install_model(source: str | os.PathLike[str], *, force: bool = False) -> Mod
         raise ModelError(f"{dest} already exists; add --force to replace it")
     _atomic_write_bytes(src.read_bytes(), dest)
     return _status(dest, "cache")
+
+
+def face_model_path(*, fetch: bool = True) -> Path | None:
+    """The BlazeFace model for the people count, from the cache (built with the pose bundle).
+
+    When it is missing (e.g. the pose model came from ``--from``) and ``fetch`` is true, the
+    wheel is fetched once more; None when that fails (the count then relies on pose alone).
+    """
+    path = cache_dir() / FACE_MODEL_NAME
+    if not path.is_file() and fetch:
+        try:
+            build_bundle_from_pypi(cache_dir())
+        except ModelError as exc:
+            log.info("no face detector for the people count: %s", exc)
+    return path if path.is_file() else None
 
 
 # --- finding local files -------------------------------------------------------------------------
@@ -340,34 +365,38 @@ def build_bundle_from_pypi(
                 f"{wheel['filename']}: sha256 {digest[:12]}... does not match PyPI's "
                 f"{(expected or 'none')[:12]}...; refused. {HOW_TO_FIX}"
             )
-        detector, landmarks = _read_members(tmp, recipe)
+        members = _read_members(tmp, recipe)
     finally:
         tmp.unlink(missing_ok=True)
-    bundle = build_task_bundle(detector, landmarks, recipe)
+    bundle = build_task_bundle(
+        members[recipe.detector_member], members[recipe.landmarks_member], recipe
+    )
     got = hashlib.sha256(bundle).hexdigest()
     if recipe.bundle_sha256 and got != recipe.bundle_sha256:
         raise ModelError(
             f"the pose model built from {what} has sha256 {got[:12]}..., expected "
             f"{recipe.bundle_sha256[:12]}...; refused. {HOW_TO_FIX}"
         )
+    for name, member in recipe.extras.items():
+        _atomic_write_bytes(members[member], target_dir / name)
     dest = target_dir / recipe.cache_name
     _atomic_write_bytes(bundle, dest)
     log.info("pose model built: %s (%d bytes)", dest, len(bundle))
     return dest
 
 
-def _read_members(wheel: Path, recipe: BundleRecipe) -> tuple[bytes, bytes]:
+def _read_members(wheel: Path, recipe: BundleRecipe) -> dict[str, bytes]:
+    wanted = [recipe.detector_member, recipe.landmarks_member, *recipe.extras.values()]
     try:
         with zipfile.ZipFile(wheel) as zf:
-            detector = zf.read(recipe.detector_member)
-            landmarks = zf.read(recipe.landmarks_member)
+            members = {name: zf.read(name) for name in wanted}
     except (KeyError, zipfile.BadZipFile) as exc:
         raise ModelError(f"{wheel.name}: not the expected wheel ({exc}); {HOW_TO_FIX}") from exc
-    for member, data in ((recipe.detector_member, detector), (recipe.landmarks_member, landmarks)):
-        pinned = recipe.member_sha256.get(member)
+    for name, data in members.items():
+        pinned = recipe.member_sha256.get(name)
         if pinned and hashlib.sha256(data).hexdigest() != pinned:
-            raise ModelError(f"{member} in the wheel is not the pinned model; {HOW_TO_FIX}")
-    return detector, landmarks
+            raise ModelError(f"{name} in the wheel is not the pinned model; {HOW_TO_FIX}")
+    return members
 
 
 # --- building ------------------------------------------------------------------------------------
