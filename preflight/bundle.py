@@ -1,0 +1,174 @@
+"""The bundle: a folder holding a checked image + clip and the ``manifest.json`` that describes them.
+
+``preflight prepare`` writes one; ``preflight submit BUNDLE_DIR`` reads it. The manifest
+(schema ``preflight.bundle/1``) names both files relative to the folder, with their sha256 and size,
+the profile and orientation they were checked against, and when it was written. Reading re-hashes the
+files, so a clip edited after the check is caught before it costs credits.
+
+    {"schema": "preflight.bundle/1", "created": "2026-11-23T10:00:00+00:00",
+     "profile": "kling-v2.6", "orientation": "video",
+     "image": {"name": "image.jpg", "sha256": "...", "size": 123},
+     "video": {"name": "video.mp4", "sha256": "...", "size": 456},
+     "settings": {}}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .errors import PreflightError, UsageError
+
+__all__ = ["MANIFEST", "SCHEMA", "Bundle", "BundleFile", "read_bundle", "sha256_file", "write_bundle"]
+
+SCHEMA = "preflight.bundle/1"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    name: str
+    """File name relative to the bundle folder."""
+    sha256: str
+    size: int
+    """Bytes."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    directory: Path
+    image: BundleFile
+    video: BundleFile
+    profile: str
+    orientation: str
+    created: str
+    """ISO 8601 UTC time the manifest was written."""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """Anything else ``prepare`` wants ``submit`` to know (free form)."""
+    schema: str = SCHEMA
+
+    @property
+    def image_path(self) -> Path:
+        return self.directory / self.image.name
+
+    @property
+    def video_path(self) -> Path:
+        return self.directory / self.video.name
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "created": self.created,
+            "profile": self.profile,
+            "orientation": self.orientation,
+            "image": {"name": self.image.name, "sha256": self.image.sha256, "size": self.image.size},
+            "video": {"name": self.video.name, "sha256": self.video.sha256, "size": self.video.size},
+            "settings": dict(self.settings),
+        }
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _entry(directory: Path, path: Path) -> BundleFile:
+    """Describe ``path``, copying it into ``directory`` first when it lives elsewhere."""
+    path = Path(path)
+    if path.resolve().parent != directory.resolve():
+        target = directory / path.name
+        shutil.copyfile(path, target)
+        path = target
+    return BundleFile(path.name, sha256_file(path), path.stat().st_size)
+
+
+def write_bundle(
+    directory: str | os.PathLike[str],
+    image: str | os.PathLike[str],
+    video: str | os.PathLike[str],
+    *,
+    profile: str,
+    orientation: str = "video",
+    settings: Mapping[str, Any] | None = None,
+) -> Bundle:
+    """Write ``manifest.json`` for ``image`` and ``video`` (copied into ``directory`` if elsewhere)."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    image_entry, video_entry = _entry(folder, Path(image)), _entry(folder, Path(video))
+    if image_entry.name == video_entry.name:
+        raise UsageError("the image and the clip have the same file name", "usage.invalid")
+    bundle = Bundle(
+        directory=folder,
+        image=image_entry,
+        video=video_entry,
+        profile=profile,
+        orientation=orientation,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        settings=dict(settings or {}),
+    )
+    temp = folder / f".{MANIFEST}.{os.getpid()}.tmp"
+    temp.write_text(json.dumps(bundle.to_json(), indent=2) + "\n", encoding="utf-8")
+    os.replace(temp, folder / MANIFEST)
+    return bundle
+
+
+def read_bundle(directory: str | os.PathLike[str], *, verify: bool = True) -> Bundle:
+    """Read a bundle's manifest and (by default) check both files' sizes and hashes."""
+    folder = Path(directory)
+    manifest = folder / MANIFEST
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(
+            f"{folder} is not a bundle: no {MANIFEST} (make one with preflight prepare)", "bundle.invalid"
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PreflightError(f"{manifest}: unreadable manifest: {exc}", "bundle.invalid") from exc
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise PreflightError(f"{manifest}: not a {SCHEMA} manifest", "bundle.invalid")
+    try:
+        bundle = Bundle(
+            directory=folder,
+            image=_file(data["image"], manifest),
+            video=_file(data["video"], manifest),
+            profile=str(data["profile"]),
+            orientation=str(data.get("orientation", "video")),
+            created=str(data.get("created", "")),
+            settings=dict(data.get("settings") or {}),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PreflightError(f"{manifest}: malformed manifest ({exc})", "bundle.invalid") from exc
+    if verify:
+        for entry in (bundle.image, bundle.video):
+            _verify(folder / entry.name, entry)
+    return bundle
+
+
+def _file(entry: Mapping[str, Any], manifest: Path) -> BundleFile:
+    name = str(entry["name"])
+    pure = PurePosixPath(name)
+    if pure.is_absolute() or ".." in pure.parts or "\\" in name:
+        raise PreflightError(f"{manifest}: file name {name!r} leaves the bundle folder", "bundle.invalid")
+    return BundleFile(name, str(entry["sha256"]), int(entry["size"]))
+
+
+def _verify(path: Path, entry: BundleFile) -> None:
+    if not path.is_file():
+        raise PreflightError(f"{path}: listed in the bundle but missing", "file.not_found")
+    size = path.stat().st_size
+    if size != entry.size or sha256_file(path) != entry.sha256:
+        raise PreflightError(
+            f"{path} changed after the bundle was written ({size} bytes, manifest says {entry.size}); "
+            "run preflight prepare again",
+            "bundle.modified",
+        )

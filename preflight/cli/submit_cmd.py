@@ -1,0 +1,230 @@
+"""preflight submit BUNDLE_DIR | --image IMG --video CLIP --provider NAME: create one generation task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from ..errors import PreflightError, TaskFailedError
+from ..submit import get_provider, providers
+from ..submit.base import JobStatus, MediaInput, Provider, SubmitSettings
+
+if TYPE_CHECKING:
+    from ..submit.ledger import Job, Ledger
+    from ..submit.service import SubmitPlan
+
+
+def _echo_err(text: str) -> None:
+    click.echo(text, err=True)
+
+
+@click.command("submit")
+@click.argument("bundle_dir", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Subject image.")
+@click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Motion clip.")
+@click.option(
+    "--provider", "provider_name", type=click.Choice(list(providers())), required=True, help="Where to send it."
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["std", "pro"]),
+    default=None,
+    help="std = 720p, pro = 1080p. Default: the provider's (std; pro on novita).",
+)
+@click.option("--prompt", default=None, help="Text prompt (at most the profile's max_prompt_chars).")
+@click.option("--negative-prompt", default=None, help="Where the provider has the field (novita).")
+@click.option("--keep-sound/--no-keep-sound", default=None, help="Keep the clip's sound (provider default: keep).")
+@click.option(
+    "--orientation",
+    type=click.Choice(["image", "video"]),
+    default=None,
+    help="character_orientation (default: the bundle's, else video).",
+)
+@click.option("--image-url", default=None, help="Send this URL instead of the local image.")
+@click.option("--video-url", default=None, help="Send this URL instead of the local clip.")
+@click.option("--callback-url", default=None, help="Passed to the provider's webhook/callback field.")
+@click.option("--base-url", default=None, help="API base URL (else env PREFLIGHT_<PROVIDER>_BASE_URL).")
+@click.option(
+    "--ledger",
+    "ledger_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Job ledger file (else env PREFLIGHT_LEDGER, else the user data dir).",
+)
+@click.option("--wait", "wait_flag", is_flag=True, help="Poll until the task finishes.")
+@click.option("--dry-run", is_flag=True, help="Print the exact HTTP request(s), secrets masked; send nothing.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask about the cost (for scripts).")
+@click.option("--again", is_flag=True, help="Submit even though this pair + settings was submitted before.")
+@click.option("--force", is_flag=True, help="Submit even if the pair does not pass the provider's profile.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), default=None, help="Download the result here (implies --wait)."
+)
+def command(
+    bundle_dir: Path | None,
+    image: Path | None,
+    video: Path | None,
+    provider_name: str,
+    mode: str | None,
+    prompt: str | None,
+    negative_prompt: str | None,
+    keep_sound: bool | None,
+    orientation: str | None,
+    image_url: str | None,
+    video_url: str | None,
+    callback_url: str | None,
+    base_url: str | None,
+    ledger_path: Path | None,
+    wait_flag: bool,
+    dry_run: bool,
+    yes: bool,
+    again: bool,
+    force: bool,
+    output: Path | None,
+) -> None:
+    """Check the pair against the provider's profile, then create the task and record it.
+
+    The job is written to the ledger before the request goes out, so `preflight jobs resume` can
+    always finish it. Submitting the same pair and settings twice asks first (--again skips the
+    question; with --yes alone a duplicate is refused).
+    """
+    from ..profiles import load_profile
+    from ..submit import service
+    from ..submit.ledger import Ledger
+
+    cls = get_provider(provider_name)
+    duration = None
+    image_sha = video_sha = None
+    if bundle_dir is not None:
+        if image or video:
+            raise click.UsageError("give a bundle folder or --image/--video, not both")
+        from ..bundle import read_bundle
+
+        bundle = read_bundle(bundle_dir)
+        image, video = bundle.image_path, bundle.video_path
+        image_sha, video_sha = bundle.image.sha256, bundle.video.sha256
+        orientation = orientation or bundle.orientation
+    orientation = orientation or "video"
+    if not (image or image_url) or not (video or video_url):
+        raise click.UsageError(
+            "need an image (--image or --image-url) and a clip (--video or --video-url), or a bundle folder"
+        )
+
+    profile = load_profile(cls.profile)
+    limit = profile.max_prompt_chars
+    for label, text in (("prompt", prompt), ("negative prompt", negative_prompt)):
+        if limit is not None and text and len(text) > limit:
+            raise PreflightError(
+                f"the {label} is {len(text)} characters; {profile.name} allows {limit}", "prompt.too_long"
+            )
+
+    local = [p for p in (image, video) if p is not None]
+    if local:
+        duration = _check_pair(local, profile.name, orientation, force)
+
+    retry, poll = service.policy_from_env()
+    provider = cls.from_env(require_keys=not dry_run, base_url=base_url, policy=retry)
+    settings = SubmitSettings(
+        mode=mode or cls.default_mode,
+        orientation=orientation,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        keep_sound=keep_sound,
+        callback_url=callback_url,
+    )
+    ledger = Ledger(ledger_path)
+    plan = service.plan_submit(
+        provider,
+        ledger,
+        MediaInput("image", image, image_url),
+        MediaInput("video", video, video_url),
+        settings,
+        duration=duration,
+        image_sha256=image_sha,
+        video_sha256=video_sha,
+    )
+    _confirm_duplicate(plan, again, yes, dry_run)
+    _confirm_cost(provider, plan, yes or dry_run)
+
+    if dry_run:
+        click.echo(service.dry_run_text(provider, plan))
+        _echo_err("dry run: nothing was sent")
+        return
+
+    job = service.submit(provider, ledger, plan)
+    click.echo(f"job {job.id}: {provider.name} task {job.task_id} ({job.status})")
+    if not (wait_flag or output):
+        _echo_err(f"follow it with: preflight jobs wait {job.id}")
+        return
+    job = service.wait(provider, ledger, job, poll, on_change=lambda j: _echo_err(f"job {j.id}: {j.raw_status}"))
+    finish(provider, ledger, job, output)
+
+
+def _check_pair(paths: list[Path], profile: str, orientation: str, force: bool) -> float | None:
+    from .. import api
+
+    report = api.check(paths, profile=profile, orientation=orientation, content=False)
+    duration = None
+    for item in report.items:
+        if item.role == "video" and item.media is not None:
+            duration = item.media.duration
+        if item.verdict != "pass":
+            for finding in item.findings:
+                if finding.severity == "error":
+                    _echo_err(f"  {item.path}: {finding.code}: {finding.message}")
+    if not report.ok:
+        if not force:
+            raise PreflightError(
+                f"the pair does not pass the {profile} profile (preflight fix/prepare can repair fixable "
+                "findings; --force submits anyway)",
+                "submit.check_failed",
+            )
+        _echo_err(f"preflight: warning: the pair does not pass the {profile} profile; submitting anyway (--force)")
+    return duration
+
+
+def _confirm_duplicate(plan: SubmitPlan, again: bool, yes: bool, dry_run: bool) -> None:
+    earlier = plan.earlier
+    if not earlier or again:
+        return
+    last = earlier[0]
+    where = f"job {last.id} ({last.status}, {last.created_at})"
+    if dry_run:
+        _echo_err(f"note: this pair and these settings were submitted before as {where}")
+        return
+    if yes or not click.get_text_stream("stdin").isatty():
+        raise PreflightError(
+            f"already submitted as {where}; pass --again to pay for it again (or: preflight jobs show {last.id})",
+            "submit.duplicate",
+        )
+    if not click.confirm(f"Already submitted as {where}. Submit again and spend credits again?", default=False):
+        raise click.exceptions.Exit(1)
+
+
+def _confirm_cost(provider: Provider, plan: SubmitPlan, skip: bool) -> None:
+    cost, settings = plan.cost_estimate, plan.settings
+    if cost is None or plan.duration is None:
+        _echo_err(
+            f"cost: no published per-second price for {provider.name} {settings.mode}"
+            + ("" if plan.duration is not None else " (or clip length unknown)")
+        )
+        return
+    price = provider.price_per_second[settings.mode]
+    _echo_err(f"cost: about ${cost:.2f} ({plan.duration:.1f} s at ${price}/s, {settings.mode}; {provider.price_note})")
+    if not skip and not click.confirm("Submit and pay this?", default=True):
+        raise click.exceptions.Exit(1)
+
+
+def finish(provider: Provider, ledger: Ledger, job: Job, output: Path | None) -> None:
+    """After a wait: a failure becomes TaskFailedError (exit 1), a success is reported and downloaded."""
+    from ..submit import service
+
+    if job.status is JobStatus.FAILED:
+        raise TaskFailedError(f"job {job.id}: the task failed: {job.message or 'no reason given'}")
+    if job.status is not JobStatus.SUCCEEDED:
+        raise TaskFailedError(f"job {job.id} ended {job.status}: {job.message or ''}".rstrip(": "))
+    click.echo(f"job {job.id}: result {job.result_url} (expires {job.result_expires_at or 'unknown'})")
+    if output is not None:
+        job = service.download_result(provider, ledger, job, output)
+        click.echo(f"job {job.id}: saved {job.output}")

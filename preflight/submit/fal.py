@@ -1,0 +1,182 @@
+"""fal.ai's queue API for ``fal-ai/kling-video/v2.6/{standard|pro}/motion-control``.
+
+Choices the docs left open (PROVIDERS.md, "fal"):
+- Mode -> endpoint: ``std`` -> ``standard``, ``pro`` -> ``pro`` (fal has no ``mode`` field).
+- Two hosts: the queue (``https://queue.fal.run``; ``--base-url`` / ``PREFLIGHT_FAL_BASE_URL``) and
+  storage (``https://rest.fal.ai``; ``PREFLIGHT_FAL_STORAGE_URL``). When only the queue is
+  overridden, storage follows it (one fake server, or one proxy, serves both).
+- Follow-up calls use the ``status_url`` / ``response_url`` / ``cancel_url`` the create returns (fal
+  recommends it: for nested app ids the request path drops the sub-path); without them the
+  ``{app}/requests/{id}`` form is derived.
+- A request that fails shows ``COMPLETED`` in its status and the error in its result: a result with
+  an HTTP error is a failed task, with fal's ``detail`` as the reason.
+- Local files are uploaded to fal storage (initiate, then PUT the bytes to the returned URL). The
+  fal key is *not* sent with the PUT: the upload URL is pre-signed and may point to another host.
+  The multipart variant (past about 90 MB) is not implemented: such a file is refused with a message.
+- fal has no idempotency key and no lookup, so a create of unknown outcome leaves the job ``unknown``.
+- ``X-Fal-Retryable`` decides retries when present. A 403 that mentions the balance is a credits error.
+- Price: std about $0.07/s (fal model page); pro not verified, so no estimate for pro.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import httpx
+
+from ..errors import CreditsError, SubmitError, TaskFailedError
+from .base import Created, JobStatus, MediaInput, Provider, TaskInput, TaskState, error_from_status
+from .keys import redact
+
+__all__ = ["FalProvider"]
+
+APP = "fal-ai/kling-video"
+ENDPOINT = {"std": "v2.6/standard/motion-control", "pro": "v2.6/pro/motion-control"}
+STORAGE_URL = "https://rest.fal.ai"
+SINGLE_PUT_LIMIT = 90_000_000  # bytes; fal's clients switch to multipart past about 90 MB
+
+_STATUS = {"IN_QUEUE": JobStatus.QUEUED, "IN_PROGRESS": JobStatus.RUNNING, "COMPLETED": JobStatus.SUCCEEDED}
+
+
+class FalProvider(Provider):
+    name = "fal"
+    title = "fal.ai queue API"
+    profile = "fal"
+    default_base_url = "https://queue.fal.run"
+    key_names = ("FAL_KEY",)
+    price_per_second = MappingProxyType({"std": 0.07})
+    price_note = "about; fal model page (pro unverified)"
+    can_upload = True
+    can_cancel = True
+
+    @property
+    def storage_url(self) -> str:
+        explicit = os.environ.get(f"{self.env_prefix()}_STORAGE_URL")
+        if explicit:
+            return explicit.rstrip("/")
+        return self.base_url if self.base_url_overridden else STORAGE_URL
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Key {self.keys['FAL_KEY']}"}
+
+    def body(self, task: TaskInput) -> dict[str, Any]:
+        s = task.settings
+        body: dict[str, Any] = {
+            "image_url": task.image,
+            "video_url": task.video,
+            "character_orientation": s.orientation,
+            "keep_original_sound": s.keep_sound is not False,
+        }
+        if s.prompt:
+            body["prompt"] = s.prompt
+        return body
+
+    def create_request(self, task: TaskInput) -> httpx.Request:
+        params = {"fal_webhook": task.settings.callback_url} if task.settings.callback_url else None
+        return self.request("POST", f"/{APP}/{ENDPOINT[task.settings.mode]}", json=self.body(task), params=params)
+
+    def parse_created(self, response: httpx.Response) -> Created:
+        body = self.json_of(response)
+        if "request_id" not in body:
+            raise SubmitError("fal: the answer has no request_id", "submit.bad_response")
+        request_id = str(body["request_id"])
+        data = {key: body[key] for key in ("status_url", "response_url", "cancel_url") if body.get(key)}
+        return Created(request_id, body.get("status"), data)
+
+    def _url(self, data: Mapping[str, Any], key: str, task_id: str, suffix: str) -> str:
+        return str(data.get(key) or f"{self.base_url}/{APP}/requests/{task_id}{suffix}")
+
+    def status(self, task_id: str, data: Mapping[str, Any]) -> TaskState:
+        body = self.json_of(self.call(self.request("GET", self._url(data, "status_url", task_id, "/status"))))
+        raw = str(body.get("status", ""))
+        status = _STATUS.get(raw, JobStatus.RUNNING)
+        if status is not JobStatus.SUCCEEDED:
+            return TaskState(status, raw)
+        try:
+            result = self.json_of(self.call(self.request("GET", self._url(data, "response_url", task_id, ""))))
+        except TaskFailedError as exc:
+            return TaskState(JobStatus.FAILED, raw, None, exc.message)
+        url = (result.get("video") or {}).get("url")
+        if not url:
+            return TaskState(JobStatus.FAILED, raw, None, "fal: the result has no video.url")
+        return TaskState(status, raw, url)
+
+    def cancel(self, task_id: str, data: Mapping[str, Any]) -> None:
+        self.call(self.request("PUT", self._url(data, "cancel_url", task_id, "/cancel")))
+
+    def _initiate(self, media: MediaInput) -> httpx.Request:
+        assert media.path is not None
+        return self.request(
+            "POST",
+            f"{self.storage_url}/storage/upload/initiate",
+            params={"storage_type": "fal-cdn-v3"},
+            json={"content_type": media.content_type, "file_name": media.path.name},
+        )
+
+    def upload_requests(self, media: MediaInput) -> list[httpx.Request]:
+        assert media.path is not None
+        put = httpx.Request(
+            "PUT",
+            "https://upload-url.from-initiate.invalid/",
+            headers={"Content-Type": media.content_type},
+            content=b"",
+        )
+        return [self._initiate(media), put]
+
+    def upload(self, media: MediaInput) -> str:
+        assert media.path is not None
+        size = media.path.stat().st_size
+        if size > SINGLE_PUT_LIMIT:
+            raise SubmitError(
+                f"fal: {media.path.name} is {size / 1e6:.0f} MB; uploads past 90 MB need fal's multipart "
+                f"upload, which preflight does not do yet: pass --{media.role}-url",
+                "submit.upload_too_large",
+            )
+        target = self.json_of(self.call(self._initiate(media)))
+        upload_url, file_url = target.get("upload_url"), target.get("file_url")
+        if not upload_url or not file_url:
+            raise SubmitError("fal: upload initiate gave no upload_url/file_url", "submit.bad_response")
+        put = self.client.build_request(
+            "PUT", upload_url, content=media.path.read_bytes(), headers={"Content-Type": media.content_type}
+        )
+        self.call(put)
+        return str(file_url)
+
+    def retry_hint(self, response: httpx.Response) -> bool | None:
+        flag = response.headers.get("X-Fal-Retryable")
+        if flag is None:
+            return None
+        return flag.strip().lower() == "true"
+
+    def error_message(self, response: httpx.Response) -> str:
+        try:
+            detail = response.json().get("detail")
+        except (ValueError, AttributeError):
+            detail = None
+        if isinstance(detail, list):
+            parts = []
+            for item in detail:
+                if isinstance(item, dict):
+                    loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                    parts.append(f"{loc}: {item.get('msg', '')}" if loc else str(item.get("msg", "")))
+            return "; ".join(parts) or str(detail)
+        if detail:
+            return str(detail)
+        return super().error_message(response)
+
+    def error_for(self, response: httpx.Response) -> SubmitError:
+        message = self.error_message(response)
+        if response.status_code == 403 and "balance" in message.lower():
+            return CreditsError(redact(f"fal: {message} (HTTP 403): top up the account"))
+        if (
+            response.request.method == "GET"
+            and "/requests/" in str(response.request.url)
+            and not str(response.request.url).endswith("/status")
+            and response.status_code in (400, 422, 500)
+        ):
+            # The result of a request that ran and failed.
+            return TaskFailedError(redact(f"fal: the task failed: {message}"))
+        return error_from_status("fal", response.status_code, message)

@@ -1,0 +1,134 @@
+"""Provider keys: read from the environment or the config file, and never shown.
+
+Where a key comes from (first hit wins):
+1. the environment variable named by the provider (``FAL_KEY``, ``KLINGAI_ACCESS_KEY``...);
+2. the config file, a TOML table ``[keys]`` using the same names::
+
+       [keys]
+       FAL_KEY = "..."
+       KLINGAI_ACCESS_KEY = "..."
+       KLINGAI_SECRET_KEY = "..."
+
+   at ``platformdirs.user_config_dir("preflight")/config.toml`` (``~/.config/preflight/config.toml``
+   on Linux), or wherever ``PREFLIGHT_CONFIG`` points.
+
+Masking: every key loaded here, and every token derived from one (Kling's JWT), is registered with
+:func:`register_secret`. :func:`redact` replaces each registered secret in a text by a mask that keeps
+only its last four characters, and :class:`RedactingFilter` applies it to every log record of the
+``preflight`` logger. Dry-run output, ledger messages and error messages go through :func:`redact` too,
+so a secret that slips into a provider's error text is still masked.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import tomllib
+from pathlib import Path
+
+from ..errors import AuthError, UsageError
+
+__all__ = [
+    "RedactingFilter",
+    "config_path",
+    "install_log_redaction",
+    "load_key",
+    "mask",
+    "redact",
+    "register_secret",
+    "require_key",
+]
+
+logger = logging.getLogger("preflight")
+
+# Shorter strings would mask ordinary words; real keys are far longer than this.
+_MIN_SECRET_LEN = 8
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember ``value`` so :func:`redact` masks it from now on."""
+    if value and len(value) >= _MIN_SECRET_LEN:
+        with _lock:
+            _secrets.add(value)
+
+
+def mask(value: str) -> str:
+    """``****`` plus the last four characters: enough to tell two keys apart, useless to a thief."""
+    return "****" + value[-4:] if len(value) >= 16 else "****"
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret masked."""
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, mask(secret))
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in a record's final message (arguments included)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach :class:`RedactingFilter` to the ``preflight`` logger and the loggers of httpx."""
+    for name in ("preflight", "httpx", "httpcore"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in target.filters):
+            target.addFilter(RedactingFilter())
+
+
+def config_path() -> Path:
+    """The config file: ``PREFLIGHT_CONFIG`` or the user config dir's ``config.toml``."""
+    override = os.environ.get("PREFLIGHT_CONFIG")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("preflight")) / "config.toml"
+
+
+def _config_keys() -> dict[str, str]:
+    path = config_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        # The parser's message may quote the line, and the line may hold a key: say where, not what.
+        raise UsageError(f"cannot read config file {path}: {type(exc).__name__}", "config.invalid") from None
+    table = data.get("keys", {})
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [keys] must be a table", "config.invalid")
+    return {str(k): str(v) for k, v in table.items()}
+
+
+def load_key(name: str) -> str | None:
+    """The value of key ``name`` from the environment, else the config file; registered for masking."""
+    value = os.environ.get(name) or _config_keys().get(name)
+    value = value.strip() if value else None
+    register_secret(value)
+    return value or None
+
+
+def require_key(name: str, provider: str) -> str:
+    """Like :func:`load_key`, but a missing key is an :class:`AuthError` that says where to put it."""
+    value = load_key(name)
+    if not value:
+        raise AuthError(
+            f'{provider} needs {name}: set the environment variable, or add {name} = "..." '
+            f"under [keys] in {config_path()}",
+            "submit.no_key",
+        )
+    return value

@@ -1,0 +1,281 @@
+"""The job ledger: one SQLite file that remembers every task, so none is lost or paid for twice.
+
+Where: ``--ledger PATH``, else ``PREFLIGHT_LEDGER``, else ``jobs.sqlite3`` in
+``platformdirs.user_data_dir("preflight")``.
+
+Life of a row: written ``pending`` *before* the create request goes out (with the idempotency key
+and our external id), given the task id the moment the create answers, then updated at every status
+change (each change also lands in ``events``), and finally given the result URL (with its expiry
+where the provider documents one) and the downloaded file's path. Secrets never reach it: rows hold
+settings, hashes, URLs and messages that went through :func:`~.keys.redact`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from .base import TERMINAL, JobStatus
+from .keys import redact
+
+__all__ = ["Job", "Ledger", "default_ledger_path"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    provider TEXT NOT NULL,
+    base_url TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    external_id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    raw_status TEXT,
+    task_id TEXT,
+    provider_data TEXT NOT NULL DEFAULT '{}',
+    image TEXT,
+    video TEXT,
+    image_sha256 TEXT,
+    video_sha256 TEXT,
+    settings TEXT NOT NULL,
+    duration REAL,
+    cost_estimate REAL,
+    result_url TEXT,
+    result_expires_at TEXT,
+    output TEXT,
+    message TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_key ON jobs (idempotency_key);
+CREATE TABLE IF NOT EXISTS events (
+    job_id INTEGER NOT NULL REFERENCES jobs (id),
+    at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    raw_status TEXT,
+    message TEXT
+);
+"""
+
+
+def default_ledger_path() -> Path:
+    override = os.environ.get("PREFLIGHT_LEDGER")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("preflight")) / "jobs.sqlite3"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One ledger row."""
+
+    id: int
+    provider: str
+    base_url: str
+    idempotency_key: str
+    external_id: str
+    status: JobStatus
+    raw_status: str | None
+    task_id: str | None
+    provider_data: Mapping[str, Any]
+    image: str | None
+    """Local path or URL of the subject image as given."""
+    video: str | None
+    image_sha256: str | None
+    video_sha256: str | None
+    settings: Mapping[str, Any]
+    duration: float | None
+    cost_estimate: float | None
+    result_url: str | None
+    result_expires_at: str | None
+    output: str | None
+    message: str | None
+    created_at: str
+    updated_at: str
+    events: tuple[Mapping[str, Any], ...] = field(default=())
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        out["status"] = self.status.value
+        out["provider_data"] = dict(self.provider_data)
+        out["settings"] = dict(self.settings)
+        out["events"] = [dict(e) for e in self.events]
+        return out
+
+
+class Ledger:
+    """The SQLite file. Each method is one short transaction, so a crash loses nothing written."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_ledger_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._connect() as db:
+                db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise UsageError(f"{self.path} is not a preflight ledger: {exc}", "ledger.invalid") from exc
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # A connection per operation: safe across threads and processes; the timeout waits out
+        # another preflight process holding the write lock.
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def add(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        idempotency_key: str,
+        external_id: str,
+        settings: Mapping[str, Any],
+        image: str | None,
+        video: str | None,
+        image_sha256: str | None,
+        video_sha256: str | None,
+        duration: float | None,
+        cost_estimate: float | None,
+    ) -> Job:
+        """Write a ``pending`` row (call before the create request)."""
+        now = _now()
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO jobs (provider, base_url, idempotency_key, external_id, status, settings, image,"
+                " video, image_sha256, video_sha256, duration, cost_estimate, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    provider,
+                    base_url,
+                    idempotency_key,
+                    external_id,
+                    JobStatus.PENDING.value,
+                    json.dumps(dict(settings), sort_keys=True),
+                    image,
+                    video,
+                    image_sha256,
+                    video_sha256,
+                    duration,
+                    cost_estimate,
+                    now,
+                    now,
+                ),
+            )
+            job_id = int(cursor.lastrowid or 0)
+            db.execute(
+                "INSERT INTO events (job_id, at, status) VALUES (?, ?, ?)", (job_id, now, JobStatus.PENDING.value)
+            )
+        return self.get(job_id)
+
+    def update(
+        self,
+        job_id: int,
+        *,
+        status: JobStatus | None = None,
+        raw_status: str | None = None,
+        task_id: str | None = None,
+        provider_data: Mapping[str, Any] | None = None,
+        result_url: str | None = None,
+        result_ttl: float | None = None,
+        output: str | None = None,
+        message: str | None = None,
+        image: str | None = None,
+        video: str | None = None,
+    ) -> Job:
+        """Set the given fields; a change of status (or raw status) is also logged in ``events``."""
+        current = self.get(job_id)
+        now = _now()
+        changes: dict[str, Any] = {}
+        if status is not None:
+            changes["status"] = status.value
+        if raw_status is not None:
+            changes["raw_status"] = raw_status
+        if task_id is not None:
+            changes["task_id"] = task_id
+        if provider_data is not None:
+            changes["provider_data"] = json.dumps(dict(provider_data), sort_keys=True)
+        if result_url is not None:
+            changes["result_url"] = result_url
+            if result_ttl is not None:
+                expires = datetime.now(UTC) + timedelta(seconds=result_ttl)
+                changes["result_expires_at"] = expires.isoformat(timespec="seconds")
+        if output is not None:
+            changes["output"] = output
+        if message is not None:
+            changes["message"] = redact(message)
+        if image is not None:
+            changes["image"] = image
+        if video is not None:
+            changes["video"] = video
+        if not changes:
+            return current
+        changes["updated_at"] = now
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        with self._connect() as db:
+            db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*changes.values(), job_id))
+            new_status = status or current.status
+            if new_status != current.status or (raw_status is not None and raw_status != current.raw_status):
+                db.execute(
+                    "INSERT INTO events (job_id, at, status, raw_status, message) VALUES (?, ?, ?, ?, ?)",
+                    (job_id, now, new_status.value, raw_status, changes.get("message")),
+                )
+        return self.get(job_id)
+
+    def get(self, job_id: int) -> Job:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise UsageError(f"no job {job_id} in {self.path}", "job.not_found")
+            events = db.execute(
+                "SELECT at, status, raw_status, message FROM events WHERE job_id = ? ORDER BY rowid", (job_id,)
+            ).fetchall()
+        return _job(row, tuple(dict(e) for e in events))
+
+    def jobs(self, *, unfinished: bool = False, limit: int | None = None) -> list[Job]:
+        """Newest first."""
+        query = "SELECT * FROM jobs"
+        if unfinished:
+            done = ", ".join(f"'{s.value}'" for s in TERMINAL)
+            query += f" WHERE status NOT IN ({done})"
+        query += " ORDER BY id DESC"
+        if limit:
+            query += f" LIMIT {int(limit)}"
+        with self._connect() as db:
+            return [_job(row) for row in db.execute(query).fetchall()]
+
+    def by_key(self, idempotency_key: str) -> list[Job]:
+        """Jobs submitted with this key, newest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM jobs WHERE idempotency_key = ? ORDER BY id DESC", (idempotency_key,)
+            ).fetchall()
+        return [_job(row) for row in rows]
+
+
+def _job(row: sqlite3.Row, events: tuple[Mapping[str, Any], ...] = ()) -> Job:
+    data = dict(row)
+    data["status"] = JobStatus(data["status"])
+    data["provider_data"] = json.loads(data["provider_data"] or "{}")
+    data["settings"] = json.loads(data["settings"] or "{}")
+    return Job(**data, events=events)

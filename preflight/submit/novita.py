@@ -1,0 +1,99 @@
+"""Novita's async API: ``POST /v3/async/kling-v2.6-pro-motion-control``.
+
+Choices the docs left open (PROVIDERS.md, "Novita"):
+- Only a pro endpoint exists: the default mode is ``pro`` and ``std`` is refused.
+- A local image goes inline as raw base64 (the reference says "URL or base64"; no ``data:`` prefix
+  assumed, INFERRED). The clip must be a URL: Novita has no upload API.
+- Poll ``GET /v3/async/task-result?task_id=...``: ``task.status`` is one of
+  ``TASK_STATUS_QUEUED|PROCESSING|SUCCEED|FAILED``, the reason in ``task.reason``; the video at
+  ``videos[0].video_url`` with ``video_url_ttl`` seconds (INFERRED from Novita's other async video
+  APIs; PROVIDERS.md marks the field name INFERRED).
+- Errors: ``{"code", "reason", "message"}``; the HTTP status picks the class.
+- No idempotency key, lookup or cancel. Prices unverified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ..errors import SubmitError
+from .base import Created, JobStatus, Provider, TaskInput, TaskState
+
+__all__ = ["NovitaProvider"]
+
+CREATE_PATH = "/v3/async/kling-v2.6-pro-motion-control"
+
+_STATUS = {
+    "TASK_STATUS_QUEUED": JobStatus.QUEUED,
+    "TASK_STATUS_PROCESSING": JobStatus.RUNNING,
+    "TASK_STATUS_SUCCEED": JobStatus.SUCCEEDED,
+    "TASK_STATUS_FAILED": JobStatus.FAILED,
+}
+
+
+class NovitaProvider(Provider):
+    name = "novita"
+    title = "Novita"
+    profile = "novita"
+    default_base_url = "https://api.novita.ai"
+    key_names = ("NOVITA_API_KEY",)
+    modes = ("pro",)
+    default_mode = "pro"
+    inline_image = "base64"
+    has_negative_prompt = True
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys['NOVITA_API_KEY']}"}
+
+    def body(self, task: TaskInput) -> dict[str, Any]:
+        s = task.settings
+        body: dict[str, Any] = {
+            "image": task.image,
+            "video": task.video,
+            "character_orientation": s.orientation,
+            "keep_original_sound": s.keep_sound is not False,
+        }
+        if s.prompt:
+            body["prompt"] = s.prompt
+        if s.negative_prompt:
+            body["negative_prompt"] = s.negative_prompt
+        return body
+
+    def create_request(self, task: TaskInput) -> httpx.Request:
+        return self.request("POST", CREATE_PATH, json=self.body(task))
+
+    def parse_created(self, response: httpx.Response) -> Created:
+        body = self.json_of(response)
+        if not body.get("task_id"):
+            raise SubmitError("novita: the answer has no task_id", "submit.bad_response")
+        return Created(str(body["task_id"]), "TASK_STATUS_QUEUED")
+
+    def status(self, task_id: str, data: Mapping[str, Any]) -> TaskState:
+        request = self.request("GET", "/v3/async/task-result", params={"task_id": task_id})
+        body = self.json_of(self.call(request))
+        task = body.get("task") or {}
+        raw = str(task.get("status", ""))
+        status = _STATUS.get(raw, JobStatus.RUNNING)
+        if status is JobStatus.FAILED:
+            return TaskState(status, raw, None, str(task.get("reason") or "no reason given"))
+        if status is JobStatus.SUCCEEDED:
+            videos = body.get("videos") or []
+            url = videos[0].get("video_url") if videos else None
+            if not url:
+                return TaskState(JobStatus.FAILED, raw, None, "novita: the result has no videos[0].video_url")
+            return TaskState(status, raw, str(url))
+        return TaskState(status, raw)
+
+    def error_message(self, response: httpx.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            parts = [str(body[k]) for k in ("reason", "message") if body.get(k)]
+            if parts:
+                return ": ".join(parts)
+        return super().error_message(response)

@@ -1,0 +1,365 @@
+"""What ``submit`` and ``jobs`` do, below the CLI: plan, create, poll, download, resume.
+
+Nothing here prompts: questions (spend credits again? pay this much?) are the caller's, asked
+between :func:`plan_submit` and :func:`submit`.
+
+Choices written down:
+- Idempotency key: sha256 of the provider name, each file's sha256 (or its URL when only a URL is
+  given) and the settings that change the output (mode, orientation, prompts, keep-sound); the
+  callback URL is left out, it does not change what is paid for.
+- External id: ``pf-<first 24 hex of the key>-<n>``, n = 1 + earlier jobs with the key in this
+  ledger, so ``--again`` gets a fresh id (Kling wants it unique per account).
+- A create of unknown outcome: with a provider that can look a task up by our id (Kling), look;
+  found -> recorded; provably absent -> sent once more (the external id makes a duplicate
+  impossible anyway). Otherwise the row stays ``unknown`` and the error tells the user to check.
+- ``resume`` treats ``pending`` rows like ``unknown`` ones (a pending row means the process died
+  around the create).
+- Result downloads never send the API key: result URLs are pre-signed CDN links on other hosts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..errors import PreflightError, SubmitError
+from .base import JobStatus, MediaInput, Provider, SubmitSettings, TaskInput
+from .http import OutcomeUnknown, RetryPolicy, download
+from .keys import mask, redact
+from .ledger import Job, Ledger
+
+__all__ = [
+    "PollPolicy",
+    "SubmitPlan",
+    "describe_request",
+    "download_result",
+    "dry_run_text",
+    "idempotency_key",
+    "plan_submit",
+    "policy_from_env",
+    "provider_for_job",
+    "refresh",
+    "resume",
+    "submit",
+    "wait",
+]
+
+logger = logging.getLogger("preflight")
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    interval: float = 10.0
+    """Seconds between the first polls; grows by half each time up to ``max_interval``."""
+    max_interval: float = 60.0
+    timeout: float = 3 * 3600.0
+    """Give up waiting (the job stays in the ledger; ``jobs wait`` picks it up)."""
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def policy_from_env() -> tuple[RetryPolicy, PollPolicy]:
+    """Retry and poll timing, tunable by env (``PREFLIGHT_RETRY_BACKOFF``, ``PREFLIGHT_POLL_INTERVAL``...)."""
+    retry = RetryPolicy(
+        attempts=int(_env_float("PREFLIGHT_RETRY_ATTEMPTS", 5)),
+        backoff=_env_float("PREFLIGHT_RETRY_BACKOFF", 1.0),
+        max_retry_after=_env_float("PREFLIGHT_MAX_RETRY_AFTER", 300.0),
+    )
+    interval = _env_float("PREFLIGHT_POLL_INTERVAL", 10.0)
+    poll = PollPolicy(
+        interval=interval,
+        max_interval=max(interval, _env_float("PREFLIGHT_POLL_MAX", 60.0)),
+        timeout=_env_float("PREFLIGHT_WAIT_TIMEOUT", 3 * 3600.0),
+    )
+    return retry, poll
+
+
+@dataclass(frozen=True)
+class SubmitPlan:
+    """Everything decided before any request goes out."""
+
+    provider: str
+    image: MediaInput
+    video: MediaInput
+    settings: SubmitSettings
+    key: str
+    external_id: str
+    image_sha256: str | None
+    video_sha256: str | None
+    duration: float | None
+    """Clip seconds (the output's length), when known."""
+    cost_estimate: float | None
+    earlier: tuple[Job, ...]
+    """Jobs in the ledger with the same key that may have spent (or be spending) credits."""
+
+
+def idempotency_key(provider: str, image: str, video: str, settings: SubmitSettings) -> str:
+    output_settings = {k: v for k, v in settings.as_dict().items() if k != "callback_url"}
+    blob = json.dumps(
+        {"provider": provider, "image": image, "video": video, "settings": output_settings}, sort_keys=True
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def plan_submit(
+    provider: Provider,
+    ledger: Ledger,
+    image: MediaInput,
+    video: MediaInput,
+    settings: SubmitSettings,
+    *,
+    duration: float | None = None,
+    image_sha256: str | None = None,
+    video_sha256: str | None = None,
+) -> SubmitPlan:
+    from ..bundle import sha256_file
+
+    provider.check_settings(settings)
+    image_sha256 = image_sha256 or (sha256_file(image.path) if image.path else None)
+    video_sha256 = video_sha256 or (sha256_file(video.path) if video.path else None)
+    key = idempotency_key(provider.name, image_sha256 or str(image.url), video_sha256 or str(video.url), settings)
+    jobs = ledger.by_key(key)
+    earlier = tuple(j for j in jobs if j.status not in (JobStatus.FAILED, JobStatus.CANCELED))
+    return SubmitPlan(
+        provider=provider.name,
+        image=image,
+        video=video,
+        settings=settings,
+        key=key,
+        external_id=f"pf-{key[:24]}-{len(jobs) + 1}",
+        image_sha256=image_sha256,
+        video_sha256=video_sha256,
+        duration=duration,
+        cost_estimate=provider.estimate_cost(settings.mode, duration),
+        earlier=earlier,
+    )
+
+
+def describe_request(request: httpx.Request) -> str:
+    """A request as text: method, URL, headers (credentials masked) and body (long strings shortened)."""
+    lines = [f"{request.method} {request.url}"]
+    for name, value in request.headers.items():
+        if name.lower() in ("authorization", "x-api-key", "x-key"):
+            scheme, _, credential = value.partition(" ")
+            value = f"{scheme} {mask(credential)}" if credential else mask(value)
+        lines.append(f"{name}: {value}")
+    content_type = request.headers.get("content-type", "")
+    body = request.read()
+    if "json" in content_type:
+        lines += ["", json.dumps(_shorten(json.loads(body)), indent=2)]
+    elif content_type.startswith("multipart/"):
+        lines += ["", f"<multipart form, {len(body)} bytes>"]
+    elif body:
+        lines += ["", f"<{len(body)} bytes>"]
+    return redact("\n".join(lines))
+
+
+def _shorten(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > 160:
+        return f"{value[:60]}...<{len(value)} characters>"
+    if isinstance(value, dict):
+        return {k: _shorten(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shorten(v) for v in value]
+    return value
+
+
+def dry_run_text(provider: Provider, plan: SubmitPlan) -> str:
+    """The requests a submit would send, in order, as text; nothing is sent."""
+    parts = []
+    for media in (plan.image, plan.video):
+        if not media.url and media.path and not (media.role == "image" and provider.inline_image):
+            if not provider.can_upload:
+                provider.media_ref(media)  # raises the "needs a URL" error
+            parts += [describe_request(r) for r in provider.upload_requests(media)]
+    task = TaskInput(
+        provider.media_ref(plan.image, dry_run=True),
+        provider.media_ref(plan.video, dry_run=True),
+        plan.settings,
+        plan.external_id,
+    )
+    parts.append(describe_request(provider.create_request(task)))
+    return "\n\n".join(parts)
+
+
+def submit(provider: Provider, ledger: Ledger, plan: SubmitPlan) -> Job:
+    """Write the job row, upload what needs uploading, create the task once, record the answer."""
+    job = ledger.add(
+        provider=provider.name,
+        base_url=provider.base_url,
+        idempotency_key=plan.key,
+        external_id=plan.external_id,
+        settings=plan.settings.as_dict(),
+        image=plan.image.url or (str(plan.image.path) if plan.image.path else None),
+        video=plan.video.url or (str(plan.video.path) if plan.video.path else None),
+        image_sha256=plan.image_sha256,
+        video_sha256=plan.video_sha256,
+        duration=plan.duration,
+        cost_estimate=plan.cost_estimate,
+    )
+    logger.info("job %d: %s, external id %s", job.id, provider.name, job.external_id)
+    try:
+        image_ref = provider.media_ref(plan.image)
+        video_ref = provider.media_ref(plan.video)
+    except PreflightError as exc:
+        ledger.update(job.id, status=JobStatus.FAILED, message=f"not created: {exc}")
+        raise
+    urls = {
+        f"{m.role}_url": ref
+        for m, ref in ((plan.image, image_ref), (plan.video, video_ref))
+        if ref.startswith(("http://", "https://"))
+    }
+    if urls:
+        job = ledger.update(job.id, provider_data=urls)
+    task = TaskInput(image_ref, video_ref, plan.settings, job.external_id)
+    try:
+        created = provider.create(task)
+    except OutcomeUnknown as exc:
+        return _resolve_unknown(provider, ledger, job, task, exc)
+    except SubmitError as exc:
+        ledger.update(job.id, status=JobStatus.FAILED, message=f"not created: {exc}")
+        raise
+    return _record_created(ledger, job, created)
+
+
+def _record_created(ledger: Ledger, job: Job, created: Any) -> Job:
+    data = {**job.provider_data, **created.data}
+    return ledger.update(
+        job.id,
+        status=JobStatus.QUEUED,
+        raw_status=created.raw_status or "created",
+        task_id=created.task_id,
+        provider_data=data,
+    )
+
+
+def _resolve_unknown(provider: Provider, ledger: Ledger, job: Job, task: TaskInput | None, exc: Exception) -> Job:
+    job = ledger.update(job.id, status=JobStatus.UNKNOWN, message=str(exc))
+    if not provider.can_lookup:
+        raise OutcomeUnknown(
+            f"job {job.id}: {exc}. {provider.name} cannot look a task up by our id, so preflight will not "
+            f"guess: check the {provider.name} dashboard, then `preflight submit --again` if nothing was created"
+        ) from exc
+    found = provider.lookup(job.external_id)
+    if found is not None:
+        logger.info("job %d: the create had gone through: task %s", job.id, found.task_id)
+        return _record_created(ledger, job, found)
+    if task is None:
+        return ledger.update(
+            job.id, status=JobStatus.FAILED, message=f"never created: {provider.name} has no task {job.external_id}"
+        )
+    logger.info("job %d: no task %s at %s; sending the create again", job.id, job.external_id, provider.name)
+    try:
+        created = provider.create(task)
+    except OutcomeUnknown as again:
+        raise OutcomeUnknown(f"job {job.id}: {again}; `preflight jobs resume` will look again") from again
+    return _record_created(ledger, job, created)
+
+
+def refresh(provider: Provider, ledger: Ledger, job: Job) -> Job:
+    """Poll once and record any change."""
+    if job.task_id is None or job.finished:
+        return job
+    state = provider.status(job.task_id, job.provider_data)
+    if state.status == job.status and state.raw_status == job.raw_status and not state.result_url:
+        return job
+    return ledger.update(
+        job.id,
+        status=state.status,
+        raw_status=state.raw_status,
+        result_url=state.result_url if state.result_url and not job.result_url else None,
+        result_ttl=provider.result_ttl,
+        message=state.message,
+    )
+
+
+def wait(
+    provider: Provider, ledger: Ledger, job: Job, poll: PollPolicy, on_change: Callable[[Job], None] | None = None
+) -> Job:
+    """Poll until the job finishes (or ``poll.timeout`` passes: SubmitError ``submit.timeout``)."""
+    deadline = poll.clock() + poll.timeout
+    interval = poll.interval
+    while True:
+        before = (job.status, job.raw_status)
+        job = refresh(provider, ledger, job)
+        if on_change and (job.status, job.raw_status) != before:
+            on_change(job)
+        if job.finished or job.task_id is None:
+            return job
+        if poll.clock() + interval > deadline:
+            raise SubmitError(
+                f"job {job.id} still {job.status} after {poll.timeout:.0f} s; `preflight jobs wait {job.id}` "
+                "picks it up",
+                "submit.timeout",
+            )
+        poll.sleep(interval)
+        interval = min(poll.max_interval, interval * 1.5)
+
+
+def download_result(provider: Provider, ledger: Ledger, job: Job, out: str | os.PathLike[str]) -> Job:
+    """Download the result to ``out`` (a file, or a folder to put ``job<ID>.mp4`` in)."""
+    if not job.result_url:
+        job = refresh(provider, ledger, job)
+    if not job.result_url:
+        raise SubmitError(f"job {job.id} has no result yet (status {job.status})", "submit.no_result")
+    target = Path(out)
+    if target.is_dir() or str(out).endswith(os.sep):
+        target = target / f"job{job.id}.mp4"
+    if job.result_expires_at and job.result_expires_at < time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()):
+        logger.warning("job %d: the result URL expired at %s; trying anyway", job.id, job.result_expires_at)
+    path = download(provider.client, job.result_url, target, provider.policy)
+    return ledger.update(job.id, output=str(path))
+
+
+def provider_for_job(
+    job: Job, *, base_url: str | None = None, client: httpx.Client | None = None, policy: RetryPolicy | None = None
+) -> Provider:
+    from . import get_provider
+
+    cls = get_provider(job.provider)
+    return cls.from_env(base_url=base_url or job.base_url, client=client, policy=policy)
+
+
+@dataclass(frozen=True)
+class ResumeOutcome:
+    job: Job
+    note: str
+
+
+def resume(
+    ledger: Ledger,
+    make_provider: Callable[[Job], Provider],
+    poll: PollPolicy,
+    on_change: Callable[[Job], None] | None = None,
+) -> list[ResumeOutcome]:
+    """Finish every unfinished job: resolve the ones without a task id, wait for the others."""
+    outcomes = []
+    for job in reversed(ledger.jobs(unfinished=True)):
+        try:
+            provider = make_provider(job)
+            if job.task_id is None:
+                try:
+                    job = _resolve_unknown(provider, ledger, job, None, SubmitError("interrupted during the create"))
+                except OutcomeUnknown as exc:
+                    outcomes.append(ResumeOutcome(ledger.get(job.id), str(exc)))
+                    continue
+            if job.task_id is not None:
+                job = wait(provider, ledger, job, poll, on_change)
+            outcomes.append(ResumeOutcome(job, job.message or ""))
+        except PreflightError as exc:
+            outcomes.append(ResumeOutcome(ledger.get(job.id), redact(exc.one_line())))
+    return outcomes
