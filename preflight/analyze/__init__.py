@@ -1,1 +1,220 @@
-"""Content analysis: pose, motion and quality metrics from one decode of a clip (or one image)."""
+"""Content analysis: pose, motion and quality metrics from one decode of a clip (or one image).
+
+    analyze_clip(path, media, gates)   -> ({analyzer name: metrics}, findings)   one decode pass
+    analyze_image(path, media, gates)  -> ({analyzer name: metrics}, findings)   pose, exposure, blur
+
+The analyzers (``pose``, ``scene_cuts``, ``camera_shake``, ``exposure``, ``blur``) each live in their
+own module behind the :class:`~preflight.analyze.base.Analyzer` interface; ``frames.py`` owns the
+single decode loop. Pose needs the MediaPipe model: when it is missing the rest still runs and an
+info finding says pose was skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelError, ProbeError
+from ..models import Finding, MediaInfo, Severity
+from .base import AnalysisResult, Analyzer, FrameSample
+from .contact import ContactSheetCollector, SheetFrame, write_contact_sheet
+from .frames import WORK_SIDE, decode_pass, run_analyzers
+from .motion import SceneCutAnalyzer, ShakeAnalyzer
+from .quality import BlurAnalyzer, ExposureAnalyzer, analyze_image_quality
+
+__all__ = [
+    "WORK_SIDE",
+    "AnalysisResult",
+    "Analyzer",
+    "FrameSample",
+    "SheetFrame",
+    "analyze_clip",
+    "analyze_image",
+    "clip_analyzers",
+    "load_image_rgb",
+    "run_analyzers",
+    "write_contact_sheet",
+]
+
+log = logging.getLogger("preflight")
+
+IMAGE_DECODE_SIDE = 2048
+"""JPEGs are decoded at reduced DCT scale to at least this long side: pose works at 640 px and
+blur at 640 px, so a 50 MP photo need not be decoded in full."""
+
+
+def _pose_analyzer(gates: Any) -> tuple[Analyzer | None, Finding | None]:
+    """The pose analyzer, or why there is none (an info finding)."""
+    try:
+        from . import pose as pose_module
+        from .posemodel import ensure_pose_model
+    except ImportError as exc:
+        return None, _pose_skipped(f"the pose analyzer is not available ({exc})")
+    try:
+        ensure_pose_model()
+    except ModelError as exc:
+        return None, _pose_skipped(str(exc))
+    return pose_module.PoseAnalyzer(gates), None
+
+
+def _pose_skipped(why: str) -> Finding:
+    return Finding(
+        "pose.unavailable",
+        Severity.INFO,
+        f"pose was not checked: {why}",
+        extra={"hint": "preflight models status / preflight models install"},
+    )
+
+
+def _latest_observation(pose: Analyzer | None) -> Any:
+    observations = getattr(pose, "observations", None)
+    return observations[-1][1] if observations else None
+
+
+def clip_analyzers(
+    gates: Any, *, pose: bool = True, duration: float | None = None, contact_sheet: bool = False
+) -> tuple[list[Analyzer], list[Finding]]:
+    """Every analyzer a clip check runs, in order (pose first: the others read its latest box)."""
+    notes: list[Finding] = []
+    pose_analyzer: Analyzer | None = None
+    if pose:
+        pose_analyzer, note = _pose_analyzer(gates)
+        if note is not None:
+            notes.append(note)
+
+    def subject_box() -> tuple[float, float, float, float] | None:
+        return getattr(_latest_observation(pose_analyzer), "bbox", None)
+
+    box = subject_box if pose_analyzer is not None else None
+    analyzers: list[Analyzer] = [] if pose_analyzer is None else [pose_analyzer]
+    analyzers += [
+        SceneCutAnalyzer(gates),
+        ShakeAnalyzer(gates, subject_box=box),
+        ExposureAnalyzer(gates),
+        BlurAnalyzer(gates, subject_box=box),
+    ]
+    if contact_sheet:
+        analyzers.append(
+            ContactSheetCollector(
+                duration,
+                latest_pose=lambda: _latest_observation(pose_analyzer),
+                own_rgb=pose_analyzer is None,
+            )
+        )
+    return analyzers, notes
+
+
+def analyze_clip(
+    path: str | os.PathLike[str],
+    media: MediaInfo | None,
+    gates: Any = None,
+    *,
+    pose: bool = True,
+    contact_sheet: str | os.PathLike[str] | None = None,
+) -> tuple[dict[str, Any], tuple[Finding, ...]]:
+    """Decode ``path`` once and run every content analyzer on it.
+
+    Returns ``({analyzer name: metrics}, findings)``; ``analysis["decode"]`` says what the decode
+    pass did. With ``contact_sheet`` a PNG of sampled frames (pose drawn) is written there too.
+    """
+    duration = media.duration if media is not None else None
+    analyzers, notes = clip_analyzers(
+        gates, pose=pose, duration=duration, contact_sheet=contact_sheet is not None
+    )
+    results, stats = decode_pass(str(path), analyzers)
+    if contact_sheet is not None:
+        sheet = next(a for a in analyzers if isinstance(a, ContactSheetCollector))
+        write_contact_sheet(path, sheet.frames, contact_sheet)
+    analysis: dict[str, Any] = {r.name: dict(r.metrics) for r in results}
+    analysis["decode"] = stats.as_metrics()
+    findings = [f for r in results for f in r.findings]
+    return analysis, (*findings, *notes)
+
+
+def load_image_rgb(path: str | os.PathLike[str], max_pixels: int | None = None) -> np.ndarray:
+    """Upright RGB pixels of an image (EXIF orientation applied), refusing decompression bombs.
+
+    The size is read from the header before any pixel is decoded; JPEGs are decoded at a reduced
+    DCT scale when they are much larger than analysis needs.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from ..probe import MAX_IMAGE_PIXELS
+
+    limit = max_pixels or MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            # We apply our own limit below; Pillow's warning is not the user's business.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
+            if image.width * image.height > limit:
+                raise ProbeError(
+                    f"{path}: {image.width}x{image.height} is more than {limit / 1e6:.0f} MP; "
+                    "refusing to decode it (decompression-bomb guard)",
+                    "image.too_many_pixels",
+                )
+            if image.format == "JPEG":
+                image.draft("RGB", (IMAGE_DECODE_SIDE, IMAGE_DECODE_SIDE))
+            upright = ImageOps.exif_transpose(image)
+            return np.asarray(_to_rgb(upright))
+    except Image.DecompressionBombError as exc:
+        raise ProbeError(f"{path}: {exc}", "image.too_many_pixels") from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        if isinstance(exc, ProbeError):
+            raise
+        raise ProbeError(f"{path}: cannot decode the image ({exc})", "decode.error") from exc
+
+
+def _to_rgb(image: Any) -> Any:
+    from PIL import Image
+
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        # 16-bit/float greys: scale to 8 bits (Pillow's convert would clip at 255).
+        values = np.asarray(image, dtype=np.float32)
+        top = float(values.max()) or 1.0
+        grey = np.clip(values * (255.0 / top if top > 255 else 1.0), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # Transparent pixels shown over white, as providers' previews do.
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def analyze_image(
+    path: str | os.PathLike[str],
+    media: MediaInfo | None,
+    gates: Any = None,
+    *,
+    pose: bool = True,
+) -> tuple[dict[str, Any], tuple[Finding, ...]]:
+    """Pose, exposure and blur of one image (upright, first frame of an animation)."""
+    rgb = load_image_rgb(path)
+    results: list[AnalysisResult] = []
+    notes: list[Finding] = []
+    box = None
+    if pose:
+        try:
+            from .pose import analyze_image_pose
+            from .posemodel import ensure_pose_model
+
+            ensure_pose_model()
+        except ImportError as exc:
+            notes.append(_pose_skipped(f"the pose analyzer is not available ({exc})"))
+        except ModelError as exc:
+            notes.append(_pose_skipped(str(exc)))
+        else:
+            pose_result = analyze_image_pose(rgb, gates)
+            results.append(pose_result)
+            bbox = pose_result.metrics.get("bbox")
+            box = tuple(bbox) if bbox else None
+    results += analyze_image_quality(rgb, gates, box=box)  # type: ignore[arg-type]
+    analysis = {r.name: dict(r.metrics) for r in results}
+    findings = [f for r in results for f in r.findings]
+    return analysis, (*findings, *notes)
