@@ -1,0 +1,548 @@
+"""Pose gates: one clearly visible person whose head, shoulders and torso show.
+
+:class:`PoseEstimator` wraps MediaPipe's Tasks ``PoseLandmarker`` (IMAGE mode for images, VIDEO
+mode for clips), loaded once per process. :func:`observe` turns its landmarks into a
+:class:`PoseObservation` (pure); :func:`analyze_image_pose` and :class:`PoseAnalyzer` turn
+observations into metrics and findings.
+
+Pixels must arrive upright: the caller applies EXIF orientation (``ImageOps.exif_transpose``) and
+the clip's display rotation (``frames.iter_samples`` does) before calling anything here.
+
+Every threshold is defined once as ``(key, default)``; a profile's ``[content]`` table overrides it
+by key, ``[content.severity]`` the severity of a code (see :mod:`.quality`).
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..models import Severity
+from .base import AnalysisResult, Analyzer, FrameSample
+from .people import FaceBox, detect_faces, quiet_native_logs
+from .quality import finding_for, gate
+
+__all__ = [
+    "PoseAnalyzer",
+    "PoseEstimator",
+    "PoseObservation",
+    "analyze_image_pose",
+    "estimate_pose",
+    "facing_of",
+    "load_upright_rgb",
+    "observe",
+]
+
+log = logging.getLogger("preflight")
+
+# BlazePose landmark indices (the person's own left/right).
+NOSE, L_EYE, R_EYE = 0, 2, 5
+L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 11, 12, 23, 24
+
+VISIBLE_MIN = 0.5
+"""Landmark visibility counted as seen. Astronaut: head/shoulder landmarks 0.94-0.999."""
+INSIDE_MARGIN = 0.03
+"""...and it must lie inside the frame by this much (normalized). The trap: a face-only crop of
+the astronaut reports shoulders with visibility 0.97-0.99 at the very edge (x=0.021) or outside."""
+CHEST_BELOW_SHOULDERS = 0.5
+"""Without hips, the torso counts as visible when the frame extends below the shoulder line by at
+least this share of the shoulder width (a chest shows). Astronaut: 1.4 shoulder widths below."""
+MAX_POSES = 4
+WORK_SIDE = 640
+"""Frames are scaled to this long side before pose: the model sees 224/256 px anyway, and a 1080p
+frame costs ~4 ms more per call in conversion alone (measured; see the module's tests/bench)."""
+
+MIN_PERSON_SHARE = ("pose_min_person_share", 0.5)
+"""Clips: share of sampled frames that must show a person, else ``pose.no_person``."""
+MIN_TORSO_SHARE = ("pose_min_torso_share", 0.5)
+"""Clips: share of frames with a person whose torso must show, else ``pose.torso_not_visible``
+(``fix --window best`` can still pick a window where it does)."""
+MULTI_PEOPLE_SHARE = ("pose_multi_people_share", 0.3)
+"""Clips: share of sampled frames with two or more people that fires ``pose.multiple_people``
+(one stray frame with a passer-by does not)."""
+MIN_SUBJECT_SIZE = ("pose_min_subject_size", 0.05)
+"""Share of the frame the person's box covers below which ``pose.subject_too_small`` fires.
+Providers ask for more than about 5%. Measured: astronaut 0.56, camera man 0.37, the astronaut
+pasted at 12% of a 1080p canvas's height 0.007."""
+RGB_INTERVAL = 0.33
+"""Seconds between pose samples in a clip (about 3 per second)."""
+
+
+@dataclass(frozen=True)
+class PoseObservation:
+    """What the pose model (and the face second opinion) saw in one frame."""
+
+    people: int
+    """Best count: the larger of the poses and the faces found."""
+    poses: int
+    faces: int | None
+    """Faces found; None when the face detector is unavailable."""
+    head_visible: bool
+    """Nose and an eye inside the frame (largest person)."""
+    shoulders_visible: bool
+    torso_visible: bool
+    """Both shoulders, and both hips or a chest's height of frame below the shoulders."""
+    bbox: tuple[float, float, float, float] | None
+    """Largest person's box (x0, y0, x1, y1), normalized, clipped to the frame."""
+    subject_size: float
+    """Area of ``bbox`` as a share of the frame."""
+    facing: str | None
+    """``front``, ``back``, ``left`` or ``right`` (as the viewer sees it), None without a person."""
+    second_look: str | None = None
+    """``crop`` or ``face`` when the person was only found on a second look, else None."""
+
+    @property
+    def person(self) -> bool:
+        return self.poses > 0
+
+
+# --- the model -----------------------------------------------------------------------------------
+
+
+class PoseEstimator:
+    """A Tasks ``PoseLandmarker`` in IMAGE or VIDEO mode. Get one with :meth:`shared`."""
+
+    _cache: ClassVar[dict[tuple[str, str], PoseEstimator]] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, model_path: str, mode: str = "image") -> None:
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        running = vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE
+        options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=model_path),
+            running_mode=running,
+            num_poses=MAX_POSES,
+        )
+        with quiet_native_logs():
+            self._landmarker = vision.PoseLandmarker.create_from_options(options)
+        self.mode = mode
+        self._last_ms = -1
+
+    @classmethod
+    def shared(cls, mode: str = "image", model_path: str | None = None) -> PoseEstimator:
+        """The process-wide estimator for (model, mode); VIDEO ones are per clip (see reset)."""
+        from .posemodel import ensure_pose_model
+
+        path = model_path or ensure_pose_model().path
+        with cls._lock:
+            key = (path, mode)
+            if key not in cls._cache:
+                cls._cache[key] = cls(path, mode)
+            return cls._cache[key]
+
+    @classmethod
+    def for_clip(cls, model_path: str | None = None) -> PoseEstimator:
+        """A fresh VIDEO-mode estimator: its tracking state and timestamps belong to one clip."""
+        from .posemodel import ensure_pose_model
+
+        return cls(model_path or ensure_pose_model().path, "video")
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+    def landmarks(self, rgb: np.ndarray, time_s: float | None = None) -> list[np.ndarray]:
+        """(33, 3) arrays of x, y (normalized) and visibility, one per person found."""
+        import mediapipe as mp
+
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        if self.mode == "video":
+            # VIDEO mode needs strictly increasing integer milliseconds.
+            ms = max(round((time_s or 0.0) * 1000), self._last_ms + 1)
+            self._last_ms = ms
+            result = self._landmarker.detect_for_video(image, ms)
+        else:
+            result = self._landmarker.detect(image)
+        return [
+            np.array([(p.x, p.y, p.visibility or 0.0) for p in pose], dtype=np.float32)
+            for pose in result.pose_landmarks
+        ]
+
+
+# --- landmarks -> observation (pure) -------------------------------------------------------------
+
+
+def _seen(points: np.ndarray, index: int) -> bool:
+    x, y, vis = points[index]
+    inside = INSIDE_MARGIN <= x <= 1 - INSIDE_MARGIN and INSIDE_MARGIN <= y <= 1 - INSIDE_MARGIN
+    return bool(vis >= VISIBLE_MIN and inside)
+
+
+def _bbox(points: np.ndarray) -> tuple[float, float, float, float]:
+    keep = points[points[:, 2] >= VISIBLE_MIN]
+    if len(keep) == 0:
+        keep = points
+    xy = np.clip(keep[:, :2], 0.0, 1.0)
+    x0, y0 = xy.min(axis=0)
+    x1, y1 = xy.max(axis=0)
+    # Landmarks stop at the eyes and ears: add half the eye-to-shoulder height above for the skull.
+    head = max(0.0, float(points[[L_SHOULDER, R_SHOULDER], 1].mean() - points[NOSE, 1]))
+    y0 = max(0.0, y0 - 0.5 * head)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def _area(box: tuple[float, float, float, float]) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def facing_of(points: np.ndarray, aspect: float = 1.0) -> str | None:
+    """Which way the person faces, as the viewer sees it: front, back, left or right.
+
+    Facing the camera, the person's left shoulder appears on the image's right. When the
+    shoulders nearly overlap (a profile), the nose says which side the face points to.
+    """
+    ls, rs, nose = points[L_SHOULDER], points[R_SHOULDER], points[NOSE]
+    if min(ls[2], rs[2]) < VISIBLE_MIN:
+        return None
+    dx = (ls[0] - rs[0]) * aspect  # in units of frame height
+    width = abs(dx)
+    torso = abs(float(points[[L_HIP, R_HIP], 1].mean() - points[[L_SHOULDER, R_SHOULDER], 1].mean()))
+    mid = (ls[0] + rs[0]) / 2 * aspect
+    # Shoulders narrower than 35% of the torso length read as a profile (astronaut: 1.4, front).
+    if torso > 0 and width < 0.35 * torso:
+        return "left" if nose[0] * aspect < mid else "right"
+    if dx > 0:
+        return "front"
+    return "back"
+
+
+def observe(
+    poses: Sequence[np.ndarray],
+    faces: Sequence[FaceBox] | None,
+    width: int,
+    height: int,
+    second_look: str | None = None,
+) -> PoseObservation:
+    """Landmarks of every person found (and faces) -> what the gates need, for the largest person."""
+    face_count = None if faces is None else len(faces)
+    people = max(len(poses), face_count or 0)
+    if not poses:
+        return PoseObservation(people, 0, face_count, False, False, False, None, 0.0, None)
+    boxes = [_bbox(p) for p in poses]
+    largest = max(range(len(poses)), key=lambda i: _area(boxes[i]))
+    points, box = poses[largest], boxes[largest]
+    head = _seen(points, NOSE) and (_seen(points, L_EYE) or _seen(points, R_EYE))
+    shoulders = _seen(points, L_SHOULDER) and _seen(points, R_SHOULDER)
+    hips = _seen(points, L_HIP) and _seen(points, R_HIP)
+    shoulder_y = float(max(points[L_SHOULDER, 1], points[R_SHOULDER, 1]))
+    shoulder_w = abs(float(points[L_SHOULDER, 0] - points[R_SHOULDER, 0])) * width / height
+    chest = (1.0 - shoulder_y) >= CHEST_BELOW_SHOULDERS * max(shoulder_w, 0.05)
+    torso = shoulders and (hips or chest)
+    return PoseObservation(
+        people=people,
+        poses=len(poses),
+        faces=face_count,
+        head_visible=head,
+        shoulders_visible=shoulders,
+        torso_visible=torso,
+        bbox=tuple(round(v, 4) for v in box),  # type: ignore[arg-type]
+        subject_size=round(_area(box), 4),
+        facing=facing_of(points, width / height),
+        second_look=second_look,
+    )
+
+
+# --- estimation with a second look ---------------------------------------------------------------
+
+
+def _working(rgb: np.ndarray) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    scale = WORK_SIDE / max(height, width)
+    if scale >= 1.0:
+        return rgb
+    import cv2
+
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def _second_look_regions(
+    width: int, height: int, faces: Sequence[FaceBox] | None
+) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """Regions (normalized boxes) to look at again when nobody was found in the whole frame.
+
+    A person in a wide panorama is letterboxed to a sliver of the model's square input: look at a
+    centred crop no wider than 16:9. A small person whose face was found: look around the face
+    (a box 3 faces wide and 4.5 tall, the face in its upper part). Measured: the astronaut pasted
+    at 12% of a 1080p canvas's height is missed at full frame and found in this box (not in a
+    5x7 one; the pose detector wants the person to fill a good part of its 224 px input).
+    """
+    regions = []
+    aspect = width / height
+    if aspect > 16 / 9 or aspect < 9 / 16:
+        keep_w = min(1.0, (16 / 9) / aspect)
+        keep_h = min(1.0, aspect / (9 / 16))
+        regions.append(("crop", ((1 - keep_w) / 2, (1 - keep_h) / 2, (1 + keep_w) / 2, (1 + keep_h) / 2)))
+    for face in list(faces or [])[:2]:
+        fw, fh = face.x1 - face.x0, face.y1 - face.y0
+        cx = (face.x0 + face.x1) / 2
+        box = (cx - 1.5 * fw, face.y0 - 0.5 * fh, cx + 1.5 * fw, face.y0 + 4.0 * fh)
+        box = (max(0.0, box[0]), max(0.0, box[1]), min(1.0, box[2]), min(1.0, box[3]))
+        if _area(box) < 0.8:
+            regions.append(("face", box))
+    return regions
+
+
+def _look_in(estimator: PoseEstimator, rgb: np.ndarray, box) -> list[np.ndarray]:
+    height, width = rgb.shape[:2]
+    x0, y0 = int(box[0] * width), int(box[1] * height)
+    x1, y1 = max(x0 + 1, int(box[2] * width)), max(y0 + 1, int(box[3] * height))
+    found = estimator.landmarks(_working(rgb[y0:y1, x0:x1]))
+    for points in found:  # back to whole-frame coordinates
+        points[:, 0] = (x0 + points[:, 0] * (x1 - x0)) / width
+        points[:, 1] = (y0 + points[:, 1] * (y1 - y0)) / height
+    return found
+
+
+def _others(
+    estimator: PoseEstimator | None, rgb: np.ndarray, first: np.ndarray
+) -> list[np.ndarray]:
+    """People the landmarker missed beside the one it found: mask that one, look again.
+
+    With ``num_poses=4`` the landmarker returned one person for two camera men side by side
+    (BlazeFace found neither face: both in profile); with the first one painted over it finds the
+    other. Only worth it when the first person leaves room (box narrower than 60% of the frame).
+    """
+    x0, _, x1, _ = _bbox(first)
+    if x1 - x0 > 0.6:
+        return []
+    width = rgb.shape[1]
+    pad = 0.15 * (x1 - x0)
+    masked = rgb.copy()
+    left, right = int(max(0.0, x0 - pad) * width), int(min(1.0, x1 + pad) * width)
+    masked[:, left:right] = np.median(rgb.reshape(-1, 3), axis=0).astype(np.uint8)
+    found = (estimator or PoseEstimator.shared("image")).landmarks(masked)
+    # Keep only people whose shoulders are seen outside the masked band.
+    return [
+        p
+        for p in found
+        if _seen(p, L_SHOULDER) and _seen(p, R_SHOULDER)
+        and not (left / width <= p[[L_SHOULDER, R_SHOULDER], 0].mean() <= right / width)
+    ]
+
+
+def estimate_pose(
+    rgb: np.ndarray,
+    estimator: PoseEstimator | None = None,
+    time_s: float | None = None,
+    faces: bool = True,
+    recount: bool = True,
+) -> PoseObservation:
+    """Observe one upright RGB frame: the whole frame, then a second look if nobody was found.
+
+    ``recount`` looks for a second person with the first one masked out (see :func:`_others`).
+    """
+    estimator = estimator or PoseEstimator.shared("image")
+    height, width = rgb.shape[:2]
+    small = _working(rgb)
+    poses = estimator.landmarks(small, time_s)
+    found_faces = detect_faces(small) if faces else None
+    if poses:
+        if recount and len(poses) == 1:
+            poses += _others(estimator if estimator.mode == "image" else None, small, poses[0])
+        return observe(poses, found_faces, width, height)
+    # Second looks always go through an IMAGE-mode estimator: a crop would confuse VIDEO tracking.
+    image_mode = estimator if estimator.mode == "image" else PoseEstimator.shared("image")
+    for why, box in _second_look_regions(width, height, found_faces):
+        poses = _look_in(image_mode, rgb, box)
+        if poses:
+            return observe(poses, found_faces, width, height, second_look=why)
+    return observe([], found_faces, width, height)
+
+
+# --- findings ------------------------------------------------------------------------------------
+
+
+def _metrics_for_image(obs: PoseObservation) -> dict[str, Any]:
+    return {
+        "people": obs.people,
+        "poses": obs.poses,
+        "faces": obs.faces,
+        "person": obs.person,
+        "head_visible": obs.head_visible,
+        "shoulders_visible": obs.shoulders_visible,
+        "torso_visible": obs.torso_visible,
+        "bbox": list(obs.bbox) if obs.bbox else None,
+        "subject_size": obs.subject_size,
+        "facing": obs.facing,
+        "second_look": obs.second_look,
+    }
+
+
+def load_upright_rgb(path: str) -> np.ndarray:
+    """An image file as upright uint8 RGB: EXIF orientation applied, as every detector needs."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as image:
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+
+
+def analyze_image_pose(rgb: np.ndarray, gates: Any = None) -> AnalysisResult:
+    """Pose metrics and findings for one upright RGB image (EXIF orientation already applied)."""
+    obs = estimate_pose(rgb)
+    findings = []
+    if not obs.person:
+        findings.append(
+            finding_for(
+                gates,
+                "pose.no_person",
+                "no person found: the image must show one clearly visible person",
+                measured=0,
+                default=Severity.ERROR,
+            )
+        )
+    else:
+        if not obs.torso_visible:
+            findings.append(
+                finding_for(
+                    gates,
+                    "pose.torso_not_visible",
+                    "head, shoulders and torso must all show; "
+                    + _missing_parts(obs.head_visible, obs.shoulders_visible),
+                    default=Severity.ERROR,
+                )
+            )
+        findings += _size_finding(gates, obs.subject_size)
+    if obs.people > 1:
+        findings.append(
+            finding_for(
+                gates,
+                "pose.multiple_people",
+                f"{obs.people} people found: the largest one will be animated; "
+                "crop to one person for a predictable result",
+                measured=obs.people,
+                limit=1,
+            )
+        )
+    return AnalysisResult("pose", _metrics_for_image(obs), tuple(findings))
+
+
+def _missing_parts(head: bool, shoulders: bool) -> str:
+    if not shoulders:
+        return "the shoulders are cut off or hidden"
+    if not head:
+        return "the head is cut off or hidden, and the body below the shoulders does not show"
+    return "the body below the shoulders does not show"
+
+
+def _size_finding(gates: Any, size: float) -> list:
+    limit = float(gate(gates, *MIN_SUBJECT_SIZE))
+    if size >= limit:
+        return []
+    return [
+        finding_for(
+            gates,
+            "pose.subject_too_small",
+            f"the person covers {size:.1%} of the frame; providers ask for more than {limit:.0%}",
+            measured=round(size, 4),
+            limit=limit,
+        )
+    ]
+
+
+class PoseAnalyzer(Analyzer):
+    """Pose on about three frames a second of a clip (VIDEO mode), then clip-level findings.
+
+    ``metrics["track"]`` is what ``fix`` uses to choose a trim window and a crop: one row per
+    sample, ``[time, torso_visible (0/1), x0, y0, x1, y1]`` (box normalized; -1s without a person).
+    """
+
+    name = "pose"
+    rgb_interval = RGB_INTERVAL
+
+    def __init__(self, gates: Any = None, estimator: PoseEstimator | None = None) -> None:
+        self.gates = gates
+        self._estimator = estimator
+        self.observations: list[tuple[float, PoseObservation]] = []
+
+    def process(self, sample: FrameSample) -> None:
+        if sample.rgb is None:
+            return
+        if self._estimator is None:
+            self._estimator = PoseEstimator.for_clip()
+        self.observations.append((sample.time, estimate_pose(sample.rgb, self._estimator, sample.time)))
+
+    def finish(self) -> AnalysisResult:
+        if self._estimator is not None and self._estimator.mode == "video":
+            self._estimator.close()
+            self._estimator = None
+        metrics = clip_metrics(self.observations)
+        return AnalysisResult(self.name, metrics, tuple(self._findings(metrics)))
+
+    def _findings(self, m: dict[str, Any]) -> list:
+        gates, out = self.gates, []
+        if m["samples"] == 0:
+            return out
+        min_person = float(gate(gates, *MIN_PERSON_SHARE))
+        if m["person_share"] < min_person:
+            out.append(
+                finding_for(
+                    gates,
+                    "pose.no_person",
+                    f"a person shows in {m['person_share']:.0%} of the sampled frames "
+                    f"(at least {min_person:.0%} needed): the clip must show one clear person",
+                    measured=m["person_share"],
+                    limit=min_person,
+                    default=Severity.ERROR,
+                )
+            )
+            return out
+        min_torso = float(gate(gates, *MIN_TORSO_SHARE))
+        if m["torso_share"] < min_torso:
+            out.append(
+                finding_for(
+                    gates,
+                    "pose.torso_not_visible",
+                    f"head, shoulders and torso show in {m['torso_share']:.0%} of the frames with "
+                    f"a person (at least {min_torso:.0%} needed)",
+                    measured=m["torso_share"],
+                    limit=min_torso,
+                    default=Severity.ERROR,
+                )
+            )
+        multi = float(gate(gates, *MULTI_PEOPLE_SHARE))
+        if m["multi_people_share"] >= multi:
+            out.append(
+                finding_for(
+                    gates,
+                    "pose.multiple_people",
+                    f"up to {m['max_people']} people in {m['multi_people_share']:.0%} of the "
+                    "sampled frames: the largest one drives the motion",
+                    measured=m["max_people"],
+                    limit=1,
+                )
+            )
+        out += _size_finding(gates, m["median_subject_size"])
+        return out
+
+
+def clip_metrics(observations: Sequence[tuple[float, PoseObservation]]) -> dict[str, Any]:
+    """Clip-level pose metrics from the per-sample observations (pure)."""
+    samples = len(observations)
+    with_person = [o for _, o in observations if o.person]
+    n = max(1, samples)
+    facings = [o.facing for o in with_person if o.facing]
+    track = [
+        [round(t, 3), int(o.torso_visible), *(o.bbox if o.bbox else (-1, -1, -1, -1))]
+        for t, o in observations
+    ]
+    return {
+        "samples": samples,
+        "person_share": round(len(with_person) / n, 4),
+        "head_share": round(sum(o.head_visible for o in with_person) / max(1, len(with_person)), 4),
+        "torso_share": round(sum(o.torso_visible for o in with_person) / max(1, len(with_person)), 4),
+        "torso_share_all": round(sum(o.torso_visible for _, o in observations) / n, 4),
+        "median_subject_size": round(
+            statistics.median(o.subject_size for o in with_person) if with_person else 0.0, 4
+        ),
+        "max_people": max((o.people for _, o in observations), default=0),
+        "multi_people_share": round(sum(o.people > 1 for _, o in observations) / n, 4),
+        "facing": max(set(facings), key=facings.count) if facings else None,
+        "track": track,
+    }
