@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["make_clip", "make_image", "moving_pattern"]
+__all__ = ["make_bomb_png", "make_clip", "make_image", "moving_pattern", "photo_frames", "sample_photo"]
 
 FrameSource = Callable[[int, int, int], np.ndarray]
 """(index, width, height) -> RGB uint8 array of shape (height, width, 3)."""
@@ -178,3 +178,40 @@ def make_bomb_png(path: str | os.PathLike[str], side: int = 40000) -> Path:
     target = Path(path)
     target.write_bytes(png)
     return target
+
+
+def sample_photo() -> np.ndarray:
+    """The shipped photo of a person (RGB uint8, 512x512): NASA's public-domain portrait of astronaut
+    Eileen Collins, as distributed with scikit-image. Head, shoulders and torso are visible."""
+    from importlib import resources
+
+    from PIL import Image
+
+    with resources.files("preflight.data").joinpath("astronaut.jpg").open("rb") as fh, Image.open(fh) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def photo_frames(
+    photo: np.ndarray, *, frames: int, zoom: tuple[float, float] = (1.0, 1.15), jitter: float = 0.0, seed: int = 0
+) -> FrameSource:
+    """Frames of a slow zoom into ``photo`` (a steady camera), optionally with random jitter of
+    ``jitter`` pixels (a shaky one). The window keeps the output's aspect, centred on the photo."""
+    from PIL import Image
+
+    source = Image.fromarray(photo, "RGB")
+    ph, pw = photo.shape[:2]
+    offsets = np.random.default_rng(seed).normal(0.0, jitter, size=(frames, 2)) if jitter else np.zeros((frames, 2))
+
+    def draw(index: int, width: int, height: int) -> np.ndarray:
+        t = index / max(1, frames - 1)
+        scale = zoom[0] + (zoom[1] - zoom[0]) * t
+        win_w = min(pw, ph * width / height) / scale
+        win_h = win_w * height / width
+        cx = pw / 2 + offsets[min(index, frames - 1), 0]
+        cy = ph / 2 + offsets[min(index, frames - 1), 1]
+        x0 = float(np.clip(cx - win_w / 2, 0, pw - win_w))
+        y0 = float(np.clip(cy - win_h / 2, 0, ph - win_h))
+        box = (x0, y0, x0 + win_w, y0 + win_h)
+        return np.asarray(source.resize((width, height), Image.Resampling.BILINEAR, box=box))
+
+    return draw
