@@ -1,0 +1,126 @@
+"""The one decode loop: a single sequential decode, display orientation, strict times, RGB cadence."""
+
+from __future__ import annotations
+
+import itertools
+
+import av
+import numpy as np
+import pytest
+
+from preflight.analyze.base import AnalysisResult, Analyzer, FrameSample
+from preflight.analyze.frames import WORK_SIDE, DecodeStats, decode_pass, iter_samples, work_size
+from preflight.errors import ProbeError
+from preflight.samples import make_clip
+
+
+class Recorder(Analyzer):
+    """Keeps what it was handed (times, luma shapes, which frames had RGB)."""
+
+    def __init__(self, name: str, rgb_interval: float | None = None) -> None:
+        self.name = name
+        self.rgb_interval = rgb_interval
+        self.seen: list[FrameSample] = []
+
+    def process(self, sample: FrameSample) -> None:
+        self.seen.append(sample)
+
+    def finish(self) -> AnalysisResult:
+        return AnalysisResult(self.name, {"frames": len(self.seen)})
+
+
+def halves(index: int, width: int, height: int) -> np.ndarray:
+    """Left half black, right half white: shows which way a rotation went."""
+    frame = np.zeros((height, width, 3), np.uint8)
+    frame[:, width // 2 :] = 255
+    return frame
+
+
+def test_every_analyzer_sees_every_frame_of_one_decode(tmp_path, monkeypatch):
+    clip = make_clip(tmp_path / "c.mp4", duration=4, width=640, height=360, fps=25)
+    opened = []
+    real_open = av.open
+    monkeypatch.setattr(av, "open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+    analyzers = [Recorder("a"), Recorder("b", rgb_interval=1.0), Recorder("c")]
+    results, stats = decode_pass(str(clip), analyzers)
+    assert len(opened) == 1
+    assert stats.frames == stats.samples == 100
+    assert [r.metrics["frames"] for r in results] == [100, 100, 100]
+    # The same sample objects, in the same order, went to every analyzer.
+    assert all(a.seen[i] is analyzers[0].seen[i] for a in analyzers for i in range(100))
+    assert [s.index for s in analyzers[0].seen] == list(range(100))
+
+
+def test_luma_is_small_and_rgb_full_size(tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", duration=1, width=1280, height=720, fps=25)
+    samples = list(iter_samples(str(clip), [10.0]))
+    assert samples[0].luma.shape == (180, 320) and samples[0].luma.dtype == np.uint8
+    assert max(samples[0].luma.shape) == WORK_SIDE
+    assert samples[0].rgb is not None and samples[0].rgb.shape == (720, 1280, 3)
+    assert (samples[0].width, samples[0].height) == (1280, 720)
+    assert work_size(200, 100) == (200, 100)  # never upscaled
+
+
+def test_rotation_is_applied_so_frames_are_upright(tmp_path):
+    # A phone's portrait clip: coded 640x360, displayed rotated 90 degrees clockwise.
+    clip = make_clip(tmp_path / "r.mp4", duration=1, width=640, height=360, rotation=90, frames=halves)
+    stats = DecodeStats()
+    samples = list(iter_samples(str(clip), [0.5], stats))
+    first = samples[0]
+    assert (first.width, first.height) == (360, 640)
+    assert first.luma.shape == (320, 180)  # portrait
+    assert first.rgb is not None and first.rgb.shape == (640, 360, 3)
+    # Clockwise: the coded left (black) half ends up on top, the white half at the bottom.
+    assert first.luma[:140].mean() < 20 and first.luma[180:].mean() > 235
+    assert first.rgb[:300].mean() < 20 and first.rgb[340:].mean() > 235
+    assert stats.rotation == 270  # counter-clockwise, as PyAV reports it
+
+
+def test_times_strictly_increase_on_variable_frame_rate(tmp_path):
+    stamps = [0.0, 0.04, 0.05, 0.2, 0.21, 0.5, 0.9, 0.95, 1.3, 1.31]
+    clip = make_clip(tmp_path / "vfr.mp4", width=320, height=240, timestamps=stamps)
+    times = [s.time for s in iter_samples(str(clip))]
+    assert all(b > a for a, b in itertools.pairwise(times))
+    assert times == pytest.approx(stamps, abs=0.002)
+
+
+def test_rgb_only_at_the_asked_cadence(tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", duration=4, width=640, height=360, fps=25)
+    stats = DecodeStats()
+    samples = list(iter_samples(str(clip), [None, 0.5], stats))
+    rgb_times = [s.time for s in samples if s.rgb is not None]
+    assert len(rgb_times) == stats.rgb_frames == 8
+    # The first frame at or after each multiple of 0.5 s (0.5 s falls between frames 12 and 13).
+    for k, t in enumerate(rgb_times):
+        assert k * 0.5 <= t + 1e-9 < k * 0.5 + 1 / 25 + 1e-9
+    assert sum(s.rgb is None for s in samples) == 92
+    none = DecodeStats()
+    assert all(s.rgb is None for s in iter_samples(str(clip), [None], none)) and none.rgb_frames == 0
+
+
+def test_two_cadences_merge(tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", duration=2, width=320, height=180, fps=25)
+    stats = DecodeStats()
+    list(iter_samples(str(clip), [1.0, 0.4], stats))
+    # 0.4 s cadence: 0, 0.4, 0.8, 1.2, 1.6; 1.0 s cadence adds 1.0 -> 6 frames.
+    assert stats.rgb_frames == 6
+
+
+def test_limited_range_luma_is_expanded(tmp_path):
+    def black_white(index: int, width: int, height: int) -> np.ndarray:
+        frame = np.zeros((height, width, 3), np.uint8)
+        frame[:, width // 2 :] = 255
+        return frame
+
+    clip = make_clip(tmp_path / "bw.mp4", duration=0.5, width=640, height=360, frames=black_white)
+    luma = next(iter_samples(str(clip))).luma
+    assert luma[:, :150].mean() < 3  # encoded as 16, read as 0
+    assert luma[:, 170:].mean() > 252  # encoded as 235, read as 255
+
+
+def test_not_a_clip_is_a_probe_error(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
+    with pytest.raises(ProbeError) as info:
+        list(iter_samples(str(bad)))
+    assert info.value.code == "decode.error"
