@@ -1,0 +1,66 @@
+"""Test images of people made from scikit-image's public-domain photos (nothing downloaded)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.dstack([image] * 3)
+    return np.ascontiguousarray(image[..., :3].astype(np.uint8))
+
+
+def astronaut() -> np.ndarray:
+    """512x512: head, shoulders and torso of one person, facing the camera."""
+    from skimage import data
+
+    return _rgb(data.astronaut())
+
+
+def camera() -> np.ndarray:
+    """512x512 grey: a man with a tripod (upper body)."""
+    from skimage import data
+
+    return _rgb(data.camera())
+
+
+def coffee() -> np.ndarray:
+    """600x400: a cup of coffee, no person."""
+    from skimage import data
+
+    return _rgb(data.coffee())
+
+
+def face_crop() -> np.ndarray:
+    """The astronaut's head only: the shoulders sit on the bottom edge, no torso."""
+    return np.ascontiguousarray(astronaut()[40:230, 140:330])
+
+
+def side_by_side(*images: np.ndarray, gap: int = 0) -> np.ndarray:
+    """Images next to each other (white padding to the tallest), optional grey gap between."""
+    height = max(i.shape[0] for i in images)
+    parts = []
+    for n, image in enumerate(images):
+        pad = np.full((height - image.shape[0], image.shape[1], 3), 255, np.uint8)
+        parts.append(np.vstack([image, pad]))
+        if gap and n < len(images) - 1:
+            parts.append(np.full((height, gap, 3), 128, np.uint8))
+    return np.ascontiguousarray(np.hstack(parts))
+
+
+def pasted(image: np.ndarray, canvas=(1080, 1920), height_share=0.12, at=(0.45, 0.45)) -> np.ndarray:
+    """``image`` scaled to ``height_share`` of a grey canvas (h, w), top-left at ``at`` (y, x)."""
+    import cv2
+
+    scale = canvas[0] * height_share / image.shape[0]
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    out = np.full((*canvas, 3), 200, np.uint8)
+    y, x = int(at[0] * canvas[0]), int(at[1] * canvas[1])
+    out[y : y + small.shape[0], x : x + small.shape[1]] = small
+    return out
+
+
+def darkened(image: np.ndarray, gain: float = 0.25) -> np.ndarray:
+    return (image.astype(np.float32) * gain).clip(0, 255).astype(np.uint8)
