@@ -112,11 +112,9 @@ def _analyze(info: MediaInfo, profile: Profile) -> tuple[dict[str, Any], list[Fi
 
 
 def _with_pair_checks(items: list[Item], profile: Profile, orientation: str, strict: bool) -> list[Item]:
-    try:
-        from .analyze import pair_check  # type: ignore[attr-defined]
-    except ImportError:
-        return items
-    return list(pair_check(items, profile, orientation, strict))
+    from .analyze.pair import pair_check
+
+    return pair_check(items, profile, orientation, strict)
 
 
 def _severity_rank(f: Finding) -> int:
