@@ -75,7 +75,7 @@ class ContactSheetCollector(Analyzer):
         # With pose running, its RGB frames (about 3 a second) are enough and carry a fresh box.
         self.rgb_interval = self.step if own_rgb else None
         self.frames: list[SheetFrame] = []
-        self._next = self.step / 2
+        self._next = 0.0  # on the RGB schedule's grid (0, step, 2 step...), so no tile is missed
 
     def process(self, sample: FrameSample) -> None:
         import cv2
