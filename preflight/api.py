@@ -40,15 +40,22 @@ def check(
     *,
     content: bool = True,
     strict: bool = False,
+    contact_sheet: PathLike | None = None,
 ) -> Report:
     """Check every path (folders are searched for media) against a provider profile.
 
     ``content=False`` runs the limits only (no pose, motion or quality analysis).
-    Broken files become failing items; the other files are still checked.
+    ``contact_sheet``: write a PNG of sampled frames with the pose drawn for each clip (for several
+    clips, ``sheet-<clip>.png`` beside the given name). Broken files become failing items; the other
+    files are still checked.
     """
     prof = resolve_profile(profile)
     _validate_orientation(orientation)
-    items = [check_one(p, prof, orientation, content=content, strict=strict) for p in collect_paths(paths)]
+    files = collect_paths(paths)
+    sheets = _sheet_paths(files, contact_sheet) if content and contact_sheet else {}
+    items = [
+        check_one(p, prof, orientation, content=content, strict=strict, contact_sheet=sheets.get(p)) for p in files
+    ]
     if content:
         items = _with_pair_checks(items, prof, orientation, strict)
     return Report(profile=prof.name, orientation=orientation, items=tuple(items), strict=strict)
@@ -62,6 +69,7 @@ def check_one(
     content: bool = True,
     strict: bool = False,
     media: MediaInfo | None = None,
+    contact_sheet: PathLike | None = None,
 ) -> Item:
     """Check one file: probe, limits, and (with ``content``) the content gates."""
     try:
@@ -72,7 +80,7 @@ def check_one(
     findings = list(check_media(info, profile, orientation))
     analysis: dict[str, Any] = {}
     if content and not _blocks_analysis(findings):
-        metrics, content_findings = _analyze(info, profile)
+        metrics, content_findings = _analyze(info, profile, contact_sheet)
         analysis.update(metrics)
         findings.extend(content_findings)
     ordered = tuple(sorted(findings, key=_severity_rank))
@@ -96,19 +104,34 @@ def _blocks_analysis(findings: list[Finding]) -> bool:
     return any(f.code == "image.too_many_pixels" for f in findings)
 
 
-def _analyze(info: MediaInfo, profile: Profile) -> tuple[dict[str, Any], list[Finding]]:
+def _analyze(info: MediaInfo, profile: Profile, contact_sheet: PathLike | None) -> tuple[dict[str, Any], list[Finding]]:
+    from . import analyze
+
     try:
-        from . import analyze
-    except ImportError:  # pragma: no cover - analysis is part of the package
-        return {}, []
-    entry = getattr(analyze, "analyze_image" if info.role == "image" else "analyze_clip", None)
-    if entry is None:
-        return {}, [Finding("analysis.unavailable", Severity.INFO, "content analysis is not available")]
-    try:
-        metrics, found = entry(info.path, info, profile.content)
+        if info.role == "image":
+            metrics, found = analyze.analyze_image(info.path, info, profile.content)
+        else:
+            metrics, found = analyze.analyze_clip(info.path, info, profile.content, contact_sheet=contact_sheet)
     except PreflightError as exc:
         return {}, [Finding(exc.code, Severity.ERROR, exc.message)]
     return dict(metrics), list(found)
+
+
+def _sheet_paths(files: list[Path], sheet: PathLike) -> dict[Path, Path]:
+    """Where each clip's contact sheet goes: the given name for one clip, numbered beside it otherwise."""
+    clips = [f for f in files if _looks_like_clip(f)]
+    target = Path(sheet)
+    if len(clips) == 1:
+        return {clips[0]: target}
+    return {c: target.with_name(f"{target.stem}-{c.stem}{target.suffix or '.png'}") for c in clips}
+
+
+def _looks_like_clip(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return sniff(fh.read(SNIFF_BYTES)).kind == "video"
+    except OSError:
+        return False
 
 
 def _with_pair_checks(items: list[Item], profile: Profile, orientation: str, strict: bool) -> list[Item]:

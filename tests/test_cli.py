@@ -158,3 +158,20 @@ def test_probe_does_not_import_heavy_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.model
+def test_contact_sheet_option(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    from preflight.samples import photo_frames, sample_photo
+
+    clip = make_clip(tmp_path / "person.mp4", duration=3, width=480, height=640,
+                     frames=photo_frames(sample_photo(), frames=75))  # fmt: skip
+    sheet = tmp_path / "sheet.png"
+    code, out, _ = run(capsys, "check", "--contact-sheet", str(sheet), str(clip))
+    assert code == 0 and "PASS" in out
+    with Image.open(sheet) as im:
+        assert im.format == "PNG" and im.width >= 480
+    code, _, err = run(capsys, "check", "--no-content", "--contact-sheet", str(sheet), str(clip))
+    assert code == 2 and "--contact-sheet" in err

@@ -27,6 +27,8 @@ from .options import (
 @content_option
 @strict_option
 @output_format_options
+@click.option("--contact-sheet", "contact_sheet", type=click.Path(dir_okay=False), default=None,
+              help="Write a PNG of sampled frames with the pose skeleton for each clip.")  # fmt: skip
 def command(
     paths: tuple[str, ...],
     profile: str | None,
@@ -36,13 +38,19 @@ def command(
     fmt: str | None,
     as_json: bool,
     report_path: str | None,
+    contact_sheet: str | None,
 ) -> None:
     """Check images and clips against a provider profile; exit 0 only if every file passes.
 
     Folders are searched for images and clips. Verdicts: pass, fixable (preflight fix can repair
     every error), fail.
     """
-    report = api.check(paths, profile=profile, orientation=orientation, content=not no_content, strict=strict)
+    if contact_sheet and no_content:
+        raise click.BadParameter("needs the content pass; drop --no-content", param_hint="--contact-sheet")
+    report = api.check(
+        paths, profile=profile, orientation=orientation, content=not no_content, strict=strict,
+        contact_sheet=contact_sheet,
+    )  # fmt: skip
     write_report(report, pick_format(fmt, as_json), sys.stdout, color=sys.stdout.isatty())
     if report_path:
         write_report_file(report, file_format(fmt, as_json, report_path), report_path)
