@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FaceBox", "detect_faces", "quiet_native_logs"]
+__all__ = ["FaceBox", "before_exit", "detect_faces", "quiet_native_logs"]
 
 log = logging.getLogger("preflight")
 
@@ -101,7 +101,34 @@ def _face_detector():
             )
             with quiet_native_logs():
                 _detector = vision.FaceDetector.create_from_options(options)
+            # Close before interpreter teardown: MediaPipe's __del__ fails once its modules are gone.
+            before_exit(_close_detector)
         return _detector
+
+
+def before_exit(callback) -> None:
+    """Run ``callback`` at exit *before* thread pools shut down: MediaPipe's close() dispatches
+    through an executor, so plain atexit (which runs after) fails with "cannot schedule new
+    futures after shutdown", and leaving it to ``__del__`` at teardown fails with a TypeError.
+    ``threading._register_atexit`` is what concurrent.futures itself uses (private, so guarded)."""
+    register = getattr(threading, "_register_atexit", None)
+    def quietly() -> None:
+        with quiet_native_logs():
+            callback()
+
+    if register is None:
+        import atexit
+
+        atexit.register(quietly)
+    else:
+        register(quietly)
+
+
+def _close_detector() -> None:
+    global _detector
+    if _detector is not None:
+        _detector.close()
+        _detector = None
 
 
 def detect_faces(rgb: np.ndarray) -> list[FaceBox] | None:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..models import Severity
 from .base import AnalysisResult, Analyzer, FrameSample
-from .people import FaceBox, detect_faces, quiet_native_logs
+from .people import FaceBox, before_exit, detect_faces, quiet_native_logs
 from .quality import finding_for, gate
 
 __all__ = [
@@ -136,6 +136,8 @@ class PoseEstimator:
         with cls._lock:
             key = (path, mode)
             if key not in cls._cache:
+                if not cls._cache:  # close before teardown, as for the face detector
+                    before_exit(cls._close_all)
                 cls._cache[key] = cls(path, mode)
             return cls._cache[key]
 
@@ -148,6 +150,13 @@ class PoseEstimator:
 
     def close(self) -> None:
         self._landmarker.close()
+
+    @classmethod
+    def _close_all(cls) -> None:
+        with cls._lock:
+            for estimator in cls._cache.values():
+                estimator.close()
+            cls._cache.clear()
 
     def landmarks(self, rgb: np.ndarray, time_s: float | None = None) -> list[np.ndarray]:
         """(33, 3) arrays of x, y (normalized) and visibility, one per person found."""
