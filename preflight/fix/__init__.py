@@ -1,0 +1,255 @@
+"""``preflight fix``: turn every fixable input into one the provider accepts, cheapest operation first.
+
+    >>> from preflight.fix import fix
+    >>> report = fix(["clip.mov", "photo.webp"], "ready/", profile="kling-v2.6")
+    >>> [(r.path, r.output, r.actions) for r in report.results], report.ok
+
+Per input: check it (``api.check_one``), plan (:mod:`.plan`, pure), execute (:mod:`.video` with PyAV,
+:mod:`.image` with Pillow) into a temporary file renamed into ``outdir`` (:mod:`.outputs`), then
+check the output again. Inputs are never modified. An input that cannot be fixed is reported with
+its reason and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..api import check_one, collect_paths, resolve_profile
+from ..errors import FixError, UsageError
+from ..models import Finding, Item, Report, verdict_for
+from ..profiles import ORIENTATIONS, Profile
+from .ops import Operation
+from .outputs import OutputNamer, written_atomically
+from .plan import CONTENT_PREFIXES, FixOptions, Plan, hints_from_analysis, plan_fix
+
+__all__ = ["FixOptions", "FixReport", "FixResult", "Plan", "fix", "fix_one", "plan_fix"]
+
+log = logging.getLogger("preflight")
+
+PathLike = str | os.PathLike[str]
+Progress = Callable[[str, float, float], None]
+"""(input path, seconds done, seconds total) while a clip is written."""
+
+
+@dataclass(frozen=True)
+class FixResult:
+    """What fix did with one input."""
+
+    path: str
+    before: Item
+    """The check of the input."""
+    plan: Plan | None
+    """The operations planned (None when the input could not even be probed)."""
+    output: str | None = None
+    """The file written; None for an unfixable input or a dry run."""
+    actions: tuple[str, ...] = ()
+    """What was done (or, in a dry run, would be), e.g. ``trim 0.000-30.000 (stream copy)``."""
+    after: Item | None = None
+    """The check of the output."""
+    reason: str | None = None
+    """Why no output was written, when the input cannot be fixed."""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def operations(self) -> tuple[Operation, ...]:
+        return self.plan.operations if self.plan else ()
+
+    @property
+    def ok(self) -> bool:
+        """True when the output exists and passes."""
+        return self.after is not None and self.after.verdict == "pass"
+
+
+@dataclass(frozen=True)
+class FixReport:
+    profile: str
+    orientation: str
+    results: tuple[FixResult, ...]
+    dry_run: bool = False
+    strict: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Exit-0 condition: every output passes (in a dry run: every input can be fixed)."""
+        if self.dry_run:
+            return all(r.plan is not None and r.plan.fixable for r in self.results)
+        return all(r.ok for r in self.results)
+
+    def before_report(self) -> Report:
+        items = tuple(r.before for r in self.results)
+        return Report(self.profile, self.orientation, items, strict=self.strict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``preflight.report/1`` JSON of the inputs, each item with output/actions/after."""
+        from ..report import item_to_dict, report_to_dict
+
+        extra = {
+            r.path: {
+                "output": r.output,
+                "actions": list(r.actions),
+                "after": item_to_dict(r.after) if r.after else None,
+                **({"reason": r.reason} if r.reason else {}),
+                **({"notes": list(r.notes)} if r.notes else {}),
+            }
+            for r in self.results
+        }
+        data = report_to_dict(self.before_report(), extra=extra)
+        data["dry_run"] = self.dry_run
+        return data
+
+
+def fix(
+    paths: Iterable[PathLike],
+    outdir: PathLike,
+    profile: Profile | str | os.PathLike[str] | None = None,
+    orientation: str = "video",
+    *,
+    content: bool = True,
+    dry_run: bool = False,
+    start: float | None = None,
+    end: float | None = None,
+    aspect: str = "pad",
+    window: str = "best",
+    fill: str = "blur",
+    progress: Progress | None = None,
+) -> FixReport:
+    """Fix every path (folders are searched for media) into ``outdir``."""
+    prof = resolve_profile(profile)
+    options = FixOptions(start=start, end=end, aspect=aspect, window=window, fill=fill)
+    _validate(orientation, options)
+    files = collect_paths(paths)
+    namer = OutputNamer(outdir, files)
+    results = tuple(
+        fix_one(p, namer, prof, orientation, options, content=content, dry_run=dry_run, progress=progress)
+        for p in files
+    )
+    return FixReport(prof.name, orientation, results, dry_run=dry_run)
+
+
+def _validate(orientation: str, options: FixOptions) -> None:
+    if orientation not in ORIENTATIONS:
+        raise UsageError(f"orientation must be one of {', '.join(ORIENTATIONS)}, not {orientation!r}")
+    if options.aspect not in ("pad", "crop"):
+        raise UsageError(f"aspect must be pad or crop, not {options.aspect!r}")
+    if options.window not in ("best", "start"):
+        raise UsageError(f"window must be best or start, not {options.window!r}")
+    if options.fill not in ("blur", "solid"):
+        raise UsageError(f"fill must be blur or solid, not {options.fill!r}")
+    if options.start is not None and options.start < 0:
+        raise UsageError(f"--start must be >= 0, not {options.start:g}")
+    if options.end is not None and options.end <= (options.start or 0.0):
+        raise UsageError(f"--end ({options.end:g}) must be after --start ({options.start or 0:g})")
+
+
+def fix_one(
+    path: PathLike,
+    namer: OutputNamer,
+    profile: Profile,
+    orientation: str = "video",
+    options: FixOptions | None = None,
+    *,
+    content: bool = True,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> FixResult:
+    """Check, plan, execute and re-check one input."""
+    options = options or FixOptions()
+    src = Path(path)
+    before = check_one(src, profile, orientation, content=content)
+    info = before.media
+    if info is None:
+        reason = "; ".join(f"{f.code}: {f.message}" for f in before.findings) or "cannot be read"
+        return FixResult(str(path), before, None, reason=reason)
+    keyframes = None
+    if info.role == "video" and _may_trim(info, profile, orientation, options):
+        from .video import keyframe_times
+
+        try:
+            keyframes = keyframe_times(src)
+        except Exception as exc:  # a bad index only costs the stream-copy path
+            log.debug("%s: no keyframe index (%s): a trim will re-encode", src, exc)
+    hints = hints_from_analysis(before.analysis)
+    plan = plan_fix(info, before.findings, profile, orientation, options, hints, keyframes)
+    if not plan.fixable:
+        return FixResult(str(path), before, plan, reason=plan.reason, notes=plan.notes)
+    if dry_run:
+        return FixResult(str(path), before, plan, actions=plan.actions, notes=plan.notes)
+    try:
+        output, notes, plan = _execute(plan, src, namer, profile, orientation, options, hints, keyframes, progress)
+    except FixError as exc:
+        log.warning("%s: %s", src, exc.one_line())
+        return FixResult(str(path), before, plan, reason=exc.one_line(), notes=plan.notes)
+    after = _recheck(output, before, plan, profile, orientation, content)
+    for action in plan.actions:
+        log.info("%s: %s", src, action)
+    return FixResult(
+        str(path), before, plan, output=str(output), actions=plan.actions + tuple(notes), after=after,
+        notes=plan.notes,
+    )  # fmt: skip
+
+
+def _may_trim(info: Any, profile: Profile, orientation: str, options: FixOptions) -> bool:
+    cap = profile.video.duration_cap(orientation)
+    too_long = cap is not None and info.duration is not None and info.duration > cap
+    return too_long or options.start is not None or options.end is not None
+
+
+def _execute(
+    plan: Plan,
+    src: Path,
+    namer: OutputNamer,
+    profile: Profile,
+    orientation: str,
+    options: FixOptions,
+    hints: Any,
+    keyframes: Any,
+    progress: Progress | None,
+) -> tuple[Path, list[str], Plan]:
+    if plan.role == "image":
+        from .image import render_image
+
+        rendered = render_image(plan, src, profile.image.min_side)
+        target = namer.reserve(src.stem, rendered.ext)
+        with written_atomically(target) as tmp:
+            tmp.write_bytes(rendered.data)
+        return target, list(rendered.notes), plan
+    from .video import execute_clip
+
+    report = None if progress is None else (lambda done, total: progress(str(src), done, total))
+    target = namer.reserve(src.stem, plan.output_ext or "mp4")
+    try:
+        with written_atomically(target) as tmp:
+            return target, execute_clip(plan, src, tmp, report), plan
+    except FixError as exc:
+        if plan.encodes:
+            raise
+        # A copy path that cannot be made exact (or a container FFmpeg will not remux): re-encode.
+        log.info("%s: %s; re-encoding instead", src, exc.one_line())
+        before = check_one(src, profile, orientation, content=False)
+        forced = dataclasses.replace(options, reencode=True)
+        plan = plan_fix(before.media, before.findings, profile, orientation, forced, hints, keyframes)  # type: ignore[arg-type]
+        with written_atomically(target) as tmp:
+            notes = execute_clip(plan, src, tmp, report)
+        return target, [f"re-encoded: {exc.message}", *notes], plan
+
+
+def _recheck(
+    output: Path, before: Item, plan: Plan, profile: Profile, orientation: str, content: bool
+) -> Item:
+    """Check the output; the content pass runs again only when frames or pixels changed."""
+    fresh = content and plan.changes_pixels
+    after = check_one(output, profile, orientation, content=fresh)
+    if not content or fresh or after.media is None:
+        return after
+    carried = tuple(f for f in before.findings if f.code.startswith(CONTENT_PREFIXES))
+    findings: tuple[Finding, ...] = after.findings + carried
+    return dataclasses.replace(
+        after, findings=findings, verdict=verdict_for(findings), analysis=dict(before.analysis)
+    )

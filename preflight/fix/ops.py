@@ -1,0 +1,232 @@
+"""The operations a fix plan is made of: frozen dataclasses, each able to say what it does.
+
+``action`` is the short string the report shows (``remux``, ``trim 0.000-30.000 (stream copy)``,
+``scale 240x320->340x453``...); scripts match on its first word, so that word never changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "AudioTranscode",
+    "BakeRotation",
+    "ColorConvert",
+    "ConstantRate",
+    "Convert",
+    "Copy",
+    "Crop",
+    "FirstFrame",
+    "FitSize",
+    "Operation",
+    "Pad",
+    "PixelFormat",
+    "Remux",
+    "Scale",
+    "StripExif",
+    "Transcode",
+    "Trim",
+]
+
+
+def _size(wh: tuple[int, int]) -> str:
+    return f"{wh[0]}x{wh[1]}"
+
+
+@dataclass(frozen=True)
+class Copy:
+    """Nothing to do: the bytes are copied as they are."""
+
+    @property
+    def action(self) -> str:
+        return "copy"
+
+
+@dataclass(frozen=True)
+class Remux:
+    """New container, same compressed streams (no decoding)."""
+
+    source_format: str
+    target_format: str = "mp4"
+
+    @property
+    def action(self) -> str:
+        return "remux"
+
+
+@dataclass(frozen=True)
+class Trim:
+    start: float
+    end: float
+    stream_copy: bool
+    """True: packets are copied from a keyframe at ``start``; False: the window is re-encoded."""
+
+    @property
+    def action(self) -> str:
+        how = "stream copy" if self.stream_copy else "re-encode"
+        return f"trim {self.start:.3f}-{self.end:.3f} ({how})"
+
+    @property
+    def length(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Transcode:
+    """Decode and encode the video (H.264, yuv420p, faststart); audio as ``audio``."""
+
+    video_codec: str = "h264"
+    audio_codec: str | None = "aac"
+    """``aac`` (copied when the source is already AAC, else encoded), or None without sound."""
+
+    @property
+    def action(self) -> str:
+        return f"transcode {self.video_codec}/{self.audio_codec}" if self.audio_codec else (
+            f"transcode {self.video_codec}"
+        )
+
+
+@dataclass(frozen=True)
+class AudioTranscode:
+    """Only the sound is re-encoded (the video packets are copied)."""
+
+    source_codec: str
+    target_codec: str = "aac"
+
+    @property
+    def action(self) -> str:
+        return f"transcode audio {self.source_codec}->{self.target_codec}"
+
+
+@dataclass(frozen=True)
+class BakeRotation:
+    degrees: int
+    """Clockwise display rotation turned into pixels."""
+
+    @property
+    def action(self) -> str:
+        return f"bake rotation {self.degrees}"
+
+
+@dataclass(frozen=True)
+class Crop:
+    source: tuple[int, int]
+    rect: tuple[int, int, int, int]
+    """(x, y, width, height) kept."""
+
+    @property
+    def action(self) -> str:
+        x, y, w, h = self.rect
+        return f"crop {_size(self.source)}->{w}x{h} at {x},{y}"
+
+
+@dataclass(frozen=True)
+class Scale:
+    source: tuple[int, int]
+    target: tuple[int, int]
+
+    @property
+    def action(self) -> str:
+        return f"scale {_size(self.source)}->{_size(self.target)}"
+
+
+@dataclass(frozen=True)
+class Pad:
+    source: tuple[int, int]
+    target: tuple[int, int]
+    offset: tuple[int, int]
+    fill: str = "blur"
+    """``blur``: a blurred, enlarged copy of the frame behind it; ``solid``: black (white for images)."""
+
+    @property
+    def action(self) -> str:
+        fill = "blurred fill" if self.fill == "blur" else "solid fill"
+        return f"pad {_size(self.source)}->{_size(self.target)} ({fill})"
+
+
+@dataclass(frozen=True)
+class ConstantRate:
+    fps: float
+    source_fps: float | None
+    variable: bool
+
+    @property
+    def action(self) -> str:
+        if self.variable:
+            return f"constant rate {self.fps:g} fps (was variable)"
+        return f"frame rate {self.source_fps or 0:g}->{self.fps:g} fps"
+
+
+@dataclass(frozen=True)
+class PixelFormat:
+    source: str | None
+    target: str = "yuv420p"
+
+    @property
+    def action(self) -> str:
+        return f"pixel format {self.source}->{self.target}"
+
+
+@dataclass(frozen=True)
+class FitSize:
+    """Keep the output under a byte cap: a bitrate (clips) or a quality search (images)."""
+
+    max_bytes: int
+    video_bitrate: int | None = None
+    """Bits per second computed from the duration (clips only)."""
+
+    @property
+    def action(self) -> str:
+        cap = f"{self.max_bytes / 1_000_000:.1f} MB"
+        if self.video_bitrate:
+            return f"bitrate {self.video_bitrate / 1_000_000:.2f} Mb/s for the {cap} cap"
+        return f"compress under {cap}"
+
+
+@dataclass(frozen=True)
+class FirstFrame:
+    frames: int
+
+    @property
+    def action(self) -> str:
+        return f"first frame of {self.frames}"
+
+
+@dataclass(frozen=True)
+class StripExif:
+    orientation: int
+    """The EXIF orientation applied to the pixels before the metadata was dropped (1 = none)."""
+
+    @property
+    def action(self) -> str:
+        if self.orientation != 1:
+            return f"apply EXIF orientation {self.orientation}, strip EXIF"
+        return "strip EXIF"
+
+
+@dataclass(frozen=True)
+class ColorConvert:
+    source_mode: str
+    detail: str = ""
+    """e.g. ``alpha over white``, ``16-bit to 8-bit``."""
+
+    @property
+    def action(self) -> str:
+        extra = f" ({self.detail})" if self.detail else ""
+        return f"convert {self.source_mode}->RGB{extra}"
+
+
+@dataclass(frozen=True)
+class Convert:
+    source_format: str
+    target_format: str
+
+    @property
+    def action(self) -> str:
+        return f"convert {self.source_format}->{self.target_format}"
+
+
+Operation = (
+    Copy | Remux | Trim | Transcode | AudioTranscode | BakeRotation | Crop | Scale | Pad | ConstantRate
+    | PixelFormat | FitSize | FirstFrame | StripExif | ColorConvert | Convert
+)  # fmt: skip

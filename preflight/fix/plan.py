@@ -1,0 +1,449 @@
+"""The fix planner: (MediaInfo, findings, profile, options) -> ordered operations. Pure: no I/O.
+
+The cheapest correct operation wins: nothing to do -> copy; container (or audio codec) only -> remux;
+trim only, from a keyframe -> stream copy; anything that touches pixels or timing -> one re-encode
+that does all of it. Content analysis (a pose track and scene cuts, when ``check`` ran it) only
+decides *where* to trim and crop; without it the window starts at 0 and crops are centred.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..models import Finding, MediaInfo, Severity
+from ..profiles import Profile
+from .geometry import Box, Geometry, fit_geometry
+from .ops import (
+    AudioTranscode,
+    BakeRotation,
+    ColorConvert,
+    ConstantRate,
+    Convert,
+    Copy,
+    Crop,
+    FirstFrame,
+    FitSize,
+    Operation,
+    Pad,
+    PixelFormat,
+    Remux,
+    Scale,
+    StripExif,
+    Transcode,
+    Trim,
+)
+
+__all__ = ["ContentHints", "FixOptions", "Plan", "PoseSample", "hints_from_analysis", "plan_fix"]
+
+CONTENT_PREFIXES = ("pose.", "motion.", "quality.", "analysis.")
+"""Findings about content: fix cannot repair them, but they never stop it repairing the limits
+(choosing the window may even remove a scene cut), so they do not make an input unfixable."""
+
+MP4_AUDIO_COPY = ("aac", "mp3")
+"""Audio codecs copied into MP4 as they are; any other is re-encoded to AAC."""
+
+SIZE_MARGIN = 0.97
+"""A copy estimated above this share of the byte cap is re-encoded with a computed bitrate instead:
+the estimate (bytes per second of the source) is rough, and a miss costs a second pass."""
+
+KEYFRAME_PREFERENCE = 0.95
+"""window=best takes a keyframe-aligned window (stream copy, no quality loss) over the very best
+window when it has no more scene cuts and at least this share of its torso-visible samples."""
+
+STANDARD_RATES = (23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0)
+
+
+@dataclass(frozen=True)
+class FixOptions:
+    start: float | None = None
+    """Seconds: where the kept window starts (overrides the window choice)."""
+    end: float | None = None
+    aspect: str = "pad"
+    """``pad`` (default, keeps every pixel) or ``crop`` into the aspect range."""
+    window: str = "best"
+    """``best``: the allowed-length window with the most torso-visible samples and no scene cut;
+    ``start``: the beginning of the clip."""
+    fill: str = "blur"
+    """Padding: ``blur`` (a blurred copy of the frame) or ``solid``."""
+    reencode: bool = False
+    """Skip the copy paths (fix falls back to this when a stream copy cannot be made exact)."""
+
+
+@dataclass(frozen=True)
+class PoseSample:
+    time: float
+    torso_visible: bool
+    bbox: Box | None
+
+
+@dataclass(frozen=True)
+class ContentHints:
+    """What the content analysis tells the planner; plain data so it is testable without a model."""
+
+    track: tuple[PoseSample, ...] = ()
+    cuts: tuple[float, ...] = ()
+    subject: Box | None = None
+    """The person's box in a still image."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    role: str
+    operations: tuple[Operation, ...]
+    output_ext: str | None
+    """``mp4``, ``mov``, ``jpg``, ``png``; None when the input cannot be fixed."""
+    reason: str | None = None
+    """Why the input cannot be fixed."""
+    notes: tuple[str, ...] = ()
+    """Why the plan looks as it does (the window chosen, a crop that follows the subject...)."""
+    geometry: Geometry | None = None
+    size_cap: int | None = None
+    """The profile's byte cap for this kind of file (the executor guards every re-encode with it)."""
+    duration: float | None = None
+    """The source's duration (seconds), for clips."""
+
+    @property
+    def fixable(self) -> bool:
+        return self.reason is None
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return tuple(op.action for op in self.operations)
+
+    def find(self, kind: type) -> Any:
+        return next((op for op in self.operations if isinstance(op, kind)), None)
+
+    @property
+    def encodes(self) -> bool:
+        return any(isinstance(op, Transcode) for op in self.operations)
+
+    @property
+    def changes_pixels(self) -> bool:
+        """True when frames or pixels differ from the source (content must be checked again)."""
+        return any(
+            isinstance(op, Trim | BakeRotation | Crop | Scale | Pad | ConstantRate | FirstFrame | StripExif)
+            for op in self.operations
+        )
+
+
+def hints_from_analysis(analysis: Mapping[str, Any] | None) -> ContentHints:
+    """Read the pose track and cut times out of a check's ``analysis`` (absent parts are empty).
+
+    Track rows are ``[time, torso_visible, x0, y0, x1, y1]`` (``-1`` box without a person), as
+    :class:`preflight.analyze.pose.PoseAnalyzer` writes them.
+    """
+    if not analysis:
+        return ContentHints()
+    pose = analysis.get("pose") or {}
+    track = tuple(_pose_rows(pose.get("track") or ()))
+    cuts_section = analysis.get("scene_cuts") or {}
+    cuts = tuple(float(t) for t in (cuts_section.get("times") or ()))
+    bbox = pose.get("bbox")
+    subject = tuple(float(v) for v in bbox) if bbox and len(bbox) == 4 and min(bbox) >= 0 else None
+    return ContentHints(track=track, cuts=cuts, subject=subject)  # type: ignore[arg-type]
+
+
+def _pose_rows(rows: Iterable[Sequence[float]]) -> Iterable[PoseSample]:
+    for row in rows:
+        if len(row) < 2:
+            continue
+        box = tuple(float(v) for v in row[2:6]) if len(row) >= 6 and min(row[2:6]) >= 0 else None
+        yield PoseSample(float(row[0]), bool(row[1]), box)  # type: ignore[arg-type]
+
+
+def plan_fix(
+    info: MediaInfo,
+    findings: Sequence[Finding],
+    profile: Profile,
+    orientation: str = "video",
+    options: FixOptions | None = None,
+    hints: ContentHints | None = None,
+    keyframes: Sequence[float] | None = None,
+) -> Plan:
+    """The operations that make ``info`` acceptable to ``profile``, cheapest first.
+
+    ``keyframes`` (seconds) are the clip's keyframe times; a trim is a stream copy only when its
+    start is on one. Without them a trim that does not start at 0 is re-encoded.
+    """
+    options = options or FixOptions()
+    blocking = [
+        f for f in findings
+        if f.severity is Severity.ERROR and not f.fixable and not f.code.startswith(CONTENT_PREFIXES)
+    ]  # fmt: skip
+    if blocking:
+        return Plan(info.role, (), None, reason="; ".join(f"{f.code}: {f.message}" for f in blocking))
+    if info.role == "image":
+        return _plan_image(info, profile, options, hints or ContentHints())
+    return _plan_clip(info, profile, orientation, options, hints or ContentHints(), keyframes)
+
+
+# --- clips ------------------------------------------------------------------------------------
+
+
+def _plan_clip(
+    info: MediaInfo,
+    profile: Profile,
+    orientation: str,
+    options: FixOptions,
+    hints: ContentHints,
+    keyframes: Sequence[float] | None,
+) -> Plan:
+    v, lim = info.video, profile.video
+    if v is None:
+        return Plan("video", (), None, reason="video.missing_stream: no video stream")
+    notes: list[str] = []
+    frame = 1 / (v.base_fps or v.fps or 30.0)
+    window = _window(info, profile, orientation, options, hints, keyframes, frame, notes)
+    if isinstance(window, str):
+        return Plan("video", (), None, reason=window)
+    length = window[1] - window[0] if window else (info.duration or 0.0)
+
+    encode_why: list[str] = ["forced"] if options.reencode else []  # anything here forces a re-encode
+    if v.codec not in lim.video_codecs:
+        encode_why.append(f"codec {v.codec}")
+    if v.rotation:
+        encode_why.append("rotation")
+    odd_pixels = (v.bit_depth or 8) > 8 or not (v.pix_fmt or "yuv420p").startswith(("yuv420p", "yuvj420p"))
+    if odd_pixels:
+        encode_why.append(f"pixel format {v.pix_fmt}")
+    rate = _target_rate(v.fps, v.base_fps, v.variable_fps, lim.min_fps, lim.max_fps)
+    if rate is not None:
+        encode_why.append("frame rate")
+    subject = _subject_in(hints, window) if options.aspect == "crop" else None
+    if subject is not None:
+        notes.append("crop window holds the subject's box")
+    limits = dict(min_side=lim.min_side, max_side=lim.max_side, min_aspect=lim.min_aspect,
+                  max_aspect=lim.max_aspect, aspect_mode=options.aspect, subject=subject)  # fmt: skip
+    if fit_geometry(info.width, info.height, even=False, **limits).changed:  # type: ignore[arg-type]
+        encode_why.append("geometry")
+
+    audio = info.audio[0] if info.audio else None
+    audio_op = None
+    if audio is not None and not (audio.codec in lim.audio_codecs and audio.codec in MP4_AUDIO_COPY):
+        audio_op = AudioTranscode(audio.codec)
+
+    cap = lim.max_bytes
+    estimate = info.file_size * (length / info.duration) if info.duration else info.file_size
+    too_big = cap is not None and estimate > cap * SIZE_MARGIN
+    trim = window is not None
+    copy_start = trim and _on_keyframe(window[0], keyframes, frame)  # type: ignore[index]
+    if trim and not copy_start and not encode_why:
+        notes.append(f"the cut at {window[0]:.3f} s is not on a keyframe: re-encoded")  # type: ignore[index]
+
+    sizes: dict[str, Any] = {"size_cap": cap, "duration": info.duration}
+    if not encode_why and not too_big and (not trim or copy_start):
+        ops: list[Operation] = []
+        if info.format != "mp4" and (trim or audio_op or info.format not in lim.containers):
+            ops.append(Remux(info.format))
+        if trim:
+            ops.append(Trim(window[0], window[1], stream_copy=True))  # type: ignore[index]
+        if audio_op:
+            if not ops:
+                ops.append(Remux(info.format))
+            ops.append(audio_op)
+        if not ops:
+            return Plan("video", (Copy(),), _clip_ext(info.format), notes=tuple(notes), **sizes)
+        return Plan("video", tuple(ops), "mp4", notes=tuple(notes), **sizes)
+
+    # One re-encode does everything: trim, rotation, geometry (even sides now), rate, size.
+    geometry = fit_geometry(info.width, info.height, even=True, **limits)  # type: ignore[arg-type]
+    ops = []
+    if trim:
+        ops.append(Trim(window[0], window[1], stream_copy=False))  # type: ignore[index]
+    ops.append(Transcode("h264", "aac" if audio is not None else None))
+    if v.rotation:
+        ops.append(BakeRotation(v.rotation))
+    ops.extend(_geometry_ops(geometry, options.fill))
+    if rate is not None:
+        ops.append(ConstantRate(rate, v.fps, v.variable_fps))
+    if odd_pixels:
+        ops.append(PixelFormat(v.pix_fmt))
+    if too_big and cap is not None:
+        ops.append(FitSize(cap, video_bitrate(cap, length, audio is not None)))
+    return Plan("video", tuple(ops), "mp4", notes=tuple(notes), geometry=geometry, **sizes)
+
+
+def video_bitrate(max_bytes: int, seconds: float, with_audio: bool, audio_bps: int = 128_000) -> int:
+    """Video bits per second that keep ``seconds`` of clip under ``max_bytes``, with room for the
+    sound and about 2% of container overhead."""
+    budget = max_bytes * 8 * 0.98 / max(seconds, 0.1)
+    return max(100_000, int(budget - (audio_bps if with_audio else 0)))
+
+
+def _clip_ext(fmt: str) -> str:
+    return "mov" if fmt == "mov" else "mp4"
+
+
+def _geometry_ops(g: Geometry, fill: str) -> list[Operation]:
+    ops: list[Operation] = []
+    if g.cropped:
+        ops.append(Crop(g.source, g.crop))
+    if g.scaled:
+        ops.append(Scale(g.crop[2:], g.content))  # type: ignore[arg-type]
+    if g.padded:
+        ops.append(Pad(g.content, g.canvas, g.offset, fill))
+    return ops
+
+
+def _target_rate(
+    fps: float | None, base: float | None, variable: bool, lo: float | None, hi: float | None
+) -> float | None:
+    """A constant output rate when the source is variable or outside the profile's bounds; else None
+    (the frame rate is kept)."""
+    if fps is None:
+        return None
+    rate = _standard_rate(fps if variable else (base or fps))
+    clamped = min(max(rate, lo if lo is not None else rate), hi if hi is not None else rate)
+    if variable or clamped != rate:
+        return clamped
+    return None
+
+
+def _standard_rate(fps: float) -> float:
+    best = min(STANDARD_RATES, key=lambda r: abs(r - fps))
+    return best if abs(best - fps) / best < 0.03 else round(fps, 2)
+
+
+def _on_keyframe(start: float, keyframes: Sequence[float] | None, frame: float) -> bool:
+    if start <= 1e-6:
+        return True  # every clip starts on a keyframe
+    return bool(keyframes) and any(abs(k - start) <= frame / 2 for k in keyframes)  # type: ignore[union-attr]
+
+
+def _window(
+    info: MediaInfo,
+    profile: Profile,
+    orientation: str,
+    options: FixOptions,
+    hints: ContentHints,
+    keyframes: Sequence[float] | None,
+    frame: float,
+    notes: list[str],
+) -> tuple[float, float] | str | None:
+    """(start, end) to keep, None to keep everything, or the reason no window works."""
+    lim = profile.video
+    duration = info.duration or 0.0
+    cap = lim.duration_cap(orientation)
+    shortest = lim.min_duration or 0.0
+    if options.start is not None or options.end is not None:
+        start = max(0.0, options.start or 0.0)
+        if duration and start >= duration:
+            return f"duration.too_short: --start {start:g} s is past the end of the {duration:.2f} s clip"
+        end = options.end if options.end is not None else (start + cap if cap else duration)
+        if cap is not None and end - start > cap + 1e-9:
+            notes.append(f"--end {end:g} s is past the {cap:g} s cap: the window ends at {start + cap:g} s")
+            end = start + cap
+        end = min(end, duration) if duration else end
+        if end - start < shortest - 1e-9:
+            return (f"duration.too_short: the window {start:g}-{end:g} s is {end - start:.2f} s; "
+                    f"{profile.name} needs at least {shortest:g} s")  # fmt: skip
+        if start <= 1e-6 and end >= duration - 1e-6:
+            return None
+        return (start, end)
+    if cap is None or duration <= cap + 1e-9:
+        return None
+    if options.window == "best" and (hints.track or hints.cuts):
+        start, why = _best_start(duration, cap, hints, keyframes, frame)
+        notes.append(why)
+    else:
+        start = 0.0
+    return (start, start + cap)
+
+
+def _best_start(
+    duration: float, length: float, hints: ContentHints, keyframes: Sequence[float] | None, frame: float
+) -> tuple[float, str]:
+    """The window start with the fewest scene cuts inside, then the most torso-visible samples."""
+    latest = duration - length
+    keys = sorted({0.0, *(k for k in (keyframes or ()) if 0 <= k <= latest + 1e-9)})
+    others = {s.time for s in hints.track} | set(hints.cuts) | {i * 0.5 for i in range(int(latest / 0.5) + 1)}
+    candidates = sorted({*keys, *(min(max(0.0, t), latest) for t in others)})
+
+    def score(start: float) -> tuple[int, int]:
+        end = start + length
+        cuts = sum(1 for c in hints.cuts if start + frame / 2 < c < end - frame / 2)
+        seen = sum(1 for s in hints.track if start <= s.time < end and s.torso_visible)
+        return (-cuts, seen)
+
+    best = max(candidates, key=lambda s: (score(s), -s))
+    top_cuts, top_seen = score(best)
+    aligned = [k for k in keys if score(k)[0] == top_cuts and score(k)[1] >= KEYFRAME_PREFERENCE * top_seen]
+    if aligned and best not in keys:
+        best = min(aligned, key=lambda k: (-score(k)[1], k))
+    cuts, seen = score(best)
+    total = sum(1 for s in hints.track if s.torso_visible)
+    return best, (
+        f"window {best:.3f}-{best + length:.3f} s: {seen}/{total} torso-visible samples, "
+        f"{-cuts} scene cut(s) inside"
+    )
+
+
+def _subject_in(hints: ContentHints, window: tuple[float, float] | None) -> Box | None:
+    """The union of the subject's boxes over the kept window (a still crop must hold all of them)."""
+    boxes = [
+        s.bbox for s in hints.track
+        if s.bbox is not None and s.torso_visible and (window is None or window[0] <= s.time < window[1])
+    ]  # fmt: skip
+    if not boxes:
+        return hints.subject
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+# --- images -----------------------------------------------------------------------------------
+
+_PNG_LIKE = ("P", "PA", "1")
+
+
+def _plan_image(info: MediaInfo, profile: Profile, options: FixOptions, hints: ContentHints) -> Plan:
+    d, lim = info.image, profile.image
+    if d is None:
+        return Plan("image", (), None, reason="format.unrecognized: no image details")
+    ops: list[Operation] = []
+    if d.animated:
+        ops.append(FirstFrame(d.frames))
+    if d.exif_orientation != 1:
+        ops.append(StripExif(d.exif_orientation))
+    color = _color_op(d.mode, d.bit_depth, d.has_alpha)
+    if color is not None:
+        ops.append(color)
+    target = info.format if info.format in lim.formats else _image_target(info.format, d.mode, lim.formats)
+    if target != info.format:
+        ops.append(Convert(info.format, target))
+    subject = hints.subject if options.aspect == "crop" else None
+    geometry = fit_geometry(
+        info.width, info.height, min_side=lim.min_side, max_side=lim.max_side, min_aspect=lim.min_aspect,
+        max_aspect=lim.max_aspect, aspect_mode=options.aspect, subject=subject,
+    )  # fmt: skip
+    ops.extend(_geometry_ops(geometry, options.fill))
+    if lim.max_bytes is not None and info.file_size > lim.max_bytes:
+        ops.append(FitSize(lim.max_bytes))  # the executor guards the cap on every re-encode anyway
+    if not ops:
+        return Plan("image", (Copy(),), _image_ext(info.format), size_cap=lim.max_bytes)
+    return Plan("image", tuple(ops), _image_ext(target), geometry=geometry, size_cap=lim.max_bytes)
+
+
+def _color_op(mode: str, bit_depth: int, has_alpha: bool) -> ColorConvert | None:
+    if mode == "CMYK":
+        return ColorConvert(mode)
+    if bit_depth > 8:
+        return ColorConvert(mode, f"{bit_depth}-bit to 8-bit")
+    if has_alpha:
+        return ColorConvert(mode, "alpha over white")
+    if mode in ("P", "1"):
+        return ColorConvert(mode)
+    return None
+
+
+def _image_target(fmt: str, mode: str, accepted: Sequence[str]) -> str:
+    """Photos become JPEG; drawings (GIF, palette, 1-bit) become PNG when the profile takes PNG."""
+    wants_png = fmt == "gif" or mode in _PNG_LIKE
+    if wants_png and "png" in accepted:
+        return "png"
+    return "jpeg" if "jpeg" in accepted else accepted[0]
+
+
+def _image_ext(fmt: str) -> str:
+    return {"jpeg": "jpg", "png": "png"}.get(fmt, fmt)
+

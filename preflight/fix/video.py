@@ -1,0 +1,423 @@
+"""The clip executor (PyAV): copy, remux, stream-copy trim, and the one re-encode.
+
+Copy paths never decode: packets move from one container to the other with shifted timestamps.
+The re-encode decodes once, runs one libavfilter graph (rotation, crop, scale, pad with a blurred or
+solid fill, yuv420p) and encodes H.264 with libx264 (frame threads, like the ffmpeg CLI); AAC sound
+is copied, any other sound is encoded to AAC. Times are relative to the container's start.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from ..errors import FixError
+from .ops import AudioTranscode, FitSize, Pad, Transcode, Trim
+from .plan import Plan, video_bitrate
+from .videograph import build_graph
+
+__all__ = ["ENCODER_CRF", "ENCODER_PRESET", "container_duration", "execute_clip", "keyframe_times"]
+
+log = logging.getLogger("preflight")
+
+Progress = Callable[[float, float], None]
+"""(seconds done, seconds total) of the output being written."""
+
+ENCODER_PRESET = "veryfast"
+"""libx264 preset: about 2.5x faster than ``medium`` at ~10% more bits for the same quality; the
+provider re-encodes the clip anyway, so encoder effort beyond this buys nothing visible."""
+ENCODER_CRF = 18
+"""libx264 constant quality: 18 is visually lossless for most footage (x264's own guidance), so
+the motion reference loses nothing the provider would see."""
+AUDIO_BITRATE = 128_000
+MAX_RECUTS = 2
+"""Stream-copy trims re-cut at most this often when the container still overshoots the cap."""
+
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float
+    end: float | None
+    """None: to the end of the clip."""
+
+
+def keyframe_times(path: str | Path) -> tuple[float, ...]:
+    """Keyframe presentation times (seconds from the container start), from packets only."""
+    import av
+
+    with av.open(str(path)) as inp:
+        stream = _video_stream(inp)
+        t0 = _t0(inp)
+        times = []
+        for packet in inp.demux(stream):
+            if packet.is_keyframe and packet.pts is not None:
+                times.append(float(packet.pts * packet.time_base) - t0)
+    return tuple(sorted(times))
+
+
+def container_duration(path: str | Path) -> float:
+    """The duration a provider reads (the container's, all streams included)."""
+    import av
+
+    with av.open(str(path)) as inp:
+        if inp.duration:
+            return inp.duration / 1_000_000
+        spans = [float(s.duration * s.time_base) for s in inp.streams if s.duration]
+    return max(spans, default=0.0)
+
+
+def execute_clip(plan: Plan, src: Path, dst: Path, progress: Progress | None = None) -> list[str]:
+    """Write ``plan``'s output for ``src`` to ``dst``; return notes on what had to be adapted."""
+    import av
+
+    trim = plan.find(Trim)
+    window = Window(trim.start, trim.end) if trim else Window(0.0, None)
+    try:
+        if plan.actions == ("copy",):
+            shutil.copyfile(src, dst)
+            return []
+        if not plan.encodes:
+            return _copy_streams(plan, src, dst, window, progress)
+        return _encode(plan, src, dst, window, progress)
+    except av.FFmpegError as exc:
+        raise FixError(f"{src}: {' '.join(str(exc).split())}", "fix.failed") from exc
+
+
+# --- copy paths ---------------------------------------------------------------------------------
+
+
+def _copy_streams(plan: Plan, src: Path, dst: Path, window: Window, progress: Progress | None) -> list[str]:
+    """Remux or stream-copy trim; re-cut the tail while the container runs past the window."""
+    notes: list[str] = []
+    end = window.end
+    for attempt in range(MAX_RECUTS + 1):
+        _remux(src, dst, Window(window.start, end), plan.find(AudioTranscode) is not None, progress)
+        if window.end is None:
+            return notes
+        length = window.end - window.start
+        got = container_duration(dst)
+        if got <= length + _EPS:
+            return notes
+        if attempt == MAX_RECUTS:
+            break
+        end = (end or window.end) - (got - length) - 0.001
+        notes.append(f"re-cut the tail: the copy ran {got:.3f} s, over {length:.3f} s")
+    raise FixError(f"{src}: a stream copy cannot end within {window.end - window.start:.3f} s", "fix.overshoot")
+
+
+def _remux(src: Path, dst: Path, window: Window, transcode_audio: bool, progress: Progress | None) -> None:
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4", options=_MP4_OPTIONS) as out:
+        vin = _video_stream(inp)
+        ain = inp.streams.audio[0] if inp.streams.audio else None
+        vout = out.add_stream_from_template(vin)
+        _tag_for_mp4(vout, vin)
+        audio = _AudioCopy(inp, out, ain, window, transcode_audio) if ain is not None else None
+        t0 = _t0(inp)
+        if window.start > 0:
+            inp.seek(round((window.start + t0) / vin.time_base), stream=vin, backward=True)
+        offset: int | None = None  # the first kept keyframe's pts, in vin.time_base
+        video_done = False
+        total = (window.end or _duration(inp)) - window.start
+        streams = [vin] + ([ain] if ain is not None else [])
+        for packet in inp.demux(streams):
+            if packet.dts is None or packet.size == 0:
+                continue
+            if packet.stream is not vin:
+                audio.push(packet)  # type: ignore[union-attr]
+                if video_done and audio.done:  # type: ignore[union-attr]
+                    break
+                continue
+            t = float(packet.pts * vin.time_base) - t0
+            if offset is None:
+                if not packet.is_keyframe or t < window.start - 0.5 / _fps(vin):
+                    continue
+                offset = packet.pts
+            step = float((packet.duration or 0) * vin.time_base)
+            if video_done or (window.end is not None and t + step > window.end + _EPS):
+                # Decode order: a later packet may show an earlier time (B-frames), but it may
+                # reference this one, so the cut keeps a clean prefix of the stream.
+                video_done = True
+                if audio is None or audio.done:
+                    break
+                continue
+            packet.pts -= offset
+            packet.dts -= offset
+            packet.stream = vout
+            out.mux(packet)
+            if progress:
+                progress(min(total, t - window.start), total)
+        if audio is not None:
+            audio.finish()
+
+
+_MP4_OPTIONS = {"movflags": "+faststart"}
+
+
+def _tag_for_mp4(vout: Any, vin: Any) -> None:
+    if vin.codec_context.name == "hevc":
+        vout.codec_tag = "hvc1"  # the tag Apple players and most web decoders require for HEVC in MP4
+
+
+class _AudioCopy:
+    """The first audio stream into ``out``: packets copied (or re-encoded to AAC) inside the window.
+
+    One packet before the window is kept as the decoder's priming (negative time: the MP4 edit list
+    hides it), so the first kept frame decodes cleanly.
+    """
+
+    def __init__(self, inp: Any, out: Any, ain: Any, window: Window, transcode: bool) -> None:
+        self.ain, self.window, self.t0 = ain, window, _t0(inp)
+        self.transcode = transcode
+        self.out, self.pending = out, None
+        self.done = False
+        """True once a packet past the window's end was seen."""
+        self.offset = round(window.start / ain.time_base) if ain.time_base else 0
+        if transcode:
+            self.stream = out.add_stream("aac", rate=_aac_rate(ain.codec_context.sample_rate))
+            self.stream.layout = "stereo" if (ain.codec_context.channels or 2) >= 2 else "mono"
+            self.stream.bit_rate = AUDIO_BITRATE
+            self.resampler = None
+            self.next_sample = 0
+        else:
+            self.stream = out.add_stream_from_template(ain)
+
+    def push(self, packet: Any) -> None:
+        t = float(packet.pts * self.ain.time_base) - self.t0
+        step = float((packet.duration or 0) * self.ain.time_base)
+        if self.window.end is not None and t + step > self.window.end + _EPS:
+            self.done = True
+            return
+        if t < self.window.start - _EPS:
+            if not self.transcode and t + step > self.window.start - 1.0:
+                self.pending = packet  # the latest packet before the window: priming
+            return
+        if self.transcode:
+            self._encode(packet, t)
+            return
+        if self.pending is not None:
+            self._mux(self.pending)
+            self.pending = None
+        self._mux(packet)
+
+    def _mux(self, packet: Any) -> None:
+        shift = self.offset + round(self.t0 / self.ain.time_base)
+        packet.pts -= shift
+        packet.dts -= shift
+        packet.stream = self.stream
+        self.out.mux(packet)
+
+    def _encode(self, packet: Any, t: float) -> None:
+        import av
+
+        for frame in packet.decode():
+            if self.resampler is None:
+                self.resampler = av.AudioResampler(format="fltp", layout=self.stream.layout, rate=self.stream.rate)
+            for chunk in self.resampler.resample(frame):
+                chunk.pts = self.next_sample
+                chunk.time_base = Fraction(1, self.stream.rate)
+                self.next_sample += chunk.samples
+                self.out.mux(self.stream.encode(chunk))
+
+    def finish(self) -> None:
+        if self.transcode:
+            self.out.mux(self.stream.encode(None))
+
+
+def _aac_rate(rate: int | None) -> int:
+    rates = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+    return rate if rate in rates else 48000
+
+
+# --- re-encode ----------------------------------------------------------------------------------
+
+
+def _encode(plan: Plan, src: Path, dst: Path, window: Window, progress: Progress | None) -> list[str]:
+    fit = plan.find(FitSize)
+    bitrate = fit.video_bitrate if fit else None
+    _encode_once(plan, src, dst, window, bitrate, progress)
+    cap = fit.max_bytes if fit else plan.size_cap
+    if cap is None or dst.stat().st_size <= cap:
+        return []
+    # One retry: scale the bitrate by how far the first pass missed, with 5% to spare.
+    size = dst.stat().st_size
+    length = (window.end if window.end is not None else container_duration(dst)) - window.start
+    first = bitrate or video_bitrate(cap, length, _has_audio(plan))
+    retry = int(first * cap / size * 0.95)
+    _encode_once(plan, src, dst, window, retry, progress)
+    note = f"retry at {retry / 1_000_000:.2f} Mb/s: the first pass was {size / 1_000_000:.2f} MB"
+    return [note]
+
+
+def _has_audio(plan: Plan) -> bool:
+    t = plan.find(Transcode)
+    return bool(t and t.audio_codec)
+
+
+def _encode_once(
+    plan: Plan, src: Path, dst: Path, window: Window, bitrate: int | None, progress: Progress | None
+) -> None:
+    import av
+
+    geometry = plan.geometry
+    pad = plan.find(Pad)
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4", options=_MP4_OPTIONS) as out:
+        vin = _video_stream(inp)
+        vin.thread_type = "AUTO"  # frame + slice threads in the decoder, as the ffmpeg CLI does
+        ain = inp.streams.audio[0] if inp.streams.audio else None
+        t0 = _t0(inp)
+        rate = _output_rate(plan, vin)
+        width, height = geometry.canvas if geometry else (vin.codec_context.width, vin.codec_context.height)
+        vout = out.add_stream("libx264", rate=rate)
+        vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
+        vout.codec_context.time_base = 1 / rate
+        # libx264 uses sliced threads when the context says SLICE (PyAV's default): frame threads are
+        # what the ffmpeg CLI gets and are markedly faster.
+        vout.codec_context.thread_type = "AUTO"
+        vout.codec_context.thread_count = 0
+        vout.options = _x264_options(bitrate, plan)
+        audio = None
+        if ain is not None:
+            audio = _AudioCopy(inp, out, ain, window, transcode=_audio_needs_encode(ain))
+        graph = build_graph(vin, plan, pad.fill if pad else "blur")
+        if window.start > 0:
+            inp.seek(round((window.start + t0) / vin.time_base), stream=vin, backward=True)
+        frames = _FrameSlots(window, rate)
+        total = (window.end or _duration(inp)) - window.start
+        streams = [vin] + ([ain] if ain is not None else [])
+        done = False
+        for packet in inp.demux(streams):
+            if packet.stream is not vin:
+                if packet.dts is not None and packet.size:
+                    audio.push(packet)  # type: ignore[union-attr]
+                if done and audio.done:  # type: ignore[union-attr]
+                    break
+                continue
+            if done:
+                if audio is None or audio.done:
+                    break
+                continue
+            for frame in packet.decode():
+                done = _feed(frame, t0, frames, graph, vout, out)
+                if done:
+                    break
+            if progress and frames.next:
+                progress(min(total, frames.next / float(rate)), total)
+        frames.flush(graph, vout, out)
+        out.mux(vout.encode(None))
+        if audio is not None:
+            audio.finish()
+
+
+def _feed(frame: Any, t0: float, frames: _FrameSlots, graph: Any, vout: Any, out: Any) -> bool:
+    """One decoded frame into the constant-rate slots; True once the window is full."""
+    if frame.time is None:
+        return False
+    return frames.put(frame, frame.time - t0, graph, vout, out)
+
+
+class _FrameSlots:
+    """Constant-rate output: frame n is shown at n / rate. A source frame lands in the nearest slot;
+    a gap repeats the previous frame, two frames in one slot keep the first (the fps filter's rule).
+    The window holds floor(length x rate) slots, so the video never runs past the cap."""
+
+    def __init__(self, window: Window, rate: Fraction) -> None:
+        self.start = window.start
+        self.rate = rate
+        self.slots = None if window.end is None else int((window.end - window.start) * rate + _EPS)
+        self.next = 0
+        self.held: Any = None
+
+    def put(self, frame: Any, t: float, graph: Any, vout: Any, out: Any) -> bool:
+        slot = round((t - self.start) * self.rate)
+        if slot < 0:
+            self.held = frame  # before the window: it fills slot 0 if no frame lands there
+            return False
+        while self.next < slot and self.held is not None and not self._full():
+            self._emit(self.held, graph, vout, out)
+        if self.next <= slot and not self._full():
+            self._emit(frame, graph, vout, out)
+        self.held = frame
+        return self._full()
+
+    def flush(self, graph: Any, vout: Any, out: Any) -> None:
+        if self.next == 0 and self.held is not None:
+            self._emit(self.held, graph, vout, out)
+
+    def _full(self) -> bool:
+        return self.slots is not None and self.next >= self.slots
+
+    def _emit(self, frame: Any, graph: Any, vout: Any, out: Any) -> None:
+        graph.push(frame)
+        shaped = graph.vpull()
+        shaped.pts = self.next
+        shaped.time_base = vout.codec_context.time_base
+        out.mux(vout.encode(shaped))
+        self.next += 1
+
+
+def _x264_options(bitrate: int | None, plan: Plan) -> dict[str, str]:
+    opts = {"preset": ENCODER_PRESET}
+    if bitrate:
+        # Average bitrate with a VBV cap at the same rate: the size follows the duration closely.
+        opts.update(b=str(bitrate), maxrate=str(bitrate), bufsize=str(2 * bitrate))
+    else:
+        opts["crf"] = str(ENCODER_CRF)
+        if plan.size_cap:
+            # Constant quality, but with a VBV ceiling that keeps even a noisy clip under the cap.
+            ceiling = video_bitrate(plan.size_cap, _plan_length(plan), _has_audio(plan))
+            opts.update(maxrate=str(ceiling), bufsize=str(2 * ceiling))
+    return opts
+
+
+def _plan_length(plan: Plan) -> float:
+    trim = plan.find(Trim)
+    return trim.length if trim else (plan.duration or 1.0)
+
+
+def _audio_needs_encode(ain: Any) -> bool:
+    return ain.codec_context.name not in ("aac", "mp3")
+
+
+def _output_rate(plan: Plan, vin: Any) -> Fraction:
+    from .ops import ConstantRate
+
+    op = plan.find(ConstantRate)
+    if op is not None:
+        return Fraction(op.fps).limit_denominator(1001)
+    rate = vin.average_rate or vin.base_rate or vin.guessed_rate or Fraction(30)
+    return Fraction(rate).limit_denominator(1001)
+
+
+# --- shared -------------------------------------------------------------------------------------
+
+
+def _video_stream(inp: Any) -> Any:
+    import av
+
+    for stream in inp.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    raise FixError(f"{inp.name}: no video stream", "video.missing_stream")
+
+
+def _t0(inp: Any) -> float:
+    """The container's start time in seconds (MPEG-TS and cut files rarely start at 0)."""
+    return inp.start_time / 1_000_000 if inp.start_time and inp.start_time > 0 else 0.0
+
+
+def _duration(inp: Any) -> float:
+    return inp.duration / 1_000_000 if inp.duration else 0.0
+
+
+def _fps(stream: Any) -> float:
+    rate = stream.average_rate or stream.base_rate or stream.guessed_rate
+    return float(rate) if rate else 30.0
