@@ -147,6 +147,8 @@ class TaskState:
     result_url: str | None = None
     message: str | None = None
     """The provider's reason for a failure."""
+    ttl: float | None = None
+    """Seconds the result URL stays valid, when the answer says (else the provider's ``result_ttl``)."""
 
 
 class Provider(ABC):

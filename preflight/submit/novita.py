@@ -84,7 +84,8 @@ class NovitaProvider(Provider):
             url = videos[0].get("video_url") if videos else None
             if not url:
                 return TaskState(JobStatus.FAILED, raw, None, "novita: the result has no videos[0].video_url")
-            return TaskState(status, raw, str(url))
+            ttl = videos[0].get("video_url_ttl")
+            return TaskState(status, raw, str(url), ttl=float(ttl) if str(ttl or "").isdigit() else None)
         return TaskState(status, raw)
 
     def error_message(self, response: httpx.Response) -> str:

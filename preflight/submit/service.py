@@ -282,7 +282,7 @@ def refresh(provider: Provider, ledger: Ledger, job: Job) -> Job:
         status=state.status,
         raw_status=state.raw_status,
         result_url=state.result_url if state.result_url and not job.result_url else None,
-        result_ttl=provider.result_ttl,
+        result_ttl=state.ttl or provider.result_ttl,
         message=state.message,
     )
 
