@@ -14,6 +14,7 @@ by key, ``[content.severity]`` the severity of a code (see :mod:`.quality`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import statistics
 import threading
@@ -126,6 +127,7 @@ class PoseEstimator:
             self._landmarker = vision.PoseLandmarker.create_from_options(options)
         self.mode = mode
         self._last_ms = -1
+        self._calls = 0
 
     @classmethod
     def shared(cls, mode: str = "image", model_path: str | None = None) -> PoseEstimator:
@@ -163,13 +165,17 @@ class PoseEstimator:
         import mediapipe as mp
 
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        if self.mode == "video":
-            # VIDEO mode needs strictly increasing integer milliseconds.
-            ms = max(round((time_s or 0.0) * 1000), self._last_ms + 1)
-            self._last_ms = ms
-            result = self._landmarker.detect_for_video(image, ms)
-        else:
-            result = self._landmarker.detect(image)
+        # The first call prints C++ warnings of its own (NORM_RECT, tensor alignment): keep quiet.
+        quiet = quiet_native_logs() if self._calls == 0 else contextlib.nullcontext()
+        self._calls += 1
+        with quiet:
+            if self.mode == "video":
+                # VIDEO mode needs strictly increasing integer milliseconds.
+                ms = max(round((time_s or 0.0) * 1000), self._last_ms + 1)
+                self._last_ms = ms
+                result = self._landmarker.detect_for_video(image, ms)
+            else:
+                result = self._landmarker.detect(image)
         return [
             np.array([(p.x, p.y, p.visibility or 0.0) for p in pose], dtype=np.float32)
             for pose in result.pose_landmarks
