@@ -16,6 +16,7 @@ one line ``code: message`` and a pipeline can branch on the code.
           ├── RateLimitError  429 after the retries ran out
           ├── TaskFailedError the provider ran the task and it failed
           └── TransportError  network trouble after the retries ran out
+               └── OutcomeUnknown  a create was sent and no answer came: the task may exist
 
 Messages never contain secrets: providers build them from status, code and the provider's own text.
 """
@@ -30,6 +31,7 @@ __all__ = [
     "CreditsError",
     "FixError",
     "ModelError",
+    "OutcomeUnknown",
     "PreflightError",
     "ProbeError",
     "ProfileError",
@@ -107,6 +109,12 @@ class TaskFailedError(SubmitError):
 
 class TransportError(SubmitError):
     default_code = "submit.network"
+
+
+class OutcomeUnknown(TransportError):
+    """A create was sent but no answer came back: the task may or may not exist."""
+
+    default_code = "submit.outcome_unknown"
 
 
 @contextlib.contextmanager

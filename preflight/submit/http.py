@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from ..errors import SubmitError, TransportError
+from ..errors import OutcomeUnknown, SubmitError, TransportError
 from .keys import redact
 
 __all__ = ["OutcomeUnknown", "RetryPolicy", "default_client", "download", "retry_after_seconds", "send"]
@@ -36,12 +36,6 @@ logger = logging.getLogger("preflight")
 
 RetryHint = Callable[[httpx.Response], bool | None]
 """A provider's say on retrying a response: True/False decides, None leaves it to the defaults."""
-
-
-class OutcomeUnknown(TransportError):
-    """A create was sent but no answer came back: the task may or may not exist."""
-
-    default_code = "submit.outcome_unknown"
 
 
 @dataclass(frozen=True)
