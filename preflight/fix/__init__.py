@@ -28,7 +28,7 @@ from .ops import Operation
 from .outputs import OutputNamer, written_atomically
 from .plan import CONTENT_PREFIXES, FixOptions, Plan, hints_from_analysis, plan_fix
 
-__all__ = ["FixOptions", "FixReport", "FixResult", "Plan", "fix", "fix_one", "plan_fix"]
+__all__ = ["FixOptions", "FixReport", "FixResult", "Plan", "Progress", "fix", "fix_one", "plan_fix"]
 
 log = logging.getLogger("preflight")
 

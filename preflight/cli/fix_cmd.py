@@ -1,0 +1,134 @@
+"""preflight fix PATH... -o OUTDIR: write an accepted copy of every fixable input."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+
+import click
+
+from ..fix import FixReport, FixResult, Progress, fix
+from ..report import describe_media
+from . import exit_with
+from .options import content_option, orientation_option, profile_option
+
+
+@click.command("fix")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the fixed files (created if missing; inputs are never overwritten).")  # fmt: skip
+@profile_option
+@orientation_option
+@content_option
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (preflight.report/1).")
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@click.option("--start", type=click.FloatRange(min=0), default=None, metavar="S",
+              help="Keep the clip from S seconds (a window of the allowed length).")  # fmt: skip
+@click.option("--end", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
+              help="Keep the clip up to S seconds.")  # fmt: skip
+@click.option("--aspect", type=click.Choice(["pad", "crop"]), default="pad", show_default=True,
+              help="Into the aspect range by padding (keeps every pixel) or cropping.")  # fmt: skip
+@click.option("--fill", type=click.Choice(["blur", "solid"]), default="blur", show_default=True,
+              help="What the padding shows.")  # fmt: skip
+@click.option("--window", type=click.Choice(["best", "start"]), default="best", show_default=True,
+              help="Which part of a long clip to keep: the one with the most visible torso and no cut, "
+              "or the beginning.")  # fmt: skip
+def command(
+    paths: tuple[str, ...],
+    outdir: str,
+    profile: str | None,
+    orientation: str,
+    no_content: bool,
+    as_json: bool,
+    dry_run: bool,
+    start: float | None,
+    end: float | None,
+    aspect: str,
+    fill: str,
+    window: str,
+) -> None:
+    """Fix images and clips for a provider: exit 0 only if every output passes.
+
+    Cheapest operation first: copy, remux, stream-copy trim, and a re-encode only when pixels or
+    timing must change. Each output is checked again.
+    """
+    if start is not None and end is not None and end <= start:
+        raise click.BadParameter(f"{end:g} is not after --start {start:g}", param_hint="--end")
+    with _progress_bar(enabled=sys.stderr.isatty() and not dry_run) as progress:
+        report = fix(
+            paths, outdir, profile=profile, orientation=orientation, content=not no_content, dry_run=dry_run,
+            start=start, end=end, aspect=aspect, window=window, fill=fill, progress=progress,
+        )  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_text(report)
+    exit_with(0 if report.ok else 1)
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool) -> Iterator[Progress | None]:
+    """A rich bar (percent and ETA) per clip on stderr, only on a terminal."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    with Bar(*columns, console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(path: str, done: float, total: float) -> None:
+            if path not in tasks:
+                tasks[path] = bar.add_task(path, total=max(total, 0.001))
+            bar.update(tasks[path], completed=done, total=max(total, 0.001))
+
+        yield update
+
+
+def _print_text(report: FixReport) -> None:
+    color = sys.stdout.isatty()
+    for r in report.results:
+        _print_result(r, report.dry_run, color)
+    fixed = sum(1 for r in report.results if r.ok)
+    planned = sum(1 for r in report.results if r.plan is not None and r.plan.fixable)
+    unfixable = sum(1 for r in report.results if r.reason)
+    done = f"{planned} can be fixed" if report.dry_run else f"{fixed} pass after fix"
+    click.echo(
+        f"{len(report.results)} file(s): {done}, {unfixable} cannot be fixed"
+        f"  (profile {report.profile}, orientation {report.orientation}{', dry run' if report.dry_run else ''})"
+    )
+
+
+def _print_result(r: FixResult, dry_run: bool, color: bool) -> None:
+    verdict = r.before.verdict.upper()
+    if r.reason:
+        click.echo(f"{r.path}  {click.style('CANNOT FIX', fg='red') if color else 'CANNOT FIX'}  ({verdict})")
+        click.echo(f"    {r.reason}")
+        return
+    if dry_run:
+        click.echo(f"{r.path}  {verdict}  would write <outdir>/{_stem(r.path)}.{r.plan.output_ext if r.plan else '?'}")
+    else:
+        after = r.after.verdict.upper() if r.after else "?"
+        shown = click.style(after, fg="green" if after == "PASS" else "red") if color else after
+        click.echo(f"{r.path} -> {r.output}  {verdict} -> {shown}")
+        if r.after is not None and r.after.media is not None:
+            click.echo(f"    {describe_media(r.after.media)}")
+    for action in r.actions:
+        click.echo(f"  {action}")
+    for note in r.notes:
+        click.echo(f"  ({note})")
+    if r.after is not None:
+        for f in r.after.findings:
+            if f.severity.value in ("error", "warning"):
+                click.echo(f"  after: {f.severity.value} {f.code}: {f.message}")
+
+
+def _stem(path: str) -> str:
+    from pathlib import Path
+
+    return Path(path).stem
