@@ -138,6 +138,7 @@ def write_junit(report: Report, out: TextIO, color: bool = False) -> None:
 
 Writer = Callable[[Report, TextIO, bool], None]
 FORMATS: dict[str, Writer] = {"text": write_text, "json": write_json, "junit": write_junit}
+FORMATS["html"] = lambda r, o, c=False: __import__("preflight.html_report", fromlist=["_"]).write_html(r, o, c)
 
 
 def write_report(report: Report, fmt: str, out: TextIO, color: bool = False) -> None:

@@ -51,7 +51,7 @@ def output_format_options(f: F) -> F:
     f = click.option(
         "--format",
         "fmt",
-        type=click.Choice(["text", "json", "junit"]),
+        type=click.Choice(["text", "json", "junit", "html"]),
         default=None,
         help="Report format on stdout (default text).",
     )(f)

@@ -1,0 +1,148 @@
+"""Preview images for the HTML report: a few frames of each file with the pose skeleton drawn.
+
+A clip is sampled by seeking (a few keyframe seeks, not a second full decode); an image is shown
+upright. When the check ran the content gates (``pose=True``) each frame also gets the pose model's
+landmarks, drawn by the contact-sheet code the analysis uses. The sheet is embedded as a JPEG
+``data:`` URI so the report stays one self-contained file (about 30-80 kB per file).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..models import Item
+
+__all__ = ["PREVIEW_TILES", "preview_data_uri", "sample_frames"]
+
+log = logging.getLogger("preflight")
+
+PREVIEW_TILES = 4
+"""Frames per clip: enough to see the framing change over the clip, small enough to embed by the thousand."""
+THUMB_SIDE = 320
+JPEG_QUALITY = 72
+
+
+def preview_data_uri(item: Item, *, pose: bool = True, tiles: int = PREVIEW_TILES) -> str | None:
+    """The preview of a checked file as ``data:image/jpeg;base64,...``; None when it has no pixels."""
+    if item.media is None or item.role not in ("image", "video"):
+        return None
+    from ..analyze.contact import SheetFrame
+
+    frames = sample_frames(item.path, item.role, item.media.duration, tiles)
+    if not frames:
+        return None
+    sheet = []
+    for t, rgb in frames:
+        landmarks, box, torso = _pose_of(rgb) if pose else (None, None, None)
+        sheet.append(SheetFrame(time=t, rgb=rgb, box=box, torso_visible=torso, landmarks=landmarks))
+    return _encode_sheet(item.path, sheet)
+
+
+def sample_frames(
+    path: str, role: str, duration: float | None, tiles: int = PREVIEW_TILES
+) -> list[tuple[float, np.ndarray]]:
+    """``(time, upright RGB thumbnail)`` pairs: one for an image, ``tiles`` spread over a clip."""
+    if role == "image":
+        from ..analyze import load_image_rgb
+
+        return [(0.0, _thumb(load_image_rgb(path)))]
+    return _clip_frames(path, duration, tiles)
+
+
+def _clip_frames(path: str, duration: float | None, tiles: int) -> list[tuple[float, np.ndarray]]:
+    import av
+
+    from ..errors import map_av_errors
+
+    out: list[tuple[float, np.ndarray]] = []
+    span = duration if duration and duration > 0 else 1.0
+    with map_av_errors(path), av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        for i in range(tiles):
+            target = span * (i + 0.5) / tiles
+            frame = _frame_at(container, stream, origin, target)
+            if frame is None:
+                continue
+            rotation = round((frame.rotation or 0) / 90) * 90 % 360
+            w, h = _thumb_size(frame.width, frame.height)
+            rgb = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
+            k = (rotation // 90) % 4  # the same display-matrix convention as analyze.frames
+            out.append((target, np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb))
+    return out
+
+
+def _frame_at(container, stream, origin: float, target: float):  # type: ignore[no-untyped-def]
+    """The first frame at or after ``target`` seconds: seek to the keyframe before, decode forward."""
+    if stream.time_base:
+        container.seek(int((origin + target) / stream.time_base), stream=stream, backward=True)
+    last = None
+    for frame in container.decode(stream):
+        last = frame
+        if frame.time is None or frame.time - origin >= target - 1e-3:
+            return frame
+    return last
+
+
+def _thumb_size(width: int, height: int) -> tuple[int, int]:
+    scale = min(1.0, THUMB_SIDE / max(width, height, 1))
+    return max(2, round(width * scale)), max(2, round(height * scale))
+
+
+def _thumb(rgb: np.ndarray) -> np.ndarray:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    size = _thumb_size(w, h)
+    if size == (w, h):
+        return rgb
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def _pose_of(rgb: np.ndarray) -> tuple[np.ndarray | None, tuple[float, ...] | None, bool | None]:
+    """Landmarks, box and torso flag of the largest person in one thumbnail (Nones without one)."""
+    from ..errors import PreflightError
+
+    try:
+        from ..analyze.pose import PoseEstimator, observe
+
+        poses = PoseEstimator.shared("image").landmarks(rgb)
+    except (PreflightError, ImportError) as exc:
+        log.debug("preview without pose: %s", exc)
+        return None, None, None
+    if not poses:
+        return None, None, None
+    largest = max(poses, key=_spread)
+    obs = observe([largest], None, rgb.shape[1], rgb.shape[0])
+    return largest, obs.bbox, obs.torso_visible
+
+
+def _spread(points: np.ndarray) -> float:
+    xy = points[:, :2]
+    extent = xy.max(axis=0) - xy.min(axis=0)
+    return float(extent[0] * extent[1])
+
+
+def _encode_sheet(path: str, frames: list) -> str:
+    from PIL import Image
+
+    from ..analyze.contact import write_contact_sheet
+
+    fd, tmp = tempfile.mkstemp(suffix=".png")
+    os.close(fd)
+    try:
+        write_contact_sheet(path, frames, tmp)
+        with Image.open(tmp) as sheet:
+            buf = io.BytesIO()
+            sheet.convert("RGB").save(buf, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
