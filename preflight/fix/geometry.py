@@ -93,7 +93,10 @@ def fit_geometry(
         factor = max_side / max(pw, ph)
     needs_even = even and (pw % 2 or ph % 2 or cw % 2 or ch % 2)
     if factor == 1.0 and not needs_even:
-        return Geometry((w, h), (cx, cy, cw, ch), (cw, ch), (pw, ph), ((pw - cw) // 2, (ph - ch) // 2))
+        ox, oy = (pw - cw) // 2, (ph - ch) // 2
+        if even:  # 4:2:0 chroma: the content must start on an even pixel
+            ox, oy = ox - ox % 2, oy - oy % 2
+        return Geometry((w, h), (cx, cy, cw, ch), (cw, ch), (pw, ph), (ox, oy))
     grow = factor >= 1.0
     canvas_w = _round(pw * factor, even, up=grow)
     canvas_h = _round(ph * factor, even, up=grow)

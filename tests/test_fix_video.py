@@ -1,0 +1,151 @@
+"""fix on real clips: each output is probed (and read packet by packet where the path matters)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from preflight import probe
+from preflight.fix import fix
+from preflight.fix.video import container_duration
+from preflight.samples import make_clip
+
+FPS = 10  # few frames keep the encodes fast; providers bound nothing about the rate
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def video_packets(path: Path, n: int) -> list[bytes]:
+    with av.open(str(path)) as c:
+        out = []
+        for p in c.demux(c.streams.video[0]):
+            if p.size:
+                out.append(bytes(p))
+            if len(out) == n:
+                break
+    return out
+
+
+@pytest.fixture(scope="module")
+def long_mov(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A compliant 45 s H.264/AAC MOV with a keyframe every second."""
+    d = tmp_path_factory.mktemp("long")
+    return make_clip(d / "long.mov", duration=45, width=352, height=352, fps=FPS, container="mov",
+                     audio=True, gop=FPS)  # fmt: skip
+
+
+def one(report):
+    assert len(report.results) == 1
+    return report.results[0]
+
+
+def test_long_mov_becomes_a_30s_mp4_without_reencoding(long_mov: Path, tmp_path: Path):
+    before = sha(long_mov)
+    r = one(fix([long_mov], tmp_path, content=False))
+    assert r.actions == ("remux", "trim 0.000-30.000 (stream copy)")
+    out = Path(r.output)
+    assert out == tmp_path / "long.mp4" and r.after.verdict == "pass"
+    info = probe(out)
+    assert info.format == "mp4" and info.video.codec == "h264" and info.audio[0].codec == "aac"
+    assert 30.0 - 1 / FPS <= info.duration <= 30.0
+    assert container_duration(out) <= 30.0
+    # the packets are the source's own bytes: nothing was decoded or encoded
+    assert video_packets(out, 25) == video_packets(long_mov, 25)
+    assert sha(long_mov) == before
+    # faststart: the index comes before the media data
+    head = out.read_bytes()[:200_000]
+    assert head.find(b"moov") < head.find(b"mdat")
+
+
+def test_start_on_a_keyframe_copies_and_image_orientation_caps_at_10s(long_mov: Path, tmp_path: Path):
+    r = one(fix([long_mov], tmp_path, orientation="image", start=12.0, content=False))
+    assert r.actions == ("remux", "trim 12.000-22.000 (stream copy)")
+    info = probe(r.output)
+    assert 10.0 - 1 / FPS <= info.duration <= 10.0
+    with av.open(str(long_mov)) as c:  # the first kept packet is the source's keyframe at 12 s
+        key = next(bytes(p) for p in c.demux(c.streams.video[0]) if p.pts is not None
+                   and p.is_keyframe and abs(float(p.pts * p.time_base) - 12.0) < 1e-6)  # fmt: skip
+    assert video_packets(Path(r.output), 1) == [key]
+
+
+def test_start_between_keyframes_reencodes_an_exact_window(long_mov: Path, tmp_path: Path):
+    r = one(fix([long_mov], tmp_path, orientation="image", start=12.55, content=False))
+    assert r.actions[:2] == ("trim 12.550-22.550 (re-encode)", "transcode h264/aac")
+    info = probe(r.output)
+    assert info.video.codec == "h264" and info.video.pix_fmt == "yuv420p" and info.audio[0].codec == "aac"
+    assert 10.0 - 1 / FPS <= info.duration <= 10.0 and r.after.verdict == "pass"
+
+
+def test_rotation_is_baked_and_small_clip_scaled_up(tmp_path: Path):
+    src = make_clip(tmp_path / "phone.mov", duration=3.2, width=320, height=240, fps=FPS, rotation=90,
+                    container="mov", audio=True)  # fmt: skip
+    r = one(fix([src], tmp_path / "out", content=False))
+    assert "bake rotation 90" in r.actions and r.actions[0] == "transcode h264/aac"
+    info = probe(r.output)
+    assert info.video.rotation == 0 and info.width < info.height  # portrait pixels, no display matrix
+    assert min(info.width, info.height) >= 340 and info.width % 2 == 0 and info.height % 2 == 0
+    assert abs(info.duration - 3.2) <= 1 / FPS and r.after.verdict == "pass"
+
+
+def test_mkv_is_remuxed_and_avi_mpeg4_transcoded(tmp_path: Path):
+    mkv = make_clip(tmp_path / "a.mkv", duration=3, width=352, height=352, fps=FPS, container="matroska")
+    avi = make_clip(tmp_path / "b.avi", duration=3, width=352, height=352, fps=FPS, codec="mpeg4", container="avi")
+    report = fix([mkv, avi], tmp_path / "out", content=False)
+    remuxed, transcoded = report.results
+    assert remuxed.actions == ("remux",)
+    assert video_packets(Path(remuxed.output), 30) == video_packets(mkv, 30)
+    assert transcoded.actions == ("transcode h264",)
+    assert probe(transcoded.output).video.codec == "h264"
+    assert report.ok
+
+
+def test_variable_rate_becomes_constant(tmp_path: Path):
+    times = [i * 0.1 + (0.04 if i % 3 == 0 else 0.0) for i in range(40)]
+    src = make_clip(tmp_path / "vfr.mp4", width=352, height=352, timestamps=times)
+    assert probe(src).video.variable_fps
+    r = one(fix([src], tmp_path / "out", content=False))
+    assert any(a.startswith("constant rate") for a in r.actions)
+    assert not probe(r.output).video.variable_fps and r.after.verdict == "pass"
+
+
+def test_size_cap_is_met_with_a_computed_bitrate(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    src = make_clip(tmp_path / "noise.mp4", duration=3, width=352, height=352, fps=FPS, audio=True,
+                    frames=lambda i, w, h: rng.integers(0, 256, (h, w, 3), dtype=np.uint8))  # fmt: skip
+    cap = src.stat().st_size // 3
+    profile = tmp_path / "tight.toml"
+    profile.write_text(f'name = "tight"\n[video]\nmax_bytes = {cap}\nmin_duration = 3.0\nmax_duration = 30.0\n')
+    r = one(fix([src], tmp_path / "out", profile=profile, content=False))
+    assert any(a.startswith("bitrate ") for a in r.actions)
+    assert Path(r.output).stat().st_size <= cap and r.after.verdict == "pass"
+
+
+def test_output_never_overwrites_an_input_in_the_same_folder(tmp_path: Path):
+    src = make_clip(tmp_path / "ok.mp4", duration=3, width=352, height=352, fps=FPS)
+    before = sha(src)
+    r = one(fix([src], tmp_path, content=False))
+    assert r.actions == ("copy",) and Path(r.output) == tmp_path / "ok-1.mp4"
+    assert sha(src) == before == sha(r.output)
+    again = one(fix([src], tmp_path, content=False))
+    assert Path(again.output) == tmp_path / "ok-2.mp4"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_unfixable_inputs_are_reported_and_the_batch_goes_on(tmp_path: Path):
+    short = make_clip(tmp_path / "short.mp4", duration=2, width=352, height=352, fps=FPS)
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
+    good = make_clip(tmp_path / "good.mkv", duration=3, width=352, height=352, fps=FPS, container="matroska")
+    report = fix([short, corrupt, good], tmp_path / "out", content=False)
+    short_r, corrupt_r, good_r = report.results
+    assert short_r.output is None and short_r.reason.startswith("duration.too_short")
+    assert corrupt_r.output is None and corrupt_r.reason
+    assert good_r.after.verdict == "pass"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.mp4"]
+    assert not report.ok
