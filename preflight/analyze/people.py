@@ -111,9 +111,15 @@ def before_exit(callback) -> None:
     through an executor, so plain atexit (which runs after) fails with "cannot schedule new
     futures after shutdown", and leaving it to ``__del__`` at teardown fails with a TypeError.
     ``threading._register_atexit`` is what concurrent.futures itself uses (private, so guarded)."""
+    # Exit callbacks run last-registered-first: make sure concurrent.futures registered its own
+    # shutdown before ours, so ours runs while the executors still accept work.
+    import concurrent.futures.thread  # noqa: F401
+
     register = getattr(threading, "_register_atexit", None)
+
     def quietly() -> None:
-        with quiet_native_logs():
+        # RuntimeError: an executor already shut down; the process is ending anyway.
+        with quiet_native_logs(), contextlib.suppress(RuntimeError):
             callback()
 
     if register is None:
