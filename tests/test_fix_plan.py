@@ -158,11 +158,11 @@ def test_geometry_always_lands_inside_the_limits(even, mode):
         g = fit_geometry(w, h, min_side=340, max_side=3850, min_aspect=0.4, max_aspect=2.5,
                          aspect_mode=mode, even=even)  # fmt: skip
         cw, ch = g.canvas
-        assert 340 <= min(cw, ch) and max(cw, ch) <= 3850, (w, h, g)
+        assert min(cw, ch) >= 340 and max(cw, ch) <= 3850, (w, h, g)
         assert 0.4 - 1e-9 <= cw / ch <= 2.5 + 1e-9, (w, h, g)
         assert g.content[0] <= cw and g.content[1] <= ch
         assert g.offset[0] + g.content[0] <= cw and g.offset[1] + g.content[1] <= ch
         if even:
             assert cw % 2 == 0 and ch % 2 == 0 and g.offset[0] % 2 == 0 and g.offset[1] % 2 == 0
-        if 340 <= min(w, h) and max(w, h) <= 3850 and 0.4 <= w / h <= 2.5 and not (even and (w % 2 or h % 2)):
+        if min(w, h) >= 340 and max(w, h) <= 3850 and 0.4 <= w / h <= 2.5 and not (even and (w % 2 or h % 2)):
             assert not g.changed
