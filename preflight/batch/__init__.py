@@ -1,0 +1,206 @@
+"""Batch: check (and fix) whole folders, in parallel, resumably, on one machine or a Dask cluster.
+
+    >>> from preflight.batch import run_batch
+    >>> result = run_batch(["incoming/"], outdir="ready/", jobs=4, profile="kie", resume=True)
+    >>> result.summary, result.ok
+
+Each file is handled on its own by :func:`~preflight.batch.work.process_file` (check, and with an
+output folder fix); an executor runs that function (in-process, process pool, Dask); finished files
+are appended to a state file at once, so Ctrl-C or a crash keeps them and ``resume=True`` skips
+every file whose content hash and settings are already recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..models import Report
+from ..profiles import ORIENTATIONS
+from .executors import Executor, make_executor
+from .progress import Progress, SilentProgress
+from .state import BatchState
+from .walk import find_inputs
+from .work import BatchSettings, FileResult, process_file
+
+__all__ = ["STATE_NAME", "BatchResult", "BatchSettings", "FileResult", "default_state_path", "process_file",
+           "run_batch"]  # fmt: skip
+
+log = logging.getLogger("preflight")
+
+STATE_NAME = ".preflight-batch.jsonl"
+"""The state file's name inside the output folder."""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Every file's result, in input order, and how the run ended."""
+
+    settings: BatchSettings
+    profile: str
+    results: tuple[FileResult, ...]
+    total: int
+    """Files found (more than ``len(results)`` when the run was interrupted)."""
+    interrupted: bool
+    seconds: float
+    state_path: str | None
+
+    @property
+    def report(self) -> Report:
+        """The inputs' checks as a :class:`Report` (every writer takes it)."""
+        return Report(
+            profile=self.profile,
+            orientation=self.settings.orientation,
+            items=tuple(r.item for r in self.results),
+            strict=self.settings.strict,
+        )
+
+    @property
+    def ok(self) -> bool:
+        """Every file passes (with an output folder: every output passes) and none is missing."""
+        return not self.interrupted and len(self.results) == self.total and all(r.passed for r in self.results)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = dict(self.report.summary)
+        counts["fixed"] = sum(1 for r in self.results if r.output and r.after is not None and r.passed)
+        counts["not_passing"] = sum(1 for r in self.results if not r.passed)
+        counts["resumed"] = sum(1 for r in self.results if r.resumed)
+        counts["not_done"] = self.total - len(self.results)
+        return counts
+
+    def fixes(self) -> dict[str, dict[str, Any]]:
+        """Per input path, the keys ``fix --json`` adds (output, actions, after, reason)."""
+        return {r.path: r.fix_extra() for r in self.results}
+
+    def previews(self) -> dict[str, str | None]:
+        return {r.path: r.preview for r in self.results}
+
+
+def default_state_path(inputs: Sequence[str | os.PathLike[str]], outdir: str | os.PathLike[str] | None) -> Path:
+    """``OUTDIR/.preflight-batch.jsonl``; for ``--check-only`` a file in the user cache named after the inputs."""
+    if outdir is not None:
+        return Path(outdir) / STATE_NAME
+    from platformdirs import user_cache_dir
+
+    key = hashlib.sha256("\0".join(sorted(os.path.abspath(p) for p in inputs)).encode()).hexdigest()[:16]
+    return Path(user_cache_dir("preflight")) / "batch" / f"check-{key}.jsonl"
+
+
+def run_batch(
+    inputs: Iterable[str | os.PathLike[str]],
+    *,
+    outdir: str | os.PathLike[str] | None = None,
+    profile: str | os.PathLike[str] | None = None,
+    orientation: str = "video",
+    content: bool = True,
+    strict: bool = False,
+    jobs: int | None = None,
+    executor: str | Executor = "local",
+    scheduler: str | None = None,
+    resume: bool = False,
+    state_path: str | os.PathLike[str] | None = None,
+    previews: bool = False,
+    patterns: Sequence[str] = (),
+    progress: Progress | None = None,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> BatchResult:
+    """Check every file below ``inputs`` (and fix it into ``outdir``); see the module docstring.
+
+    ``on_result`` is called in this process as each file finishes (resumed ones first). The first
+    Ctrl-C lets the running files finish and returns (``interrupted``); a second one stops at once.
+    """
+    from ..api import resolve_profile
+
+    if orientation not in ORIENTATIONS:
+        raise UsageError(f"orientation must be one of {', '.join(ORIENTATIONS)}, not {orientation!r}")
+    inputs = [os.fspath(p) for p in inputs]
+    prof = resolve_profile(profile)
+    settings = BatchSettings(
+        profile=None if profile is None else os.fspath(profile),
+        orientation=orientation,
+        content=content,
+        strict=strict,
+        outdir=os.fspath(outdir) if outdir is not None else None,
+        previews=previews,
+    )
+    state_file = Path(state_path) if state_path is not None else default_state_path(inputs, outdir)
+    paths = [str(p) for p in find_inputs(inputs, patterns, exclude=[outdir] if outdir is not None else [])]
+    fingerprint = settings.fingerprint()
+    state = BatchState(state_file)
+    progress = progress or SilentProgress()
+    engine = executor if isinstance(executor, Executor) else make_executor(executor, jobs, scheduler)
+    started = time.monotonic()
+    done: dict[str, FileResult] = {}
+    todo = paths
+    if resume:
+        for path in paths:
+            found = state.finished(path, fingerprint, need_preview=previews)
+            if found is not None:
+                done[path] = found
+        todo = [p for p in paths if p not in done]
+    interrupted = False
+    progress.start(len(paths), resumed=len(done))
+    try:
+        for result in done.values():
+            if on_result is not None:
+                on_result(result)
+        with _stop_on_sigint(engine, progress) as stopped:
+            try:
+                for result in engine.run(todo, settings):
+                    done[result.path] = result
+                    state.record(result, fingerprint)
+                    progress.advance(result)
+                    if on_result is not None:
+                        on_result(result)
+            except KeyboardInterrupt:
+                engine.abort()
+                stopped.set()
+        interrupted = stopped.is_set()
+    finally:
+        engine.close()
+        state.close()
+        progress.finish()
+    ordered = tuple(done[p] for p in paths if p in done)
+    return BatchResult(
+        settings=settings,
+        profile=prof.name,
+        results=ordered,
+        total=len(paths),
+        interrupted=interrupted,
+        seconds=round(time.monotonic() - started, 3),
+        state_path=str(state_file),
+    )
+
+
+@contextlib.contextmanager
+def _stop_on_sigint(engine: Executor, progress: Progress) -> Iterator[threading.Event]:
+    """First Ctrl-C: start nothing new, let the running files finish. Second: stop at once."""
+    stopped = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        if stopped.is_set():
+            raise KeyboardInterrupt
+        stopped.set()
+        engine.stop()
+        progress.note("stopping after the files already running (Ctrl-C again to stop now)")
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: Ctrl-C arrives as KeyboardInterrupt, handled by the caller
+        yield stopped
+        return
+    try:
+        yield stopped
+    finally:
+        signal.signal(signal.SIGINT, previous)

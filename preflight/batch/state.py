@@ -1,0 +1,230 @@
+"""The resume state: which files are done, keyed by content hash + settings, surviving Ctrl-C and crashes.
+
+The file is JSON Lines: a header line, then one line per finished file, appended and flushed to disk
+(``fsync``) the moment the file finishes, so a run killed at any point keeps everything it finished;
+a torn last line (killed mid-write) is ignored on load. At the end of a run the file is rewritten
+compactly (one line per key, newest wins) through a temporary file and an atomic rename.
+
+A file counts as done when an entry with its SHA-256 and the run's settings fingerprint exists (so a
+renamed or moved file is still known) and, when it was fixed, its output still exists. Hashing
+every input on ``--resume`` would read every byte again, so the entry also records the size and
+mtime the file had: an unchanged (path, size, mtime) reuses the recorded hash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..models import AudioStream, Finding, ImageDetails, Item, MediaInfo, Severity, VideoStream
+from .work import FileResult, file_digest
+
+__all__ = ["STATE_SCHEMA", "BatchState", "item_from_dict", "result_from_dict", "result_to_dict"]
+
+log = logging.getLogger("preflight")
+
+STATE_SCHEMA = "preflight.batch-state/1"
+
+
+class BatchState:
+    """The state file of one output folder (or one ``--state FILE``)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._entries: dict[str, dict[str, Any]] = {}
+        self._by_stat: dict[tuple[str, int, int], str] = {}
+        self._handle: Any = None
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise UsageError(f"{self.path}: cannot read the batch state: {exc.strerror}", "file.unreadable") from exc
+        if lines and json.loads(lines[0]).get("schema") != STATE_SCHEMA:
+            raise UsageError(f"{self.path}: not a preflight batch state file", "format.unrecognized")
+        for n, line in enumerate(lines[1:], start=2):
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                log.info("%s: line %d is incomplete (an interrupted write); ignored", self.path, n)
+                continue
+            self._remember(entry)
+
+    def _remember(self, entry: dict[str, Any]) -> None:
+        self._entries[entry["key"]] = entry
+        stat = entry.get("stat")
+        if stat:
+            self._by_stat[(stat[0], int(stat[1]), int(stat[2]))] = entry["digest"]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @staticmethod
+    def key(digest: str, fingerprint: str) -> str:
+        return f"{digest}:{fingerprint}"
+
+    def digest_of(self, path: str | os.PathLike[str]) -> str | None:
+        """The file's SHA-256: from an unchanged (path, size, mtime) entry, else by reading it."""
+        stat = _stat_key(path)
+        if stat is not None and stat in self._by_stat:
+            return self._by_stat[stat]
+        return file_digest(path)
+
+    def finished(self, path: str, fingerprint: str, need_preview: bool = False) -> FileResult | None:
+        """The recorded result for this file's content and these settings, if it is still valid."""
+        digest = self.digest_of(path)
+        entry = self._entries.get(self.key(digest, fingerprint)) if digest else None
+        if entry is None:
+            return None
+        result = result_from_dict(entry["result"])
+        if result.output and not Path(result.output).exists():
+            return None  # the fixed file is gone: do it again
+        if need_preview and not result.preview and result.item.media is not None:
+            return None
+        return _moved(result, path)
+
+    def record(self, result: FileResult, fingerprint: str) -> None:
+        """Append the result of a finished file, on disk before this returns."""
+        if result.digest is None:
+            return  # unreadable: nothing to key it by, and it is cheap to find out again
+        entry = {
+            "key": self.key(result.digest, fingerprint),
+            "digest": result.digest,
+            "stat": _stat_list(result.path),
+            "result": result_to_dict(result),
+        }
+        if self._handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fresh = not self.path.exists() or self.path.stat().st_size == 0
+            self._handle = self.path.open("a", encoding="utf-8")
+            if fresh:
+                self._handle.write(json.dumps({"schema": STATE_SCHEMA}) + "\n")
+        self._handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._remember(entry)
+
+    def close(self) -> None:
+        """Rewrite the file compactly (atomic rename); safe to call more than once."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        if not self._entries:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps({"schema": STATE_SCHEMA}) + "\n")
+                for entry in self._entries.values():
+                    fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _stat_key(path: str | os.PathLike[str]) -> tuple[str, int, int] | None:
+    listed = _stat_list(path)
+    return (listed[0], listed[1], listed[2]) if listed else None
+
+
+def _stat_list(path: str | os.PathLike[str]) -> list[Any] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [os.path.abspath(path), st.st_size, st.st_mtime_ns]
+
+
+def _moved(result: FileResult, path: str) -> FileResult:
+    """A recorded result under the path the file has now (same content, maybe another name)."""
+    from dataclasses import replace
+
+    item = replace(result.item, path=path)
+    return replace(result, path=path, item=item, resumed=True)
+
+
+# --- (de)serialization ---------------------------------------------------------------------------
+
+
+def result_to_dict(result: FileResult) -> dict[str, Any]:
+    from ..report import item_to_dict
+
+    return {
+        "path": result.path,
+        "item": item_to_dict(result.item),
+        "digest": result.digest,
+        "seconds": result.seconds,
+        "output": result.output,
+        "actions": list(result.actions),
+        "after": item_to_dict(result.after) if result.after is not None else None,
+        "reason": result.reason,
+        "preview": result.preview,
+    }
+
+
+def result_from_dict(data: Mapping[str, Any]) -> FileResult:
+    return FileResult(
+        path=data["path"],
+        item=item_from_dict(data["item"]),
+        digest=data.get("digest"),
+        seconds=float(data.get("seconds") or 0.0),
+        output=data.get("output"),
+        actions=tuple(data.get("actions") or ()),
+        after=item_from_dict(data["after"]) if data.get("after") else None,
+        reason=data.get("reason"),
+        preview=data.get("preview"),
+    )
+
+
+def item_from_dict(data: Mapping[str, Any]) -> Item:
+    """The inverse of :func:`preflight.report.item_to_dict` (the report JSON's item)."""
+    media = data.get("media")
+    return Item(
+        path=data["path"],
+        role=data["role"],
+        verdict=data["verdict"],
+        findings=tuple(_finding(f) for f in data.get("findings") or ()),
+        media=_media(media) if media else None,
+        analysis=data.get("analysis") or {},
+    )
+
+
+def _finding(data: Mapping[str, Any]) -> Finding:
+    return Finding(
+        code=data["code"],
+        severity=Severity(data["severity"]),
+        message=data["message"],
+        fixable=bool(data.get("fixable", False)),
+        measured=data.get("measured"),
+        limit=data.get("limit"),
+        extra=data.get("extra") or {},
+    )
+
+
+def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _media(data: Mapping[str, Any]) -> MediaInfo:
+    values = _known(MediaInfo, data)
+    if data.get("video"):
+        values["video"] = VideoStream(**_known(VideoStream, data["video"]))
+    if data.get("image"):
+        values["image"] = ImageDetails(**_known(ImageDetails, data["image"]))
+    values["audio"] = tuple(AudioStream(**_known(AudioStream, a)) for a in data.get("audio") or ())
+    return MediaInfo(**values)

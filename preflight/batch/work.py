@@ -1,0 +1,217 @@
+"""The per-file job every executor runs: check one file (and fix it when there is an output folder).
+
+:func:`process_file` is a plain top-level function of picklable arguments returning a picklable
+:class:`FileResult`, so the same code runs in-process, in a process pool and on Dask workers. It never
+raises for a bad input: whatever goes wrong becomes a failing item, so one broken file never stops
+a batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any
+
+from ..errors import PreflightError
+from ..models import Finding, Item, Severity, to_dict
+
+__all__ = ["BatchSettings", "FileResult", "file_digest", "prepare_worker", "process_file"]
+
+log = logging.getLogger("preflight")
+
+HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Everything that decides a file's result besides its content (so: the resume key)."""
+
+    profile: str | None = None
+    """Profile name or TOML path (None: the default profile)."""
+    orientation: str = "video"
+    content: bool = True
+    """False: limits only (``--no-content``)."""
+    strict: bool = False
+    outdir: str | None = None
+    """Where fixed files go; None for ``--check-only``."""
+    previews: bool = False
+    """Also render the HTML report's preview (frames with the pose skeleton drawn)."""
+
+    def fingerprint(self) -> str:
+        """A short hash of the settings and the profile's contents (an edited profile redoes work)."""
+        from .. import __version__
+        from ..api import resolve_profile
+
+        profile = resolve_profile(self.profile)
+        data = {
+            "version": __version__,
+            "profile": to_dict(profile),
+            "orientation": self.orientation,
+            "content": self.content,
+            "strict": self.strict,
+            "outdir": os.path.abspath(self.outdir) if self.outdir else None,
+        }
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What the batch learned about one file."""
+
+    path: str
+    item: Item
+    """The check of the input."""
+    digest: str | None
+    """SHA-256 of the file's bytes (None when it could not be read)."""
+    seconds: float
+    """Wall time spent on this file in its worker."""
+    output: str | None = None
+    """The fixed file (None with --check-only, or when it could not be fixed)."""
+    actions: tuple[str, ...] = ()
+    after: Item | None = None
+    """The re-check of ``output``."""
+    reason: str | None = None
+    """Why there is no output, when fixing was asked for."""
+    preview: str | None = field(default=None, repr=False)
+    """data: URI of the preview image for the HTML report."""
+    resumed: bool = False
+    """True when the result came from the state file of an earlier run."""
+
+    @property
+    def final_verdict(self) -> str:
+        """The verdict that decides the exit code: the output's when a fix ran, else the input's."""
+        return self.after.verdict if self.after is not None else self.item.verdict
+
+    @property
+    def passed(self) -> bool:
+        return self.final_verdict == "pass"
+
+    def fix_extra(self) -> dict[str, Any]:
+        """The keys ``fix --json`` adds to an item (output, actions, after)."""
+        from ..report import item_to_dict
+
+        return {
+            "output": self.output,
+            "actions": list(self.actions),
+            "after": item_to_dict(self.after) if self.after is not None else None,
+            "reason": self.reason,
+        }
+
+
+def file_digest(path: str | os.PathLike[str]) -> str | None:
+    """SHA-256 of the file's bytes, or None when it cannot be read."""
+    sha = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(HASH_CHUNK):
+                sha.update(chunk)
+    except OSError:
+        return None
+    return sha.hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _profile(ref: str | None) -> Any:
+    from ..api import resolve_profile
+
+    return resolve_profile(ref)
+
+
+def prepare_worker(settings: BatchSettings) -> None:
+    """Load once per worker process what every file needs: the profile and the pose model.
+
+    Called by the process pool's initializer and on each Dask worker. A missing pose model is not an
+    error here: the checks say pose was skipped, as ``check`` does.
+    """
+    _profile(settings.profile)
+    if not settings.content:
+        return
+    try:
+        from ..analyze.pose import PoseEstimator
+
+        PoseEstimator.shared("image")
+    except (PreflightError, ImportError) as exc:
+        log.info("pose model not loaded in worker %d: %s", os.getpid(), exc)
+
+
+def process_file(path: str, settings: BatchSettings) -> FileResult:
+    """Check (and with ``settings.outdir`` fix) one file; never raises for a bad input."""
+    started = time.perf_counter()
+    digest = file_digest(path)
+    try:
+        result = _work(path, settings, digest)
+    except KeyboardInterrupt:
+        raise
+    except PreflightError as exc:
+        result = _failed(path, digest, exc.code, exc.message)
+    except Exception as exc:  # one broken file must never stop the batch
+        log.debug("internal error on %s", path, exc_info=True)
+        result = _failed(path, digest, "internal.error", f"{type(exc).__name__}: {exc}")
+    if settings.previews:
+        result = replace(result, preview=_preview(result, settings))
+    return replace(result, seconds=round(time.perf_counter() - started, 4))
+
+
+def _work(path: str, settings: BatchSettings, digest: str | None) -> FileResult:
+    from ..api import check_one
+
+    profile = _profile(settings.profile)
+    if settings.outdir is None:
+        item = check_one(path, profile, settings.orientation, content=settings.content, strict=settings.strict)
+        return FileResult(path=path, item=item, digest=digest, seconds=0.0)
+    return _fix_one(path, settings, profile, digest)
+
+
+def _fix_one(path: str, settings: BatchSettings, profile: Any, digest: str | None) -> FileResult:
+    from ..api import check_one
+
+    try:
+        from ..fix import fix
+    except ImportError:
+        item = check_one(path, profile, settings.orientation, content=settings.content, strict=settings.strict)
+        return FileResult(path, item, digest, 0.0, reason="fix is not available in this installation")
+    fixed = fix([path], settings.outdir, profile, settings.orientation, content=settings.content)
+    one = _only_result(fixed)
+    before = getattr(one, "before", None) or getattr(one, "item", None)
+    if before is None:  # the fix report did not carry the input's check: make it
+        before = check_one(path, profile, settings.orientation, content=settings.content, strict=settings.strict)
+    output = getattr(one, "output", None)
+    return FileResult(
+        path=path,
+        item=before,
+        digest=digest,
+        seconds=0.0,
+        output=str(output) if output else None,
+        actions=tuple(str(a) for a in getattr(one, "actions", ()) or ()),
+        after=getattr(one, "after", None),
+        reason=getattr(one, "reason", None),
+    )
+
+
+def _only_result(fixed: Any) -> Any:
+    for name in ("results", "items"):
+        results = getattr(fixed, name, None)
+        if results is not None:
+            return results[0]
+    return fixed[0]
+
+
+def _failed(path: str, digest: str | None, code: str, message: str) -> FileResult:
+    finding = Finding(code, Severity.ERROR, message)
+    item = Item(path=path, role="unknown", verdict="fail", findings=(finding,))
+    return FileResult(path=path, item=item, digest=digest, seconds=0.0)
+
+
+def _preview(result: FileResult, settings: BatchSettings) -> str | None:
+    from .preview import preview_data_uri
+
+    try:
+        return preview_data_uri(result.item, pose=settings.content)
+    except Exception as exc:  # a preview is a nicety: never lose the result for it
+        log.info("no preview for %s: %s", result.path, exc)
+        return None

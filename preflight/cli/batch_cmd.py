@@ -1,0 +1,248 @@
+"""preflight batch DIR...: check (and fix) every file of whole folders, in parallel and resumably."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from ..batch import BatchResult, FileResult, run_batch
+from ..report import item_to_dict, report_to_dict, write_report
+from . import exit_with
+from .options import (
+    content_option,
+    file_format,
+    orientation_option,
+    output_format_options,
+    pick_format,
+    profile_option,
+    strict_option,
+)
+
+EXIT_INTERRUPTED = 130
+LISTED_MAX = 25
+"""Files not passing listed by name in the text summary (the rest are counted)."""
+
+
+@click.command("batch")
+@click.argument("inputs", nargs=-1, required=True, metavar="DIR|FILE|GLOB...")
+@click.option(
+    "-o",
+    "--outdir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Fix every file into OUTDIR (inputs are never modified). Without it: check only.",
+)
+@click.option("--check-only", is_flag=True, help="Only check (the default when there is no -o).")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Files processed at once (default: the number of cores).",
+)
+@click.option("--resume", is_flag=True, help="Skip files whose content and settings are already done.")
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Resume state file (default OUTDIR/.preflight-batch.jsonl, or the user cache with --check-only).",
+)
+@click.option(
+    "--glob",
+    "patterns",
+    multiple=True,
+    metavar="PATTERN",
+    help="Only files in folders matching PATTERN (e.g. '*.mp4', 'takes/**'); repeatable.",
+)
+@click.option("--jsonl", is_flag=True, help="Stream one JSON line per file on stdout as files finish.")
+@profile_option
+@orientation_option
+@content_option
+@strict_option
+@output_format_options
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="local process pool, or a Dask cluster (pip install 'preflight-motion[dask]').",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDR",
+    help="Dask scheduler address, e.g. tcp://host:8786 (default: a local Dask cluster).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
+def command(
+    inputs: tuple[str, ...],
+    outdir: str | None,
+    check_only: bool,
+    jobs: int | None,
+    resume: bool,
+    state_path: str | None,
+    patterns: tuple[str, ...],
+    jsonl: bool,
+    profile: str | None,
+    orientation: str,
+    no_content: bool,
+    strict: bool,
+    fmt: str | None,
+    as_json: bool,
+    report_path: str | None,
+    executor: str,
+    scheduler: str | None,
+    quiet: bool,
+) -> None:
+    """Check every image and clip below DIR (and with -o fix it), each file on its own.
+
+    A broken file never stops the batch. Ctrl-C stops after the running files and keeps everything
+    finished; --resume then skips it. Exit 0 only if every file passes (with -o: every output).
+    """
+    from ..batch.progress import make_progress
+
+    if check_only and outdir:
+        raise click.UsageError("--check-only and -o/--outdir exclude each other")
+    if scheduler and executor != "dask":
+        raise click.UsageError("--scheduler needs --executor dask")
+    stdout_fmt = pick_format(fmt, as_json)
+    file_fmt = file_format(fmt, as_json, report_path) if report_path else None
+    want_html = (stdout_fmt == "html" and not jsonl) or file_fmt == "html"
+
+    def stream(result: FileResult) -> None:
+        if jsonl:
+            sys.stdout.write(json.dumps(_jsonl_line(result, outdir is not None), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+
+    result = run_batch(
+        inputs,
+        outdir=outdir,
+        profile=profile,
+        orientation=orientation,
+        content=not no_content,
+        strict=strict,
+        jobs=jobs,
+        executor=executor,
+        scheduler=scheduler,
+        resume=resume,
+        state_path=state_path,
+        previews=want_html,
+        patterns=patterns,
+        progress=make_progress(enabled=not quiet),
+        on_result=stream,
+    )
+    if jsonl:
+        sys.stdout.write(json.dumps({"event": "summary", **_summary(result)}) + "\n")
+        _summary_table(result, sys.stderr)
+    elif stdout_fmt == "text":
+        _summary_table(result, sys.stdout)
+    else:
+        _write(result, stdout_fmt, sys.stdout)
+        if not quiet:
+            _summary_table(result, sys.stderr)
+    if report_path and file_fmt:
+        _write_file(result, file_fmt, Path(report_path))
+    if result.interrupted:
+        click.echo(
+            f"preflight: interrupted; {len(result.results)} of {result.total} file(s) done, "
+            f"state kept in {result.state_path} (rerun with --resume)",
+            err=True,
+        )
+        exit_with(EXIT_INTERRUPTED)
+    exit_with(0 if result.ok else 1)
+
+
+def _jsonl_line(result: FileResult, fixing: bool) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "event": "file",
+        "path": result.path,
+        "verdict": result.item.verdict,
+        "final_verdict": result.final_verdict,
+        "resumed": result.resumed,
+        "seconds": result.seconds,
+        "sha256": result.digest,
+        "item": item_to_dict(result.item),
+    }
+    if fixing:
+        line.update(result.fix_extra())
+    return line
+
+
+def _summary(result: BatchResult) -> dict[str, Any]:
+    return {**result.summary, "total": result.total, "seconds": result.seconds,
+            "interrupted": result.interrupted, "ok": result.ok, "state": result.state_path}  # fmt: skip
+
+
+def _write(result: BatchResult, fmt: str, out: TextIO) -> None:
+    fixing = result.settings.outdir is not None
+    if fmt == "json":
+        data = report_to_dict(result.report, extra=result.fixes() if fixing else None)
+        data["batch"] = _summary(result)
+        json.dump(data, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    elif fmt == "html":
+        from ..html_report import render_html
+
+        fixes = {r.path: {**r.fix_extra(), "after": r.after} for r in result.results} if fixing else None
+        out.write(render_html(result.report, previews=result.previews(), fixes=fixes, title="preflight batch"))
+    else:
+        write_report(result.report, fmt, out)
+
+
+def _write_file(result: BatchResult, fmt: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            if fmt == "text":
+                _summary_table(result, fh)
+            else:
+                _write(result, fmt, fh)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _summary_table(result: BatchResult, out: TextIO) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, highlight=False, soft_wrap=True)
+    s = result.summary
+    fixing = result.settings.outdir is not None
+    bad = [r for r in result.results if not r.passed]
+    if bad:
+        listing = Table(title="not passing", title_justify="left", show_edge=False)
+        listing.add_column("file", overflow="fold")
+        listing.add_column("verdict")
+        listing.add_column("first problem", overflow="fold")
+        for r in bad[:LISTED_MAX]:
+            first = next(iter(r.item.findings), None)
+            why = r.reason if fixing and r.reason else (f"{first.code}: {first.message}" if first else "")
+            listing.add_row(r.path, r.final_verdict, why)
+        console.print(listing)
+        if len(bad) > LISTED_MAX:
+            console.print(f"... and {len(bad) - LISTED_MAX} more")
+    table = Table(title=f"preflight batch: profile {result.profile}, orientation {result.settings.orientation}",
+                  title_justify="left", show_edge=False)  # fmt: skip
+    for name in ("files", "pass", "fixable", "fail", *(["fixed"] if fixing else []), "resumed", "seconds",
+                 "files/s"):  # fmt: skip
+        table.add_column(name, justify="right")
+    rate = (len(result.results) - s["resumed"]) / result.seconds if result.seconds else 0.0
+    table.add_row(
+        f"{len(result.results)}/{result.total}", str(s["pass"]), str(s["fixable"]), str(s["fail"]),
+        *([str(s["fixed"])] if fixing else []), str(s["resumed"]), f"{result.seconds:.1f}", f"{rate:.2f}",
+    )  # fmt: skip
+    console.print(table)
+    verdict = "every file passes" if result.ok else f"{s['not_passing'] + s['not_done']} file(s) do not pass"
+    if fixing:
+        verdict = "every output passes" if result.ok else f"{s['not_passing'] + s['not_done']} file(s) not ready"
+    console.print(verdict)
