@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .samples import make_clip, make_image, photo_frames, sample_photo
 
 __all__ = ["DemoInputs", "make_demo_inputs"]
@@ -39,9 +41,11 @@ def make_demo_inputs(folder: str | os.PathLike[str]) -> DemoInputs:
                   frames=photo_frames(photo, frames=125, zoom=(1.0, 1.12)))  # fmt: skip
     long_take = folder / "phone_long_take.mov"
     if not long_take.exists():
-        # Stored landscape with a 90 degree display matrix, as phones record portrait video; 34 s.
-        make_clip(long_take, duration=34, width=640, height=480, fps=25, audio=True, container="mov",
-                  rotation=90, frames=photo_frames(photo, frames=850, zoom=(1.0, 1.25)))  # fmt: skip
+        # As phones record portrait video: the sensor's landscape frames (person lying on their side)
+        # with a 90 degree clockwise display matrix that stands them up; 34 s, too long for 30 s caps.
+        upright = photo_frames(photo, frames=850, zoom=(1.0, 1.25))
+        make_clip(long_take, duration=34, width=640, height=480, fps=25, audio=True, container="mov", rotation=90,
+                  frames=lambda i, w, h: np.ascontiguousarray(np.rot90(upright(i, h, w), k=1)))  # fmt: skip
     small = folder / "portrait_small.webp"
     if not small.exists():
         make_image(small, format="WEBP", pixels=photo[::2, ::2].copy(), quality=90)

@@ -1,0 +1,54 @@
+"""preflight prepare --image IMG --video CLIP -o OUTDIR: a checked, fixed, paired bundle to submit."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..prepare import prepare
+from . import exit_with
+from .options import content_option, orientation_option, profile_option
+
+
+@click.command("prepare")
+@click.option("--image", "image", required=True, type=click.Path(), help="The subject image.")
+@click.option("--video", "video", required=True, type=click.Path(), help="The motion reference clip.")
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
+              help="The bundle folder: fixed files + manifest.json.")  # fmt: skip
+@profile_option
+@orientation_option
+@content_option
+@click.option("--aspect", type=click.Choice(["pad", "crop"]), default="pad", show_default=True,
+              help="Into the aspect range by padding or cropping.")  # fmt: skip
+@click.option("--start", type=click.FloatRange(min=0), default=None, metavar="S",
+              help="Keep the clip from S seconds.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def command(
+    image: str, video: str, outdir: str, profile: str | None, orientation: str, no_content: bool,
+    aspect: str, start: float | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Check and fix the pair for a provider, check them together, and write manifest.json.
+
+    Exit 0 when the bundle is ready for `preflight submit OUTDIR`; 1 when an input could not be fixed.
+    """
+    result = prepare(image, video, outdir, profile, orientation, content=not no_content, aspect=aspect, start=start)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        exit_with(0 if result.ok else 1)
+        return
+    for role, r in (("image", result.image), ("video", result.video)):
+        if r.output and r.after is not None:
+            actions = ", ".join(r.actions) or "copy"
+            click.echo(f"{role:<6} {r.path} -> {r.output}  [{r.after.verdict}]  {actions}")
+            for f in r.after.findings:
+                click.echo(f"         {f.severity.value} {f.code}: {f.message}")
+        else:
+            click.echo(f"{role:<6} {r.path}  CANNOT FIX: {r.reason}")
+    for f in result.pair:
+        click.echo(f"pair   {f.severity.value} {f.code}: {f.message}")
+    if result.ok:
+        click.echo(f"ready: {result.directory / 'manifest.json'}  (preflight submit {result.directory} --provider ...)")
+    else:
+        click.echo("not ready: no manifest written")
+    exit_with(0 if result.ok else 1)
