@@ -73,7 +73,7 @@ class BatchResult:
     @property
     def summary(self) -> dict[str, int]:
         counts = dict(self.report.summary)
-        counts["fixed"] = sum(1 for r in self.results if r.output and r.after is not None and r.passed)
+        counts["fixed"] = sum(1 for r in self.results if r.output and r.passed and r.item.verdict != "pass")
         counts["not_passing"] = sum(1 for r in self.results if not r.passed)
         counts["resumed"] = sum(1 for r in self.results if r.resumed)
         counts["not_done"] = self.total - len(self.results)
@@ -135,7 +135,9 @@ def run_batch(
         previews=previews,
     )
     state_file = Path(state_path) if state_path is not None else default_state_path(inputs, outdir)
-    paths = [str(p) for p in find_inputs(inputs, patterns, exclude=[outdir] if outdir is not None else [])]
+    found = find_inputs(inputs, patterns, exclude=[outdir] if outdir is not None else [])
+    paths = [str(p) for p, _ in found]
+    subdirs = {str(p): sub for p, sub in found}
     fingerprint = settings.fingerprint()
     state = BatchState(state_file)
     progress = progress or SilentProgress()
@@ -157,7 +159,7 @@ def run_batch(
                 on_result(result)
         with _stop_on_sigint(engine, progress) as stopped:
             try:
-                for result in engine.run(todo, settings):
+                for result in engine.run([(p, subdirs[p]) for p in todo], settings):
                     done[result.path] = result
                     state.record(result, fingerprint)
                     progress.advance(result)

@@ -1,9 +1,9 @@
 """Where the per-file function runs: in this process, a local process pool, or a Dask cluster.
 
-Each executor is an iterator factory: ``run(paths, settings)`` yields :class:`FileResult` objects as
-files finish (in completion order) and ``stop()`` asks it to start nothing new. Only a bounded number
-of files is handed out at a time (twice the workers), so stopping is immediate and memory stays flat
-for a million files.
+Each executor is an iterator factory: ``run(files, settings)`` (``(path, subdir)`` pairs) yields
+:class:`FileResult` objects as files finish (in completion order) and ``stop()`` asks it to start
+nothing new. Only a bounded number of files is handed out at a time (twice the workers), so
+stopping is immediate and memory stays flat for a million files.
 
 - ``serial``: in this process (``--jobs 1``); no start-up cost, the easiest to debug.
 - ``local``: a ``ProcessPoolExecutor`` whose initializer loads the profile and the pose model once
@@ -46,7 +46,7 @@ class Executor:
     def __init__(self) -> None:
         self._stopping = False
 
-    def run(self, paths: Sequence[str], settings: BatchSettings) -> Iterator[FileResult]:
+    def run(self, files: Sequence[tuple[str, str]], settings: BatchSettings) -> Iterator[FileResult]:
         raise NotImplementedError
 
     def stop(self) -> None:
@@ -64,12 +64,12 @@ class Executor:
 class SerialExecutor(Executor):
     name = "serial"
 
-    def run(self, paths: Sequence[str], settings: BatchSettings) -> Iterator[FileResult]:
+    def run(self, files: Sequence[tuple[str, str]], settings: BatchSettings) -> Iterator[FileResult]:
         prepare_worker(settings)
-        for path in paths:
+        for path, subdir in files:
             if self._stopping:
                 return
-            yield process_file(path, settings)
+            yield process_file(path, settings, subdir)
 
 
 def _init_pool_worker(settings: BatchSettings, log_level: int) -> None:
@@ -87,7 +87,7 @@ class LocalExecutor(Executor):
         self.jobs = jobs or default_jobs()
         self._pool: Any = None
 
-    def run(self, paths: Sequence[str], settings: BatchSettings) -> Iterator[FileResult]:
+    def run(self, files: Sequence[tuple[str, str]], settings: BatchSettings) -> Iterator[FileResult]:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -98,16 +98,16 @@ class LocalExecutor(Executor):
             initializer=_init_pool_worker,
             initargs=(settings, level),
         )
-        todo = iter(paths)
+        todo = iter(files)
         running: set[Any] = set()
         window = 2 * self.jobs
         try:
             while True:
                 while not self._stopping and len(running) < window:
-                    path = next(todo, None)
-                    if path is None:
+                    job = next(todo, None)
+                    if job is None:
                         break
-                    running.add(self._pool.submit(process_file, path, settings))
+                    running.add(self._pool.submit(process_file, job[0], settings, job[1]))
                 if not running:
                     return
                 done, running = wait(running, return_when=FIRST_COMPLETED)
@@ -163,22 +163,22 @@ class DaskExecutor(Executor):
             self._client = Client(self._cluster)
         return self._client
 
-    def run(self, paths: Sequence[str], settings: BatchSettings) -> Iterator[FileResult]:
+    def run(self, files: Sequence[tuple[str, str]], settings: BatchSettings) -> Iterator[FileResult]:
         from dask.distributed import as_completed
 
         client = self._connect()
         client.run(prepare_worker, settings)  # the pose model, once per worker
         workers = max(1, len(client.scheduler_info().get("workers", {})))
-        todo = iter(paths)
+        todo = iter(files)
         pending = as_completed()
         self._outstanding: set[Any] = set()
 
         def feed() -> None:
             while not self._stopping and len(self._outstanding) < 2 * workers:
-                path = next(todo, None)
-                if path is None:
+                job = next(todo, None)
+                if job is None:
                     return
-                future = client.submit(process_file, path, settings, pure=False)
+                future = client.submit(process_file, job[0], settings, job[1], pure=False)
                 self._outstanding.add(future)
                 pending.add(future)
 

@@ -21,7 +21,11 @@ from pathlib import Path
 from ..errors import UsageError
 from ..sniff import SNIFF_BYTES, sniff
 
-__all__ = ["find_inputs", "looks_like_media"]
+__all__ = ["InputFile", "find_inputs", "looks_like_media"]
+
+InputFile = tuple[Path, str]
+"""A file to work on and its folder relative to the input folder it was found in ("" for files given
+directly or by a glob): fixed outputs go to the same relative folder under the output folder."""
 
 _GLOB_CHARS = set("*?[")
 
@@ -30,17 +34,18 @@ def find_inputs(
     args: Iterable[str | os.PathLike[str]],
     patterns: Sequence[str] = (),
     exclude: Iterable[str | os.PathLike[str]] = (),
-) -> list[Path]:
+) -> list[InputFile]:
     """The files a batch over ``args`` checks, each once, in a stable order."""
     excluded = {_resolved(Path(p)) for p in exclude}
     seen: set[Path] = set()
-    out: list[Path] = []
+    out: list[InputFile] = []
 
-    def keep(path: Path) -> None:
+    def keep(path: Path, root: Path | None = None) -> None:
         key = _resolved(path)
         if key not in seen:
             seen.add(key)
-            out.append(path)
+            sub = path.parent.relative_to(root).as_posix() if root is not None else ""
+            out.append((path, "" if sub == "." else sub))
 
     for raw in args:
         text = os.fspath(raw)
@@ -50,7 +55,7 @@ def find_inputs(
             if not found:
                 raise UsageError(f"{path}: no image or video files in this folder", "file.not_found")
             for p in found:
-                keep(p)
+                keep(p, path)
         elif not path.exists() and not path.is_symlink() and _GLOB_CHARS & set(text):
             matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
             files = [m for m in matches if m.is_file() and looks_like_media(m)]

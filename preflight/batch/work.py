@@ -139,12 +139,16 @@ def prepare_worker(settings: BatchSettings) -> None:
         log.info("pose model not loaded in worker %d: %s", os.getpid(), exc)
 
 
-def process_file(path: str, settings: BatchSettings) -> FileResult:
-    """Check (and with ``settings.outdir`` fix) one file; never raises for a bad input."""
+def process_file(path: str, settings: BatchSettings, subdir: str = "") -> FileResult:
+    """Check (and with ``settings.outdir`` fix) one file; never raises for a bad input.
+
+    ``subdir`` is the file's folder relative to the input folder it was found in: its output goes to
+    ``outdir/subdir`` so the output tree mirrors the input tree (and same-named files do not meet).
+    """
     started = time.perf_counter()
     digest = file_digest(path)
     try:
-        result = _work(path, settings, digest)
+        result = _work(path, settings, digest, subdir)
     except KeyboardInterrupt:
         raise
     except PreflightError as exc:
@@ -157,48 +161,42 @@ def process_file(path: str, settings: BatchSettings) -> FileResult:
     return replace(result, seconds=round(time.perf_counter() - started, 4))
 
 
-def _work(path: str, settings: BatchSettings, digest: str | None) -> FileResult:
+def _work(path: str, settings: BatchSettings, digest: str | None, subdir: str) -> FileResult:
     from ..api import check_one
 
     profile = _profile(settings.profile)
     if settings.outdir is None:
         item = check_one(path, profile, settings.orientation, content=settings.content, strict=settings.strict)
         return FileResult(path=path, item=item, digest=digest, seconds=0.0)
-    return _fix_one(path, settings, profile, digest)
+    return _fix_one(path, settings, profile, digest, subdir)
 
 
-def _fix_one(path: str, settings: BatchSettings, profile: Any, digest: str | None) -> FileResult:
-    from ..api import check_one
+def _fix_one(path: str, settings: BatchSettings, profile: Any, digest: str | None, subdir: str) -> FileResult:
+    from ..errors import FixError
+    from ..fix import fix_one
+    from ..fix.outputs import OutputNamer
 
+    assert settings.outdir is not None
+    outdir = os.path.join(settings.outdir, subdir) if subdir else settings.outdir
     try:
-        from ..fix import fix
-    except ImportError:
-        item = check_one(path, profile, settings.orientation, content=settings.content, strict=settings.strict)
-        return FileResult(path, item, digest, 0.0, reason="fix is not available in this installation")
-    fixed = fix([path], settings.outdir, profile, settings.orientation, content=settings.content)
-    one = _only_result(fixed)
-    before = getattr(one, "before", None) or getattr(one, "item", None)
-    if before is None:  # the fix report did not carry the input's check: make it
-        before = check_one(path, profile, settings.orientation, content=settings.content, strict=settings.strict)
-    output = getattr(one, "output", None)
+        one = fix_one(path, OutputNamer(outdir, [path]), profile, settings.orientation, content=settings.content)
+    except FixError as exc:
+        if exc.code != "fix.output":
+            raise
+        # Two workers picked the same free name at once (clip.mov and clip.mp4 -> clip.mp4): a fresh
+        # namer now sees the other's file and picks the next name.
+        log.info("%s: %s; choosing another output name", path, exc.one_line())
+        one = fix_one(path, OutputNamer(outdir, [path]), profile, settings.orientation, content=settings.content)
     return FileResult(
         path=path,
-        item=before,
+        item=one.before,
         digest=digest,
         seconds=0.0,
-        output=str(output) if output else None,
-        actions=tuple(str(a) for a in getattr(one, "actions", ()) or ()),
-        after=getattr(one, "after", None),
-        reason=getattr(one, "reason", None),
+        output=one.output,
+        actions=tuple(one.actions),
+        after=one.after,
+        reason=one.reason,
     )
-
-
-def _only_result(fixed: Any) -> Any:
-    for name in ("results", "items"):
-        results = getattr(fixed, name, None)
-        if results is not None:
-            return results[0]
-    return fixed[0]
 
 
 def _failed(path: str, digest: str | None, code: str, message: str) -> FileResult:
