@@ -95,7 +95,7 @@ def clip_analyzers(
         SceneCutAnalyzer(gates),
         ShakeAnalyzer(gates, subject_box=box),
         ExposureAnalyzer(gates),
-        BlurAnalyzer(gates, subject_box=box),
+        BlurAnalyzer(gates, subject_box=box, own_rgb=pose_analyzer is None),
     ]
     if contact_sheet:
         analyzers.append(
