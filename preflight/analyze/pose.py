@@ -2,43 +2,32 @@
 
 :class:`PoseEstimator` wraps MediaPipe's Tasks ``PoseLandmarker`` (IMAGE mode for images, VIDEO
 mode for clips), loaded once per process. :func:`observe` turns its landmarks into a
-:class:`PoseObservation` (pure); :func:`analyze_image_pose` and :class:`PoseAnalyzer` turn
-observations into metrics and findings.
+:class:`PoseObservation` (pure). :mod:`.pose_findings` turns observations into metrics and
+findings (:func:`analyze_image_pose`, :class:`PoseAnalyzer`, :func:`clip_metrics`); those names are
+importable from here too.
 
 Pixels must arrive upright: the caller applies EXIF orientation (``ImageOps.exif_transpose``) and
 the clip's display rotation (``frames.iter_samples`` does) before calling anything here.
-
-Every threshold is defined once as ``(key, default)``; a profile's ``[content]`` table overrides it
-by key, ``[content.severity]`` the severity of a code (see :mod:`.quality`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import statistics
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..models import Severity
-from .base import AnalysisResult, Analyzer, FrameSample
 from .people import FaceBox, before_exit, detect_faces, quiet_native_logs
-from .quality import finding_for, gate
 
-__all__ = [
-    "PoseAnalyzer",
-    "PoseEstimator",
-    "PoseObservation",
-    "analyze_image_pose",
-    "estimate_pose",
-    "facing_of",
-    "load_upright_rgb",
-    "observe",
-]
+if TYPE_CHECKING:  # for type checkers; at run time they come lazily (see __getattr__ at the end)
+    from .pose_findings import PoseAnalyzer, analyze_image_pose, clip_metrics  # noqa: F401
+
+__all__ = ["PoseEstimator", "PoseObservation", "estimate_pose", "facing_of", "load_upright_rgb", "observe"]
+__all__ += ["PoseAnalyzer", "analyze_image_pose"]  # defined in .pose_findings
 
 log = logging.getLogger("preflight")
 
@@ -58,23 +47,6 @@ MAX_POSES = 4
 WORK_SIDE = 640
 """Frames are scaled to this long side before pose: the model sees 224/256 px anyway, and a 1080p
 frame costs ~4 ms more per call in conversion alone (measured; see the module's tests/bench)."""
-
-MIN_PERSON_SHARE = ("pose_min_person_share", 0.5)
-"""Clips: share of sampled frames that must show a person, else ``pose.no_person``."""
-MIN_TORSO_SHARE = ("pose_min_torso_share", 0.5)
-"""Clips: share of frames with a person whose torso must show, else ``pose.torso_not_visible``
-(``fix --window best`` can still pick a window where it does)."""
-MULTI_PEOPLE_SHARE = ("pose_multi_people_share", 0.3)
-"""Clips: share of sampled frames with two or more people that fires ``pose.multiple_people``
-(one stray frame with a passer-by does not)."""
-MIN_SUBJECT_SIZE = ("pose_min_subject_size", 0.05)
-"""Share of the frame the person's box covers below which ``pose.subject_too_small`` fires.
-Providers ask for more than about 5%. Measured: astronaut 0.56, camera man 0.37, the astronaut
-pasted at 12% of a 1080p canvas's height 0.007."""
-RECOUNT_EVERY = 3
-"""Clips: the masked second look for a missed second person runs on every third sample."""
-RGB_INTERVAL = 0.33
-"""Seconds between pose samples in a clip (about 3 per second)."""
 
 
 @dataclass(frozen=True)
@@ -373,25 +345,6 @@ def estimate_pose(
     return observe([], found_faces, width, height)
 
 
-# --- findings ------------------------------------------------------------------------------------
-
-
-def _metrics_for_image(obs: PoseObservation) -> dict[str, Any]:
-    return {
-        "people": obs.people,
-        "poses": obs.poses,
-        "faces": obs.faces,
-        "person": obs.person,
-        "head_visible": obs.head_visible,
-        "shoulders_visible": obs.shoulders_visible,
-        "torso_visible": obs.torso_visible,
-        "bbox": list(obs.bbox) if obs.bbox else None,
-        "subject_size": obs.subject_size,
-        "facing": obs.facing,
-        "second_look": obs.second_look,
-    }
-
-
 def load_upright_rgb(path: str) -> np.ndarray:
     """An image file as upright uint8 RGB: EXIF orientation applied, as every detector needs."""
     from PIL import Image, ImageOps
@@ -400,170 +353,15 @@ def load_upright_rgb(path: str) -> np.ndarray:
         return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
 
 
-def analyze_image_pose(rgb: np.ndarray, gates: Any = None) -> AnalysisResult:
-    """Pose metrics and findings for one upright RGB image (EXIF orientation already applied)."""
-    obs = estimate_pose(rgb)
-    findings = []
-    if not obs.person:
-        findings.append(
-            finding_for(
-                gates,
-                "pose.no_person",
-                "no person found: the image must show one clearly visible person",
-                measured=0,
-                default=Severity.ERROR,
-            )
-        )
-    else:
-        if not obs.torso_visible:
-            findings.append(
-                finding_for(
-                    gates,
-                    "pose.torso_not_visible",
-                    "head, shoulders and torso must all show; "
-                    + _missing_parts(obs.head_visible, obs.shoulders_visible),
-                    default=Severity.ERROR,
-                )
-            )
-        findings += _size_finding(gates, obs.subject_size)
-    if obs.people > 1:
-        findings.append(
-            finding_for(
-                gates,
-                "pose.multiple_people",
-                f"{obs.people} people found: the largest one will be animated; "
-                "crop to one person for a predictable result",
-                measured=obs.people,
-                limit=1,
-            )
-        )
-    return AnalysisResult("pose", _metrics_for_image(obs), tuple(findings))
+# --- findings live in .pose_findings; importable from here as they always were -------------------
+
+_FINDINGS = ("PoseAnalyzer", "analyze_image_pose", "clip_metrics")
 
 
-def _missing_parts(head: bool, shoulders: bool) -> str:
-    if not shoulders:
-        return "the shoulders are cut off or hidden"
-    if not head:
-        return "the head is cut off or hidden, and the body below the shoulders does not show"
-    return "the body below the shoulders does not show"
+def __getattr__(name: str) -> Any:
+    # Lazy (PEP 562): pose_findings imports this module, so an eager import here would be a cycle.
+    if name in _FINDINGS:
+        from . import pose_findings
 
-
-def _size_finding(gates: Any, size: float) -> list:
-    limit = float(gate(gates, *MIN_SUBJECT_SIZE))
-    if size >= limit:
-        return []
-    return [
-        finding_for(
-            gates,
-            "pose.subject_too_small",
-            f"the person covers {size:.1%} of the frame; providers ask for more than {limit:.0%}",
-            measured=round(size, 4),
-            limit=limit,
-        )
-    ]
-
-
-class PoseAnalyzer(Analyzer):
-    """Pose on about three frames a second of a clip (VIDEO mode), then clip-level findings.
-
-    ``metrics["track"]`` is what ``fix`` uses to choose a trim window and a crop: one row per
-    sample, ``[time, torso_visible (0/1), x0, y0, x1, y1]`` (box normalized; -1s without a person).
-    """
-
-    name = "pose"
-    rgb_interval = RGB_INTERVAL
-
-    def __init__(self, gates: Any = None, estimator: PoseEstimator | None = None) -> None:
-        self.gates = gates
-        self._estimator = estimator
-        self.observations: list[tuple[float, PoseObservation]] = []
-
-    def process(self, sample: FrameSample) -> None:
-        if sample.rgb is None:
-            return
-        if self._estimator is None:
-            self._estimator = PoseEstimator.for_clip()
-        # The masked recount costs a second pose call; a second person stays for seconds, so
-        # every third sample is enough (full path measured 55 ms per 1080p sample with it, 21 without).
-        recount = len(self.observations) % RECOUNT_EVERY == 0
-        obs = estimate_pose(sample.rgb, self._estimator, sample.time, recount=recount)
-        self.observations.append((sample.time, obs))
-
-    def finish(self) -> AnalysisResult:
-        if self._estimator is not None and self._estimator.mode == "video":
-            self._estimator.close()
-            self._estimator = None
-        metrics = clip_metrics(self.observations)
-        return AnalysisResult(self.name, metrics, tuple(self._findings(metrics)))
-
-    def _findings(self, m: dict[str, Any]) -> list:
-        gates, out = self.gates, []
-        if m["samples"] == 0:
-            return out
-        min_person = float(gate(gates, *MIN_PERSON_SHARE))
-        if m["person_share"] < min_person:
-            out.append(
-                finding_for(
-                    gates,
-                    "pose.no_person",
-                    f"a person shows in {m['person_share']:.0%} of the sampled frames "
-                    f"(at least {min_person:.0%} needed): the clip must show one clear person",
-                    measured=m["person_share"],
-                    limit=min_person,
-                    default=Severity.ERROR,
-                )
-            )
-            return out
-        min_torso = float(gate(gates, *MIN_TORSO_SHARE))
-        if m["torso_share"] < min_torso:
-            out.append(
-                finding_for(
-                    gates,
-                    "pose.torso_not_visible",
-                    f"head, shoulders and torso show in {m['torso_share']:.0%} of the frames with "
-                    f"a person (at least {min_torso:.0%} needed)",
-                    measured=m["torso_share"],
-                    limit=min_torso,
-                    default=Severity.ERROR,
-                )
-            )
-        multi = float(gate(gates, *MULTI_PEOPLE_SHARE))
-        if m["multi_people_share"] >= multi:
-            out.append(
-                finding_for(
-                    gates,
-                    "pose.multiple_people",
-                    f"up to {m['max_people']} people in {m['multi_people_share']:.0%} of the "
-                    "sampled frames: the largest one drives the motion",
-                    measured=m["max_people"],
-                    limit=1,
-                )
-            )
-        out += _size_finding(gates, m["median_subject_size"])
-        return out
-
-
-def clip_metrics(observations: Sequence[tuple[float, PoseObservation]]) -> dict[str, Any]:
-    """Clip-level pose metrics from the per-sample observations (pure)."""
-    samples = len(observations)
-    with_person = [o for _, o in observations if o.person]
-    n = max(1, samples)
-    facings = [o.facing for o in with_person if o.facing]
-    track = [
-        [round(t, 3), int(o.torso_visible), *(o.bbox if o.bbox else (-1, -1, -1, -1))]
-        for t, o in observations
-    ]
-    return {
-        "samples": samples,
-        "person_share": round(len(with_person) / n, 4),
-        "head_share": round(sum(o.head_visible for o in with_person) / max(1, len(with_person)), 4),
-        "torso_share": round(sum(o.torso_visible for o in with_person) / max(1, len(with_person)), 4),
-        "torso_share_all": round(sum(o.torso_visible for _, o in observations) / n, 4),
-        "median_subject_size": round(
-            statistics.median(o.subject_size for o in with_person) if with_person else 0.0, 4
-        ),
-        "max_people": max((o.people for _, o in observations), default=0),
-        "multi_people_share": round(sum(o.people > 1 for _, o in observations) / n, 4),
-        "facing": max(set(facings), key=facings.count) if facings else None,
-        "track": track,
-    }
+        return getattr(pose_findings, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,26 +10,25 @@ MediaPipe 1.x ships no models; its ``PoseLandmarker`` needs a ``.task`` bundle (
 3. the official download URL, when reachable (a short timeout; these machines cannot reach it);
 4. a bundle built from the BlazePose models inside the ``mediapipe==0.10.21`` wheel on PyPI
    (env ``PREFLIGHT_PYPI_URL`` for a mirror): wheel checked against PyPI's sha256, TFLite
-   metadata added (:func:`with_image_metadata`), zipped deterministically, checked against the
+   metadata added (:func:`.tflite_meta.with_image_metadata`), zipped deterministically, checked against the
    pinned sha256 in :data:`BUILT_RECIPE`, written atomically.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
-import struct
 import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urljoin, urlsplit
 
 from ..errors import ModelError
+from .pose_fetch import download, pick_wheel
+from .tflite_meta import DETECTOR_NAME, LANDMARKS_NAME, with_image_metadata, write_task_bundle
 
 __all__ = [
     "BUILT_RECIPE",
@@ -54,13 +53,10 @@ OFFICIAL_URL = (
     "https://storage.googleapis.com/mediapipe-models/pose_landmarker/pose_landmarker_full/"
     "float16/latest/pose_landmarker_full.task"
 )
-DETECTOR_NAME = "pose_detector.tflite"
-LANDMARKS_NAME = "pose_landmarks_detector.tflite"
 VARIANTS = ("lite", "full", "heavy")
 HOW_TO_FIX = "get pose_landmarker_full.task and run: preflight models install --from PATH.task"
 # The official bundle is 9.4 MB; anything under this cannot be a pose model (an HTML error page).
 MIN_BUNDLE_BYTES = 100_000
-_ZIP_TIME = (2025, 1, 31, 0, 0, 0)  # fixed member timestamps: the same inputs give the same bytes
 
 FACE_MEMBER = "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite"
 FACE_MODEL_NAME = "face_detection_full_range_sparse.mediapipe-0.10.21.tflite"
@@ -281,7 +277,7 @@ def _try_official(url: str, target_dir: Path) -> Path | None:
     try:
         timeout = httpx.Timeout(30.0, connect=3.0)
         with httpx.Client(timeout=timeout, follow_redirects=True) as client:
-            tmp, _ = _download(client, url, target_dir, what="the official pose model")
+            tmp, _ = download(client, url, target_dir, what="the official pose model")
     except (httpx.HTTPError, ModelError) as exc:
         log.info("official pose model unreachable (%s); building one from PyPI instead", exc)
         return None
@@ -291,50 +287,6 @@ def _try_official(url: str, target_dir: Path) -> Path | None:
     finally:
         tmp.unlink(missing_ok=True)
     return dest
-
-
-def _download(client, url: str, folder: Path, *, what: str, size_hint: int | None = None):
-    """Stream ``url`` into a temp file in ``folder``; return (path, sha256). Removed on failure."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=folder, prefix=".download-", suffix=".part")
-    tmp = Path(name)
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out, client.stream("GET", url) as response:
-            response.raise_for_status()
-            size = size_hint or int(response.headers.get("content-length") or 0)
-            host = urlsplit(url).netloc
-            log.warning("fetching %s from %s (%.1f MB, once)", what, host, size / 1e6)
-            for chunk in response.iter_bytes(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp, digest.hexdigest()
-
-
-def _pick_wheel(client, base: str, recipe: BundleRecipe) -> dict:
-    """The smallest wheel of ``recipe``'s release, from PyPI's JSON API (url made absolute)."""
-    import httpx
-
-    version_url = f"{base}/pypi/{recipe.package}/{recipe.version}/json"
-    response = client.get(version_url)
-    if response.status_code == 404:
-        # Some mirrors serve only the project document; its "releases" has the same file list.
-        project_url = f"{base}/pypi/{recipe.package}/json"
-        response = client.get(project_url)
-        response.raise_for_status()
-        files, doc_url = response.json().get("releases", {}).get(recipe.version, []), project_url
-    else:
-        response.raise_for_status()
-        files, doc_url = response.json().get("urls", []), version_url
-    wheels = [f for f in files if f.get("filename", "").endswith(".whl")]
-    if not wheels:
-        raise httpx.HTTPError(f"no wheel of {recipe.package} {recipe.version} on {base}")
-    wheel = dict(min(wheels, key=lambda f: (f.get("size") or 1 << 62, f["filename"])))
-    wheel["url"] = urljoin(doc_url, wheel["url"])
-    return wheel
 
 
 def build_bundle_from_pypi(
@@ -348,8 +300,8 @@ def build_bundle_from_pypi(
     try:
         timeout = httpx.Timeout(60.0, connect=5.0)
         with httpx.Client(timeout=timeout, follow_redirects=True) as client:
-            wheel = _pick_wheel(client, base, recipe)
-            tmp, digest = _download(
+            wheel = pick_wheel(client, base, recipe.package, recipe.version)
+            tmp, digest = download(
                 client,
                 wheel["url"],
                 target_dir,
@@ -407,22 +359,14 @@ def build_task_bundle(
     detector: bytes, landmarks: bytes, recipe: BundleRecipe = BUILT_RECIPE
 ) -> bytes:
     """Two bare TFLite models -> the bytes of a ``.task`` zip the Tasks API loads (deterministic)."""
-    members = {
-        DETECTOR_NAME: with_image_metadata(detector, "pose detector", *recipe.detector_norm),
-        LANDMARKS_NAME: with_image_metadata(landmarks, "pose landmarks", *recipe.landmarks_norm),
-    }
-    buffer = io.BytesIO()
-    # Stored, not deflated: MediaPipe maps the members straight out of the bundle.
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as zf:
-        for name, data in members.items():
-            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            info.external_attr = 0o644 << 16
-            # An alignment extra field (Android zipalign's 0xD935: id, size, alignment, zeros)
-            # makes the member's data start 16-byte aligned, so its weights are aligned in memory.
-            pad = -(buffer.tell() + 30 + len(name.encode()) + 6) % 16
-            info.extra = struct.pack("<HHH", 0xD935, 2 + pad, 16) + b"\0" * pad
-            zf.writestr(info, data)
-    return buffer.getvalue()
+    try:
+        members = {
+            DETECTOR_NAME: with_image_metadata(detector, "pose detector", *recipe.detector_norm),
+            LANDMARKS_NAME: with_image_metadata(landmarks, "pose landmarks", *recipe.landmarks_norm),
+        }
+    except ModelError as exc:
+        raise ModelError(f"{exc}; {HOW_TO_FIX}") from exc
+    return write_task_bundle(members)
 
 
 def _atomic_write_bytes(data: bytes, dest: Path) -> None:
@@ -437,73 +381,3 @@ def _atomic_write_bytes(data: bytes, dest: Path) -> None:
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
-
-
-def with_image_metadata(model: bytes, name: str, mean: float, std: float) -> bytes:
-    """Return ``model`` with TFLite metadata saying how to normalize its RGB image input.
-
-    The Tasks API refuses a float image model without NormalizationOptions. mediapipe 1.x ships
-    the flatbuffers schemas (its ``metadata_writers`` does not import), so we write the metadata
-    ourselves, as TFLite's MetadataPopulator does: a ``TFLITE_METADATA`` entry pointing at a new
-    buffer holding a ModelMetadata flatbuffer (identifier ``M001``), replacing any earlier one.
-    """
-    import flatbuffers
-    import numpy as np
-
-    class _AlignedBuilder(flatbuffers.Builder):
-        # Weight buffers aligned to 16 bytes let TFLite map them in place (zero-copy) instead of
-        # warning "unaligned buffer ... copying to an aligned heap buffer".
-        def StartVector(self, elemSize, numElems, alignment):
-            return super().StartVector(elemSize, numElems, max(alignment, 16))
-
-    from mediapipe.tasks.metadata import metadata_schema_py_generated as meta
-    from mediapipe.tasks.metadata import schema_py_generated as tfl
-
-    try:
-        tree = tfl.ModelT.InitFromObj(tfl.Model.GetRootAsModel(model, 0))
-    except Exception as exc:  # flatbuffers raises anything on a file that is not a model
-        raise ModelError(f"{name}: not a TFLite model ({exc}); {HOW_TO_FIX}") from exc
-    graph = tree.subgraphs[0]
-
-    def tensor(index: int, description: str) -> meta.TensorMetadataT:
-        item = meta.TensorMetadataT()
-        item.name = graph.tensors[index].name
-        item.description = description
-        item.content = meta.ContentT()
-        item.content.contentPropertiesType = meta.ContentProperties.FeatureProperties
-        item.content.contentProperties = meta.FeaturePropertiesT()
-        item.stats = meta.StatsT()
-        return item
-
-    image = tensor(graph.inputs[0], "RGB image")
-    image.content.contentPropertiesType = meta.ContentProperties.ImageProperties
-    image.content.contentProperties = meta.ImagePropertiesT()
-    image.content.contentProperties.colorSpace = meta.ColorSpaceType.RGB
-    norm = meta.ProcessUnitT()
-    norm.optionsType = meta.ProcessUnitOptions.NormalizationOptions
-    norm.options = meta.NormalizationOptionsT()
-    norm.options.mean, norm.options.std = [float(mean)], [float(std)]
-    image.processUnits = [norm]
-    image.stats.min, image.stats.max = [(0.0 - mean) / std], [(255.0 - mean) / std]
-    subgraph = meta.SubGraphMetadataT()
-    subgraph.inputTensorMetadata = [image]
-    subgraph.outputTensorMetadata = [tensor(i, "model output") for i in graph.outputs]
-    described = meta.ModelMetadataT()
-    described.name = name
-    described.description = f"BlazePose {name} (metadata added by preflight)"
-    described.subgraphMetadata = [subgraph]
-    described.minParserVersion = "1.0.0"
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(described.Pack(builder), file_identifier=b"M001")
-    blob = np.frombuffer(bytes(builder.Output()), dtype=np.uint8)
-
-    kept = [m for m in tree.metadata or [] if m.name not in (b"TFLITE_METADATA", "TFLITE_METADATA")]
-    buffer = tfl.BufferT()
-    buffer.data = blob
-    tree.buffers.append(buffer)
-    entry = tfl.MetadataT()
-    entry.name, entry.buffer = "TFLITE_METADATA", len(tree.buffers) - 1
-    tree.metadata = [*kept, entry]
-    builder = _AlignedBuilder(len(model) + 4096)
-    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
