@@ -146,10 +146,9 @@ class DaskExecutor(Executor):
         self._cluster: Any = None
 
     def _connect(self) -> Any:
-        try:
-            from dask.distributed import Client, LocalCluster
-        except ImportError as exc:
-            raise UsageError(f"--executor dask needs dask.distributed: {DASK_INSTALL}", "dask.missing") from exc
+        _require_dask()
+        from dask.distributed import Client, LocalCluster
+
         if self._client is not None:
             return self._client
         if self.scheduler:
@@ -164,9 +163,9 @@ class DaskExecutor(Executor):
         return self._client
 
     def run(self, files: Sequence[tuple[str, str]], settings: BatchSettings) -> Iterator[FileResult]:
+        client = self._connect()
         from dask.distributed import as_completed
 
-        client = self._connect()
         client.run(prepare_worker, settings)  # the pose model, once per worker
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         todo = iter(files)
@@ -204,9 +203,17 @@ class DaskExecutor(Executor):
             self._cluster = None
 
 
+def _require_dask() -> None:
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError as exc:
+        raise UsageError(f"--executor dask needs dask.distributed: {DASK_INSTALL}", "dask.missing") from exc
+
+
 def make_executor(name: str, jobs: int | None = None, scheduler: str | None = None) -> Executor:
     """``local`` (serial when one job), or ``dask``."""
     if name == "dask":
+        _require_dask()  # say so before any folder is walked
         return DaskExecutor(scheduler, jobs)
     if scheduler:
         raise UsageError("--scheduler needs --executor dask", "usage.error")

@@ -3,7 +3,8 @@
 - A folder is walked recursively; hidden files and folders are skipped; symbolic links to folders are
   never followed (no loops, no escaping the tree) and a linked file counts only when its target lies
   inside the tree it was found in.
-- An argument with ``*``, ``?`` or ``[`` that is not an existing path is a glob (``**`` recurses).
+- An argument with ``*``, ``?`` or ``[`` that is not an existing path is a glob (``**`` recurses);
+  what it matches must lie inside its fixed leading folder, links resolved.
 - ``--glob`` patterns filter the files found in folders by their path relative to the folder
   (``*.mp4``, ``takes/**``); a plain file argument is always kept, media or not: its check says why.
 - Files in folders are kept when their first bytes say image or video, whatever the extension.
@@ -57,8 +58,9 @@ def find_inputs(
             for p in found:
                 keep(p, path)
         elif not path.exists() and not path.is_symlink() and _GLOB_CHARS & set(text):
+            root = _resolved(_glob_root(text))
             matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
-            files = [m for m in matches if m.is_file() and looks_like_media(m)]
+            files = [m for m in matches if m.is_file() and root in _resolved(m).parents and looks_like_media(m)]
             if not files:
                 raise UsageError(f"{text}: no image or video files match", "file.not_found")
             for p in files:
@@ -83,6 +85,16 @@ def _media_below(folder: Path, patterns: Sequence[str], excluded: set[Path]) -> 
                 continue
             if looks_like_media(path):
                 yield path
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder a glob cannot leave: its leading parts without wildcards (``a/b/**/*.mp4`` -> ``a/b``)."""
+    parts: list[str] = []
+    for part in Path(pattern).parts:
+        if _GLOB_CHARS & set(part):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path(".")
 
 
 def _matches(relative: str, patterns: Sequence[str]) -> bool:
