@@ -11,6 +11,7 @@ import pytest
 
 from preflight import probe
 from preflight.fix import fix
+from preflight.fix.outputs import OutputNamer, written_atomically
 from preflight.fix.video import container_duration
 from preflight.samples import make_clip
 
@@ -149,3 +150,25 @@ def test_unfixable_inputs_are_reported_and_the_batch_goes_on(tmp_path: Path):
     assert good_r.after.verdict == "pass"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.mp4"]
     assert not report.ok
+
+
+def test_a_name_taken_meanwhile_is_not_replaced(tmp_path: Path):
+    namer = OutputNamer(tmp_path)
+    target = namer.reserve("x", "mp4")
+    with written_atomically(target, lambda: namer.reserve("x", "mp4")) as staged:
+        staged.tmp.write_bytes(b"ours")
+        target.write_bytes(b"theirs")  # another process took the free name first
+    assert target.read_bytes() == b"theirs"
+    assert staged.target == tmp_path / "x-1.mp4" and staged.target.read_bytes() == b"ours"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x-1.mp4", "x.mp4"]
+
+
+def test_foreign_sound_is_reencoded_to_aac_and_the_video_copied(tmp_path: Path):
+    src = make_clip(tmp_path / "ac3.mov", duration=3.5, width=352, height=352, fps=FPS, container="mov",
+                    audio=True, audio_codec="ac3")  # fmt: skip
+    r = one(fix([src], tmp_path / "out", content=False))
+    assert r.actions == ("remux", "transcode audio ac3->aac")
+    info = probe(r.output)
+    assert info.audio[0].codec == "aac" and abs(info.audio[0].duration - 3.5) < 0.05
+    assert video_packets(Path(r.output), 35) == video_packets(src, 35)
+    assert r.after.verdict == "pass" and not r.after.findings

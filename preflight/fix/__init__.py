@@ -24,7 +24,7 @@ from ..api import check_one, collect_paths, resolve_profile
 from ..errors import FixError, UsageError
 from ..models import Finding, Item, Report, verdict_for
 from ..profiles import ORIENTATIONS, Profile
-from .ops import Operation
+from .ops import FirstFrame, Operation
 from .outputs import OutputNamer, written_atomically
 from .plan import CONTENT_PREFIXES, FixOptions, Plan, hints_from_analysis, plan_fix
 
@@ -179,6 +179,9 @@ def fix_one(
     plan = plan_fix(info, before.findings, profile, orientation, options, hints, keyframes)
     if not plan.fixable:
         return FixResult(str(path), before, plan, reason=plan.reason, notes=plan.notes)
+    first = plan.find(FirstFrame)
+    if first is not None:
+        log.warning("%s: animated image (%d frames): only the first frame is kept", src, first.frames)
     if dry_run:
         return FixResult(str(path), before, plan, actions=plan.actions, notes=plan.notes)
     try:
@@ -217,16 +220,18 @@ def _execute(
 
         rendered = render_image(plan, src, profile.image.min_side)
         target = namer.reserve(src.stem, rendered.ext)
-        with written_atomically(target) as tmp:
-            tmp.write_bytes(rendered.data)
-        return target, list(rendered.notes), plan
+        with written_atomically(target, lambda: namer.reserve(src.stem, rendered.ext)) as staged:
+            staged.tmp.write_bytes(rendered.data)
+        return staged.target, list(rendered.notes), plan
     from .video import execute_clip
 
     report = None if progress is None else (lambda done, total: progress(str(src), done, total))
-    target = namer.reserve(src.stem, plan.output_ext or "mp4")
+    ext = plan.output_ext or "mp4"
+    target = namer.reserve(src.stem, ext)
     try:
-        with written_atomically(target) as tmp:
-            return target, execute_clip(plan, src, tmp, report), plan
+        with written_atomically(target, lambda: namer.reserve(src.stem, ext)) as staged:
+            notes = execute_clip(plan, src, staged.tmp, report)
+        return staged.target, notes, plan
     except FixError as exc:
         if plan.encodes:
             raise
@@ -235,9 +240,9 @@ def _execute(
         before = check_one(src, profile, orientation, content=False)
         forced = dataclasses.replace(options, reencode=True)
         plan = plan_fix(before.media, before.findings, profile, orientation, forced, hints, keyframes)  # type: ignore[arg-type]
-        with written_atomically(target) as tmp:
-            notes = execute_clip(plan, src, tmp, report)
-        return target, [f"re-encoded: {exc.message}", *notes], plan
+        with written_atomically(target, lambda: namer.reserve(src.stem, "mp4")) as staged:
+            notes = execute_clip(plan, src, staged.tmp, report)
+        return staged.target, [f"re-encoded: {exc.message}", *notes], plan
 
 
 def _recheck(

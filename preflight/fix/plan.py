@@ -34,6 +34,7 @@ from .ops import (
     Transcode,
     Trim,
 )
+from .window import choose_window, subject_in
 
 __all__ = ["ContentHints", "FixOptions", "Plan", "PoseSample", "hints_from_analysis", "plan_fix"]
 
@@ -47,10 +48,6 @@ MP4_AUDIO_COPY = ("aac", "mp3")
 SIZE_MARGIN = 0.97
 """A copy estimated above this share of the byte cap is re-encoded with a computed bitrate instead:
 the estimate (bytes per second of the source) is rough, and a miss costs a second pass."""
-
-KEYFRAME_PREFERENCE = 0.95
-"""window=best takes a keyframe-aligned window (stream copy, no quality loss) over the very best
-window when it has no more scene cuts and at least this share of its torso-visible samples."""
 
 STANDARD_RATES = (23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0)
 
@@ -195,7 +192,7 @@ def _plan_clip(
         return Plan("video", (), None, reason="video.missing_stream: no video stream")
     notes: list[str] = []
     frame = 1 / (v.base_fps or v.fps or 30.0)
-    window = _window(info, profile, orientation, options, hints, keyframes, frame, notes)
+    window = choose_window(info, profile, orientation, options, hints, keyframes, frame, notes)
     if isinstance(window, str):
         return Plan("video", (), None, reason=window)
     length = window[1] - window[0] if window else (info.duration or 0.0)
@@ -211,7 +208,7 @@ def _plan_clip(
     rate = _target_rate(v.fps, v.base_fps, v.variable_fps, lim.min_fps, lim.max_fps)
     if rate is not None:
         encode_why.append("frame rate")
-    subject = _subject_in(hints, window) if options.aspect == "crop" else None
+    subject = subject_in(hints, window) if options.aspect == "crop" else None
     if subject is not None:
         notes.append("crop window holds the subject's box")
     limits = dict(min_side=lim.min_side, max_side=lim.max_side, min_aspect=lim.min_aspect,
@@ -310,85 +307,6 @@ def _on_keyframe(start: float, keyframes: Sequence[float] | None, frame: float) 
     if start <= 1e-6:
         return True  # every clip starts on a keyframe
     return bool(keyframes) and any(abs(k - start) <= frame / 2 for k in keyframes)  # type: ignore[union-attr]
-
-
-def _window(
-    info: MediaInfo,
-    profile: Profile,
-    orientation: str,
-    options: FixOptions,
-    hints: ContentHints,
-    keyframes: Sequence[float] | None,
-    frame: float,
-    notes: list[str],
-) -> tuple[float, float] | str | None:
-    """(start, end) to keep, None to keep everything, or the reason no window works."""
-    lim = profile.video
-    duration = info.duration or 0.0
-    cap = lim.duration_cap(orientation)
-    shortest = lim.min_duration or 0.0
-    if options.start is not None or options.end is not None:
-        start = max(0.0, options.start or 0.0)
-        if duration and start >= duration:
-            return f"duration.too_short: --start {start:g} s is past the end of the {duration:.2f} s clip"
-        end = options.end if options.end is not None else (start + cap if cap else duration)
-        if cap is not None and end - start > cap + 1e-9:
-            notes.append(f"--end {end:g} s is past the {cap:g} s cap: the window ends at {start + cap:g} s")
-            end = start + cap
-        end = min(end, duration) if duration else end
-        if end - start < shortest - 1e-9:
-            return (f"duration.too_short: the window {start:g}-{end:g} s is {end - start:.2f} s; "
-                    f"{profile.name} needs at least {shortest:g} s")  # fmt: skip
-        if start <= 1e-6 and end >= duration - 1e-6:
-            return None
-        return (start, end)
-    if cap is None or duration <= cap + 1e-9:
-        return None
-    if options.window == "best" and (hints.track or hints.cuts):
-        start, why = _best_start(duration, cap, hints, keyframes, frame)
-        notes.append(why)
-    else:
-        start = 0.0
-    return (start, start + cap)
-
-
-def _best_start(
-    duration: float, length: float, hints: ContentHints, keyframes: Sequence[float] | None, frame: float
-) -> tuple[float, str]:
-    """The window start with the fewest scene cuts inside, then the most torso-visible samples."""
-    latest = duration - length
-    keys = sorted({0.0, *(k for k in (keyframes or ()) if 0 <= k <= latest + 1e-9)})
-    others = {s.time for s in hints.track} | set(hints.cuts) | {i * 0.5 for i in range(int(latest / 0.5) + 1)}
-    candidates = sorted({*keys, *(min(max(0.0, t), latest) for t in others)})
-
-    def score(start: float) -> tuple[int, int]:
-        end = start + length
-        cuts = sum(1 for c in hints.cuts if start + frame / 2 < c < end - frame / 2)
-        seen = sum(1 for s in hints.track if start <= s.time < end and s.torso_visible)
-        return (-cuts, seen)
-
-    best = max(candidates, key=lambda s: (score(s), -s))
-    top_cuts, top_seen = score(best)
-    aligned = [k for k in keys if score(k)[0] == top_cuts and score(k)[1] >= KEYFRAME_PREFERENCE * top_seen]
-    if aligned and best not in keys:
-        best = min(aligned, key=lambda k: (-score(k)[1], k))
-    cuts, seen = score(best)
-    total = sum(1 for s in hints.track if s.torso_visible)
-    return best, (
-        f"window {best:.3f}-{best + length:.3f} s: {seen}/{total} torso-visible samples, "
-        f"{-cuts} scene cut(s) inside"
-    )
-
-
-def _subject_in(hints: ContentHints, window: tuple[float, float] | None) -> Box | None:
-    """The union of the subject's boxes over the kept window (a still crop must hold all of them)."""
-    boxes = [
-        s.bbox for s in hints.track
-        if s.bbox is not None and s.torso_visible and (window is None or window[0] <= s.time < window[1])
-    ]  # fmt: skip
-    if not boxes:
-        return hints.subject
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 # --- images -----------------------------------------------------------------------------------
