@@ -93,7 +93,8 @@ def test_report_in_headless_chromium(chromium: str, mixed: Path, tmp_path: Path)
     page = report_file.read_text()
     assert page.count("<tr data-verdict=") == 4
     person = next(r for r in result.results if r.path.endswith("person.mp4"))
-    assert "pose" in person.item.analysis and person.preview
+    assert "pose" in person.item.analysis, person.item.findings
+    assert person.preview and person.preview.startswith("data:image/jpeg;base64,")
 
     # Drive the page the way a person does: click the "fail" filter, then sort by verdict.
     probe_js = """<script>
