@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,6 @@ class FixReport:
     results: tuple[FixResult, ...]
     dry_run: bool = False
     strict: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
