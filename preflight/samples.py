@@ -111,16 +111,18 @@ def _tone_frames(stream, seconds: float) -> Iterator:  # type: ignore[no-untyped
     formats = stream.codec_context.codec.audio_formats
     fmt = formats[0].name if formats else "fltp"
     total = int(seconds * rate)
+    # The resampler needs the input's rate set first; one resampler for the whole tone.
+    resampler = av.AudioResampler(format=fmt, layout="stereo", rate=rate) if fmt != "fltp" else None
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
         t = (np.arange(start, start + n) / rate).astype(np.float32)
         tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
         frame = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
-        if fmt != "fltp":
-            frame = av.AudioResampler(format=fmt, layout="stereo", rate=rate).resample(frame)[0]
-        frame.sample_rate = rate
-        frame.pts = start
-        yield frame
+        frame.sample_rate, frame.pts = rate, start
+        if resampler is None:
+            yield frame
+        else:
+            yield from resampler.resample(frame)
 
 
 def make_image(

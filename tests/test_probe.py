@@ -244,3 +244,10 @@ def test_unreadable_file(tmp_path: Path) -> None:
     path.write_bytes(b"x")
     path.chmod(0)
     assert _code(path) == "file.unreadable"
+
+
+def test_pcm_sound_in_mov(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "cam.mov", duration=1, width=320, height=240, audio=True, audio_codec="pcm_s16le",
+                     container="mov")  # fmt: skip
+    info = probe(clip)
+    assert [(a.codec, a.channels, a.sample_rate) for a in info.audio] == [("pcm_s16le", 2, 48000)]
