@@ -1,7 +1,8 @@
 """Report writers: one function per format, all taking the same :class:`Report`.
 
 ``text`` is for people (one block per file, errors first, a summary line); ``json`` is the
-"preflight.report/1" schema of DESIGN.md; ``junit`` is for CI systems (one test case per file).
+"preflight.report/1" schema of DESIGN.md; ``junit`` is for CI systems (one test case per file);
+``html`` is one self-contained page (``html_report.py``).
 """
 
 from __future__ import annotations
@@ -136,13 +137,24 @@ def write_junit(report: Report, out: TextIO, color: bool = False) -> None:
     out.write("\n")
 
 
+def write_html(report: Report, out: TextIO, color: bool = False) -> None:
+    from .html_report import write_html as _write_html  # thumbnails pull in numpy/PIL: only when asked
+
+    _write_html(report, out, color)
+
+
 Writer = Callable[[Report, TextIO, bool], None]
-FORMATS: dict[str, Writer] = {"text": write_text, "json": write_json, "junit": write_junit}
-FORMATS["html"] = lambda r, o, c=False: __import__("preflight.html_report", fromlist=["_"]).write_html(r, o, c)
+FORMATS: dict[str, Writer] = {"text": write_text, "json": write_json, "junit": write_junit, "html": write_html}
 
 
 def write_report(report: Report, fmt: str, out: TextIO, color: bool = False) -> None:
     FORMATS[fmt](report, out, color)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_report_file(report: Report, fmt: str, path: str | os.PathLike[str]) -> Path:
@@ -153,6 +165,7 @@ def write_report_file(report: Report, fmt: str, path: str | os.PathLike[str]) ->
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             write_report(report, fmt, fh)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is meant to be shared
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -175,3 +175,26 @@ def test_contact_sheet_option(capsys, tmp_path: Path) -> None:  # type: ignore[n
         assert im.format == "PNG" and im.width >= 480
     code, _, err = run(capsys, "check", "--no-content", "--contact-sheet", str(sheet), str(clip))
     assert code == 2 and "--contact-sheet" in err
+
+
+def test_html_report_goes_to_the_file_and_is_shareable(capsys, media_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import stat
+
+    page = tmp_path / "r.html"
+    code, out, _ = run(capsys, "check", "--no-content", "--format", "html", "--report", str(page),
+                       str(media_dir / "ok.mp4"))  # fmt: skip
+    assert code == 0
+    assert "1 file(s): 1 pass" in out and "<html" not in out
+    assert page.read_text().lstrip().lower().startswith("<!doctype html")
+    mode = stat.S_IMODE(page.stat().st_mode)
+    assert mode == 0o666 & ~_umask() and mode & stat.S_IROTH
+    assert os.access(page, os.R_OK)
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

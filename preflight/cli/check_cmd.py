@@ -51,7 +51,10 @@ def command(
         paths, profile=profile, orientation=orientation, content=not no_content, strict=strict,
         contact_sheet=contact_sheet,
     )  # fmt: skip
-    write_report(report, pick_format(fmt, as_json), sys.stdout, color=sys.stdout.isatty())
+    shown = pick_format(fmt, as_json)
+    if shown == "html" and report_path:
+        shown = "text"  # the page goes to the file; the terminal gets the readable summary
+    write_report(report, shown, sys.stdout, color=sys.stdout.isatty())
     if report_path:
         write_report_file(report, file_format(fmt, as_json, report_path), report_path)
     exit_with(0 if report.ok else 1)
