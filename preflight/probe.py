@@ -105,6 +105,8 @@ def _probe_image(p: Path, kind: Sniffed, head: bytes) -> MediaInfo:
         fmt = (im.format or kind.format).lower()
         if fmt == "mpo":  # camera JPEGs with an extra preview frame: a JPEG to every decoder
             fmt = "jpeg"
+        elif fmt == "heif" and kind.format in ("heic", "avif"):
+            fmt = kind.format  # pillow-heif says HEIF for both; the ftyp brand tells them apart
         coded_w, coded_h = im.size
         frames = _frame_count(im) if fmt != "jpeg" else 1
         orientation = _exif_orientation(im)

@@ -251,3 +251,21 @@ def test_pcm_sound_in_mov(tmp_path: Path) -> None:
                      container="mov")  # fmt: skip
     info = probe(clip)
     assert [(a.codec, a.channels, a.sample_rate) for a in info.audio] == [("pcm_s16le", 2, 48000)]
+
+
+def test_heic_photo_is_probed_checked_and_converted(tmp_path: Path) -> None:
+    from pillow_heif import register_heif_opener
+
+    from preflight import check
+    from preflight.fix import fix
+    from preflight.samples import sample_photo
+
+    register_heif_opener()
+    path = tmp_path / "IMG_0001.HEIC"
+    Image.fromarray(sample_photo()).save(path, format="HEIF", quality=80)
+    info = probe(path)
+    assert (info.role, info.format, info.width, info.height) == ("image", "heic", 512, 512)
+    (item,) = check([path], content=False).items
+    assert (item.verdict, [f.code for f in item.findings]) == ("fixable", ["format.unsupported"])
+    (result,) = fix([path], tmp_path / "ready", content=False).results
+    assert result.ok and result.output is not None and probe(result.output).format == "jpeg"
