@@ -70,7 +70,8 @@ class PoseObservation:
     facing: str | None
     """``front``, ``back``, ``left`` or ``right`` (as the viewer sees it), None without a person."""
     second_look: str | None = None
-    """``crop`` or ``face`` when the person was only found on a second look, else None."""
+    """``crop``, ``face``, ``near`` or ``tiles`` when the person was only found on a second look
+    (see :mod:`.pose_looks`), else None."""
 
     @property
     def person(self) -> bool:
@@ -251,82 +252,23 @@ def _working(rgb: np.ndarray) -> np.ndarray:
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
-def _second_look_regions(
-    width: int, height: int, faces: Sequence[FaceBox] | None
-) -> list[tuple[str, tuple[float, float, float, float]]]:
-    """Regions (normalized boxes) to look at again when nobody was found in the whole frame.
-
-    A person in a wide panorama is letterboxed to a sliver of the model's square input: look at a
-    centred crop no wider than 16:9. A small person whose face was found: look around the face
-    (a box 3 faces wide and 4.5 tall, the face in its upper part). Measured: the astronaut pasted
-    at 12% of a 1080p canvas's height is missed at full frame and found in this box (not in a
-    5x7 one; the pose detector wants the person to fill a good part of its 224 px input).
-    """
-    regions = []
-    aspect = width / height
-    if aspect > 16 / 9 or aspect < 9 / 16:
-        keep_w = min(1.0, (16 / 9) / aspect)
-        keep_h = min(1.0, aspect / (9 / 16))
-        regions.append(("crop", ((1 - keep_w) / 2, (1 - keep_h) / 2, (1 + keep_w) / 2, (1 + keep_h) / 2)))
-    for face in list(faces or [])[:2]:
-        fw, fh = face.x1 - face.x0, face.y1 - face.y0
-        cx = (face.x0 + face.x1) / 2
-        box = (cx - 1.5 * fw, face.y0 - 0.5 * fh, cx + 1.5 * fw, face.y0 + 4.0 * fh)
-        box = (max(0.0, box[0]), max(0.0, box[1]), min(1.0, box[2]), min(1.0, box[3]))
-        if _area(box) < 0.8:
-            regions.append(("face", box))
-    return regions
-
-
-def _look_in(estimator: PoseEstimator, rgb: np.ndarray, box) -> list[np.ndarray]:
-    height, width = rgb.shape[:2]
-    x0, y0 = int(box[0] * width), int(box[1] * height)
-    x1, y1 = max(x0 + 1, int(box[2] * width)), max(y0 + 1, int(box[3] * height))
-    found = estimator.landmarks(_working(rgb[y0:y1, x0:x1]))
-    for points in found:  # back to whole-frame coordinates
-        points[:, 0] = (x0 + points[:, 0] * (x1 - x0)) / width
-        points[:, 1] = (y0 + points[:, 1] * (y1 - y0)) / height
-    return found
-
-
-def _others(
-    estimator: PoseEstimator | None, rgb: np.ndarray, first: np.ndarray
-) -> list[np.ndarray]:
-    """People the landmarker missed beside the one it found: mask that one, look again.
-
-    With ``num_poses=4`` the landmarker returned one person for two camera men side by side
-    (BlazeFace found neither face: both in profile); with the first one painted over it finds the
-    other. Only worth it when the first person leaves room (box narrower than 60% of the frame).
-    """
-    x0, _, x1, _ = _bbox(first)
-    if x1 - x0 > 0.6:
-        return []
-    width = rgb.shape[1]
-    pad = 0.15 * (x1 - x0)
-    masked = rgb.copy()
-    left, right = int(max(0.0, x0 - pad) * width), int(min(1.0, x1 + pad) * width)
-    masked[:, left:right] = np.median(rgb.reshape(-1, 3), axis=0).astype(np.uint8)
-    found = (estimator or PoseEstimator.shared("image")).landmarks(masked)
-    # Keep only people whose shoulders are seen outside the masked band.
-    return [
-        p
-        for p in found
-        if _seen(p, L_SHOULDER) and _seen(p, R_SHOULDER)
-        and not (left / width <= p[[L_SHOULDER, R_SHOULDER], 0].mean() <= right / width)
-    ]
-
-
 def estimate_pose(
     rgb: np.ndarray,
     estimator: PoseEstimator | None = None,
     time_s: float | None = None,
     faces: bool = True,
     recount: bool = True,
+    near: tuple[float, float, float, float] | None = None,
+    tiles: bool = True,
 ) -> PoseObservation:
-    """Observe one upright RGB frame: the whole frame, then a second look if nobody was found.
+    """Observe one upright RGB frame: the whole frame, then second looks if nobody was found.
 
-    ``recount`` looks for a second person with the first one masked out (see :func:`_others`).
+    ``recount`` looks for a second person with the first one masked out; ``near`` is where the
+    person was in the clip's previous sample; ``tiles`` allows the costly tile search (see
+    :mod:`.pose_looks` for all three).
     """
+    from . import pose_looks
+
     estimator = estimator or PoseEstimator.shared("image")
     height, width = rgb.shape[:2]
     small = _working(rgb)
@@ -334,14 +276,18 @@ def estimate_pose(
     found_faces = detect_faces(small) if faces else None
     if poses:
         if recount and len(poses) == 1:
-            poses += _others(estimator if estimator.mode == "image" else None, small, poses[0])
+            poses += pose_looks.others(estimator if estimator.mode == "image" else None, small, poses[0])
         return observe(poses, found_faces, width, height)
     # Second looks always go through an IMAGE-mode estimator: a crop would confuse VIDEO tracking.
     image_mode = estimator if estimator.mode == "image" else PoseEstimator.shared("image")
-    for why, box in _second_look_regions(width, height, found_faces):
-        poses = _look_in(image_mode, rgb, box)
+    for why, box in pose_looks.regions(width, height, found_faces, near):
+        poses = pose_looks.look_in(image_mode, rgb, box)
         if poses:
             return observe(poses, found_faces, width, height, second_look=why)
+    if tiles:
+        poses = pose_looks.look_on_tiles(image_mode, rgb)
+        if poses:
+            return observe(poses, found_faces, width, height, second_look="tiles")
     return observe([], found_faces, width, height)
 
 
