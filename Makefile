@@ -1,0 +1,25 @@
+# One place for the commands CI and developers run.
+.PHONY: install test slow lint check bench demo
+
+install:
+	python -m pip install -e '.[dev]'
+
+test:
+	python -m pytest
+
+slow:
+	python -m pytest -m slow
+
+lint:
+	ruff check preflight tests bench
+
+check: lint test
+
+bench:
+	python bench/bench_probe.py
+	python bench/bench_fix.py
+	python bench/bench_check.py
+	python bench/bench_batch.py
+
+demo:
+	preflight demo
