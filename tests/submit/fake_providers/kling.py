@@ -1,0 +1,115 @@
+"""Official Kling API fake: JWT (HS256) auth, `code`-carrying error bodies, `external_task_id` lookups."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any, ClassVar
+
+import jwt
+
+from .base import FakeServer, Reply, scripted
+
+
+class FakeKling(FakeServer):
+    name = "kling"
+    auth_error: ClassVar[Any] = {"code": 1001, "message": "Authorization is invalid", "request_id": "r-auth"}
+    statuses = ("submitted", "processing", "succeed")
+
+    def __init__(self, secrets: dict[str, str]) -> None:
+        super().__init__(secrets)
+        self.claims: list[dict[str, Any]] = []
+
+    def authorized(self, headers: dict[str, str]) -> bool:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme != "Bearer":
+            return False
+        try:
+            claims = jwt.decode(
+                token,
+                self.secrets["KLINGAI_SECRET_KEY"],
+                algorithms=["HS256"],
+                options={"require": ["iss", "exp", "nbf"]},
+            )
+        except jwt.PyJWTError:
+            return False
+        self.claims.append(claims)
+        return claims["iss"] == self.secrets["KLINGAI_ACCESS_KEY"] and claims["exp"] - time.time() <= 1800
+
+    def _error(self, status: int, code: int, message: str) -> Reply:
+        return Reply(status, {"code": code, "message": message, "request_id": uuid.uuid4().hex})
+
+    def route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> Reply:
+        base = "/v1/videos/motion-control"
+        if method == "POST" and path == base:
+            canned = scripted(self, "create")
+            if canned:
+                return canned
+            data = json.loads(body)
+            allowed = {
+                "model_name",
+                "image_url",
+                "video_url",
+                "character_orientation",
+                "mode",
+                "prompt",
+                "keep_original_sound",
+                "callback_url",
+                "external_task_id",
+                "watermark_info",
+            }
+            problem = (
+                next((f"unknown field {k}" for k in data if k not in allowed), None)
+                or next(
+                    (
+                        f"{k} is required"
+                        for k in ("image_url", "video_url", "character_orientation", "mode")
+                        if not data.get(k)
+                    ),
+                    None,
+                )
+                or (data["character_orientation"] not in ("image", "video") and "bad character_orientation")
+                or (data["mode"] not in ("std", "pro") and "bad mode")
+                or (data.get("keep_original_sound", "yes") not in ("yes", "no") and "keep_original_sound: yes|no")
+                or (str(data["image_url"]).startswith("data:") and "image_url: base64 without data: prefix")
+                or (len(data.get("prompt", "")) > 2500 and "prompt too long")
+            )
+            if problem:
+                return self._error(400, 1201, problem)
+            ext = data.get("external_task_id")
+            if ext and any(t["external_id"] == ext for t in self.tasks.values()):
+                return self._error(400, 1201, "external_task_id already exists")
+            task_id = self.new_task(data, external_id=ext)
+            if self.drop_create:
+                self.drop_create = False
+                return Reply(drop=True)
+            return Reply(
+                200,
+                {
+                    "code": 0,
+                    "message": "SUCCEED",
+                    "request_id": uuid.uuid4().hex,
+                    "data": {"task_id": task_id, "task_status": "submitted"},
+                },
+            )
+        if method == "GET" and path.startswith(base + "/"):
+            canned = scripted(self, "status")
+            if canned:
+                return canned
+            ref = path.rsplit("/", 1)[-1]
+            task_id = next((k for k, t in self.tasks.items() if ref in (k, t["external_id"])), None)
+            if task_id is None:
+                return self._error(404, 1203, "task not found")
+            word = self.advance(task_id) if ref == task_id else "submitted"
+            data: dict[str, Any] = {
+                "task_id": task_id,
+                "task_status": word,
+                "task_info": {"external_task_id": self.tasks[task_id]["external_id"]},
+            }
+            if word == "FAILED":
+                data.update(task_status="failed", task_status_msg=self.fail_reason)
+            elif word == "succeed":
+                data["task_result"] = {"videos": [{"id": "v1", "url": self.result_url(task_id), "duration": "3.5"}]}
+            return Reply(200, {"code": 0, "message": "SUCCEED", "request_id": "r", "data": data})
+        return self._error(404, 1203, "no such route")

@@ -1,0 +1,49 @@
+"""Novita fake: async task API with `TASK_STATUS_*` words and `reason` error bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from .base import FakeServer, Reply, scripted
+
+
+class FakeNovita(FakeServer):
+    name = "novita"
+    auth_error: ClassVar[Any] = {"code": 401, "reason": "INVALID_API_KEY", "message": "invalid api key"}
+    statuses = ("TASK_STATUS_QUEUED", "TASK_STATUS_PROCESSING", "TASK_STATUS_SUCCEED")
+
+    def authorized(self, headers: dict[str, str]) -> bool:
+        return headers.get("authorization") == f"Bearer {self.secrets['NOVITA_API_KEY']}"
+
+    def route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> Reply:
+        if method == "POST" and path == "/v3/async/kling-v2.6-pro-motion-control":
+            canned = scripted(self, "create")
+            if canned:
+                return canned
+            data = json.loads(body)
+            problem = (
+                next((f"{k} is required" for k in ("image", "video", "character_orientation") if not data.get(k)), None)
+                or (not isinstance(data.get("keep_original_sound", True), bool) and "keep_original_sound: bool")
+                or (data["character_orientation"] not in ("image", "video") and "character_orientation")
+            )
+            if problem:
+                return Reply(400, {"code": 400, "reason": "INVALID_REQUEST_BODY", "message": problem, "metadata": {}})
+            task_id = self.new_task(data)
+            if self.drop_create:
+                self.drop_create = False
+                return Reply(drop=True)
+            return Reply(200, {"task_id": task_id})
+        if method == "GET" and path == "/v3/async/task-result":
+            task_id = query.get("task_id", "")
+            if task_id not in self.tasks:
+                return Reply(404, {"code": 404, "reason": "TASK_NOT_FOUND", "message": "task not found"})
+            word = self.advance(task_id)
+            task = {"task_id": task_id, "task_type": "KLING_V2.6_PRO_MOTION_CONTROL", "status": word, "reason": ""}
+            videos = []
+            if word == "FAILED":
+                task.update(status="TASK_STATUS_FAILED", reason=self.fail_reason)
+            elif word == "TASK_STATUS_SUCCEED":
+                videos = [{"video_url": self.result_url(task_id), "video_url_ttl": "3600", "video_type": "mp4"}]
+            return Reply(200, {"extra": {}, "task": task, "images": [], "videos": videos, "audios": []})
+        return Reply(404, {"code": 404, "reason": "NOT_FOUND", "message": "not found"})

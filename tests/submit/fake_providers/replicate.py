@@ -1,0 +1,102 @@
+"""Replicate fake: predictions with `urls.get`/`urls.cancel`, problem-JSON errors, file uploads."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, ClassVar
+
+from .base import FakeServer, Reply, parse_multipart, scripted
+
+
+class FakeReplicate(FakeServer):
+    name = "replicate"
+    auth_error: ClassVar[Any] = {
+        "title": "Unauthenticated",
+        "detail": "You did not pass a valid authentication token",
+        "status": 401,
+    }
+    statuses = ("starting", "processing", "succeeded")
+
+    def authorized(self, headers: dict[str, str]) -> bool:
+        return headers.get("authorization") == f"Bearer {self.secrets['REPLICATE_API_TOKEN']}"
+
+    def _prediction(self, task_id: str, status: str) -> dict[str, Any]:
+        task = self.tasks[task_id]
+        out = {
+            "id": task_id,
+            "model": "kwaivgi/kling-v2.6-motion-control",
+            "input": task["body"]["input"],
+            "status": status,
+            "output": None,
+            "error": None,
+            "logs": "",
+            "urls": {
+                "get": f"{self.url}/v1/predictions/{task_id}",
+                "cancel": f"{self.url}/v1/predictions/{task_id}/cancel",
+            },
+        }
+        if status == "succeeded":
+            out["output"] = self.result_url(task_id)
+        return out
+
+    def route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> Reply:
+        if method == "POST" and path == "/v1/files":
+            form = parse_multipart(headers, body)
+            if "content" not in form:
+                return Reply(400, {"title": "Bad request", "detail": "content is required", "status": 400})
+            file_id = uuid.uuid4().hex
+            self.files[file_id] = form["content"][1]
+            return Reply(
+                201,
+                {
+                    "id": file_id,
+                    "name": form["content"][0],
+                    "size": len(form["content"][1]),
+                    "urls": {"get": f"{self.url}/files/{file_id}"},
+                },
+            )
+        if method == "POST" and path == "/v1/models/kwaivgi/kling-v2.6-motion-control/predictions":
+            canned = scripted(self, "create")
+            if canned:
+                return canned
+            data = json.loads(body)
+            fields = data.get("input") or {}
+            invalid = [k for k in ("image", "video") if not fields.get(k)]
+            if fields.get("mode", "std") not in ("std", "pro"):
+                invalid.append("mode")
+            if fields.get("character_orientation", "image") not in ("image", "video"):
+                invalid.append("character_orientation")
+            if not isinstance(fields.get("keep_original_sound", True), bool):
+                invalid.append("keep_original_sound")
+            if invalid:
+                return Reply(
+                    422,
+                    {
+                        "title": "Input validation failed",
+                        "status": 422,
+                        "detail": "; ".join(f"input.{k}: invalid" for k in invalid),
+                    },
+                )
+            task_id = self.new_task(data)
+            if self.drop_create:
+                self.drop_create = False
+                return Reply(drop=True)
+            return Reply(201, self._prediction(task_id, "starting"))
+        if path.startswith("/v1/predictions/"):
+            parts = path[len("/v1/predictions/") :].split("/")
+            task_id = parts[0]
+            if task_id not in self.tasks:
+                return Reply(404, {"title": "Not found", "detail": "Not found", "status": 404})
+            if method == "POST" and parts[1:] == ["cancel"]:
+                self.tasks[task_id]["canceled"] = True
+                return Reply(200, self._prediction(task_id, "canceled"))
+            if self.tasks[task_id]["canceled"]:
+                return Reply(200, self._prediction(task_id, "canceled"))
+            word = self.advance(task_id)
+            if word == "FAILED":
+                prediction = self._prediction(task_id, "failed")
+                prediction["error"] = self.fail_reason
+                return Reply(200, prediction)
+            return Reply(200, self._prediction(task_id, word))
+        return Reply(404, {"title": "Not found", "detail": "Not found", "status": 404})
