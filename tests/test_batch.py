@@ -252,3 +252,40 @@ def test_json_report_and_junit_file(incoming: Path, tmp_path: Path) -> None:
     xml = junit.read_text()
     assert xml.count("<testcase") == 6 and xml.count("<failure") == 2  # webp fixable + cut-off upload
     assert result.exit_code == 1
+
+
+def test_fix_options_reach_every_file_and_the_resume_key(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_image(folder / "wide.jpg", width=1000, height=300)  # 3.3:1, the profile takes up to 2.5:1
+    make_clip(folder / "long.mp4", duration=6, width=640, height=360)
+    out, state = tmp_path / "out", tmp_path / "s.jsonl"
+    args = ["batch", str(folder), "-o", str(out), "--no-content", "-q", "-j", "1", "--state", str(state), "--json"]
+    runner = CliRunner()
+    result = runner.invoke(cli, [*args, "--aspect", "crop", "--start", "1", "--end", "4.5"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    items = {Path(i["path"]).name: i for i in json.loads(result.stdout)["items"]}
+    wide = probe(items["wide.jpg"]["output"])
+    assert wide.height < 400 and wide.width / wide.height <= 2.5 + 1e-3  # cropped: padding would give 1000x400
+    assert any(a.startswith("crop") for a in items["wide.jpg"]["actions"])
+    clip = probe(items["long.mp4"]["output"])
+    assert clip.duration is not None and abs(clip.duration - 3.5) < 0.3, clip.duration
+
+    # Other fix options are other work: nothing resumed; the same ones again: everything resumed.
+    base = [a for a in args if a != "--json"]
+    padded = runner.invoke(cli, [*base, "--resume", "--fill", "solid", "--jsonl"], catch_exceptions=False)
+    assert padded.exit_code == 0
+    lines = {Path(x["path"]).name: x for x in _jsonl(padded.stdout) if x["event"] == "file"}
+    assert [x["resumed"] for x in lines.values()] == [False, False]
+    solid = probe(lines["wide.jpg"]["output"])
+    assert (solid.width, solid.height) == (1000, 400)  # padded this time
+    again = runner.invoke(cli, [*base, "--resume", "--fill", "solid", "--jsonl"], catch_exceptions=False)
+    assert [x["resumed"] for x in _jsonl(again.stdout) if x["event"] == "file"] == [True, True]
+
+
+def test_fix_options_without_outdir_or_backwards_window_are_usage_errors(tmp_path: Path) -> None:
+    make_image(tmp_path / "a.jpg")
+    assert main(["batch", str(tmp_path), "--aspect", "crop", "-q"]) == 2
+    assert main(["batch", str(tmp_path), "--start", "3", "--end", "2", "-o", str(tmp_path / "o"), "-q"]) == 2
+    with pytest.raises(UsageError, match="window"):
+        run_batch([tmp_path], outdir=tmp_path / "o", content=False, jobs=1, window="middle")

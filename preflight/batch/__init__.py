@@ -114,8 +114,16 @@ def run_batch(
     patterns: Sequence[str] = (),
     progress: Progress | None = None,
     on_result: Callable[[FileResult], None] | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    aspect: str = "pad",
+    fill: str = "blur",
+    window: str = "best",
 ) -> BatchResult:
     """Check every file below ``inputs`` (and fix it into ``outdir``); see the module docstring.
+
+    ``start``, ``end``, ``aspect``, ``fill`` and ``window`` are :func:`preflight.fix.fix`'s options,
+    applied to every file fixed (they are part of the resume key).
 
     ``on_result`` is called in this process as each file finishes (resumed ones first). The first
     Ctrl-C lets the running files finish and returns (``interrupted``); a second one stops at once.
@@ -133,7 +141,13 @@ def run_batch(
         strict=strict,
         outdir=os.fspath(outdir) if outdir is not None else None,
         previews=previews,
+        start=start,
+        end=end,
+        aspect=aspect,
+        fill=fill,
+        window=window,
     )
+    settings.validate()
     state_file = Path(state_path) if state_path is not None else default_state_path(inputs, outdir)
     found = find_inputs(inputs, patterns, exclude=[outdir] if outdir is not None else [])
     paths = [str(p) for p, _ in found]

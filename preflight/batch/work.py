@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from ..errors import PreflightError
+from ..errors import PreflightError, UsageError
 from ..models import Finding, Item, Severity, to_dict
 
 __all__ = ["BatchSettings", "FileResult", "file_digest", "prepare_worker", "process_file"]
@@ -25,6 +25,9 @@ __all__ = ["BatchSettings", "FileResult", "file_digest", "prepare_worker", "proc
 log = logging.getLogger("preflight")
 
 HASH_CHUNK = 1 << 20
+FIX_ASPECTS = ("pad", "crop")
+FIX_FILLS = ("blur", "solid")
+FIX_WINDOWS = ("best", "start")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,28 @@ class BatchSettings:
     """Where fixed files go; None for ``--check-only``."""
     previews: bool = False
     """Also render the HTML report's preview (frames with the pose skeleton drawn)."""
+    start: float | None = None
+    """The fix options (``preflight fix --start/--end/--aspect/--fill/--window``); used with ``outdir``."""
+    end: float | None = None
+    aspect: str = "pad"
+    fill: str = "blur"
+    window: str = "best"
+
+    def fix_options(self) -> Any:
+        """The :class:`preflight.fix.FixOptions` every file is fixed with."""
+        from ..fix import FixOptions
+
+        return FixOptions(start=self.start, end=self.end, aspect=self.aspect, window=self.window, fill=self.fill)
+
+    def validate(self) -> None:
+        """Refuse impossible fix options before any file is walked (UsageError, exit 2)."""
+        for name, allowed in (("aspect", FIX_ASPECTS), ("fill", FIX_FILLS), ("window", FIX_WINDOWS)):
+            if getattr(self, name) not in allowed:
+                raise UsageError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        if self.start is not None and self.start < 0:
+            raise UsageError(f"--start must be >= 0, not {self.start:g}")
+        if self.end is not None and self.end <= (self.start or 0.0):
+            raise UsageError(f"--end ({self.end:g}) must be after --start ({self.start or 0:g})")
 
     def fingerprint(self) -> str:
         """A short hash of the settings and the profile's contents (an edited profile redoes work)."""
@@ -56,6 +81,9 @@ class BatchSettings:
             "strict": self.strict,
             "outdir": os.path.abspath(self.outdir) if self.outdir else None,
         }
+        if self.outdir:  # the fix options change outputs only: a check-only state keeps its keys
+            data["fix"] = {"start": self.start, "end": self.end, "aspect": self.aspect, "fill": self.fill,
+                           "window": self.window}  # fmt: skip
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -178,15 +206,21 @@ def _fix_one(path: str, settings: BatchSettings, profile: Any, digest: str | Non
 
     assert settings.outdir is not None
     outdir = os.path.join(settings.outdir, subdir) if subdir else settings.outdir
+    options = settings.fix_options()
+
+    def attempt() -> Any:
+        return fix_one(path, OutputNamer(outdir, [path]), profile, settings.orientation, options,
+                       content=settings.content)  # fmt: skip
+
     try:
-        one = fix_one(path, OutputNamer(outdir, [path]), profile, settings.orientation, content=settings.content)
+        one = attempt()
     except FixError as exc:
         if exc.code != "fix.output":
             raise
         # Two workers picked the same free name at once (clip.mov and clip.mp4 -> clip.mp4): a fresh
         # namer now sees the other's file and picks the next name.
         log.info("%s: %s; choosing another output name", path, exc.one_line())
-        one = fix_one(path, OutputNamer(outdir, [path]), profile, settings.orientation, content=settings.content)
+        one = attempt()
     return FileResult(
         path=path,
         item=one.before,

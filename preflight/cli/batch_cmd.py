@@ -15,8 +15,11 @@ from ..batch import BatchResult, FileResult, run_batch
 from ..report import item_to_dict, report_to_dict, write_report
 from . import exit_with
 from .options import (
+    FIX_OPTION_NAMES,
+    check_window,
     content_option,
     file_format,
+    fix_options,
     orientation_option,
     output_format_options,
     pick_format,
@@ -39,6 +42,7 @@ LISTED_MAX = 25
     help="Fix every file into OUTDIR (inputs are never modified). Without it: check only.",
 )
 @click.option("--check-only", is_flag=True, help="Only check (the default when there is no -o).")
+@fix_options
 @click.option(
     "-j",
     "--jobs",
@@ -85,6 +89,11 @@ def command(
     inputs: tuple[str, ...],
     outdir: str | None,
     check_only: bool,
+    start: float | None,
+    end: float | None,
+    aspect: str,
+    fill: str,
+    window: str,
     jobs: int | None,
     resume: bool,
     state_path: str | None,
@@ -112,6 +121,8 @@ def command(
         raise click.UsageError("--check-only and -o/--outdir exclude each other")
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
+    check_window(start, end)
+    _fix_options_need_outdir(outdir)
     stdout_fmt = pick_format(fmt, as_json)
     file_fmt = file_format(fmt, as_json, report_path) if report_path else None
     want_html = (stdout_fmt == "html" and not jsonl) or file_fmt == "html"
@@ -137,6 +148,11 @@ def command(
         patterns=patterns,
         progress=make_progress(enabled=not quiet),
         on_result=stream,
+        start=start,
+        end=end,
+        aspect=aspect,
+        fill=fill,
+        window=window,
     )
     if jsonl:
         sys.stdout.write(json.dumps({"event": "summary", **_summary(result)}) + "\n")
@@ -157,6 +173,16 @@ def command(
         )
         exit_with(EXIT_INTERRUPTED)
     exit_with(0 if result.ok else 1)
+
+
+def _fix_options_need_outdir(outdir: str | None) -> None:
+    """--aspect and friends say how to fix: without -o nothing is fixed, so saying it is a mistake."""
+    if outdir is not None:
+        return
+    ctx = click.get_current_context()
+    given = [n for n in FIX_OPTION_NAMES if ctx.get_parameter_source(n) is click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"--{given[0]} says how to fix: it needs -o/--outdir")
 
 
 def _jsonl_line(result: FileResult, fixing: bool) -> dict[str, Any]:

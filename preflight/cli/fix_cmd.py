@@ -12,7 +12,7 @@ import click
 from ..fix import FixReport, FixResult, Progress, fix
 from ..report import describe_media
 from . import exit_with
-from .options import content_option, orientation_option, profile_option
+from .options import check_window, content_option, fix_options, orientation_option, profile_option
 
 
 @click.command("fix")
@@ -24,17 +24,7 @@ from .options import content_option, orientation_option, profile_option
 @content_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (preflight.report/1).")
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
-@click.option("--start", type=click.FloatRange(min=0), default=None, metavar="S",
-              help="Keep the clip from S seconds (a window of the allowed length).")  # fmt: skip
-@click.option("--end", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
-              help="Keep the clip up to S seconds.")  # fmt: skip
-@click.option("--aspect", type=click.Choice(["pad", "crop"]), default="pad", show_default=True,
-              help="Into the aspect range by padding (keeps every pixel) or cropping.")  # fmt: skip
-@click.option("--fill", type=click.Choice(["blur", "solid"]), default="blur", show_default=True,
-              help="What the padding shows.")  # fmt: skip
-@click.option("--window", type=click.Choice(["best", "start"]), default="best", show_default=True,
-              help="Which part of a long clip to keep: the one with the most visible torso and no cut, "
-              "or the beginning.")  # fmt: skip
+@fix_options
 def command(
     paths: tuple[str, ...],
     outdir: str,
@@ -54,8 +44,7 @@ def command(
     Cheapest operation first: copy, remux, stream-copy trim, and a re-encode only when pixels or
     timing must change. Each output is checked again.
     """
-    if start is not None and end is not None and end <= start:
-        raise click.BadParameter(f"{end:g} is not after --start {start:g}", param_hint="--end")
+    check_window(start, end)
     with _progress_bar(enabled=sys.stderr.isatty() and not dry_run) as progress:
         report = fix(
             paths, outdir, profile=profile, orientation=orientation, content=not no_content, dry_run=dry_run,

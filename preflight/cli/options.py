@@ -65,6 +65,73 @@ def output_format_options(f: F) -> F:
     return f
 
 
+def start_option(f: F) -> F:
+    return click.option(
+        "--start",
+        type=click.FloatRange(min=0),
+        default=None,
+        metavar="S",
+        help="Keep the clip from S seconds (a window of the allowed length).",
+    )(f)
+
+
+def end_option(f: F) -> F:
+    return click.option(
+        "--end",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        metavar="S",
+        help="Keep the clip up to S seconds.",
+    )(f)
+
+
+def aspect_option(f: F) -> F:
+    return click.option(
+        "--aspect",
+        type=click.Choice(["pad", "crop"]),
+        default="pad",
+        show_default=True,
+        help="Into the aspect range by padding (keeps every pixel) or cropping.",
+    )(f)
+
+
+def fill_option(f: F) -> F:
+    return click.option(
+        "--fill",
+        type=click.Choice(["blur", "solid"]),
+        default="blur",
+        show_default=True,
+        help="What the padding shows.",
+    )(f)
+
+
+def window_option(f: F) -> F:
+    return click.option(
+        "--window",
+        type=click.Choice(["best", "start"]),
+        default="best",
+        show_default=True,
+        help="Which part of a long clip to keep: the one with the most visible torso and no cut, or the beginning.",
+    )(f)
+
+
+FIX_OPTION_NAMES = ("start", "end", "aspect", "fill", "window")
+"""The parameters :func:`fix_options` adds (the keyword names ``preflight.fix.fix`` takes)."""
+
+
+def fix_options(f: F) -> F:
+    """``--start --end --aspect --fill --window``, in that order in ``--help`` (fix, prepare, batch)."""
+    for option in (window_option, fill_option, aspect_option, end_option, start_option):
+        f = option(f)
+    return f
+
+
+def check_window(start: float | None, end: float | None) -> None:
+    """``--end`` must come after ``--start`` (click checks each alone, not the pair)."""
+    if start is not None and end is not None and end <= start:
+        raise click.BadParameter(f"{end:g} is not after --start {start:g}", param_hint="--end")
+
+
 def pick_format(fmt: str | None, as_json: bool, report_path: str | None = None) -> str:
     if as_json:
         return "json"

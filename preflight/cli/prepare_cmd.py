@@ -8,7 +8,7 @@ import click
 
 from ..prepare import prepare
 from . import exit_with
-from .options import content_option, orientation_option, profile_option
+from .options import check_window, content_option, fix_options, orientation_option, profile_option
 
 
 @click.command("prepare")
@@ -19,20 +19,21 @@ from .options import content_option, orientation_option, profile_option
 @profile_option
 @orientation_option
 @content_option
-@click.option("--aspect", type=click.Choice(["pad", "crop"]), default="pad", show_default=True,
-              help="Into the aspect range by padding or cropping.")  # fmt: skip
-@click.option("--start", type=click.FloatRange(min=0), default=None, metavar="S",
-              help="Keep the clip from S seconds.")  # fmt: skip
+@fix_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def command(
     image: str, video: str, outdir: str, profile: str | None, orientation: str, no_content: bool,
-    aspect: str, start: float | None, as_json: bool,
+    start: float | None, end: float | None, aspect: str, fill: str, window: str, as_json: bool,
 ) -> None:  # fmt: skip
     """Check and fix the pair for a provider, check them together, and write manifest.json.
 
     Exit 0 when the bundle is ready for `preflight submit OUTDIR`; 1 when an input could not be fixed.
     """
-    result = prepare(image, video, outdir, profile, orientation, content=not no_content, aspect=aspect, start=start)
+    check_window(start, end)
+    result = prepare(
+        image, video, outdir, profile, orientation, content=not no_content,
+        start=start, end=end, aspect=aspect, fill=fill, window=window,
+    )  # fmt: skip
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         exit_with(0 if result.ok else 1)
