@@ -12,6 +12,7 @@ from preflight.analyze.pose import (
     PoseAnalyzer,
     analyze_image_pose,
     clip_metrics,
+    estimate_pose,
     facing_of,
     load_upright_rgb,
     observe,
@@ -81,13 +82,46 @@ def test_facing_from_shoulders_and_nose():
     assert facing_of(_points(nose=(0.5, 0.2, 0.9))) is None
 
 
-def test_people_is_the_larger_of_poses_and_faces():
+def test_people_are_the_poses_plus_the_faces_no_pose_explains():
     from preflight.analyze.people import FaceBox
 
-    faces = [FaceBox(0.1, 0.1, 0.2, 0.2, 0.9), FaceBox(0.6, 0.1, 0.7, 0.2, 0.8)]
-    assert observe([_points(**FRONT)], faces, 100, 100).people == 2
-    nobody = observe([], faces, 100, 100)
+    own_face = FaceBox(0.45, 0.1, 0.55, 0.22, 0.9)  # the FRONT person's head
+    patch = FaceBox(0.45, 0.5, 0.55, 0.6, 0.55)  # a "face" on their chest (the astronaut's patch)
+    beside = FaceBox(0.8, 0.1, 0.9, 0.22, 0.8)  # someone the pose model missed
+    twice = FaceBox(0.44, 0.08, 0.54, 0.2, 0.6)  # the same head boxed twice
+    one = observe([_points(**FRONT)], [own_face, patch, twice], 100, 100)
+    assert (one.people, one.poses, one.faces) == (1, 1, 2)  # the double box is one face
+    two = observe([_points(**FRONT)], [own_face, beside], 100, 100)
+    assert (two.people, two.faces) == (2, 2)
+    nobody = observe([], [own_face, beside, twice], 100, 100)
     assert (nobody.people, nobody.poses, nobody.bbox, nobody.subject_size) == (2, 0, None, 0.0)
+
+
+def test_clip_people_count_holds_on_a_majority_of_a_window():
+    from dataclasses import replace
+
+    from preflight.analyze.pose_findings import people_counts
+
+    one = observe([_points(**FRONT)], [], 100, 100)
+    two = replace(one, people=2)
+
+    def clip(counts: dict[int, int], samples: int = 31, recount_every: int = 3):
+        # recount on every third sample, as PoseAnalyzer does
+        return [
+            replace(two if i in counts else one, people=counts.get(i, 1), recounted=i % recount_every == 0)
+            for i in range(samples)
+        ]
+
+    # The reported noise: 2 people on 3 scattered samples of a one-person clip.
+    assert set(people_counts(clip({4: 2, 13: 2, 22: 2}))) == {1}
+    # One recount's phantom spreads to the two samples after it: still no majority.
+    assert set(people_counts(clip({15: 2}))) == {1}
+    # A second person only the recount sees (two camera men in profile) counts all along.
+    assert set(people_counts(clip({i: 2 for i in range(0, 31, 3)}))) == {2}
+    # A passer-by for 3 s (9 samples) is there in the middle of it, not before or after.
+    counts = people_counts(clip({i: 2 for i in range(10, 19)}, recount_every=1))
+    assert counts[14] == 2 and counts[0] == counts[30] == 1
+    assert people_counts([]) == [] and people_counts([two]) == [2]
 
 
 def test_clip_metrics_summarise_the_track():
@@ -141,6 +175,8 @@ def test_coffee_has_no_person():
         (lambda: side_by_side(astronaut(), camera()), 2),
         (lambda: side_by_side(camera(), camera()), 2),  # no face found: the masked second look
         (lambda: side_by_side(astronaut(), astronaut(), astronaut()), 3),
+        # BlazeFace boxed the mirrored middle one twice (4 faces): one person per pose
+        (lambda: side_by_side(astronaut(), astronaut()[:, ::-1], astronaut()), 3),
     ],
 )
 def test_people_side_by_side_are_counted(image, people):
@@ -156,6 +192,29 @@ def test_tiny_person_on_a_big_canvas_is_too_small():
     assert codes(result) == {"pose.subject_too_small": Severity.WARNING}
     finding = result.findings[0]
     assert finding.limit == 0.05 and finding.measured == result.metrics["subject_size"]
+
+
+@pytest.mark.model
+def test_helmet_in_the_lap_is_not_a_second_person(monkeypatch):
+    """A frame of the 1080p zoom clip where the masked recount took the helmet for a person."""
+    import cv2
+
+    from preflight.analyze import pose, pose_looks
+
+    canvas = np.full((1080, 1920, 3), 100, np.uint8)
+    canvas[:, 420:1500] = cv2.resize(astronaut(), (1080, 1080))
+    frame = cv2.warpAffine(canvas, cv2.getRotationMatrix2D((960, 540), 0, 1.134), (1920, 1080))
+    small = pose._working(frame)
+    estimator = pose.PoseEstimator.shared("image")
+    (first,) = estimator.landmarks(small)
+
+    with monkeypatch.context() as m:  # without the uprightness test: the helmet is a "person"
+        m.setattr(pose_looks, "NOSE_ABOVE_SHOULDERS_BESIDE", -10.0)
+        (helmet,) = pose_looks.others(estimator, small, first)
+    assert helmet[pose.NOSE, 1] > helmet[[pose.L_SHOULDER, pose.R_SHOULDER], 1].mean()  # nose below
+    assert pose_looks.others(estimator, small, first) == []
+    obs = estimate_pose(frame, recount=True)
+    assert (obs.people, obs.poses, obs.recounted) == (1, 1, True)
 
 
 @pytest.mark.model

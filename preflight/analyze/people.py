@@ -18,8 +18,13 @@ OpenCV's Haar cascades are not shipped in this opencv-contrib build (``cv2.data`
 ``cv2.FaceDetectorYN`` needs a model file we do not have; HOG misses nearly everything that is not
 a full standing body. BlazeFace full range (from the same mediapipe 0.10.21 wheel as the pose
 model, built into the cache by :mod:`.posemodel`) is the only one that counts the composites, so
-the count is ``max(poses, faces)``. It misses people seen from behind or in profile (camera x2),
+the count is the poses plus the faces no pose explains. It misses people seen from behind or in profile (camera x2),
 which is why it is a second opinion and never the only one.
+
+A face adds to the count only where no pose explains it (:func:`faces_beside`): BlazeFace found 4
+faces in three astronauts side by side (two overlapping boxes on the middle one, whose photo was
+mirrored), and a second "face" on the helmet in a small astronaut's lap; both noise, and both inside
+a person the pose model had found. Overlapping faces are one face (:func:`distinct_faces`).
 """
 
 from __future__ import annotations
@@ -28,18 +33,25 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FaceBox", "before_exit", "detect_faces", "quiet_native_logs"]
+__all__ = ["FaceBox", "before_exit", "detect_faces", "distinct_faces", "faces_beside", "quiet_native_logs"]
 
 log = logging.getLogger("preflight")
 
 MIN_FACE_SCORE = 0.5
 """BlazeFace's own default; the weakest true face above was 0.55 (the camera man beside the
 astronaut) and no false face scored above 0.5 on coffee or the darkened photos."""
+
+SAME_FACE_IOU = 0.3
+"""Two face boxes overlapping this much (or one's centre inside the other) are one face. The two
+boxes on the mirrored astronaut: centre inside, IoU 0.4; faces of neighbours never overlap."""
+BODY_MARGIN = 0.25
+"""A face explained by a person's pose lies inside that person's box widened by this share of its
+width on each side (the box is made of landmarks, so a face at its edge may stick out a little)."""
 
 _detector = None
 _detector_lock = threading.Lock()
@@ -55,6 +67,44 @@ class FaceBox:
     x1: float
     y1: float
     score: float
+
+
+def distinct_faces(faces: Sequence[FaceBox]) -> list[FaceBox]:
+    """One box per face: of overlapping boxes, the highest-scoring one."""
+    kept: list[FaceBox] = []
+    for face in sorted(faces, key=lambda f: f.score, reverse=True):
+        if not any(_same_face(face, other) for other in kept):
+            kept.append(face)
+    return kept
+
+
+def _same_face(a: FaceBox, b: FaceBox) -> bool:
+    ix = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0))
+    iy = max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+    union = (a.x1 - a.x0) * (a.y1 - a.y0) + (b.x1 - b.x0) * (b.y1 - b.y0) - ix * iy
+    if union > 0 and ix * iy / union > SAME_FACE_IOU:
+        return True
+    return _centre_in(a, (b.x0, b.y0, b.x1, b.y1)) or _centre_in(b, (a.x0, a.y0, a.x1, a.y1))
+
+
+def _centre_in(face: FaceBox, box: tuple[float, float, float, float]) -> bool:
+    cx, cy = (face.x0 + face.x1) / 2, (face.y0 + face.y1) / 2
+    return box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
+
+
+def faces_beside(
+    faces: Sequence[FaceBox], bodies: Sequence[tuple[float, float, float, float]]
+) -> list[FaceBox]:
+    """The distinct faces no found person explains: each one is a person the pose model missed.
+
+    ``bodies`` are the people's boxes (normalized). Trade-off: the face of a second person standing
+    in front of or behind the first, inside the first one's box, is not counted; the masked
+    recount and the pose model's own ``num_poses`` are what find such a person.
+    """
+    widened = [
+        (x0 - BODY_MARGIN * (x1 - x0), y0, x1 + BODY_MARGIN * (x1 - x0), y1) for x0, y0, x1, y1 in bodies
+    ]
+    return [f for f in distinct_faces(faces) if not any(_centre_in(f, box) for box in widened)]
 
 
 @contextlib.contextmanager

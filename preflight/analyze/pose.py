@@ -16,12 +16,12 @@ import contextlib
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from .people import FaceBox, before_exit, detect_faces, quiet_native_logs
+from .people import FaceBox, before_exit, detect_faces, distinct_faces, faces_beside, quiet_native_logs
 
 if TYPE_CHECKING:  # for type checkers; at run time they come lazily (see __getattr__ at the end)
     from .pose_findings import PoseAnalyzer, analyze_image_pose, clip_metrics  # noqa: F401
@@ -54,10 +54,10 @@ class PoseObservation:
     """What the pose model (and the face second opinion) saw in one frame."""
 
     people: int
-    """Best count: the larger of the poses and the faces found."""
+    """Best count: the poses found, plus the faces no pose explains (see :mod:`.people`)."""
     poses: int
     faces: int | None
-    """Faces found; None when the face detector is unavailable."""
+    """Distinct faces found; None when the face detector is unavailable."""
     head_visible: bool
     """Nose and an eye inside the frame (largest person)."""
     shoulders_visible: bool
@@ -72,6 +72,9 @@ class PoseObservation:
     second_look: str | None = None
     """``crop``, ``face``, ``near`` or ``tiles`` when the person was only found on a second look
     (see :mod:`.pose_looks`), else None."""
+    recounted: bool = False
+    """The masked recount ran here, so ``people`` includes anyone beside the first person (clips
+    run it on every third sample only; :func:`.pose_findings.clip_metrics` carries it over)."""
 
     @property
     def person(self) -> bool:
@@ -210,11 +213,11 @@ def observe(
     second_look: str | None = None,
 ) -> PoseObservation:
     """Landmarks of every person found (and faces) -> what the gates need, for the largest person."""
-    face_count = None if faces is None else len(faces)
-    people = max(len(poses), face_count or 0)
+    face_count = None if faces is None else len(distinct_faces(faces))
+    boxes = [_bbox(p) for p in poses]
+    people = len(poses) + len(faces_beside(faces or [], boxes))
     if not poses:
         return PoseObservation(people, 0, face_count, False, False, False, None, 0.0, None)
-    boxes = [_bbox(p) for p in poses]
     largest = max(range(len(poses)), key=lambda i: _area(boxes[i]))
     points, box = poses[largest], boxes[largest]
     head = _seen(points, NOSE) and (_seen(points, L_EYE) or _seen(points, R_EYE))
@@ -277,7 +280,7 @@ def estimate_pose(
     if poses:
         if recount and len(poses) == 1:
             poses += pose_looks.others(estimator if estimator.mode == "image" else None, small, poses[0])
-        return observe(poses, found_faces, width, height)
+        return replace(observe(poses, found_faces, width, height), recounted=recount)
     # Second looks always go through an IMAGE-mode estimator: a crop would confuse VIDEO tracking.
     image_mode = estimator if estimator.mode == "image" else PoseEstimator.shared("image")
     for why, box in pose_looks.regions(width, height, found_faces, near):

@@ -58,6 +58,11 @@ NOSE_ABOVE_SHOULDERS = (0.2, 1.5)
 shoulder widths. The astronaut, pasted at any size: 0.48-0.67. Phantoms the model made on
 people-free photos (coffee, the cat, coins, text, all scaled to 1080p) mostly had the nose below
 the shoulders (-0.12 to -0.97)."""
+NOSE_ABOVE_SHOULDERS_BESIDE = -0.25
+"""The lower bound for a second person found beside the first (:func:`others`), where a person
+is already known to be in the picture: the camera man bending to his camera has his nose level
+with his shoulders (0.0 to 0.13), the helmet in the astronaut's lap that the masked recount took for
+a second person had it well below (-0.48 to -0.70, on three samples of a zoom clip)."""
 HIPS_BELOW_SHOULDERS = (0.7, 3.0)
 """...and, on tiles, both hips seen this many shoulder widths below the shoulders (astronaut:
 1.1-1.5; the phantoms that passed the nose test had no hips seen or a torso 2.5 wide or upside down)."""
@@ -261,12 +266,12 @@ def others(estimator: PoseEstimator | None, rgb: np.ndarray, first: np.ndarray) 
     left, right = int(max(0.0, x0 - pad) * width), int(min(1.0, x1 + pad) * width)
     masked[:, left:right] = np.median(rgb.reshape(-1, 3), axis=0).astype(np.uint8)
     found = (estimator or PoseEstimator.shared("image")).landmarks(masked)
-    # Keep only people whose shoulders are seen outside the masked band.
+    # Keep only upright people whose shoulders are seen outside the masked band.
+    aspect = width / rgb.shape[0]
     return [
         p
         for p in found
-        if _seen(p, L_SHOULDER)
-        and _seen(p, R_SHOULDER)
+        if upright(p, aspect, hips=False, nose_min=NOSE_ABOVE_SHOULDERS_BESIDE)
         and not (left / width <= p[[L_SHOULDER, R_SHOULDER], 0].mean() <= right / width)
     ]
 
