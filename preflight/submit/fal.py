@@ -12,7 +12,21 @@ Choices the docs left open (PROVIDERS.md, "fal"):
   an HTTP error is a failed task, with fal's ``detail`` as the reason.
 - Local files are uploaded to fal storage (initiate, then PUT the bytes to the returned URL). The
   fal key is *not* sent with the PUT: the upload URL is pre-signed and may point to another host.
-  The multipart variant (past about 90 MB) is not implemented: such a file is refused with a message.
+
+Multipart upload (files over 90 MiB), read from fal's own JS client (``@fal-ai/client``,
+``src/storage.js``: ``multipartUpload``/``initiateMultipartUpload``/``partUploadRetries``):
+- Confirmed there: a file is sent in parts when its size is *over* ``90 * 1024 * 1024`` bytes.
+  ``POST {storage}/storage/upload/initiate-multipart?storage_type=fal-cdn-v3`` with the key and the
+  same JSON as the single initiate (``content_type``, ``file_name``) answers ``upload_url`` and
+  ``file_url``. Parts are 10 MiB (``10 * 1024 * 1024``), numbered from 1, each ``PUT`` to the upload
+  URL's path plus ``/{n}``, *keeping its query string* (the signature lives there), without the key.
+  The client reads ``partNumber`` and ``etag`` from each part's JSON answer, then ``POST``s
+  ``{"parts": [{"partNumber": n, "etag": "..."}, ...]}`` to the path plus ``/complete`` (query kept);
+  ``file_url`` is the file's URL once that succeeds. It retries a failed part up to 3 times.
+- Inferred (not in the code read): an ``ETag`` response header as a fallback when a part's answer
+  carries no JSON ``etag`` (S3-style stores send one); retrying the complete like any idempotent
+  request (completing twice names the same object); no abort call exists, so a failed multipart
+  upload is simply abandoned; no minimum part size is enforced on our side (we always send 10 MiB).
 - fal has no idempotency key and no lookup, so a create of unknown outcome leaves the job ``unknown``.
 - ``X-Fal-Retryable`` decides retries when present. A 403 that mentions the balance is a credits error.
 - Price: std about $0.07/s (fal model page); pro not verified, so no estimate for pro.
@@ -20,23 +34,37 @@ Choices the docs left open (PROVIDERS.md, "fal"):
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
+from itertools import count
 from types import MappingProxyType
 from typing import Any
 
 import httpx
 
 from ..errors import CreditsError, SubmitError, TaskFailedError
-from .base import Created, JobStatus, MediaInput, Provider, TaskInput, TaskState, error_from_status
+from .base import (
+    Created,
+    JobStatus,
+    MediaInput,
+    Provider,
+    TaskInput,
+    TaskState,
+    _json_or_none,
+    error_from_status,
+)
 from .keys import redact
 
 __all__ = ["FalProvider"]
 
+logger = logging.getLogger("preflight")
+
 APP = "fal-ai/kling-video"
 ENDPOINT = {"std": "v2.6/standard/motion-control", "pro": "v2.6/pro/motion-control"}
 STORAGE_URL = "https://rest.fal.ai"
-SINGLE_PUT_LIMIT = 90_000_000  # bytes; fal's clients switch to multipart past about 90 MB
+MULTIPART_THRESHOLD = 90 * 1024 * 1024  # bytes; fal's JS client sends bigger files in parts
+PART_SIZE = 10 * 1024 * 1024  # bytes per part, as fal's JS client
 
 _STATUS = {"IN_QUEUE": JobStatus.QUEUED, "IN_PROGRESS": JobStatus.RUNNING, "COMPLETED": JobStatus.SUCCEEDED}
 
@@ -51,6 +79,9 @@ class FalProvider(Provider):
     price_note = "about; fal model page (pro unverified)"
     can_upload = True
     can_cancel = True
+    multipart_threshold = MULTIPART_THRESHOLD
+    """Files larger than this go up in parts (tests lower it)."""
+    part_size = PART_SIZE
 
     @property
     def storage_url(self) -> str:
@@ -107,43 +138,69 @@ class FalProvider(Provider):
     def cancel(self, task_id: str, data: Mapping[str, Any]) -> None:
         self.call(self.request("PUT", self._url(data, "cancel_url", task_id, "/cancel")))
 
+    def _multipart(self, media: MediaInput) -> bool:
+        assert media.path is not None
+        return media.path.stat().st_size > self.multipart_threshold
+
     def _initiate(self, media: MediaInput) -> httpx.Request:
         assert media.path is not None
+        endpoint = "initiate-multipart" if self._multipart(media) else "initiate"
         return self.request(
             "POST",
-            f"{self.storage_url}/storage/upload/initiate",
+            f"{self.storage_url}/storage/upload/{endpoint}",
             params={"storage_type": "fal-cdn-v3"},
             json={"content_type": media.content_type, "file_name": media.path.name},
         )
 
     def upload_requests(self, media: MediaInput) -> list[httpx.Request]:
         assert media.path is not None
-        put = httpx.Request(
-            "PUT",
-            "https://upload-url.from-initiate.invalid/",
-            headers={"Content-Type": media.content_type},
-            content=b"",
-        )
-        return [self._initiate(media), put]
-
-    def upload(self, media: MediaInput) -> str:
-        assert media.path is not None
+        presigned = httpx.URL("https://upload-url.from-initiate.invalid/")
+        if not self._multipart(media):
+            put = httpx.Request("PUT", presigned, headers={"Content-Type": media.content_type}, content=b"")
+            return [self._initiate(media), put]
         size = media.path.stat().st_size
-        if size > SINGLE_PUT_LIMIT:
-            raise SubmitError(
-                f"fal: {media.path.name} is {size / 1e6:.0f} MB; uploads past 90 MB need fal's multipart "
-                f"upload, which preflight does not do yet: pass --{media.role}-url",
-                "submit.upload_too_large",
-            )
+        parts = -(-size // self.part_size)
+        first = httpx.Request("PUT", _beside(presigned, "1"), content=b"")
+        complete = httpx.Request(
+            "POST", _beside(presigned, "complete"), json={"parts": [{"partNumber": 1, "etag": f"<... {parts} parts>"}]}
+        )
+        return [self._initiate(media), first, complete]
+
+    def _upload_target(self, media: MediaInput) -> tuple[str, str]:
         target = self.json_of(self.call(self._initiate(media)))
         upload_url, file_url = target.get("upload_url"), target.get("file_url")
         if not upload_url or not file_url:
             raise SubmitError("fal: upload initiate gave no upload_url/file_url", "submit.bad_response")
+        return str(upload_url), str(file_url)
+
+    def upload(self, media: MediaInput) -> str:
+        assert media.path is not None
+        if self._multipart(media):
+            return self._upload_in_parts(media)
+        upload_url, file_url = self._upload_target(media)
         put = self.client.build_request(
             "PUT", upload_url, content=media.path.read_bytes(), headers={"Content-Type": media.content_type}
         )
         self.call(put)
-        return str(file_url)
+        return file_url
+
+    def _upload_in_parts(self, media: MediaInput) -> str:
+        """fal's multipart upload (see the module docstring): parts read one at a time, never the whole file."""
+        assert media.path is not None
+        upload_url, file_url = self._upload_target(media)
+        presigned = httpx.URL(upload_url)
+        total = -(-media.path.stat().st_size // self.part_size)
+        parts: list[dict[str, Any]] = []
+        with open(media.path, "rb") as source:
+            for number in count(1):
+                chunk = source.read(self.part_size)
+                if not chunk:
+                    break
+                response = self.call(self.client.build_request("PUT", _beside(presigned, str(number)), content=chunk))
+                parts.append({"partNumber": number, "etag": _etag(response, number)})
+                logger.info("fal: uploaded %s part %d of %d", media.path.name, number, total)
+        self.call(self.client.build_request("POST", _beside(presigned, "complete"), json={"parts": parts}))
+        return file_url
 
     def retry_hint(self, response: httpx.Response) -> bool | None:
         flag = response.headers.get("X-Fal-Retryable")
@@ -180,3 +237,16 @@ class FalProvider(Provider):
             # The result of a request that ran and failed.
             return TaskFailedError(redact(f"fal: the task failed: {message}"))
         return error_from_status("fal", response.status_code, message)
+
+
+def _beside(url: httpx.URL, name: str) -> httpx.URL:
+    """``name`` appended to the URL's path, its query (the signature) kept: how fal addresses parts."""
+    return url.copy_with(path=url.path.rstrip("/") + "/" + name)
+
+
+def _etag(response: httpx.Response, number: int) -> str:
+    body = _json_or_none(response)
+    etag = (body.get("etag") if isinstance(body, dict) else None) or response.headers.get("ETag")
+    if not etag:
+        raise SubmitError(f"fal: upload part {number} was answered without an etag", "submit.bad_response")
+    return str(etag)

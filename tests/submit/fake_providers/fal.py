@@ -1,7 +1,8 @@
-"""fal fake: queue API (status/response/cancel URLs), `detail` error lists, storage uploads."""
+"""fal fake: queue API (status/response/cancel URLs), `detail` error lists, storage uploads (single and multipart)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import Any, ClassVar
@@ -17,29 +18,67 @@ class FakeFal(FakeServer):
     def authorized(self, headers: dict[str, str]) -> bool:
         return headers.get("authorization") == f"Key {self.secrets['FAL_KEY']}"
 
+    def __init__(self, secrets: dict[str, str]) -> None:
+        super().__init__(secrets)
+        self.signatures: dict[str, str] = {}
+        """Upload token -> the signature its pre-signed URLs carry in their query."""
+        self.parts: dict[str, dict[int, bytes]] = {}
+        """Multipart upload token -> part number -> bytes, until completed."""
+        self.completed: dict[str, list[dict[str, Any]]] = {}
+        """Multipart upload token -> the parts list its complete call sent."""
+        self.failing_parts = 0
+        """The next this many part PUTs answer 503 (storage hiccups the client must retry)."""
+
     def public(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
     ) -> Reply | None:
-        if method == "PUT" and path.startswith("/upload/"):  # pre-signed storage URL: no API auth expected
-            self.files[path.split("/")[-1]] = body
+        # Pre-signed storage URLs: no API key expected, the signature in the query is the credential.
+        if not path.startswith("/upload/"):
+            return None
+        token, _, rest = path[len("/upload/") :].partition("/")
+        if token not in self.signatures or query.get("signature") != self.signatures[token]:
+            return Reply(403, raw=b"<Error><Code>SignatureDoesNotMatch</Code></Error>")
+        if method == "PUT" and not rest and token not in self.parts:
+            self.files[token] = body
             return Reply(200, {})
-        return None
+        if method == "PUT" and rest.isdigit() and token in self.parts:
+            if self.failing_parts > 0:
+                self.failing_parts -= 1
+                return Reply(503, raw=b"<Error><Code>SlowDown</Code></Error>")
+            self.parts[token][int(rest)] = body
+            return Reply(200, {"partNumber": int(rest), "etag": _etag(body)}, headers={"ETag": f'"{_etag(body)}"'})
+        if method == "POST" and rest == "complete" and token in self.parts:
+            return self._complete(token, json.loads(body).get("parts"))
+        return Reply(404, raw=b"<Error><Code>NoSuchUpload</Code></Error>")
+
+    def _complete(self, token: str, parts: Any) -> Reply:
+        stored = self.parts[token]
+        if not isinstance(parts, list) or [p.get("partNumber") for p in parts] != list(range(1, len(stored) + 1)):
+            return Reply(400, {"detail": "parts must list every uploaded part in order, numbered from 1"})
+        if any(p.get("etag") != _etag(stored[p["partNumber"]]) for p in parts):
+            return Reply(400, {"detail": "an etag does not match its part"})
+        self.files[token] = b"".join(stored[n] for n in sorted(stored))
+        self.completed[token] = parts
+        return Reply(200, {})
+
+    def _initiate(self, path: str, query: dict[str, str], body: bytes) -> Reply:
+        data = json.loads(body)
+        if query.get("storage_type") != "fal-cdn-v3" or not data.get("file_name"):
+            return Reply(
+                422,
+                {"detail": [{"loc": ["body", "file_name"], "msg": "field required", "type": "value_error.missing"}]},
+            )
+        token = uuid.uuid4().hex + "-" + data["file_name"]
+        self.signatures[token] = uuid.uuid4().hex
+        if path.endswith("/initiate-multipart"):
+            self.parts[token] = {}
+        upload_url = f"{self.url}/upload/{token}?signature={self.signatures[token]}"
+        return Reply(200, {"upload_url": upload_url, "file_url": f"{self.url}/files/{token}"})
 
     def route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> Reply:
         app = "/fal-ai/kling-video"
-        if method == "POST" and path == "/storage/upload/initiate":
-            data = json.loads(body)
-            if query.get("storage_type") != "fal-cdn-v3" or not data.get("file_name"):
-                return Reply(
-                    422,
-                    {
-                        "detail": [
-                            {"loc": ["body", "file_name"], "msg": "field required", "type": "value_error.missing"}
-                        ]
-                    },
-                )
-            token = uuid.uuid4().hex + "-" + data["file_name"]
-            return Reply(200, {"upload_url": f"{self.url}/upload/{token}", "file_url": f"{self.url}/files/{token}"})
+        if method == "POST" and path in ("/storage/upload/initiate", "/storage/upload/initiate-multipart"):
+            return self._initiate(path, query, body)
         if method == "POST" and path in (f"{app}/v2.6/standard/motion-control", f"{app}/v2.6/pro/motion-control"):
             canned = scripted(self, "create")
             if canned:
@@ -97,3 +136,7 @@ class FakeFal(FakeServer):
                 self.tasks[task_id]["canceled"] = True
                 return Reply(202, {"status": "CANCELLATION_REQUESTED"})
         return Reply(404, {"detail": "Not Found"})
+
+
+def _etag(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()  # what S3-style stores use for a part's etag
