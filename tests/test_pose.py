@@ -37,6 +37,12 @@ def _points(**where: tuple[float, float, float]) -> np.ndarray:
     return points
 
 
+def pose_index(name: str) -> int:
+    from preflight.analyze import pose
+
+    return getattr(pose, name.upper())
+
+
 FRONT = dict(
     nose=(0.5, 0.2, 0.99), l_eye=(0.52, 0.18, 0.99), r_eye=(0.48, 0.18, 0.99),
     l_shoulder=(0.65, 0.4, 0.99), r_shoulder=(0.35, 0.4, 0.99),
@@ -52,6 +58,17 @@ def test_front_facing_person_with_hips_shows_torso():
     assert x0 == pytest.approx(0.35) and x1 == pytest.approx(0.65) and y1 == pytest.approx(0.8)
     assert y0 < 0.18  # room above the eyes for the skull
     assert obs.subject_size == pytest.approx((x1 - x0) * (y1 - y0), abs=1e-3)
+
+
+def test_observation_carries_the_largest_persons_landmarks_rounded():
+    small = _points(**{k: (x / 2 + 0.6, y / 2, v) for k, (x, y, v) in FRONT.items()})
+    big = _points(**FRONT)
+    big[pose_index("l_shoulder")] = (0.6543219, 0.4012345, 0.98765)
+    obs = observe([small, big], [], 1000, 1000)
+    assert len(obs.landmarks) == 33 and all(len(p) == 3 for p in obs.landmarks)
+    assert obs.landmarks[pose_index("l_shoulder")] == (0.654, 0.401, 0.988)  # the larger person's
+    assert np.allclose(obs.landmarks, big, atol=5e-4)
+    assert observe([], [], 1000, 1000).landmarks is None
 
 
 def test_confident_shoulders_outside_the_frame_are_not_visible():
@@ -301,3 +318,23 @@ def test_video_mode_accepts_repeated_times():
     for index, time in enumerate([0.0, 0.0, 0.0004, 0.5]):  # ms would repeat: made increasing
         analyzer.process(FrameSample(index, time, image[..., 0], image, 512, 512))
     assert analyzer.finish().metrics["person_share"] == 1.0
+
+
+@pytest.mark.model
+def test_contact_sheet_of_a_person_clip_draws_the_skeleton(tmp_path):
+    from preflight.analyze import analyze_clip
+    from preflight.analyze.contact import LEFT_COLOUR, RIGHT_COLOUR
+
+    clip = _zoom_clip(tmp_path / "a.mp4", astronaut())
+    sheet = tmp_path / "sheet.png"
+    analysis, _ = analyze_clip(clip, None, None, contact_sheet=sheet)
+    assert analysis["pose"]["person_share"] == 1.0
+    pixels = np.asarray(Image.open(sheet).convert("RGB")).reshape(-1, 3)
+    colours = {tuple(int(c) for c in p) for p in np.unique(pixels, axis=0)}
+    assert LEFT_COLOUR in colours and RIGHT_COLOUR in colours  # both sides of the skeleton
+    # The astronaut faces the camera: her left side (cyan) is drawn on the image's right half.
+    image = np.asarray(Image.open(sheet).convert("RGB"))
+    tile = image[28 : 28 + 320, 4 : 4 + 320]  # first tile (header 24, pad 4), 480x480 -> 320x320
+    cyan = np.argwhere((tile == LEFT_COLOUR).all(axis=-1))
+    magenta = np.argwhere((tile == RIGHT_COLOUR).all(axis=-1))
+    assert cyan[:, 1].mean() > magenta[:, 1].mean()

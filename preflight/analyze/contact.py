@@ -35,6 +35,13 @@ POSE_CONNECTIONS = (
     (23, 25), (25, 27), (27, 29), (27, 31), (24, 26), (26, 28), (28, 30), (28, 32),
 )  # fmt: skip
 VISIBLE_MIN = 0.5
+JOINTS = (0, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+"""Nose, shoulders, elbows, wrists, hips, knees, ankles."""
+LEFT_SIDE = frozenset((1, 2, 3, 7, 9, *range(11, 33, 2)))
+"""The person's own left: eye, ear, mouth corner, and the odd indices from the shoulder down."""
+RIGHT_SIDE = frozenset((4, 5, 6, 8, 10, *range(12, 33, 2)))
+LEFT_COLOUR = (0, 200, 255)
+RIGHT_COLOUR = (255, 60, 200)
 
 
 @dataclass(frozen=True)
@@ -147,17 +154,30 @@ def _draw_pose(draw: Any, frame: SheetFrame) -> None:
     if frame.box is not None:
         x0, y0, x1, y1 = frame.box
         colour = (0, 220, 0) if frame.torso_visible else (255, 140, 0)
-        draw.rectangle((x0 * w, y0 * h, x1 * w, y1 * h), outline=colour, width=2)
+        draw.rectangle((x0 * w, y0 * h, x1 * w, y1 * h), outline=colour, width=1)
     points = frame.landmarks
     if points is None or points.ndim != 2 or points.shape[0] < 33:
         return
-    for a, b in POSE_CONNECTIONS:
-        if points[a, 2] >= VISIBLE_MIN and points[b, 2] >= VISIBLE_MIN:
-            draw.line(
-                (points[a, 0] * w, points[a, 1] * h, points[b, 0] * w, points[b, 1] * h),
-                fill=(0, 200, 255),
-                width=2,
-            )
-    for x, y, vis in points[:33]:
-        if vis >= VISIBLE_MIN:
-            draw.ellipse((x * w - 2, y * h - 2, x * w + 2, y * h + 2), fill=(255, 60, 60))
+    seen = points[:33, 2] >= VISIBLE_MIN
+    xy = [(float(x) * w, float(y) * h) for x, y in points[:33, :2]]
+    segments = [(a, b) for a, b in POSE_CONNECTIONS if seen[a] and seen[b]]
+    # A dark stroke under each line keeps the skeleton readable on light and busy backgrounds alike.
+    for a, b in segments:
+        draw.line((*xy[a], *xy[b]), fill=(0, 0, 0), width=4)
+    for a, b in segments:
+        draw.line((*xy[a], *xy[b]), fill=_side_colour(a, b), width=2)
+    # Dots on the joints only: dots on all eleven face points make a blob at thumbnail size.
+    for index in JOINTS:
+        if seen[index]:
+            x, y = xy[index]
+            draw.ellipse((x - 2.5, y - 2.5, x + 2.5, y + 2.5), fill=_side_colour(index, index), outline=(0, 0, 0))
+
+
+def _side_colour(a: int, b: int) -> tuple[int, int, int]:
+    """The person's left side cyan, right side magenta, the lines across (shoulders, hips, face) white:
+    which way the person faces reads at a glance (left in cyan on the image's right = facing us)."""
+    if a in LEFT_SIDE and b in LEFT_SIDE:
+        return LEFT_COLOUR
+    if a in RIGHT_SIDE and b in RIGHT_SIDE:
+        return RIGHT_COLOUR
+    return (255, 255, 255)

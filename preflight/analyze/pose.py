@@ -72,6 +72,10 @@ class PoseObservation:
     second_look: str | None = None
     """``crop``, ``face``, ``near`` or ``tiles`` when the person was only found on a second look
     (see :mod:`.pose_looks`), else None."""
+    landmarks: tuple[tuple[float, float, float], ...] | None = None
+    """The largest person's 33 BlazePose landmarks as (x, y, visibility), x and y normalized to
+    the whole frame (second looks mapped back), rounded to 3 decimals (a pixel at 1080p); for
+    drawing the skeleton (:mod:`.contact`). None without a person."""
     recounted: bool = False
     """The masked recount ran here, so ``people`` includes anyone beside the first person (clips
     run it on every third sample only; :func:`.pose_findings.clip_metrics` carries it over)."""
@@ -238,6 +242,7 @@ def observe(
         subject_size=round(_area(box), 4),
         facing=facing_of(points, width / height),
         second_look=second_look,
+        landmarks=tuple((round(float(x), 3), round(float(y), 3), round(float(v), 3)) for x, y, v in points[:, :3]),
     )
 
 
