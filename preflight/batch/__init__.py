@@ -93,7 +93,10 @@ def default_state_path(inputs: Sequence[str | os.PathLike[str]], outdir: str | o
         return Path(outdir) / STATE_NAME
     from platformdirs import user_cache_dir
 
-    key = hashlib.sha256("\0".join(sorted(os.path.abspath(p) for p in inputs)).encode()).hexdigest()[:16]
+    from .remote import is_url
+
+    names = sorted(str(p) if is_url(p) else os.path.abspath(p) for p in inputs)
+    key = hashlib.sha256("\0".join(names).encode()).hexdigest()[:16]
     return Path(user_cache_dir("preflight")) / "batch" / f"check-{key}.jsonl"
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..models import AudioStream, Finding, ImageDetails, Item, MediaInfo, Severity, VideoStream
+from .remote import is_url, remote_digest, remote_stat
 from .work import FileResult, file_digest
 
 __all__ = ["STATE_SCHEMA", "BatchState", "item_from_dict", "result_from_dict", "result_to_dict"]
@@ -39,7 +40,7 @@ class BatchState:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._entries: dict[str, dict[str, Any]] = {}
-        self._by_stat: dict[tuple[str, int, int], str] = {}
+        self._by_stat: dict[tuple[str, int, str], str] = {}
         self._handle: Any = None
         self._load()
 
@@ -64,7 +65,7 @@ class BatchState:
         self._entries[entry["key"]] = entry
         stat = entry.get("stat")
         if stat:
-            self._by_stat[(stat[0], int(stat[1]), int(stat[2]))] = entry["digest"]
+            self._by_stat[(stat[0], int(stat[1]), str(stat[2]))] = entry["digest"]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -78,6 +79,8 @@ class BatchState:
         stat = _stat_key(path)
         if stat is not None and stat in self._by_stat:
             return self._by_stat[stat]
+        if is_url(path):
+            return remote_digest(str(path))  # read once, not kept: a file not done is fetched again
         return file_digest(path)
 
     def finished(self, path: str, fingerprint: str, need_preview: bool = False) -> FileResult | None:
@@ -136,12 +139,15 @@ class BatchState:
             raise
 
 
-def _stat_key(path: str | os.PathLike[str]) -> tuple[str, int, int] | None:
+def _stat_key(path: str | os.PathLike[str]) -> tuple[str, int, str] | None:
     listed = _stat_list(path)
-    return (listed[0], listed[1], listed[2]) if listed else None
+    return (listed[0], int(listed[1]), str(listed[2])) if listed else None
 
 
 def _stat_list(path: str | os.PathLike[str]) -> list[Any] | None:
+    """``[path, size, version]``: mtime in ns for a local file, the filesystem's version for a URL."""
+    if is_url(path):
+        return remote_stat(str(path))
     try:
         st = os.stat(path)
     except OSError:

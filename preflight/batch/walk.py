@@ -9,6 +9,8 @@
   (``*.mp4``, ``takes/**``); a plain file argument is always kept, media or not: its check says why.
 - Files in folders are kept when their first bytes say image or video, whatever the extension.
 - ``exclude`` folders (the batch's output folder) are never entered, so a run never eats its own outputs.
+- A ``scheme://`` argument is an fsspec URL (``memory://``, ``s3://``...), walked by
+  :func:`.remote.walk_url` with the same rules; it stays a URL string (a Path would mangle ``//``).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from ..sniff import SNIFF_BYTES, sniff
 
 __all__ = ["InputFile", "find_inputs", "looks_like_media"]
 
-InputFile = tuple[Path, str]
-"""A file to work on and its folder relative to the input folder it was found in ("" for files given
-directly or by a glob): fixed outputs go to the same relative folder under the output folder."""
+InputFile = tuple[Path | str, str]
+"""A file to work on (a Path, or a URL string) and its folder relative to the input folder it was found
+in ("" for files given directly or by a glob): fixed outputs go to the same relative folder under the
+output folder."""
 
 _GLOB_CHARS = set("*?[")
 
@@ -37,8 +40,10 @@ def find_inputs(
     exclude: Iterable[str | os.PathLike[str]] = (),
 ) -> list[InputFile]:
     """The files a batch over ``args`` checks, each once, in a stable order."""
+    from .remote import is_url, walk_url
+
     excluded = {_resolved(Path(p)) for p in exclude}
-    seen: set[Path] = set()
+    seen: set[Path | str] = set()
     out: list[InputFile] = []
 
     def keep(path: Path, root: Path | None = None) -> None:
@@ -51,7 +56,12 @@ def find_inputs(
     for raw in args:
         text = os.fspath(raw)
         path = Path(text)
-        if path.is_dir():
+        if is_url(text) and not path.exists():
+            for url, sub in walk_url(text, patterns):
+                if url not in seen:
+                    seen.add(url)
+                    out.append((url, sub))
+        elif path.is_dir():
             found = list(_media_below(path, patterns, excluded))
             if not found:
                 raise UsageError(f"{path}: no image or video files in this folder", "file.not_found")

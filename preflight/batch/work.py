@@ -174,7 +174,16 @@ def process_file(path: str, settings: BatchSettings, subdir: str = "") -> FileRe
     ``outdir/subdir`` so the output tree mirrors the input tree (and same-named files do not meet).
     """
     started = time.perf_counter()
-    digest = file_digest(path)
+    from .remote import is_url
+
+    if is_url(path):
+        result = _process_url(path, settings, subdir)
+    else:
+        result = _process_local(path, settings, subdir, file_digest(path))
+    return replace(result, seconds=round(time.perf_counter() - started, 4))
+
+
+def _process_local(path: str, settings: BatchSettings, subdir: str, digest: str | None) -> FileResult:
     try:
         result = _work(path, settings, digest, subdir)
     except KeyboardInterrupt:
@@ -186,7 +195,20 @@ def process_file(path: str, settings: BatchSettings, subdir: str = "") -> FileRe
         result = _failed(path, digest, "internal.error", f"{type(exc).__name__}: {exc}")
     if settings.previews:
         result = replace(result, preview=_preview(result, settings))
-    return replace(result, seconds=round(time.perf_counter() - started, 4))
+    return result
+
+
+def _process_url(url: str, settings: BatchSettings, subdir: str) -> FileResult:
+    """A URL's file, fetched once to a local copy (hashed on the way), processed, reported by URL."""
+    from .remote import fetched, relabel
+
+    try:
+        with fetched(url) as got:
+            if got.error is not None:
+                return _failed(url, None, got.error.code, got.error.message)
+            return relabel(_process_local(got.local, settings, subdir, got.digest), got.local, url)
+    except PreflightError as exc:  # fsspec (or the filesystem's package) missing where this runs
+        return _failed(url, None, exc.code, exc.message)
 
 
 def _work(path: str, settings: BatchSettings, digest: str | None, subdir: str) -> FileResult:

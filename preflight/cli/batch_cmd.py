@@ -33,7 +33,7 @@ LISTED_MAX = 25
 
 
 @click.command("batch")
-@click.argument("inputs", nargs=-1, required=True, metavar="DIR|FILE|GLOB...")
+@click.argument("inputs", nargs=-1, required=True, metavar="DIR|FILE|GLOB|URL...")
 @click.option(
     "-o",
     "--outdir",
@@ -111,6 +111,9 @@ def command(
     quiet: bool,
 ) -> None:
     """Check every image and clip below DIR (and with -o fix it), each file on its own.
+
+    URLs (memory://, s3://... with fsspec installed) are walked the same way; each file is fetched
+    once to a temporary copy and reported by its URL.
 
     A broken file never stops the batch. Ctrl-C stops after the running files and keeps everything
     finished; --resume then skips it. Exit 0 only if every file passes (with -o: every output).

@@ -1,0 +1,201 @@
+"""Batch inputs named by fsspec URLs (``memory://``, ``file://``, ``s3://``, ``gs://``...).
+
+fsspec is optional (``pip install "preflight-motion[remote]"``; the ``dask`` extra brings it too) and
+is imported only when an input looks like a URL. Each filesystem's own package (s3fs, gcsfs...) is
+the user's to install; fsspec's message says which.
+
+- Walking: a URL naming a folder is listed recursively (hidden names skipped, ``--glob`` patterns
+  applied to the path below it); a URL with ``*``/``?``/``[`` is a glob; files are kept when their
+  first bytes say image or video, as for local folders.
+- Reading: PyAV and Pillow want paths, so :func:`fetched` copies a remote file once into a private
+  temporary folder under its own name (fix names outputs after it), hashing it on the way (the
+  resume key stays the content's SHA-256), and removes the folder afterwards. ``file://`` URLs are
+  read in place.
+- Reports show the URL, never the temporary copy (:func:`relabel`).
+
+Workers must reach the URL themselves: ``memory://`` lives in one process, so it works with
+``--jobs 1`` (or a threaded Dask cluster) only; object stores work from any worker or cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..errors import PreflightError, UsageError
+
+__all__ = ["FSSPEC_INSTALL", "Fetched", "fetched", "is_url", "relabel", "remote_digest", "remote_stat", "walk_url"]
+
+FSSPEC_INSTALL = 'pip install "preflight-motion[remote]"  (or: pip install fsspec)'
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
+_GLOB_CHARS = set("*?[")
+COPY_CHUNK = 1 << 20
+
+
+def is_url(text: str | os.PathLike[str]) -> bool:
+    """``scheme://...`` (two letters at least, so a Windows drive ``C:\\`` never counts)."""
+    return isinstance(text, str) and bool(_URL.match(text))
+
+
+def _filesystem(url: str) -> tuple[Any, str]:
+    """``(fsspec filesystem, path inside it)`` for ``url``; UsageError saying what to install."""
+    try:
+        from fsspec.core import url_to_fs
+    except ImportError as exc:
+        raise UsageError(f"{url}: reading URLs needs fsspec: {FSSPEC_INSTALL}", "fsspec.missing") from exc
+    try:
+        return url_to_fs(url)
+    except ImportError as exc:  # fsspec knows the protocol, its package is missing ("Install s3fs to access S3")
+        raise UsageError(f"{url}: {exc}", "fsspec.missing") from exc
+    except ValueError as exc:  # "Protocol not known: nope"
+        raise UsageError(f"{url}: {exc}", "usage.invalid") from exc
+
+
+def _is_local(fs: Any) -> bool:
+    from fsspec.implementations.local import LocalFileSystem
+
+    return isinstance(fs, LocalFileSystem)
+
+
+def walk_url(url: str, patterns: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """``(file URL, folder relative to the walked root)`` pairs below ``url``, sorted, media only.
+
+    A URL naming one file is returned as it is (missing or not media: its check says why).
+    """
+    from fnmatch import fnmatch
+
+    from ..sniff import SNIFF_BYTES, sniff
+
+    scheme_end = url.index("://") + 3
+    wild = [i for i, c in enumerate(url) if c in _GLOB_CHARS and i >= scheme_end]
+    globbing = bool(wild)
+    # A glob's root: the folder before its first wildcard (``s3://b/takes/*.mp4`` -> ``s3://b/takes``).
+    root_url = url[: max(url.rfind("/", 0, wild[0]), scheme_end)] if wild else url
+    fs, root = _filesystem(root_url)
+    try:
+        if globbing:
+            _, pattern = _filesystem(url)
+            listed = [p for p in fs.glob(pattern) if fs.isfile(p)]
+        elif fs.isdir(root):
+            listed = fs.find(root)
+        else:
+            return [(url, "")]
+    except OSError as exc:
+        raise PreflightError(f"{url}: cannot list: {exc}", "file.unreadable") from exc
+    out: list[tuple[str, str]] = []
+    base = root.rstrip("/")
+    for path in sorted(listed):
+        relative = path[len(base) :].lstrip("/") if path.startswith(base) else path.rsplit("/", 1)[-1]
+        parts = relative.split("/")
+        if any(part.startswith(".") for part in parts):
+            continue
+        if patterns and not globbing and not any(fnmatch(relative, p) or fnmatch(parts[-1], p) for p in patterns):
+            continue
+        try:
+            with fs.open(path, "rb") as fh:
+                head = fh.read(SNIFF_BYTES)
+            media = bool(head) and sniff(head).kind in ("image", "video")
+        except OSError:
+            media = True  # unreadable: kept, its check says why
+        if media:
+            out.append((root_url.rstrip("/") + "/" + relative, "" if globbing else "/".join(parts[:-1])))
+    if not out:
+        what = "match" if globbing else "in this folder"
+        raise UsageError(f"{url}: no image or video files {what}", "file.not_found")
+    return out
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A URL's bytes on local disk: ``local`` to read, ``digest`` of them (None when unreadable)."""
+
+    url: str
+    local: str
+    digest: str | None
+    error: PreflightError | None = None
+    """Why the file could not be fetched (``local`` then does not exist)."""
+
+
+@contextlib.contextmanager
+def fetched(url: str) -> Iterator[Fetched]:
+    """The file at ``url`` as a local path for the ``with`` block, hashed while copied; removed after."""
+    fs, path = _filesystem(url)
+    name = path.rstrip("/").rsplit("/", 1)[-1] or "input"
+    if _is_local(fs):  # already a path: no copy
+        from .work import file_digest
+
+        yield Fetched(url, path, file_digest(path))
+        return
+    folder = tempfile.mkdtemp(prefix="preflight-fetch-")
+    local = os.path.join(folder, name)
+    try:
+        try:
+            got = Fetched(url, local, _copy_hashing(fs, path, local))
+        except FileNotFoundError:
+            got = Fetched(url, local, None, PreflightError(f"{url}: no such file", "file.not_found"))
+        except OSError as exc:
+            got = Fetched(url, local, None, PreflightError(f"{url}: cannot read: {exc}", "file.unreadable"))
+        yield got
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _copy_hashing(fs: Any, path: str, local: str) -> str:
+    sha = hashlib.sha256()
+    with fs.open(path, "rb") as src, open(local, "wb") as dst:
+        while chunk := src.read(COPY_CHUNK):
+            sha.update(chunk)
+            dst.write(chunk)
+    return sha.hexdigest()
+
+
+def remote_digest(url: str) -> str | None:
+    """SHA-256 of the bytes at ``url``, streamed (nothing written), or None when unreadable."""
+    try:
+        fs, path = _filesystem(url)
+        sha = hashlib.sha256()
+        with fs.open(path, "rb") as src:
+            while chunk := src.read(COPY_CHUNK):
+                sha.update(chunk)
+    except (OSError, PreflightError):
+        return None
+    return sha.hexdigest()
+
+
+def remote_stat(url: str) -> list[Any] | None:
+    """``[url, size, version]``: what says the bytes did not change without reading them.
+
+    The version is the first of ETag, mtime, LastModified, created the filesystem reports; the
+    state file reuses a recorded hash only when all three are equal.
+    """
+    try:
+        fs, path = _filesystem(url)
+        info = fs.info(path)
+    except (OSError, PreflightError):
+        return None
+    version = next((info[k] for k in ("ETag", "etag", "mtime", "LastModified", "created") if info.get(k)), None)
+    if version is None or info.get("size") is None:
+        return None
+    return [url, int(info["size"]), str(version)]
+
+
+def relabel(result: Any, local: str, url: str) -> Any:
+    """``result`` (a FileResult) as if it had been read from ``url``: paths and messages name the URL."""
+    if local == url:
+        return result
+
+    def text(value: str | None) -> str | None:
+        return value.replace(local, url) if value else value
+
+    item = result.item
+    media = replace(item.media, path=url) if item.media is not None else None
+    findings = tuple(replace(f, message=text(f.message)) for f in item.findings)
+    item = replace(item, path=url, media=media, findings=findings)
+    return replace(result, path=url, item=item, reason=text(result.reason))

@@ -1,0 +1,134 @@
+"""batch on fsspec URLs: memory:// folders walked, each file fetched once to a temporary copy that is
+removed after, reports naming the URL, resume keyed by content hash; a clear error without fsspec."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from preflight.batch import remote, run_batch
+from preflight.cli import cli, main
+from preflight.errors import UsageError
+from preflight.probe import probe
+from preflight.samples import make_clip, make_image
+
+fsspec = pytest.importorskip("fsspec")
+
+
+@pytest.fixture
+def bucket(tmp_path: Path) -> Iterator[str]:
+    """``memory://<unique>`` holding a clip, a WEBP in a subfolder, a text file and a hidden clip."""
+    fs = fsspec.filesystem("memory")
+    root = f"/{uuid.uuid4().hex}"
+    make_clip(tmp_path / "c.mp4", duration=3.5, width=640, height=360)
+    make_image(tmp_path / "p.webp", format="WEBP", width=640, height=800)
+    fs.pipe(f"{root}/clip.mp4", (tmp_path / "c.mp4").read_bytes())
+    fs.pipe(f"{root}/takes/photo.webp", (tmp_path / "p.webp").read_bytes())
+    fs.pipe(f"{root}/notes.txt", b"not media")
+    fs.pipe(f"{root}/.hidden/clip.mp4", (tmp_path / "c.mp4").read_bytes())
+    yield f"memory:/{root}"
+    fs.rm(root, recursive=True)
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary folder fetched copies go to, so the test can see they are gone."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def _count_fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    fetched: list[str] = []
+    real = remote._copy_hashing
+
+    def counting(fs, path, local):  # type: ignore[no-untyped-def]
+        fetched.append(path)
+        assert Path(local).parent.name.startswith("preflight-fetch-")
+        return real(fs, path, local)
+
+    monkeypatch.setattr(remote, "_copy_hashing", counting)
+    return fetched
+
+
+def test_memory_folder_fixed_and_reported_by_url(
+    bucket: str, private_tmp: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetches = _count_fetches(monkeypatch)
+    out = tmp_path / "ready"
+    result = CliRunner().invoke(cli, ["batch", f"{bucket}/", "-o", str(out), "--no-content", "-q", "-j", "1",
+                                      "--json"], catch_exceptions=False)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    paths = [i["path"] for i in data["items"]]
+    assert paths == [f"{bucket}/clip.mp4", f"{bucket}/takes/photo.webp"]  # hidden and text skipped
+    for item in data["items"]:
+        assert item["media"]["path"] == item["path"]
+        assert item["after"]["verdict"] == "pass" and Path(item["output"]).is_file()
+    assert Path(data["items"][1]["output"]).parent == out / "takes"  # the remote tree mirrored
+    assert probe(data["items"][1]["output"]).format == "jpeg"
+    assert sorted(fetches) == sorted(p.split(":/", 1)[1] for p in paths)  # each fetched once
+    assert list(private_tmp.iterdir()) == [], "temporary copies removed"
+    assert "preflight-fetch" not in result.stdout
+
+
+def test_url_resume_is_the_content_hash(bucket: str, private_tmp: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    state = tmp_path / "s.jsonl"
+    first = run_batch([bucket], content=False, jobs=1, state_path=state)
+    clip = next(r for r in first.results if r.path.endswith("clip.mp4"))
+    bytes_ = fsspec.filesystem("memory").cat(clip.path.split(":/", 1)[1])
+    assert clip.digest == hashlib.sha256(bytes_).hexdigest()
+
+    fetches = _count_fetches(monkeypatch)
+    again = run_batch([bucket], content=False, jobs=1, state_path=state, resume=True)
+    assert [r.resumed for r in again.results] == [True, True] and fetches == []
+    fs = fsspec.filesystem("memory")
+    fs.mv(f"{bucket.split(':/', 1)[1]}/clip.mp4", f"{bucket.split(':/', 1)[1]}/renamed.mp4")  # same bytes
+    moved = run_batch([bucket], content=False, jobs=1, state_path=state, resume=True)
+    assert {r.path.rsplit("/", 1)[1]: r.resumed for r in moved.results} == {"renamed.mp4": True, "photo.webp": True}
+    assert fetches == [] and list(private_tmp.iterdir()) == []
+
+
+def test_url_file_glob_and_missing(bucket: str, private_tmp: Path, tmp_path: Path) -> None:
+    r = run_batch([f"{bucket}/**/*.webp", f"{bucket}/gone.mp4"], content=False, jobs=1, state_path=tmp_path / "s")
+    by_name = {x.path.rsplit("/", 1)[1]: x for x in r.results}
+    assert by_name["photo.webp"].item.verdict == "fixable"
+    gone = by_name["gone.mp4"]
+    assert gone.item.verdict == "fail" and gone.item.findings[0].code == "file.not_found"
+    assert gone.item.path == f"{bucket}/gone.mp4"
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_file_url_is_read_in_place(tmp_path: Path, private_tmp: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_image(folder / "a.jpg")
+    r = run_batch([folder.as_uri()], content=False, jobs=1, state_path=tmp_path / "s")
+    assert [x.path for x in r.results] == [f"{folder.as_uri()}/a.jpg"]
+    assert r.results[0].item.verdict == "pass" and r.results[0].digest is not None
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_without_fsspec_the_error_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "fsspec.core", None)
+    with pytest.raises(UsageError, match=r"pip install .*preflight-motion\[remote\]"):
+        run_batch(["memory://anything/"], content=False, jobs=1)
+    assert main(["batch", "memory://anything/", "-q"]) == 2
+    assert "pip install" in capsys.readouterr().err
+
+
+def test_unknown_protocol_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["batch", "nosuchfs://x/", "-q"]) == 2
+    assert "nosuchfs" in capsys.readouterr().err
