@@ -25,6 +25,7 @@ from typing import Any
 from ..errors import UsageError
 from .base import TERMINAL, JobStatus
 from .keys import redact
+from .owner import current_owner
 
 __all__ = ["Job", "Ledger", "default_ledger_path"]
 
@@ -51,7 +52,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     output TEXT,
     message TEXT,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    owner_pid INTEGER,
+    owner_host TEXT,
+    owner_started TEXT,
+    heartbeat_at TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_key ON jobs (idempotency_key);
 CREATE TABLE IF NOT EXISTS events (
@@ -62,6 +67,14 @@ CREATE TABLE IF NOT EXISTS events (
     message TEXT
 );
 """
+
+# Columns added after the first release: a ledger written before them gets them on open.
+ADDED_COLUMNS = {
+    "owner_pid": "INTEGER",
+    "owner_host": "TEXT",
+    "owner_started": "TEXT",
+    "heartbeat_at": "TEXT",
+}
 
 
 def default_ledger_path() -> Path:
@@ -104,6 +117,12 @@ class Job:
     message: str | None
     created_at: str
     updated_at: str
+    owner_pid: int | None = None
+    """The process that wrote the row and sends its create (see :mod:`.owner`)."""
+    owner_host: str | None = None
+    owner_started: str | None = None
+    heartbeat_at: str | None = None
+    """Last sign of life from the owner while the row was ``pending``."""
     events: tuple[Mapping[str, Any], ...] = field(default=())
 
     @property
@@ -128,6 +147,10 @@ class Ledger:
         try:
             with self._connect() as db:
                 db.executescript(SCHEMA)
+                present = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+                for name, kind in ADDED_COLUMNS.items():
+                    if name not in present:
+                        db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"{self.path} is not a preflight ledger: {exc}", "ledger.invalid") from exc
 
@@ -158,13 +181,15 @@ class Ledger:
         duration: float | None,
         cost_estimate: float | None,
     ) -> Job:
-        """Write a ``pending`` row (call before the create request)."""
+        """Write a ``pending`` row owned by this process (call before the create request)."""
         now = _now()
+        owner = current_owner()
         with self._connect() as db:
             cursor = db.execute(
                 "INSERT INTO jobs (provider, base_url, idempotency_key, external_id, status, settings, image,"
-                " video, image_sha256, video_sha256, duration, cost_estimate, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " video, image_sha256, video_sha256, duration, cost_estimate, created_at, updated_at,"
+                " owner_pid, owner_host, owner_started, heartbeat_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     provider,
                     base_url,
@@ -179,6 +204,10 @@ class Ledger:
                     duration,
                     cost_estimate,
                     now,
+                    now,
+                    owner.pid,
+                    owner.host,
+                    owner.started,
                     now,
                 ),
             )
@@ -241,6 +270,11 @@ class Ledger:
                     (job_id, now, new_status.value, raw_status, changes.get("message")),
                 )
         return self.get(job_id)
+
+    def heartbeat(self, job_id: int) -> None:
+        """The owner is still at work on this row (no event: a heartbeat is not a status change)."""
+        with self._connect() as db:
+            db.execute("UPDATE jobs SET heartbeat_at = ? WHERE id = ?", (_now(), job_id))
 
     def get(self, job_id: int) -> Job:
         with self._connect() as db:

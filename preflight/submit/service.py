@@ -12,8 +12,10 @@ Choices written down:
 - A create of unknown outcome: with a provider that can look a task up by our id (Kling), look;
   found -> recorded; provably absent -> sent once more (the external id makes a duplicate
   impossible anyway). Otherwise the row stays ``unknown`` and the error tells the user to check.
-- ``resume`` treats ``pending`` rows like ``unknown`` ones (a pending row means the process died
-  around the create).
+- A ``pending`` row belongs to the process that wrote it, which beats a heartbeat into it while it
+  uploads and creates (:mod:`.owner`). ``resume`` leaves such a row alone while that process is alive
+  and its heartbeat recent (it would race a create still in flight); once the owner is dead or
+  silent, the row is settled like an ``unknown`` one (the process died around the create).
 - Result downloads never send the API key: result URLs are pre-signed CDN links on other hosts.
 """
 
@@ -36,6 +38,7 @@ from .base import JobStatus, MediaInput, Provider, SubmitSettings, TaskInput
 from .http import OutcomeUnknown, RetryPolicy, download
 from .keys import mask, redact
 from .ledger import Job, Ledger
+from .owner import busy_reason, heartbeat
 
 __all__ = [
     "PollPolicy",
@@ -212,11 +215,19 @@ def submit(provider: Provider, ledger: Ledger, plan: SubmitPlan) -> Job:
         cost_estimate=plan.cost_estimate,
     )
     logger.info("job %d: %s, external id %s", job.id, provider.name, job.external_id)
+    with heartbeat(ledger, job.id):
+        return _upload_and_create(provider, ledger, plan, job)
+
+
+def _upload_and_create(provider: Provider, ledger: Ledger, plan: SubmitPlan, job: Job) -> Job:
     try:
         image_ref = provider.media_ref(plan.image)
         video_ref = provider.media_ref(plan.video)
     except PreflightError as exc:
         ledger.update(job.id, status=JobStatus.FAILED, message=f"not created: {exc}")
+        raise
+    except BaseException:  # Ctrl-C during an upload: nothing was created
+        ledger.update(job.id, status=JobStatus.FAILED, message="not created: interrupted during the upload")
         raise
     urls = {
         f"{m.role}_url": ref
@@ -232,6 +243,9 @@ def submit(provider: Provider, ledger: Ledger, plan: SubmitPlan) -> Job:
         return _resolve_unknown(provider, ledger, job, task, exc)
     except SubmitError as exc:
         ledger.update(job.id, status=JobStatus.FAILED, message=f"not created: {exc}")
+        raise
+    except BaseException:  # Ctrl-C while the create was out: the task may exist
+        ledger.update(job.id, status=JobStatus.UNKNOWN, message="interrupted during the create")
         raise
     return _record_created(ledger, job, created)
 
@@ -346,9 +360,17 @@ def resume(
     poll: PollPolicy,
     on_change: Callable[[Job], None] | None = None,
 ) -> list[ResumeOutcome]:
-    """Finish every unfinished job: resolve the ones without a task id, wait for the others."""
+    """Finish every unfinished job: resolve the ones without a task id, wait for the others.
+
+    A pending row whose owner is still at work is left alone (its outcome says so).
+    """
     outcomes = []
     for job in reversed(ledger.jobs(unfinished=True)):
+        busy = busy_reason(job) if job.status is JobStatus.PENDING else None
+        if busy:
+            logger.info("job %d: %s", job.id, busy)
+            outcomes.append(ResumeOutcome(job, busy))
+            continue
         try:
             provider = make_provider(job)
             if job.task_id is None:
