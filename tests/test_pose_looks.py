@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from people import astronaut, pasted
 
-from preflight.analyze import pose
+from preflight.analyze import pose, pose_looks
 from preflight.analyze.pose import analyze_image_pose, estimate_pose
 from preflight.analyze.pose_looks import distinct, square_tiles, tile_sides, upright
 from preflight.models import Severity
@@ -133,3 +133,26 @@ def test_small_person_clip_is_followed_and_tiles_run_on_few_samples(tmp_path):
     assert tiled and all(i % TILE_EVERY == 0 for i in tiled)  # the costly search only on its samples
     assert looks.count("near") >= len(looks) // 2  # in between, one call around the last box
 
+
+
+@pytest.mark.model
+def test_empty_clip_backs_off_the_tile_search(monkeypatch):
+    from people import coffee
+
+    from preflight.analyze.base import FrameSample
+    from preflight.analyze.pose_findings import TILE_EVERY, PoseAnalyzer
+
+    searched: list[int] = []
+    real = pose_looks.look_on_tiles
+
+    def recording(estimator, rgb):
+        searched.append(len(analyzer.observations))
+        return real(estimator, rgb)
+
+    monkeypatch.setattr(pose_looks, "look_on_tiles", recording)
+    analyzer = PoseAnalyzer()
+    image = coffee()
+    for index in range(20):
+        analyzer.process(FrameSample(index, index / 3, image[..., 0], image, image.shape[1], image.shape[0]))
+    assert analyzer.finish().metrics["person_share"] == 0.0
+    assert searched == [0, TILE_EVERY, 3 * TILE_EVERY]  # waits of 6, then 12: doubling when fruitless
