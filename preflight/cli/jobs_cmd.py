@@ -39,10 +39,6 @@ def _provider(job: Any, base_url: str | None) -> Any:
     return service.provider_for_job(job, base_url=base_url, policy=retry)
 
 
-def _echo_change(job: Any) -> None:
-    click.echo(f"job {job.id}: {job.raw_status}", err=True)
-
-
 @click.group("jobs")
 def command() -> None:
     """The job ledger: every task submit created, and what became of it."""
@@ -99,7 +95,7 @@ def show(job_id: int, ledger_path: Path | None, as_json: bool) -> None:
 def wait_cmd(job_id: int, ledger_path: Path | None, base_url: str | None, output: Path | None) -> None:
     """Poll a job until it finishes (and download it with -o)."""
     from ..submit import service
-    from .submit_cmd import finish
+    from .submit_cmd import finish, wait_with_progress
 
     ledger = _open(ledger_path)
     job = ledger.get(job_id)
@@ -107,7 +103,7 @@ def wait_cmd(job_id: int, ledger_path: Path | None, base_url: str | None, output
     if job.task_id is None:
         raise SubmitError(f"job {job.id} has no task id ({job.status}); run preflight jobs resume", "job.no_task")
     _, poll = service.policy_from_env()
-    job = service.wait(provider, ledger, job, poll, on_change=_echo_change)
+    job = wait_with_progress(provider, ledger, job, poll)
     finish(provider, ledger, job, output)
 
 
@@ -136,7 +132,12 @@ def resume_cmd(ledger_path: Path | None, base_url: str | None) -> None:
 
     ledger = _open(ledger_path)
     _, poll = service.policy_from_env()
-    outcomes = service.resume(ledger, lambda job: _provider(job, base_url), poll, on_change=_echo_change)
+    from ..submit.progress import WaitProgress
+
+    with WaitProgress() as progress:
+        outcomes = service.resume(
+            ledger, lambda job: _provider(job, base_url), poll, on_change=progress.changed, on_poll=progress.polled
+        )
     if not outcomes:
         click.echo("nothing to resume")
         return

@@ -13,7 +13,7 @@ from ..submit.base import JobStatus, MediaInput, Provider, SubmitSettings
 
 if TYPE_CHECKING:
     from ..submit.ledger import Job, Ledger
-    from ..submit.service import SubmitPlan
+    from ..submit.service import PollPolicy, SubmitPlan
 
 
 def _echo_err(text: str) -> None:
@@ -157,8 +157,18 @@ def command(
     if not (wait_flag or output):
         _echo_err(f"follow it with: preflight jobs wait {job.id}")
         return
-    job = service.wait(provider, ledger, job, poll, on_change=lambda j: _echo_err(f"job {j.id}: {j.raw_status}"))
+    job = wait_with_progress(provider, ledger, job, poll)
     finish(provider, ledger, job, output)
+
+
+def wait_with_progress(provider: Provider, ledger: Ledger, job: Job, poll: PollPolicy) -> Job:
+    """Poll until the job finishes, showing it: a status line in place on a terminal, lines when piped."""
+    from ..submit import service
+    from ..submit.progress import WaitProgress
+
+    with WaitProgress() as progress:
+        progress.watch(job)
+        return service.wait(provider, ledger, job, poll, on_change=progress.changed, on_poll=progress.polled)
 
 
 def _check_pair(paths: list[Path], profile: str, orientation: str, force: bool) -> float | None:

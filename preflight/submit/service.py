@@ -302,14 +302,24 @@ def refresh(provider: Provider, ledger: Ledger, job: Job) -> Job:
 
 
 def wait(
-    provider: Provider, ledger: Ledger, job: Job, poll: PollPolicy, on_change: Callable[[Job], None] | None = None
+    provider: Provider,
+    ledger: Ledger,
+    job: Job,
+    poll: PollPolicy,
+    on_change: Callable[[Job], None] | None = None,
+    on_poll: Callable[[Job], None] | None = None,
 ) -> Job:
-    """Poll until the job finishes (or ``poll.timeout`` passes: SubmitError ``submit.timeout``)."""
+    """Poll until the job finishes (or ``poll.timeout`` passes: SubmitError ``submit.timeout``).
+
+    ``on_change`` hears of every status change, ``on_poll`` of every poll (a progress display).
+    """
     deadline = poll.clock() + poll.timeout
     interval = poll.interval
     while True:
         before = (job.status, job.raw_status)
         job = refresh(provider, ledger, job)
+        if on_poll:
+            on_poll(job)
         if on_change and (job.status, job.raw_status) != before:
             on_change(job)
         if job.finished or job.task_id is None:
@@ -359,6 +369,7 @@ def resume(
     make_provider: Callable[[Job], Provider],
     poll: PollPolicy,
     on_change: Callable[[Job], None] | None = None,
+    on_poll: Callable[[Job], None] | None = None,
 ) -> list[ResumeOutcome]:
     """Finish every unfinished job: resolve the ones without a task id, wait for the others.
 
@@ -380,7 +391,7 @@ def resume(
                     outcomes.append(ResumeOutcome(ledger.get(job.id), str(exc)))
                     continue
             if job.task_id is not None:
-                job = wait(provider, ledger, job, poll, on_change)
+                job = wait(provider, ledger, job, poll, on_change, on_poll)
             outcomes.append(ResumeOutcome(job, job.message or ""))
         except PreflightError as exc:
             outcomes.append(ResumeOutcome(ledger.get(job.id), redact(exc.one_line())))
