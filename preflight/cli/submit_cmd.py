@@ -20,12 +20,24 @@ def _echo_err(text: str) -> None:
     click.echo(text, err=True)
 
 
-@click.command("submit")
+def _providers_epilog() -> str:
+    lines = ["\b", "Providers (keys come from these environment variables or [keys] in the config file):"]
+    for name, cls in providers().items():
+        media = "uploads local files" if cls.can_upload else "needs --video-url for the clip"
+        lines.append(f"  {name:<10} {' + '.join(cls.key_names)}; {media}")
+    return "\n".join(lines)
+
+
+@click.command("submit", epilog=_providers_epilog())
 @click.argument("bundle_dir", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Subject image.")
 @click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Motion clip.")
 @click.option(
-    "--provider", "provider_name", type=click.Choice(list(providers())), required=True, help="Where to send it."
+    "--provider",
+    "provider_name",
+    type=click.Choice(list(providers())),
+    default=None,
+    help="Where to send it (required; keys and URL needs below).",
 )
 @click.option(
     "--mode",
@@ -33,8 +45,8 @@ def _echo_err(text: str) -> None:
     default=None,
     help="std = 720p, pro = 1080p. Default: the provider's (std; pro on novita).",
 )
-@click.option("--prompt", default=None, help="Text prompt (at most the profile's max_prompt_chars).")
-@click.option("--negative-prompt", default=None, help="Where the provider has the field (novita).")
+@click.option("--prompt", default=None, help="Text prompt, at most 2500 characters.")
+@click.option("--negative-prompt", default=None, help="Negative prompt (novita only).")
 @click.option("--keep-sound/--no-keep-sound", default=None, help="Keep the clip's sound (provider default: keep).")
 @click.option(
     "--orientation",
@@ -42,10 +54,12 @@ def _echo_err(text: str) -> None:
     default=None,
     help="character_orientation (default: the bundle's, else video).",
 )
-@click.option("--image-url", default=None, help="Send this URL instead of the local image.")
-@click.option("--video-url", default=None, help="Send this URL instead of the local clip.")
-@click.option("--callback-url", default=None, help="Passed to the provider's webhook/callback field.")
-@click.option("--base-url", default=None, help="API base URL (else env PREFLIGHT_<PROVIDER>_BASE_URL).")
+@click.option("--image-url", metavar="URL", default=None, help="Send this URL instead of the local image.")
+@click.option(
+    "--video-url", metavar="URL", default=None, help="Send this URL instead of the local clip (kling, novita need it)."
+)
+@click.option("--callback-url", metavar="URL", default=None, help="Passed to the provider's webhook/callback field.")
+@click.option("--base-url", metavar="URL", default=None, help="API base URL (else env PREFLIGHT_<PROVIDER>_BASE_URL).")
 @click.option(
     "--ledger",
     "ledger_path",
@@ -65,7 +79,7 @@ def command(
     bundle_dir: Path | None,
     image: Path | None,
     video: Path | None,
-    provider_name: str,
+    provider_name: str | None,
     mode: str | None,
     prompt: str | None,
     negative_prompt: str | None,
@@ -83,16 +97,27 @@ def command(
     force: bool,
     output: Path | None,
 ) -> None:
-    """Check the pair against the provider's profile, then create the task and record it.
+    """Send a subject image and a motion clip to a provider and record the job.
 
-    The job is written to the ledger before the request goes out, so `preflight jobs resume` can
-    always finish it. Submitting the same pair and settings twice asks first (--again skips the
-    question; with --yes alone a duplicate is refused).
+    BUNDLE_DIR is a folder made by `preflight prepare` (or give --image and --video). The pair is
+    checked against the provider's profile first; nothing is sent when it fails (--force sends
+    anyway). The job is written to the ledger before the request goes out, so `preflight jobs
+    resume` can always finish it. The same pair and settings a second time asks first (--again
+    skips the question; with --yes alone a duplicate is refused).
+
+    \b
+    Examples:
+      preflight prepare --image me.jpg --video dance.mp4 -o job1/
+      preflight submit job1/ --provider fal --dry-run
+      preflight submit job1/ --provider fal --mode pro --prompt "a knight" -o out.mp4
+      preflight submit job1/ --provider kling --video-url https://example.com/dance.mp4 --wait
     """
     from ..profiles import load_profile
     from ..submit import service
     from ..submit.ledger import Ledger
 
+    if provider_name is None:
+        raise click.UsageError(f"--provider is required: one of {', '.join(providers())}")
     cls = get_provider(provider_name)
     duration = None
     image_sha = video_sha = None
@@ -111,20 +136,18 @@ def command(
             "need an image (--image or --image-url) and a clip (--video or --video-url), or a bundle folder"
         )
 
+    # Cheapest refusals first: arguments, then keys, then the pair check (which reads the files).
     profile = load_profile(cls.profile)
     limit = profile.max_prompt_chars
-    for label, text in (("prompt", prompt), ("negative prompt", negative_prompt)):
+    for label, option, text in (
+        ("prompt", "--prompt", prompt),
+        ("negative prompt", "--negative-prompt", negative_prompt),
+    ):
         if limit is not None and text and len(text) > limit:
             raise PreflightError(
-                f"the {label} is {len(text)} characters; {profile.name} allows {limit}", "prompt.too_long"
+                f"the {label} is {len(text)} characters; {profile.name} allows {limit}: shorten {option}",
+                "prompt.too_long",
             )
-
-    local = [p for p in (image, video) if p is not None]
-    if local:
-        duration = _check_pair(local, profile.name, orientation, force)
-
-    retry, poll = service.policy_from_env()
-    provider = cls.from_env(require_keys=not dry_run, base_url=base_url, policy=retry)
     settings = SubmitSettings(
         mode=mode or cls.default_mode,
         orientation=orientation,
@@ -133,12 +156,23 @@ def command(
         keep_sound=keep_sound,
         callback_url=callback_url,
     )
+    image_input, video_input = MediaInput("image", image, image_url), MediaInput("video", video, video_url)
+    cls.check_settings(settings)
+    cls.check_media(image_input)
+    cls.check_media(video_input)
+    retry, poll = service.policy_from_env()
+    provider = cls.from_env(require_keys=not dry_run, base_url=base_url, policy=retry)
+
+    local = [p for p in (image, video) if p is not None]
+    if local:
+        duration = _check_pair(local, profile.name, orientation, force)
+
     ledger = Ledger(ledger_path)
     plan = service.plan_submit(
         provider,
         ledger,
-        MediaInput("image", image, image_url),
-        MediaInput("video", video, video_url),
+        image_input,
+        video_input,
         settings,
         duration=duration,
         image_sha256=image_sha,
@@ -215,13 +249,16 @@ def _confirm_duplicate(plan: SubmitPlan, again: bool, yes: bool, dry_run: bool) 
 def _confirm_cost(provider: Provider, plan: SubmitPlan, skip: bool) -> None:
     cost, settings = plan.cost_estimate, plan.settings
     if cost is None or plan.duration is None:
-        _echo_err(
-            f"cost: no published per-second price for {provider.name} {settings.mode}"
-            + ("" if plan.duration is not None else " (or clip length unknown)")
+        why = (
+            "the clip length is unknown (URL only)"
+            if cost is None and plan.duration is None and provider.price_per_second.get(settings.mode) is not None
+            else f"{provider.name} publishes no per-second price for {settings.mode}"
         )
+        _echo_err(f"cost: not estimated: {why}")
         return
     price = provider.price_per_second[settings.mode]
-    _echo_err(f"cost: about ${cost:.2f} ({plan.duration:.1f} s at ${price}/s, {settings.mode}; {provider.price_note})")
+    note = f"; {provider.price_note}" if provider.price_note else ""
+    _echo_err(f"cost: about ${cost:.2f} for {plan.duration:.1f} s at ${price}/s ({settings.mode}{note})")
     if not skip and not click.confirm("Submit and pay this?", default=True):
         raise click.exceptions.Exit(1)
 

@@ -36,7 +36,7 @@ from ..errors import (
     ValidationError,
 )
 from .http import RetryHint, RetryPolicy, default_client, send
-from .keys import load_key, redact, require_key
+from .keys import load_key, redact, require_keys_for
 
 __all__ = [
     "TERMINAL",
@@ -205,7 +205,7 @@ class Provider(ABC):
     def from_env(cls, *, require_keys: bool = True, **kwargs: Any) -> Provider:
         """Build with keys from the environment / config file (placeholders when not required)."""
         if require_keys:
-            keys = {name: require_key(name, cls.name) for name in cls.key_names}
+            keys = require_keys_for(cls.name, cls.key_names)
         else:
             keys = {name: load_key(name) or f"<{name}>" for name in cls.key_names}
         return cls(keys, **kwargs)
@@ -258,7 +258,7 @@ class Provider(ABC):
 
     def error_for(self, response: httpx.Response) -> SubmitError:
         """Map an error response to the SubmitError subclass a user can act on."""
-        return error_from_status(self.name, response.status_code, self.error_message(response))
+        return error_from_status(self.name, response.status_code, self.error_message(response), self.key_names)
 
     # ----- shared behaviour -------------------------------------------------------------------
 
@@ -302,11 +302,26 @@ class Provider(ABC):
             return data
         if self.can_upload:
             return f"<url of uploaded {media.path.name}>" if dry_run else self.upload(media)
-        raise UsageError(
-            f"{self.name} needs a URL for the {media.role} ({media.path.name}): it has no upload API. "
-            f"Host the file somewhere the provider can reach and pass --{media.role}-url URL",
+        raise self.needs_url_error(media)
+
+    @classmethod
+    def needs_url_error(cls, media: MediaInput) -> UsageError:
+        name = media.path.name if media.path else media.role
+        return UsageError(
+            f"{cls.name} cannot take the local {media.role} {name}: it has no upload API. Put the file "
+            f"where {cls.name} can fetch it (any public https URL) and pass --{media.role}-url URL",
             "submit.needs_url",
         )
+
+    @classmethod
+    def check_media(cls, media: MediaInput) -> None:
+        """Refuse, before anything is spent or asked, a local file this provider cannot be sent."""
+        if media.url or media.path is None:
+            return
+        if media.role == "image" and cls.inline_image:
+            return
+        if not cls.can_upload:
+            raise cls.needs_url_error(media)
 
     def estimate_cost(self, mode: str, seconds: float | None) -> float | None:
         price = self.price_per_second.get(mode)
@@ -314,25 +329,35 @@ class Provider(ABC):
             return None
         return round(price * seconds, 3)
 
-    def check_settings(self, settings: SubmitSettings) -> None:
+    @classmethod
+    def check_settings(cls, settings: SubmitSettings) -> None:
         """Refuse settings this provider's API has no field for, rather than dropping them silently."""
-        if settings.mode not in self.modes:
+        if settings.mode not in cls.modes:
             raise UsageError(
-                f"{self.name} offers mode {', '.join(self.modes)} only, not {settings.mode!r}", "usage.invalid"
+                f"{cls.name} offers mode {', '.join(cls.modes)} only, not {settings.mode!r}: "
+                f"pass --mode {cls.modes[0]} or leave --mode out",
+                "usage.invalid",
             )
-        if settings.negative_prompt and not self.has_negative_prompt:
-            raise UsageError(f"{self.name}'s motion-control API has no negative prompt field", "usage.invalid")
-        if settings.keep_sound is False and not self.has_keep_sound:
-            raise UsageError(f"{self.name}'s motion-control API has no keep-sound switch", "usage.invalid")
+        if settings.negative_prompt and not cls.has_negative_prompt:
+            raise UsageError(
+                f"{cls.name}'s motion-control API has no negative prompt field: leave --negative-prompt out",
+                "usage.invalid",
+            )
+        if settings.keep_sound is False and not cls.has_keep_sound:
+            raise UsageError(
+                f"{cls.name}'s motion-control API has no keep-sound switch: leave --no-keep-sound out",
+                "usage.invalid",
+            )
         if settings.orientation not in ("image", "video"):
             raise UsageError(f"orientation must be image or video, not {settings.orientation!r}", "usage.invalid")
 
 
-def error_from_status(provider: str, status: int, message: str) -> SubmitError:
+def error_from_status(provider: str, status: int, message: str, key_names: tuple[str, ...] = ()) -> SubmitError:
     """The common HTTP status -> error class mapping (providers refine it with their own codes)."""
     text = redact(f"{provider}: {message} (HTTP {status})")
     if status in (401, 403):
-        return AuthError(text + ": check the API key")
+        keys = " / ".join(key_names) or "the API key"
+        return AuthError(text + f": check {keys} (environment or config file)")
     if status == 402:
         return CreditsError(text + ": top up the account")
     if status in (400, 404, 409, 422):

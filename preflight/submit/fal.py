@@ -76,7 +76,7 @@ class FalProvider(Provider):
     default_base_url = "https://queue.fal.run"
     key_names = ("FAL_KEY",)
     price_per_second = MappingProxyType({"std": 0.07})
-    price_note = "about; fal model page (pro unverified)"
+    price_note = "fal model page; pro unverified"
     can_upload = True
     can_cancel = True
     multipart_threshold = MULTIPART_THRESHOLD
@@ -236,7 +236,7 @@ class FalProvider(Provider):
         ):
             # The result of a request that ran and failed.
             return TaskFailedError(redact(f"fal: the task failed: {message}"))
-        return error_from_status("fal", response.status_code, message)
+        return error_from_status("fal", response.status_code, message, self.key_names)
 
 
 def _beside(url: httpx.URL, name: str) -> httpx.URL:

@@ -124,8 +124,12 @@ def send(
             "%s: retrying in %.1f s (attempt %d of %d)", _describe(request), delay, attempt + 2, policy.attempts
         )
         policy.sleep(delay)
+    if isinstance(last_exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        advice = "could not connect; check the network, or the base URL (--base-url / PREFLIGHT_<PROVIDER>_BASE_URL)"
+    else:
+        advice = "no usable answer; the provider may be down, try again later"
     raise TransportError(
-        f"{_describe(request)}: {type(last_exc).__name__} after {policy.attempts} attempts"
+        f"{_describe(request)}: {type(last_exc).__name__} after {policy.attempts} attempts: {advice}"
     ) from last_exc
 
 

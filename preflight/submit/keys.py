@@ -38,6 +38,7 @@ __all__ = [
     "redact",
     "register_secret",
     "require_key",
+    "require_keys_for",
 ]
 
 logger = logging.getLogger("preflight")
@@ -120,6 +121,21 @@ def load_key(name: str) -> str | None:
     value = value.strip() if value else None
     register_secret(value)
     return value or None
+
+
+def require_keys_for(provider: str, names: tuple[str, ...]) -> dict[str, str]:
+    """Every key a provider needs; all missing ones are named in one :class:`AuthError`."""
+    values = {name: load_key(name) for name in names}
+    missing = [name for name, value in values.items() if not value]
+    if missing:
+        listed = " and ".join(missing)
+        example = "; ".join(f'{name} = "..."' for name in missing)
+        raise AuthError(
+            f"{provider} needs {listed}: set the environment variable{'s' if len(missing) > 1 else ''}, "
+            f"or add {example} under [keys] in {config_path()}",
+            "submit.no_key",
+        )
+    return {name: str(value) for name, value in values.items()}
 
 
 def require_key(name: str, provider: str) -> str:

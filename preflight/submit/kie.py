@@ -85,7 +85,7 @@ class KieProvider(Provider):
         body = self.json_of(response)
         code = body.get("code", 200)
         if code != 200:
-            raise error_from_status("kie", int(code), str(body.get("msg") or "error"))
+            raise error_from_status("kie", int(code), str(body.get("msg") or "error"), self.key_names)
         data = body.get("data")
         if not isinstance(data, dict):
             raise SubmitError("kie: the answer has no data", "submit.bad_response")

@@ -51,7 +51,7 @@ class KlingProvider(Provider):
     default_base_url = "https://api-singapore.klingai.com"
     key_names = ("KLINGAI_ACCESS_KEY", "KLINGAI_SECRET_KEY")
     price_per_second = MappingProxyType({"std": 0.07, "pro": 0.112})
-    price_note = "about; Kling via ComfyUI's proxy"
+    price_note = "Kling through ComfyUI's proxy"
     result_ttl = 30 * 24 * 3600.0
     inline_image = "base64"
     can_lookup = True
@@ -151,7 +151,7 @@ class KlingProvider(Provider):
         text = redact(f"kling: {message} (HTTP {response.status_code}, code {code})")
         error: SubmitError
         if response.status_code == 401 or (code is not None and 1000 <= code <= 1004):
-            error = AuthError(text + ": check KLINGAI_ACCESS_KEY / KLINGAI_SECRET_KEY")
+            error = AuthError(text + ": check KLINGAI_ACCESS_KEY / KLINGAI_SECRET_KEY (environment or config file)")
         elif code == 1102:
             error = CreditsError(text + ": the account is out of credits")
         elif code == 1302:

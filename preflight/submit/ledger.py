@@ -280,7 +280,9 @@ class Ledger:
         with self._connect() as db:
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
-                raise UsageError(f"no job {job_id} in {self.path}", "job.not_found")
+                raise UsageError(
+                    f"no job {job_id} in {self.path} (preflight jobs list shows the jobs there)", "job.not_found"
+                )
             events = db.execute(
                 "SELECT at, status, raw_status, message FROM events WHERE job_id = ? ORDER BY rowid", (job_id,)
             ).fetchall()

@@ -132,6 +132,8 @@ def plan_submit(
     from ..bundle import sha256_file
 
     provider.check_settings(settings)
+    provider.check_media(image)
+    provider.check_media(video)
     image_sha256 = image_sha256 or (sha256_file(image.path) if image.path else None)
     video_sha256 = video_sha256 or (sha256_file(video.path) if video.path else None)
     key = idempotency_key(provider.name, image_sha256 or str(image.url), video_sha256 or str(video.url), settings)
