@@ -155,12 +155,14 @@ class FalProvider(Provider):
     def upload_requests(self, media: MediaInput) -> list[httpx.Request]:
         assert media.path is not None
         presigned = httpx.URL("https://upload-url.from-initiate.invalid/")
-        if not self._multipart(media):
-            put = httpx.Request("PUT", presigned, headers={"Content-Type": media.content_type}, content=b"")
-            return [self._initiate(media), put]
         size = media.path.stat().st_size
+        if not self._multipart(media):
+            note = {"dry_run_body": f"<the {size} bytes of {media.path.name}>"}
+            put = httpx.Request("PUT", presigned, headers={"Content-Type": media.content_type}, extensions=note)
+            return [self._initiate(media), put]
         parts = -(-size // self.part_size)
-        first = httpx.Request("PUT", _beside(presigned, "1"), content=b"")
+        note = {"dry_run_body": f"<bytes 0-{self.part_size - 1} of {media.path.name}; {parts} such PUTs in all>"}
+        first = httpx.Request("PUT", _beside(presigned, "1"), extensions=note)
         complete = httpx.Request(
             "POST", _beside(presigned, "complete"), json={"parts": [{"partNumber": 1, "etag": f"<... {parts} parts>"}]}
         )

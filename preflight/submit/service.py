@@ -157,14 +157,19 @@ def plan_submit(
 def describe_request(request: httpx.Request) -> str:
     """A request as text: method, URL, headers (credentials masked) and body (long strings shortened)."""
     lines = [f"{request.method} {request.url}"]
+    note = request.extensions.get("dry_run_body")  # a placeholder request says what its body would be
     for name, value in request.headers.items():
+        if note and name.lower() == "content-length":
+            continue  # the placeholder's own length (0) is not what would be sent
         if name.lower() in ("authorization", "x-api-key", "x-key"):
             scheme, _, credential = value.partition(" ")
             value = f"{scheme} {mask(credential)}" if credential else mask(value)
         lines.append(f"{name}: {value}")
     content_type = request.headers.get("content-type", "")
     body = request.read()
-    if "json" in content_type:
+    if note:
+        lines += ["", str(note)]
+    elif "json" in content_type:
         lines += ["", json.dumps(_shorten(json.loads(body)), indent=2)]
     elif content_type.startswith("multipart/"):
         lines += ["", f"<multipart form, {len(body)} bytes>"]

@@ -60,6 +60,11 @@ def test_dry_run_shows_the_multipart_requests(fake, media, capsys, small_parts):
     assert "/storage/upload/initiate-multipart?storage_type=fal-cdn-v3" in out
     assert "PUT https://upload-url.from-initiate.invalid/1" in out
     assert "POST https://upload-url.from-initiate.invalid/complete" in out
+    # Placeholder PUTs say what their body would be, not a misleading empty one.
+    image, clip = media
+    assert f"<the {image.stat().st_size} bytes of {image.name}>" in out
+    assert f"<bytes 0-{PART - 1} of {clip.name}; {-(-clip.stat().st_size // PART)} such PUTs in all>" in out
+    assert "content-length: 0" not in out
     assert server.requests == []
 
 
