@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from preflight import api
@@ -129,3 +130,30 @@ def test_report_in_headless_chromium(chromium: str, mixed: Path, tmp_path: Path)
     _chromium(chromium, "--window-size=1400,1000", f"--screenshot={shot}", report_file.as_uri())
     assert shot.is_file() and shot.stat().st_size > 20_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.model
+def test_batch_clip_preview_comes_from_the_checks_own_decode(
+    mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    from preflight.batch import preview
+
+    def second_pass(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a clip was decoded a second time for its preview")
+
+    monkeypatch.setattr(preview, "_clip_frames", second_pass)  # jobs=1: the check runs in this process
+    result = run_batch([mixed / "person.mp4", mixed / "small.webp"], jobs=1, previews=True,
+                       state_path=tmp_path / "state")  # fmt: skip
+    person, photo = result.results
+    assert person.item.analysis["contact_sheet"]["tiles"] >= 4
+    sheet = Image.open(io.BytesIO(base64.b64decode(person.preview.split(",", 1)[1])))
+    assert sheet.format == "JPEG" and sheet.width == preview.SHEET_WIDTH and sheet.height > sheet.width / 2
+    pixels = np.asarray(sheet.convert("RGB")).astype(int)
+    magenta = (pixels[:, :, 0] > 150) & (pixels[:, :, 1] < 110) & (pixels[:, :, 2] > 130)
+    assert magenta.sum() > 400, "the skeleton's right side is drawn (the photo alone gives under 200 such pixels)"
+    assert photo.preview and photo.preview.startswith("data:image/jpeg;base64,")  # images: one thumbnail

@@ -1,9 +1,14 @@
 """Preview images for the HTML report: a few frames of each file with the pose skeleton drawn.
 
-A clip is sampled by seeking (a few keyframe seeks, not a second full decode); an image is shown
+In a ``batch --check-only`` with the content gates, a clip's preview is the contact sheet its check
+collected during the one decode (:func:`sheet_data_uri`): the skeleton comes from the check's own
+pose observations, nothing is decoded or posed twice.
+
+Otherwise (images, ``-o``, ``check --format html``) :func:`preview_data_uri` makes one afterwards:
+a clip is sampled by seeking (a few keyframe seeks, not a second full decode); an image is shown
 upright. When the check ran the content gates (``pose=True``) each frame also gets the pose model's
-landmarks, drawn by the contact-sheet code the analysis uses. The sheet is embedded as a JPEG
-``data:`` URI so the report stays one self-contained file (about 30-80 kB per file).
+landmarks, drawn by the contact-sheet code the analysis uses. Sheets are embedded as JPEG ``data:``
+URIs so the report stays one self-contained file (about 30-90 kB per file).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import numpy as np
 
 from ..models import Item
 
-__all__ = ["PREVIEW_TILES", "preview_data_uri", "sample_frames"]
+__all__ = ["PREVIEW_TILES", "preview_data_uri", "sample_frames", "sheet_data_uri"]
 
 log = logging.getLogger("preflight")
 
@@ -27,6 +32,9 @@ PREVIEW_TILES = 4
 """Frames per clip: enough to see the framing change over the clip, small enough to embed by the thousand."""
 THUMB_SIDE = 320
 JPEG_QUALITY = 72
+SHEET_WIDTH = 640
+"""A check's contact sheet (12 tiles of 320 px, about 1000 px wide) is embedded at most this wide:
+about 60 kB instead of 170 kB per file, still readable when the report's zoom shows it."""
 
 
 def preview_data_uri(item: Item, *, pose: bool = True, tiles: int = PREVIEW_TILES) -> str | None:
@@ -131,6 +139,17 @@ def _spread(points: np.ndarray) -> float:
     return float(extent[0] * extent[1])
 
 
+def sheet_data_uri(sheet_png: str | os.PathLike[str], max_width: int = SHEET_WIDTH) -> str:
+    """A contact sheet PNG (as :func:`preflight.api.check_one` writes it) as a JPEG ``data:`` URI."""
+    from PIL import Image
+
+    with Image.open(sheet_png) as sheet:
+        rgb = sheet.convert("RGB")
+    if rgb.width > max_width:
+        rgb = rgb.resize((max_width, max(1, round(rgb.height * max_width / rgb.width))), Image.Resampling.BILINEAR)
+    return _jpeg_data_uri(rgb)
+
+
 def _encode_sheet(path: str, frames: list) -> str:
     from PIL import Image
 
@@ -141,8 +160,13 @@ def _encode_sheet(path: str, frames: list) -> str:
     try:
         write_contact_sheet(path, frames, tmp)
         with Image.open(tmp) as sheet:
-            buf = io.BytesIO()
-            sheet.convert("RGB").save(buf, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+            rgb = sheet.convert("RGB")
     finally:
         Path(tmp).unlink(missing_ok=True)
+    return _jpeg_data_uri(rgb)
+
+
+def _jpeg_data_uri(rgb) -> str:  # type: ignore[no-untyped-def]
+    buf = io.BytesIO()
+    rgb.save(buf, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -193,7 +193,7 @@ def _process_local(path: str, settings: BatchSettings, subdir: str, digest: str 
     except Exception as exc:  # one broken file must never stop the batch
         log.debug("internal error on %s", path, exc_info=True)
         result = _failed(path, digest, "internal.error", f"{type(exc).__name__}: {exc}")
-    if settings.previews:
+    if settings.previews and result.preview is None:
         result = replace(result, preview=_preview(result, settings))
     return result
 
@@ -216,9 +216,27 @@ def _work(path: str, settings: BatchSettings, digest: str | None, subdir: str) -
 
     profile = _profile(settings.profile)
     if settings.outdir is None:
+        if settings.previews and settings.content:
+            return _check_with_sheet(path, settings, profile, digest)
         item = check_one(path, profile, settings.orientation, content=settings.content, strict=settings.strict)
         return FileResult(path=path, item=item, digest=digest, seconds=0.0)
     return _fix_one(path, settings, profile, digest, subdir)
+
+
+def _check_with_sheet(path: str, settings: BatchSettings, profile: Any, digest: str | None) -> FileResult:
+    """Check one file; a clip's preview is the contact sheet its one decode collected (pose drawn from
+    the check's own observations), so no frame is decoded or posed twice. Images get none here."""
+    import tempfile
+
+    from ..api import check_one
+    from .preview import sheet_data_uri
+
+    with tempfile.TemporaryDirectory(prefix="preflight-sheet-") as folder:
+        sheet = os.path.join(folder, "sheet.png")
+        item = check_one(path, profile, settings.orientation, content=True, strict=settings.strict,
+                         contact_sheet=sheet)  # fmt: skip
+        preview = sheet_data_uri(sheet) if os.path.exists(sheet) else None
+    return FileResult(path=path, item=item, digest=digest, seconds=0.0, preview=preview)
 
 
 def _fix_one(path: str, settings: BatchSettings, profile: Any, digest: str | None, subdir: str) -> FileResult:
