@@ -124,3 +124,37 @@ def test_not_a_clip_is_a_probe_error(tmp_path):
     with pytest.raises(ProbeError) as info:
         list(iter_samples(str(bad)))
     assert info.value.code == "decode.error"
+
+
+def test_pipelined_pass_matches_serial_and_surfaces_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from preflight.analyze.base import AnalysisResult, Analyzer
+    from preflight.analyze.frames import decode_pass
+    from preflight.errors import ProbeError
+    from preflight.samples import make_clip
+
+    class Times(Analyzer):
+        name = "times"
+        rgb_interval = 0.5
+
+        def __init__(self) -> None:
+            self.seen: list[tuple[float, bool]] = []
+
+        def process(self, sample) -> None:  # type: ignore[no-untyped-def]
+            self.seen.append((sample.time, sample.rgb is not None))
+
+        def finish(self) -> AnalysisResult:
+            return AnalysisResult(self.name, {"n": len(self.seen)})
+
+    clip = make_clip(tmp_path / "c.mp4", duration=2, width=320, height=240)
+    serial, piped = Times(), Times()
+    decode_pass(str(clip), [serial], pipelined=False)
+    decode_pass(str(clip), [piped], pipelined=True)
+    assert piped.seen == serial.seen and len(serial.seen) == 50
+
+    broken = tmp_path / "broken.mp4"
+    data = clip.read_bytes()
+    broken.write_bytes(data[: len(data) // 2])
+    import pytest
+
+    with pytest.raises(ProbeError):
+        decode_pass(str(broken), [Times()], pipelined=True)
