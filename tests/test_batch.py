@@ -289,3 +289,52 @@ def test_fix_options_without_outdir_or_backwards_window_are_usage_errors(tmp_pat
     assert main(["batch", str(tmp_path), "--start", "3", "--end", "2", "-o", str(tmp_path / "o"), "-q"]) == 2
     with pytest.raises(UsageError, match="window"):
         run_batch([tmp_path], outdir=tmp_path / "o", content=False, jobs=1, window="middle")
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_pool_workers_start_before_the_files_and_give_the_serial_results(
+    method: str, incoming: Path, tmp_path: Path
+) -> None:
+    from preflight.batch import BatchSettings
+    from preflight.batch.executors import LocalExecutor
+
+    settings = BatchSettings(content=False)
+    files = [(str(p), sub) for p, sub in find_inputs([incoming])]
+    pool = LocalExecutor(2, start_method=method)
+    try:
+        pool.warm(settings)  # workers start (and would load the pose model) while the caller walks
+        workers = pool.wait_warm()
+        assert workers and os.getpid() not in workers
+        pooled = {r.path: r for r in pool.run(files, settings)}
+    finally:
+        pool.close()
+    serial = {r.path: r for r in SerialExecutor().run(files, settings)}
+    assert set(pooled) == set(serial) and len(pooled) == 6
+    assert all(pooled[p].item == serial[p].item and pooled[p].digest == serial[p].digest for p in serial)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores")
+def test_pool_workers_get_a_core_each(tmp_path: Path) -> None:
+    import time
+
+    from preflight.batch import BatchSettings
+    from preflight.batch.executors import LocalExecutor
+
+    cores = sorted(os.sched_getaffinity(0))
+    for pin in (True, False):
+        pool = LocalExecutor(2, pin=pin)
+        try:
+            pool.warm(BatchSettings(content=False))
+            pool.wait_warm()
+            deadline = time.monotonic() + 20
+            while True:  # the second worker may still be starting
+                masks = [os.sched_getaffinity(pid) for pid in pool.worker_pids()]
+                if (len(masks) == 2 and (not pin or all(len(m) == 1 for m in masks))) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+        finally:
+            pool.close()
+        if pin:
+            assert sorted(next(iter(m)) for m in masks) == cores[:2]  # one core each, not the same one
+        else:
+            assert masks == [set(cores)] * 2

@@ -8,8 +8,14 @@ stopping is immediate and memory stays flat for a million files.
 - ``serial``: in this process (``--jobs 1``); no start-up cost, the easiest to debug.
 - ``local``: a ``ProcessPoolExecutor`` whose initializer loads the profile and the pose model once
   per worker process; workers ignore SIGINT so Ctrl-C reaches only the batch, which then lets the
-  running files finish (a second Ctrl-C terminates the workers). ``spawn`` start method: forking a
-  parent that runs a progress thread can deadlock, and mediapipe is not fork-safe.
+  running files finish (a second Ctrl-C terminates the workers). Workers come from a fork server
+  (``spawn`` where there is none): forking the parent itself, which runs a progress thread, can
+  deadlock and mediapipe is not fork-safe; the fork server is a clean single-threaded process that
+  imports numpy/PyAV/OpenCV/MediaPipe once, and its children exit without tearing the interpreter
+  down. With no more workers than cores, each worker is pinned to its own core.
+  Measured on 2 cores, 20 clips, 2 workers (bench/bench_batch.py): pinning 7.3 -> 6.4 s (every file
+  19% slower unpinned: MediaPipe's graph thread and Python's hand off across both workers' cores);
+  the fork server saves the 0.2 s workers took to tear down at the end.
 - ``dask``: ``dask.distributed`` (the optional extra ``preflight-motion[dask]``), imported only
   here; the same function on a cluster (``--scheduler tcp://host:8786``) or a LocalCluster.
 """
@@ -17,6 +23,7 @@ stopping is immediate and memory stays flat for a million files.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import signal
 from collections.abc import Iterator, Sequence
@@ -29,6 +36,12 @@ __all__ = ["DaskExecutor", "Executor", "LocalExecutor", "SerialExecutor", "defau
 
 log = logging.getLogger("preflight")
 
+START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+"""How pool workers start (see the module docstring)."""
+FORKSERVER_PRELOAD = ("numpy", "av", "cv2", "PIL.Image", "mediapipe.tasks.python.vision", "preflight.api",
+                      "preflight.analyze", "preflight.batch.work")  # fmt: skip
+"""Imported once by the fork server (not per worker) when ``start_method="forkserver"``; no model is
+loaded there: MediaPipe's graphs start threads, which a fork must not copy."""
 DASK_INSTALL = 'pip install "preflight-motion[dask]"  (or: pip install "dask[distributed]")'
 
 
@@ -57,6 +70,9 @@ class Executor:
         """Stop now, abandoning running files (second Ctrl-C)."""
         self._stopping = True
 
+    def warm(self, settings: BatchSettings) -> None:
+        """Get workers ready (model loaded) before files arrive; ``run`` does it too if not called."""
+
     def close(self) -> None:
         """Release workers; safe to call more than once."""
 
@@ -72,32 +88,88 @@ class SerialExecutor(Executor):
             yield process_file(path, settings, subdir)
 
 
-def _init_pool_worker(settings: BatchSettings, log_level: int) -> None:
+def _init_pool_worker(settings: BatchSettings, log_level: int, cores: Any = None) -> None:
     # Ctrl-C is the parent's to handle: it decides to let running files finish.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("preflight").setLevel(log_level)
+    if cores is not None:
+        _pin_to_a_core(cores)  # before the model: MediaPipe's threads inherit the core
     prepare_worker(settings)
+
+
+def _pin_to_a_core(cores: Any) -> None:
+    """Keep this worker and every thread it has or starts on one core taken from the ``cores`` queue.
+
+    Why: MediaPipe runs each pose call on its own graph thread while Python waits. Alone, a process
+    gets that hand-off for free on an idle core; with a worker per core, the two workers' threads
+    chase each other across cores and every file takes 19% longer (bench/bench_batch.py).
+    """
+    try:
+        cpu = cores.get(timeout=5)
+        for task in os.listdir("/proc/self/task"):
+            os.sched_setaffinity(int(task), {cpu})
+    except Exception as exc:  # no affinity API, a thread gone meanwhile: unpinned is only slower
+        log.debug("worker %d not pinned: %s", os.getpid(), exc)
 
 
 class LocalExecutor(Executor):
     name = "local"
 
-    def __init__(self, jobs: int | None = None) -> None:
+    def __init__(self, jobs: int | None = None, start_method: str = START_METHOD, pin: bool = True) -> None:
         super().__init__()
         self.jobs = jobs or default_jobs()
+        self.start_method = start_method
+        self.pin = pin
         self._pool: Any = None
+        self._settings: BatchSettings | None = None
+        self._warming: list[Any] = []
 
-    def run(self, files: Sequence[tuple[str, str]], settings: BatchSettings) -> Iterator[FileResult]:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    def warm(self, settings: BatchSettings) -> None:
+        """Start every worker now (each loads the profile and pose model) while the caller walks."""
+        if self._pool is not None and self._settings == settings:
+            return
+        self.close()
+        from concurrent.futures import ProcessPoolExecutor
 
+        context = multiprocessing.get_context(self.start_method)
+        if self.start_method == "forkserver":
+            context.set_forkserver_preload(list(FORKSERVER_PRELOAD))
         level = logging.getLogger("preflight").getEffectiveLevel()
         self._pool = ProcessPoolExecutor(
             max_workers=self.jobs,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=_init_pool_worker,
-            initargs=(settings, level),
+            initargs=(settings, level, self._core_queue(context)),
         )
+        self._settings = settings
+        # A pool starts a process per submit while none is idle: one no-op each starts them all.
+        self._warming = [self._pool.submit(os.getpid) for _ in range(self.jobs)]
+
+    def _core_queue(self, context: Any) -> Any:
+        """A core id per worker when there are no more workers than cores (else None: no pinning)."""
+        if not self.pin or not hasattr(os, "sched_getaffinity") or not os.path.isdir("/proc/self/task"):
+            return None
+        cores = sorted(os.sched_getaffinity(0))
+        if self.jobs > len(cores):
+            return None
+        queue = context.Queue()
+        for cpu in cores[: self.jobs]:
+            queue.put(cpu)
+        return queue
+
+    def wait_warm(self) -> set[int]:
+        """Block until the warming no-ops ran; the pids of the workers that ran them."""
+        return {f.result() for f in self._warming}
+
+    def worker_pids(self) -> list[int]:
+        """The pool's worker processes (started by :meth:`warm`)."""
+        # The executor keeps them in a private dict; abort() relies on it too.
+        return list(getattr(self._pool, "_processes", {}) or {})
+
+    def run(self, files: Sequence[tuple[str, str]], settings: BatchSettings) -> Iterator[FileResult]:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        self.warm(settings)
         todo = iter(files)
         running: set[Any] = set()
         window = 2 * self.jobs
@@ -130,6 +202,7 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=not self._stopping, cancel_futures=True)
             self._pool = None
+            self._settings = None
 
 
 class DaskExecutor(Executor):
