@@ -132,3 +132,18 @@ def test_without_fsspec_the_error_says_what_to_install(
 def test_unknown_protocol_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["batch", "nosuchfs://x/", "-q"]) == 2
     assert "nosuchfs" in capsys.readouterr().err
+
+
+def test_dask_workers_fetch_urls_themselves(bucket: str, private_tmp: Path, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    from preflight.batch.executors import DaskExecutor, SerialExecutor
+    from preflight.report import report_to_dict
+
+    local = run_batch([bucket], content=False, executor=SerialExecutor(), state_path=tmp_path / "a")
+    # Threads, not processes: memory:// lives in this process (an object store would not care).
+    with distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:  # fmt: skip
+        on_dask = run_batch([bucket], content=False, executor=DaskExecutor(client=client), state_path=tmp_path / "b")
+    assert report_to_dict(on_dask.report) == report_to_dict(local.report)
+    assert [r.path for r in on_dask.results] == [f"{bucket}/clip.mp4", f"{bucket}/takes/photo.webp"]
+    assert not list(private_tmp.glob("preflight-fetch-*"))  # (Dask keeps its own scratch folder there)
