@@ -338,3 +338,18 @@ def test_contact_sheet_of_a_person_clip_draws_the_skeleton(tmp_path):
     cyan = np.argwhere((tile == LEFT_COLOUR).all(axis=-1))
     magenta = np.argwhere((tile == RIGHT_COLOUR).all(axis=-1))
     assert cyan[:, 1].mean() > magenta[:, 1].mean()
+
+
+@pytest.mark.model
+def test_no_native_noise_on_stderr_in_a_fresh_process() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from preflight.samples import sample_photo\n"
+        "from preflight.analyze.pose import estimate_pose\n"
+        "print(estimate_pose(sample_photo()).people)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "1"
+    assert run.stderr == ""

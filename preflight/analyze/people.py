@@ -53,6 +53,7 @@ BODY_MARGIN = 0.25
 """A face explained by a person's pose lies inside that person's box widened by this share of its
 width on each side (the box is made of landmarks, so a face at its edge may stick out a little)."""
 
+_first_detect_done = False
 _detector = None
 _detector_lock = threading.Lock()
 _unavailable = False
@@ -194,10 +195,16 @@ def detect_faces(rgb: np.ndarray) -> list[FaceBox] | None:
         return None
     import mediapipe as mp
 
+    global _first_detect_done
     height, width = rgb.shape[:2]
     image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+    # The first inference prints LiteRT's "Input tensor memory is not aligned" line straight to fd 2.
+    quiet = contextlib.nullcontext() if _first_detect_done else quiet_native_logs()
+    with quiet:
+        detections = detector.detect(image).detections
+    _first_detect_done = True
     faces = []
-    for found in detector.detect(image).detections:
+    for found in detections:
         box = found.bounding_box
         score = found.categories[0].score if found.categories else 0.0
         if score < MIN_FACE_SCORE:
