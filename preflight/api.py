@@ -106,7 +106,10 @@ def _blocks_analysis(findings: list[Finding]) -> bool:
 
 def _analyze(info: MediaInfo, profile: Profile, contact_sheet: PathLike | None) -> tuple[dict[str, Any], list[Finding]]:
     from . import analyze
+    from .analyze.gates import validate_content_gates
 
+    # A misspelt threshold would silently keep its default: refuse the profile instead.
+    validate_content_gates(profile.content.values, profile.path or profile.name)
     try:
         if info.role == "image":
             metrics, found = analyze.analyze_image(info.path, info, profile.content)

@@ -5,8 +5,8 @@ one line ``code: message`` and a pipeline can branch on the code.
 
     PreflightError
      ├── UsageError           a bad option value, unknown profile (exit 2)
+     │    └── ProfileError    a profile file is missing or malformed
      ├── ProbeError           the file cannot be read as media (also a ValueError)
-     ├── ProfileError         a profile file is missing or malformed
      ├── FixError             an operation could not produce an output
      ├── ModelError           the pose model is not available
      └── SubmitError          a provider call failed
@@ -71,7 +71,7 @@ class ProbeError(PreflightError, ValueError):
     default_code = "file.unreadable"
 
 
-class ProfileError(PreflightError):
+class ProfileError(UsageError):
     default_code = "profile.invalid"
 
 

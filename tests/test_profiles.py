@@ -62,3 +62,27 @@ def test_bad_profile_files(tmp_path: Path) -> None:
     with pytest.raises(ProfileError) as info:
         load_profile(tmp_path / "missing.toml")
     assert info.value.code == "profile.unknown"
+
+
+def test_content_gate_typo_is_refused_and_overrides_apply(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from preflight import check
+    from preflight.cli import main
+    from preflight.samples import make_clip
+
+    clip = make_clip(tmp_path / "c.mp4", duration=3, width=360, height=360)
+    typo = tmp_path / "typo.toml"
+    typo.write_text("[content]\nshake_max_jiter = 0.5\n")
+    assert main(["check", "--profile", str(typo), str(clip)]) == 2
+    err = capsys.readouterr().err
+    assert "profile.invalid" in err and "shake_max_jiter" in err and "shake_max_jitter" in err
+    assert main(["check", "--no-content", "--profile", str(typo), str(clip)]) == 0  # limits only: not read
+
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[content]\nblur_min_variance = 1e9\n[content.severity]\n\"quality.blurry\" = \"error\"\n")
+    (item,) = check([clip], profile=strict).items
+    blurry = next(f for f in item.findings if f.code == "quality.blurry")
+    assert blurry.severity.value == "error" and blurry.limit == 1e9
+    capsys.readouterr()
+    assert main(["profiles", "show", str(strict)]) == 0
+    shown = capsys.readouterr().out
+    assert "blur_min_variance                1000000000.0 *" in shown and "severity of quality.blurry" in shown

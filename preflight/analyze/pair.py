@@ -21,7 +21,8 @@ from ..profiles import Profile
 
 __all__ = ["FRAMING_RATIO", "pair_check", "pair_findings"]
 
-FRAMING_RATIO = 1.7
+FRAMING_RATIO_GATE = ("framing_ratio", 1.7)
+FRAMING_RATIO = FRAMING_RATIO_GATE[1]
 """Subject heights (share of the frame) further apart than this read as different framings. A
 head-and-torso portrait fills ~0.8-1.0 of the height, a full body in a wide dance shot ~0.4-0.6:
 ratios around 2; the same framing with a slow zoom stays within ~1.2."""
@@ -54,7 +55,7 @@ def pair_findings(image: Item, clip: Item, orientation: str, gates: dict[str, An
     facing = _facing_finding(img_pose.get("facing"), clip_pose.get("facing"), orientation, image.path)
     if facing is not None:
         found.append(facing)
-    ratio_limit = float((gates or {}).get("framing_ratio", FRAMING_RATIO))
+    ratio_limit = float((gates or {}).get(*FRAMING_RATIO_GATE))
     framing = _framing_finding(_image_height(img_pose), _clip_height(clip_pose), ratio_limit, image.path)
     if framing is not None:
         found.append(framing)

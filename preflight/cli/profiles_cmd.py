@@ -44,7 +44,11 @@ def show(name: str | None, as_json: bool) -> None:
             if value is not None:
                 shown = ", ".join(value) if isinstance(value, tuple | list) else value
                 click.echo(f"    {key:<32} {shown}")
-    if p.content.values:
-        click.echo("  [content]")
-        for key, value in p.content.values.items():
-            click.echo(f"    {key:<32} {value}")
+    from ..analyze.gates import SEVERITY_KEY, content_gate_defaults
+
+    click.echo("  [content]  (thresholds of the content gates; * = set by this profile)")
+    for key, default in content_gate_defaults().items():
+        value = p.content.values.get(key, default)
+        click.echo(f"    {key:<32} {value}{' *' if key in p.content.values else ''}")
+    for code, severity in (p.content.values.get(SEVERITY_KEY) or {}).items():
+        click.echo(f"    severity of {code:<20} {severity} *")
