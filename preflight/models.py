@@ -51,6 +51,16 @@ class VideoStream:
     bitrate: int | None
     duration: float | None
     """Stream duration in seconds, when the container gives one."""
+    sample_aspect: str | None = None
+    """Pixel aspect ratio (``4:3``) when pixels are not square; ``width`` already accounts for it."""
+
+    @property
+    def square_width(self) -> int:
+        """Coded width once pixels are made square, rounded to an even number for the encoder."""
+        if not self.sample_aspect:
+            return self.coded_width
+        num, den = (int(x) for x in self.sample_aspect.split(":"))
+        return max(2, 2 * round(self.coded_width * num / den / 2))
 
 
 @dataclass(frozen=True)

@@ -253,7 +253,11 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
     ctx = stream.codec_context
     rotation = _first_frame_rotation(container, stream, p)
     coded_w, coded_h = ctx.width, ctx.height
-    width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
+    sar = stream.sample_aspect_ratio
+    # Non-square pixels (anamorphic video): players widen the frame by the sample aspect ratio.
+    sample_aspect = f"{sar.numerator}:{sar.denominator}" if sar and sar != 1 else None
+    shown_w = round(coded_w * sar) if sample_aspect else coded_w
+    width, height = (coded_h, shown_w) if rotation in (90, 270) else (shown_w, coded_h)
     pix_fmt = ctx.pix_fmt
     bit_depth = None
     if pix_fmt:
@@ -278,6 +282,7 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
         frames=stream.frames or None,
         bitrate=ctx.bit_rate or None,
         duration=_seconds(stream.duration, stream.time_base),
+        sample_aspect=sample_aspect,
     )
 
 

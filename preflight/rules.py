@@ -266,6 +266,14 @@ def _stream_details(info: MediaInfo, profile: Profile, orientation: str) -> Iter
             f"{v.width}x{v.height}; a decoder that ignores it sees the clip turned: fix bakes it in",
             fixable=True, measured=v.rotation, limit=0,
         )  # fmt: skip
+    if v.sample_aspect:
+        yield Finding(
+            "video.non_square_pixels", W,
+            f"pixels are not square ({v.sample_aspect}): stored {v.coded_width}x{v.coded_height}, shown "
+            f"{info.width}x{info.height}; a decoder that ignores the flag sees it squeezed: fix resamples it "
+            "to square pixels",
+            fixable=True, measured=v.sample_aspect, limit="1:1",
+        )  # fmt: skip
     if (v.bit_depth or 8) > 8 or (v.pix_fmt and not v.pix_fmt.startswith(("yuv420p", "yuvj420p"))):
         yield Finding(
             "video.pixel_format", W,

@@ -52,12 +52,14 @@ def make_clip(
     frames: FrameSource | None = None,
     timestamps: list[float] | None = None,
     gop: int | None = None,
+    sample_aspect: Fraction | None = None,
 ) -> Path:
     """Encode a synthetic clip and return its path.
 
     ``rotation`` writes a display matrix (clockwise degrees, as a phone shooting portrait does).
     ``timestamps`` (seconds) gives frames irregular times, for variable-frame-rate clips.
     ``frames`` draws each frame; the default is :func:`moving_pattern`.
+    ``sample_aspect`` makes non-square (anamorphic) pixels, e.g. ``Fraction(4, 3)``.
     """
     import av
 
@@ -74,6 +76,8 @@ def make_clip(
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         if gop is not None:
             stream.codec_context.gop_size = gop
+        if sample_aspect is not None:
+            stream.codec_context.sample_aspect_ratio = sample_aspect
         if codec == "libx264":
             stream.options = {"preset": "ultrafast", "crf": "30"}
         if timestamps_given:

@@ -172,3 +172,32 @@ def test_foreign_sound_is_reencoded_to_aac_and_the_video_copied(tmp_path: Path):
     assert info.audio[0].codec == "aac" and abs(info.audio[0].duration - 3.5) < 0.05
     assert video_packets(Path(r.output), 35) == video_packets(src, 35)
     assert r.after.verdict == "pass" and not r.after.findings
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_anamorphic_pixels_are_squared(tmp_path: Path, rotation: int) -> None:
+    from fractions import Fraction
+
+    def circle(i: int, w: int, h: int) -> np.ndarray:
+        # A circle as it should look once the 4:3 pixels are shown: an ellipse in coded pixels.
+        yy, xx = np.mgrid[0:h, 0:w]
+        inside = ((xx - w / 2) * 4 / 3) ** 2 + (yy - h / 2) ** 2 < (h / 3) ** 2
+        frame = np.zeros((h, w, 3), np.uint8)
+        frame[inside] = 255
+        return frame
+
+    clip = make_clip(tmp_path / "ana.mp4", duration=3, width=640, height=480, sample_aspect=Fraction(4, 3),
+                     rotation=rotation, frames=circle)  # fmt: skip
+    info = probe(clip)
+    assert info.video is not None and info.video.sample_aspect == "4:3"
+    assert (info.width, info.height) == ((853, 480) if rotation == 0 else (480, 853))
+    result = one(fix([clip], tmp_path / "out", content=False))
+    out = probe(result.output)
+    assert out.video is not None and out.video.sample_aspect is None and out.video.rotation == 0
+    assert (out.width, out.height) == ((854, 480) if rotation == 0 else (480, 854))
+    assert any(a.startswith("square pixels 4:3") for a in result.actions)
+    with av.open(str(result.output)) as c:
+        frame = next(c.decode(video=0)).to_ndarray(format="gray")
+    ys, xs = np.nonzero(frame > 128)
+    width, height = xs.max() - xs.min(), ys.max() - ys.min()
+    assert abs(width - height) <= 4  # round again, not squeezed

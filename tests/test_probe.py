@@ -269,3 +269,18 @@ def test_heic_photo_is_probed_checked_and_converted(tmp_path: Path) -> None:
     assert (item.verdict, [f.code for f in item.findings]) == ("fixable", ["format.unsupported"])
     (result,) = fix([path], tmp_path / "ready", content=False).results
     assert result.ok and result.output is not None and probe(result.output).format == "jpeg"
+
+
+def test_anamorphic_clip_shown_wider_and_flagged(tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    from preflight import check
+
+    clip = make_clip(tmp_path / "dv.mp4", duration=3, width=720, height=480, sample_aspect=Fraction(32, 27))
+    info = probe(clip)
+    assert info.video is not None and info.video.sample_aspect == "32:27"
+    assert (info.video.coded_width, info.width, info.height) == (720, 853, 480)
+    (item,) = check([clip], content=False).items
+    (finding,) = item.findings
+    assert (finding.code, finding.severity.value, finding.fixable) == ("video.non_square_pixels", "warning", True)
+    assert item.verdict == "pass"

@@ -23,6 +23,7 @@ __all__ = [
     "PixelFormat",
     "Remux",
     "Scale",
+    "SquarePixels",
     "StripExif",
     "Transcode",
     "Trim",
@@ -131,6 +132,19 @@ class Scale:
 
 
 @dataclass(frozen=True)
+class SquarePixels:
+    """Resample non-square (anamorphic) pixels to square ones, before any other geometry."""
+
+    sample_aspect: str
+    source: tuple[int, int]
+    target: tuple[int, int]
+
+    @property
+    def action(self) -> str:
+        return f"square pixels {self.sample_aspect}: {_size(self.source)}->{_size(self.target)}"
+
+
+@dataclass(frozen=True)
 class Pad:
     source: tuple[int, int]
     target: tuple[int, int]
@@ -227,6 +241,6 @@ class Convert:
 
 
 Operation = (
-    Copy | Remux | Trim | Transcode | AudioTranscode | BakeRotation | Crop | Scale | Pad | ConstantRate
+    Copy | Remux | Trim | Transcode | AudioTranscode | BakeRotation | SquarePixels | Crop | Scale | Pad | ConstantRate
     | PixelFormat | FitSize | FirstFrame | StripExif | ColorConvert | Convert
 )  # fmt: skip

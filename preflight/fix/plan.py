@@ -30,6 +30,7 @@ from .ops import (
     PixelFormat,
     Remux,
     Scale,
+    SquarePixels,
     StripExif,
     Transcode,
     Trim,
@@ -202,6 +203,9 @@ def _plan_clip(
         encode_why.append(f"codec {v.codec}")
     if v.rotation:
         encode_why.append("rotation")
+    if v.sample_aspect:
+        encode_why.append("non-square pixels")
+    shown = _square_shown_size(info)
     odd_pixels = (v.bit_depth or 8) > 8 or not (v.pix_fmt or "yuv420p").startswith(("yuv420p", "yuvj420p"))
     if odd_pixels:
         encode_why.append(f"pixel format {v.pix_fmt}")
@@ -213,7 +217,7 @@ def _plan_clip(
         notes.append("crop window holds the subject's box")
     limits = dict(min_side=lim.min_side, max_side=lim.max_side, min_aspect=lim.min_aspect,
                   max_aspect=lim.max_aspect, aspect_mode=options.aspect, subject=subject)  # fmt: skip
-    if fit_geometry(info.width, info.height, even=False, **limits).changed:  # type: ignore[arg-type]
+    if fit_geometry(*shown, even=False, **limits).changed:  # type: ignore[arg-type]
         encode_why.append("geometry")
 
     audio = info.audio[0] if info.audio else None
@@ -245,11 +249,13 @@ def _plan_clip(
         return Plan("video", tuple(ops), "mp4", notes=tuple(notes), **sizes)
 
     # One re-encode does everything: trim, rotation, geometry (even sides now), rate, size.
-    geometry = fit_geometry(info.width, info.height, even=True, **limits)  # type: ignore[arg-type]
+    geometry = fit_geometry(*shown, even=True, **limits)  # type: ignore[arg-type]
     ops = []
     if trim:
         ops.append(Trim(window[0], window[1], stream_copy=False))  # type: ignore[index]
     ops.append(Transcode("h264", "aac" if audio is not None else None))
+    if v.sample_aspect:
+        ops.append(SquarePixels(v.sample_aspect, (v.coded_width, v.coded_height), (v.square_width, v.coded_height)))
     if v.rotation:
         ops.append(BakeRotation(v.rotation))
     ops.extend(_geometry_ops(geometry, options.fill))
@@ -271,6 +277,16 @@ def video_bitrate(max_bytes: int, seconds: float, with_audio: bool, audio_bps: i
 
 def _clip_ext(fmt: str) -> str:
     return "mov" if fmt == "mov" else "mp4"
+
+
+def _square_shown_size(info: MediaInfo) -> tuple[int, int]:
+    """The frame size the geometry works on: shown size, with anamorphic pixels already squared
+    (to the even width ``SquarePixels`` produces)."""
+    v = info.video
+    if v is None or not v.sample_aspect:
+        return info.width, info.height
+    w, h = v.square_width, v.coded_height
+    return (h, w) if v.rotation in (90, 270) else (w, h)
 
 
 def _geometry_ops(g: Geometry, fill: str) -> list[Operation]:

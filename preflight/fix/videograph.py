@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .ops import BakeRotation
+from .ops import BakeRotation, SquarePixels
 from .plan import Plan
 
 __all__ = ["build_graph"]
@@ -27,6 +27,12 @@ def build_graph(vin: Any, plan: Plan, fill: str = "blur") -> Any:
 
     graph = av.filter.Graph()
     node = graph.add_buffer(template=vin)
+    square = plan.find(SquarePixels)
+    if square is not None:
+        # First, in the coded orientation the sample aspect ratio belongs to; the planner's geometry
+        # is in shown (square-pixel, rotated) sizes.
+        node = _chain(graph, node, f"scale={square.target[0]}:{square.target[1]}:flags=bicubic")
+        node = _chain(graph, node, "setsar=1")
     rotation = plan.find(BakeRotation)
     for spec in _TRANSPOSE.get(rotation.degrees if rotation else 0, []):
         node = _chain(graph, node, spec)
