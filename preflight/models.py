@@ -87,6 +87,8 @@ class ImageDetails:
     """EXIF orientation tag (1 = as stored; 5-8 swap the displayed sides)."""
     frames: int
     """Number of frames (more than 1 for an animated GIF/WebP/APNG)."""
+    color_profile: str | None = None
+    """Description of an embedded ICC profile that is not sRGB (``Display P3``, ``Adobe RGB``...)."""
 
     @property
     def animated(self) -> bool:

@@ -7,6 +7,7 @@ Images are checked for corruption cheaply: JPEG decodes at 1/8 scale, PNG verifi
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import warnings
@@ -113,6 +114,7 @@ def _probe_image(p: Path, kind: Sniffed, head: bytes) -> MediaInfo:
         mode = im.mode
         has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
         bit_depth = _image_bit_depth(mode, fmt, head)
+        color_profile = non_srgb_profile(im.info.get("icc_profile"))
         if coded_w * coded_h <= MAX_IMAGE_PIXELS:
             _verify_image(im, fmt, p)
     width, height = (coded_h, coded_w) if orientation in (5, 6, 7, 8) else (coded_w, coded_h)
@@ -124,6 +126,7 @@ def _probe_image(p: Path, kind: Sniffed, head: bytes) -> MediaInfo:
         coded_height=coded_h,
         exif_orientation=orientation,
         frames=frames,
+        color_profile=color_profile,
     )
     return MediaInfo(
         path=str(p),
@@ -135,6 +138,19 @@ def _probe_image(p: Path, kind: Sniffed, head: bytes) -> MediaInfo:
         height=height,
         image=details,
     )
+
+
+def non_srgb_profile(icc: bytes | None) -> str | None:
+    """The ICC profile's description when it is not sRGB; None for sRGB, no profile or a broken one."""
+    if not icc:
+        return None
+    from PIL import ImageCms
+
+    try:
+        description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
+    except (ImageCms.PyCMSError, OSError, TypeError):
+        return None
+    return None if "srgb" in description.lower().replace(" ", "") else (description or "unnamed ICC profile")
 
 
 def _register_heif() -> None:

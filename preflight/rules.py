@@ -149,6 +149,13 @@ def _image_details(info: MediaInfo, profile: Profile, orientation: str) -> Itera
             "fix bakes the rotation into the pixels",
             fixable=True, measured=d.exif_orientation, limit=1,
         )  # fmt: skip
+    if d.color_profile:
+        yield Finding(
+            "image.color_profile", W,
+            f"colours are in {d.color_profile}, not sRGB; a provider that ignores the profile shows them "
+            "shifted (dull or oversaturated): fix converts the pixels to sRGB",
+            fixable=True, measured=d.color_profile, limit="sRGB",
+        )  # fmt: skip
     problem = _color_problem(d.mode, d.bit_depth, d.has_alpha)
     if problem is not None:
         severity, text = problem

@@ -7,6 +7,7 @@ qualities and the caller knows the final format before it names the file.
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from .ops import ColorConvert, FirstFrame, Pad, StripExif
 from .plan import Plan
 
 __all__ = ["JPEG_QUALITY", "RenderedImage", "render_image"]
+
+log = logging.getLogger("preflight")
 
 JPEG_QUALITY = 92
 """First JPEG quality tried: visually lossless for photos at a moderate size."""
@@ -64,7 +67,28 @@ def _prepare(im: Any, plan: Plan) -> Any:
     rotate = plan.find(StripExif)
     if rotate is not None and rotate.orientation != 1:
         im = ImageOps.exif_transpose(im)
+    im = _to_srgb(im)
     return _to_rgb(im, plan.find(ColorConvert) is not None)
+
+
+def _to_srgb(im: Any) -> Any:
+    """Pixels converted from an embedded non-sRGB ICC profile to sRGB. The output carries no profile
+    (providers read pixels as sRGB), so leaving Display P3 or Adobe RGB values as they are would shift
+    the colours."""
+    from ..probe import non_srgb_profile
+
+    icc = im.info.get("icc_profile")
+    if non_srgb_profile(icc) is None or im.mode not in ("RGB", "RGBA", "CMYK", "L"):
+        return im
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        mode = "RGBA" if im.mode == "RGBA" else "RGB"
+        return ImageCms.profileToProfile(im, source, ImageCms.createProfile("sRGB"), outputMode=mode)
+    except (ImageCms.PyCMSError, OSError) as exc:  # a profile littlecms cannot use: keep the pixels
+        log.warning("cannot convert the colour profile: %s", exc)
+        return im
 
 
 def _to_rgb(im: Any, convert: bool) -> Any:

@@ -339,7 +339,7 @@ def _plan_image(info: MediaInfo, profile: Profile, options: FixOptions, hints: C
         ops.append(FirstFrame(d.frames))
     if d.exif_orientation != 1:
         ops.append(StripExif(d.exif_orientation))
-    color = _color_op(d.mode, d.bit_depth, d.has_alpha)
+    color = _color_op(d.mode, d.bit_depth, d.has_alpha, d.color_profile)
     if color is not None:
         ops.append(color)
     target = info.format if info.format in lim.formats else _image_target(info.format, d.mode, lim.formats)
@@ -358,7 +358,9 @@ def _plan_image(info: MediaInfo, profile: Profile, options: FixOptions, hints: C
     return Plan("image", tuple(ops), _image_ext(target), geometry=geometry, size_cap=lim.max_bytes)
 
 
-def _color_op(mode: str, bit_depth: int, has_alpha: bool) -> ColorConvert | None:
+def _color_op(mode: str, bit_depth: int, has_alpha: bool, profile: str | None = None) -> ColorConvert | None:
+    if profile:
+        return ColorConvert(mode, f"{profile} to sRGB")
     if mode == "CMYK":
         return ColorConvert(mode)
     if bit_depth > 8:
