@@ -53,6 +53,8 @@ class VideoStream:
     """Stream duration in seconds, when the container gives one."""
     sample_aspect: str | None = None
     """Pixel aspect ratio (``4:3``) when pixels are not square; ``width`` already accounts for it."""
+    hdr: str | None = None
+    """``HLG`` or ``PQ`` when the stream is tagged with an HDR transfer curve (phones record HLG)."""
 
     @property
     def square_width(self) -> int:

@@ -30,6 +30,9 @@ _VFR_TOLERANCE = 0.01
 
 _pillow_lock = threading.Lock()
 
+_HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
+"""FFmpeg's AVColorTransferCharacteristic values of the HDR curves: SMPTE ST 2084 and ARIB STD-B67."""
+
 
 def probe(path: str | os.PathLike[str]) -> MediaInfo:
     """Describe the media in ``path``; raise :class:`ProbeError` with a finding code if it isn't any."""
@@ -299,6 +302,7 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
         bitrate=ctx.bit_rate or None,
         duration=_seconds(stream.duration, stream.time_base),
         sample_aspect=sample_aspect,
+        hdr=_HDR_TRANSFERS.get(ctx.color_trc),
     )
 
 

@@ -273,6 +273,14 @@ def _stream_details(info: MediaInfo, profile: Profile, orientation: str) -> Iter
             f"{v.width}x{v.height}; a decoder that ignores it sees the clip turned: fix bakes it in",
             fixable=True, measured=v.rotation, limit=0,
         )  # fmt: skip
+    if v.hdr:
+        yield Finding(
+            "video.hdr", W,
+            f"HDR video ({v.hdr}): a provider that converts it to SDR without tone mapping gets washed-out "
+            "colours, and fix cannot tone-map either: export SDR from the phone or editor "
+            "(iPhone: Settings > Camera > Formats, HDR Video off)",
+            measured=v.hdr, limit="SDR",
+        )  # fmt: skip
     if v.sample_aspect:
         yield Finding(
             "video.non_square_pixels", W,

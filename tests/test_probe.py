@@ -284,3 +284,29 @@ def test_anamorphic_clip_shown_wider_and_flagged(tmp_path: Path) -> None:
     (finding,) = item.findings
     assert (finding.code, finding.severity.value, finding.fixable) == ("video.non_square_pixels", "warning", True)
     assert item.verdict == "pass"
+
+
+def test_hdr_clip_is_flagged(tmp_path: Path) -> None:
+    import av
+
+    from preflight import check
+
+    path = tmp_path / "hlg.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx265", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p10le"
+        stream.options = {"x265-params": "log-level=error", "preset": "ultrafast"}
+        ctx = stream.codec_context
+        ctx.color_primaries, ctx.color_trc, ctx.colorspace = 9, 18, 9  # BT.2020, HLG, BT.2020 NCL
+        for i in range(75):
+            frame = av.VideoFrame.from_ndarray(np.full((360, 640, 3), i, np.uint8), format="rgb24")
+            out.mux(stream.encode(frame.reformat(format="yuv420p10le")))
+        out.mux(stream.encode(None))
+    info = probe(path)
+    assert info.video is not None and (info.video.hdr, info.video.codec, info.video.bit_depth) == ("HLG", "hevc", 10)
+    (item,) = check([path], content=False).items
+    codes = {f.code: f for f in item.findings}
+    assert set(codes) == {"video.hdr", "video.pixel_format"}
+    assert not codes["video.hdr"].fixable and item.verdict == "pass"
+    sdr = probe(make_clip(tmp_path / "sdr.mp4", duration=0.5, width=320, height=240))
+    assert sdr.video is not None and sdr.video.hdr is None
