@@ -117,6 +117,13 @@ def _analyze(info: MediaInfo, profile: Profile, contact_sheet: PathLike | None) 
             metrics, found = analyze.analyze_clip(info.path, info, profile.content, contact_sheet=contact_sheet)
     except PreflightError as exc:
         return {}, [Finding(exc.code, Severity.ERROR, exc.message)]
+    except Exception as exc:  # cv2, MediaPipe or a bug on one odd file must not stop the others
+        if os.environ.get("PREFLIGHT_DEBUG") == "1":
+            raise
+        log.debug("content analysis of %s failed", info.path, exc_info=True)
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        message = f"content analysis failed ({reason}); --no-content checks the limits only"
+        return {}, [Finding("analysis.error", Severity.ERROR, message)]
     return dict(metrics), list(found)
 
 

@@ -198,3 +198,21 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_analysis_crash_on_one_file_fails_that_file_only(capsys, monkeypatch, media_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    from preflight import analyze
+
+    real = analyze.analyze_clip
+
+    def flaky(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).endswith("rotated.mov"):
+            raise RuntimeError("graph failed\nin calculator")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(analyze, "analyze_clip", flaky)
+    code, out, err = run(capsys, "check", str(media_dir / "rotated.mov"), str(media_dir / "ok.jpg"))
+    assert code == 1 and "Traceback" not in out + err
+    assert "analysis.error: content analysis failed (RuntimeError: graph failed in calculator)" in out
+    assert "pose.no_person" in out  # the next file was still analysed (a pattern, no person)
+    assert "2 file(s)" in out
