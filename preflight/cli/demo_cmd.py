@@ -48,4 +48,25 @@ def command(outdir: str, profile: str | None, no_content: bool) -> None:
         passed += after == "pass"
     expected = len(inputs.all) - 1  # the cut-off upload cannot be repaired
     click.echo(f"\n{passed} of {len(inputs.all)} inputs ready for {report.profile} in {ready}/")
-    exit_with(0 if passed == expected else 1)
+    bundled = _bundle(fixed, inputs, out / "job", profile, not no_content)
+    exit_with(0 if passed == expected and bundled else 1)
+
+
+def _bundle(fixed, inputs, job: Path, profile: str | None, content: bool) -> bool:  # type: ignore[no-untyped-def]
+    """The photo and the phone take, fixed, as a pair: pair checks and the manifest submit reads."""
+    from ..prepare import prepare
+
+    outputs = {Path(r.path).name: r.output for r in fixed.results}
+    image, clip = outputs.get(inputs.small_photo.name), outputs.get(inputs.long_take.name)
+    if not image or not clip:
+        return False
+    click.echo(f"\n== preflight prepare --image {Path(image).name} --video {Path(clip).name} -o {job}", err=True)
+    result = prepare(image, clip, job, profile, content=content)
+    for f in result.pair:
+        click.echo(f"pair   {f.severity.value} {f.code}: {f.message}")
+    if result.bundle is None:
+        click.echo("the pair could not be bundled")
+        return False
+    click.echo(f"bundle ready: {job / 'manifest.json'}")
+    click.echo(f"next: preflight submit {job} --provider fal --dry-run   (the exact requests, nothing sent)")
+    return True
