@@ -157,3 +157,19 @@ def test_batch_clip_preview_comes_from_the_checks_own_decode(
     magenta = (pixels[:, :, 0] > 150) & (pixels[:, :, 1] < 110) & (pixels[:, :, 2] > 130)
     assert magenta.sum() > 400, "the skeleton's right side is drawn (the photo alone gives under 200 such pixels)"
     assert photo.preview and photo.preview.startswith("data:image/jpeg;base64,")  # images: one thumbnail
+
+
+def test_batch_fix_preview_also_comes_from_the_checks_own_decode(
+    mixed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preflight.batch import preview
+
+    def second_pass(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a clip was decoded a second time for its preview")
+
+    monkeypatch.setattr(preview, "_clip_frames", second_pass)
+    result = run_batch([mixed / "person.mp4"], outdir=tmp_path / "out", jobs=1, previews=True,
+                       state_path=tmp_path / "state")  # fmt: skip
+    (person,) = result.results
+    assert person.output is not None and person.preview and person.preview.startswith("data:image/jpeg;base64,")
+    assert person.item.analysis["contact_sheet"]["tiles"] >= 4

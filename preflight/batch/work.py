@@ -248,19 +248,28 @@ def _fix_one(path: str, settings: BatchSettings, profile: Any, digest: str | Non
     outdir = os.path.join(settings.outdir, subdir) if subdir else settings.outdir
     options = settings.fix_options()
 
-    def attempt() -> Any:
-        return fix_one(path, OutputNamer(outdir, [path]), profile, settings.orientation, options,
-                       content=settings.content)  # fmt: skip
+    import tempfile
 
-    try:
-        one = attempt()
-    except FixError as exc:
-        if exc.code != "fix.output":
-            raise
-        # Two workers picked the same free name at once (clip.mov and clip.mp4 -> clip.mp4): a fresh
-        # namer now sees the other's file and picks the next name.
-        log.info("%s: %s; choosing another output name", path, exc.one_line())
-        one = attempt()
+    from .preview import sheet_data_uri
+
+    with tempfile.TemporaryDirectory(prefix="preflight-sheet-") as folder:
+        # The HTML preview of a clip comes from the input check's own decode, as in --check-only.
+        sheet = os.path.join(folder, "sheet.png") if settings.previews and settings.content else None
+
+        def attempt() -> Any:
+            return fix_one(path, OutputNamer(outdir, [path]), profile, settings.orientation, options,
+                           content=settings.content, contact_sheet=sheet)  # fmt: skip
+
+        try:
+            one = attempt()
+        except FixError as exc:
+            if exc.code != "fix.output":
+                raise
+            # Two workers picked the same free name at once (clip.mov and clip.mp4 -> clip.mp4): a fresh
+            # namer now sees the other's file and picks the next name.
+            log.info("%s: %s; choosing another output name", path, exc.one_line())
+            one = attempt()
+        preview = sheet_data_uri(sheet) if sheet is not None and os.path.exists(sheet) else None
     return FileResult(
         path=path,
         item=one.before,
@@ -270,6 +279,7 @@ def _fix_one(path: str, settings: BatchSettings, profile: Any, digest: str | Non
         actions=tuple(one.actions),
         after=one.after,
         reason=one.reason,
+        preview=preview,
     )
 
 

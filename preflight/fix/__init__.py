@@ -157,11 +157,15 @@ def fix_one(
     content: bool = True,
     dry_run: bool = False,
     progress: Progress | None = None,
+    contact_sheet: PathLike | None = None,
 ) -> FixResult:
-    """Check, plan, execute and re-check one input."""
+    """Check, plan, execute and re-check one input.
+
+    ``contact_sheet``: where the input's check writes a clip's contact sheet (from its one decode).
+    """
     options = options or FixOptions()
     src = Path(path)
-    before = check_one(src, profile, orientation, content=content)
+    before = check_one(src, profile, orientation, content=content, contact_sheet=contact_sheet)
     info = before.media
     if info is None:
         reason = "; ".join(f"{f.code}: {f.message}" for f in before.findings) or "cannot be read"
