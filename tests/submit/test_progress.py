@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import re
 
+from ledger_rows import bare_job
+
 from preflight.cli import main
 from preflight.submit.base import JobStatus
 from preflight.submit.ledger import Ledger
@@ -52,19 +54,7 @@ class Clock:
 
 def _job(tmp_path, status, raw):
     ledger = Ledger(tmp_path / "l.db")
-    job = ledger.add(
-        provider="fal",
-        base_url="http://127.0.0.1:9",
-        idempotency_key="k",
-        external_id=f"pf-{len(ledger.jobs())}",
-        settings={},
-        image=None,
-        video=None,
-        image_sha256=None,
-        video_sha256=None,
-        duration=None,
-        cost_estimate=None,
-    )
+    job = bare_job(ledger, "fal")
     return ledger.update(job.id, status=status, raw_status=raw)
 
 

@@ -11,6 +11,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from ledger_rows import bare_job
 
 from preflight.cli import main
 from preflight.submit.base import JobStatus
@@ -97,20 +98,7 @@ def _owner(job):
 
 def _pending_row(tmp_path, **columns):
     ledger = Ledger(tmp_path / "l.db")
-    n = len(ledger.jobs()) + 1
-    job = ledger.add(
-        provider="kling",
-        base_url="http://127.0.0.1:9",
-        idempotency_key="k",
-        external_id=f"pf-k-{n}",
-        settings={},
-        image=None,
-        video=None,
-        image_sha256=None,
-        video_sha256=None,
-        duration=None,
-        cost_estimate=None,
-    )
+    job = bare_job(ledger, "kling")
     if columns:
         with sqlite3.connect(ledger.path) as db:
             assignments = ", ".join(f"{name} = ?" for name in columns)
