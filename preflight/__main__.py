@@ -1,7 +1,5 @@
 """``python -m preflight``: the same as the ``preflight`` command."""
 
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()

@@ -115,8 +115,10 @@ def quiet_native_logs() -> Iterator[None]:
     Loading prints a dozen INFO lines, and the sparse face model 46 "Sparsity tensors" warnings,
     straight to fd 2 where Python logging cannot filter them. ``PREFLIGHT_DEBUG=1`` keeps them.
     """
-    if os.environ.get("PREFLIGHT_DEBUG") == "1":
-        yield
+    from ..nativelog import is_filtering
+
+    if os.environ.get("PREFLIGHT_DEBUG") == "1" or is_filtering():
+        yield  # the process-wide filter drops these lines without muting other threads
         return
     try:
         saved = os.dup(2)

@@ -18,7 +18,7 @@ import click
 
 from ..errors import PreflightError, UsageError
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "run"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -118,6 +118,17 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
     # In non-standalone mode click returns the code of a click.exceptions.Exit (see exit_with).
     return result if isinstance(result, int) else EXIT_OK
+
+
+def run() -> None:
+    """The ``preflight`` script and ``python -m preflight``: :func:`main` with native log lines
+    (MediaPipe, LiteRT, FFmpeg) kept off stderr unless ``--debug``. ``main`` itself leaves the
+    process's stderr alone, so a program or a test calling it in process keeps its own."""
+    if "--debug" not in sys.argv[1:]:
+        from ..nativelog import filter_native_logs
+
+        filter_native_logs()
+    sys.exit(main())
 
 
 def exit_with(code: int) -> None:

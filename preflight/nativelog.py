@@ -1,0 +1,149 @@
+"""Keep native libraries' log lines off the user's terminal.
+
+MediaPipe, LiteRT/TFLite and glog write straight to file descriptor 2 from C++ (``INFO: [accelerator_
+registry.cc:43] DestroyAccelerator ...`` each time a model closes, ``W0000 ... landmark_projection_
+calculator.cc:81] Using NORM_RECT without IMAGE_DIMENSIONS`` at a first inference), from any thread and
+even during interpreter teardown, where Python's logging cannot filter them. Swapping fd 2 for
+/dev/null around each call (what :func:`preflight.analyze.people.quiet_native_logs` does for library
+users) misses the lines printed at close and at exit, and silences other threads meanwhile.
+
+:func:`filter_native_logs` instead puts a pipe on fd 2 for the life of the process: a thread drops the
+lines that have a native logger's shape and passes every other byte on to the real stderr. Python's
+own ``sys.stderr`` is pointed straight at the real stderr, so tracebacks, progress bars (which ask
+``isatty()``) and the CLI's error line never wait on the thread. Child processes (batch workers, the
+fork server, Dask workers) inherit the pipe as their fd 2, so one filter in the parent covers them.
+``PREFLIGHT_DEBUG=1`` leaves stderr alone.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import re
+import sys
+import threading
+
+__all__ = ["NATIVE_LINE", "filter_native_logs", "is_filtering"]
+
+NATIVE_LINE = re.compile(
+    rb"^(?:"
+    rb"[IWEF]\d{4} [\d:.]+\s+\d+ [\w./+-]+:\d+\]"  # glog/absl: W0000 00:00:17... 123 file.cc:81]
+    rb"|(?:INFO|WARNING|ERROR|VERBOSE|DEBUG): \[[\w./+-]+:\d+\]"  # LiteRT: INFO: [file.cc:43]
+    rb"|INFO: Created TensorFlow Lite"  # TFLite's delegate notice
+    rb"|WARNING: All log messages before absl::InitializeLog\(\)"
+    rb"|WARNING: Logging before InitGoogle\(\)"
+    rb"|\[[\w.-]+ @ 0x[0-9a-f]+\]"  # FFmpeg's av_log: [h264 @ 0x55d0...] error while decoding MB
+    rb")"
+)
+"""A line written by a native logger, never by preflight (whose own lines start ``preflight:``)."""
+
+_state: dict[str, object] = {}
+_lock = threading.Lock()
+
+
+_MARK = "_PREFLIGHT_STDERR_PIPE"
+"""Set to the filter pipe's identity for child processes, which inherit it as their fd 2."""
+
+
+def is_filtering() -> bool:
+    """True when this process's fd 2 goes through the filter (set up here or inherited)."""
+    return _state.get("pid") == os.getpid() or os.environ.get(_MARK) == _fd2_identity()
+
+
+def _fd2_identity() -> str | None:
+    try:
+        st = os.fstat(2)
+    except OSError:
+        return None
+    return f"{st.st_dev}:{st.st_ino}"
+
+
+def filter_native_logs() -> bool:
+    """Filter native log lines out of fd 2 from now on (idempotent); False when it could not or
+    should not (``PREFLIGHT_DEBUG=1``, no fd 2, already filtered by a parent process)."""
+    if os.environ.get("PREFLIGHT_DEBUG") == "1":
+        return False
+    with _lock:
+        if is_filtering():
+            return True
+        try:
+            real = os.dup(2)
+            read_end, write_end = os.pipe()
+        except OSError:
+            return False
+        _flush_python_stderr()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        _point_python_stderr_at(real)
+        pump = threading.Thread(target=_pump, args=(read_end, real), name="preflight-stderr", daemon=True)
+        pump.start()
+        _state.update(pid=os.getpid(), real=real, pump=pump)
+        # Children (pool workers, Dask) inherit the filtered fd 2: they must not stack a second filter
+        # on it (a child whose fd 2 was redirected elsewhere sees another identity and filters its own).
+        identity = _fd2_identity()
+        if identity:
+            os.environ[_MARK] = identity
+        atexit.register(_drain)
+        return True
+
+
+def _pump(read_end: int, real: int) -> None:
+    pending = b""
+    while True:
+        try:
+            chunk = os.read(read_end, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        kept = b"".join(line + b"\n" for line in lines if not NATIVE_LINE.match(line))
+        if kept:
+            _write_all(real, kept)
+    if pending and not NATIVE_LINE.match(pending):
+        _write_all(real, pending)
+    os.close(read_end)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except OSError:  # the real stderr is gone (closed terminal): nothing more to show
+            return
+
+
+def _flush_python_stderr() -> None:
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        sys.stderr.flush()
+
+
+def _point_python_stderr_at(fd: int) -> None:
+    """Python's writes skip the pipe: nothing of ours waits on the thread or is lost at exit."""
+    current = sys.stderr
+    if current is None or getattr(current, "fileno", None) is None:
+        return
+    try:
+        if current.fileno() != 2:
+            return  # already redirected by the embedding program (pytest, a notebook): leave it
+    except (OSError, ValueError):
+        return
+    sys.stderr = os.fdopen(os.dup(fd), "w", buffering=1, encoding=current.encoding, errors=current.errors)
+
+
+def _drain() -> None:
+    """At exit (after MediaPipe's close-at-exit callbacks, which print): let the last lines through."""
+    if _state.get("pid") != os.getpid():
+        return
+    _flush_python_stderr()
+    real = _state["real"]
+    try:
+        os.dup2(real, 2)  # type: ignore[arg-type]  # closes our write end of the pipe: the pump sees EOF
+    except OSError:
+        return
+    pump = _state["pump"]
+    # Children still holding the pipe keep it open: wait a moment, never hang the exit on them.
+    pump.join(timeout=0.5)  # type: ignore[attr-defined]
