@@ -50,6 +50,9 @@ SIZE_MARGIN = 0.97
 """A copy estimated above this share of the byte cap is re-encoded with a computed bitrate instead:
 the estimate (bytes per second of the source) is rough, and a miss costs a second pass."""
 
+FRAME_KEEPING = (Copy, Remux, AudioTranscode)
+"""Operations after which every video frame (or the image) is bit for bit the source's."""
+
 STANDARD_RATES = (23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0)
 
 
@@ -119,11 +122,10 @@ class Plan:
 
     @property
     def changes_pixels(self) -> bool:
-        """True when frames or pixels differ from the source (content must be checked again)."""
-        return any(
-            isinstance(op, Trim | BakeRotation | Crop | Scale | Pad | ConstantRate | FirstFrame | StripExif)
-            for op in self.operations
-        )
+        """True unless every operation keeps the frames as they were (a copy, a remux, new sound):
+        a re-encode, a trim, a colour, size or timing change all need the content checked again.
+        Asked this way round, an operation added later counts as a change until shown otherwise."""
+        return not all(isinstance(op, FRAME_KEEPING) for op in self.operations)
 
 
 def hints_from_analysis(analysis: Mapping[str, Any] | None) -> ContentHints:
