@@ -53,6 +53,7 @@ def make_clip(
     timestamps: list[float] | None = None,
     gop: int | None = None,
     sample_aspect: Fraction | None = None,
+    crf: int = 30,
 ) -> Path:
     """Encode a synthetic clip and return its path.
 
@@ -60,6 +61,7 @@ def make_clip(
     ``timestamps`` (seconds) gives frames irregular times, for variable-frame-rate clips.
     ``frames`` draws each frame; the default is :func:`moving_pattern`.
     ``sample_aspect`` makes non-square (anamorphic) pixels, e.g. ``Fraction(4, 3)``.
+    ``crf``: libx264's quality (30, the default, keeps test clips small; lower is closer to the frames).
     """
     import av
 
@@ -79,7 +81,7 @@ def make_clip(
         if sample_aspect is not None:
             stream.codec_context.sample_aspect_ratio = sample_aspect
         if codec == "libx264":
-            stream.options = {"preset": "ultrafast", "crf": "30"}
+            stream.options = {"preset": "ultrafast", "crf": str(crf)}
         if timestamps_given:
             stream.codec_context.time_base = Fraction(1, 1000)
         if rotation:
