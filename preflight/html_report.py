@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from .models import Finding, Item, Report, Severity
+from .models import Finding, Item, Report, Severity, Skipped, describe_skipped
 from .report import describe_media
 
 __all__ = ["render_html", "write_html"]
@@ -53,6 +53,8 @@ ul.findings li{margin:0 0 4px}.sev{font-weight:600;font-size:12px;text-transform
 .sev.error{color:var(--fail)}.sev.warning{color:var(--fixable)}.sev.info{color:var(--info)}
 code{font-size:12px;background:#f2f2f4;border-radius:3px;padding:0 3px}.none{color:var(--mute)}
 .actions{color:var(--mute);font-size:12px}
+details.skipped{margin:16px 24px;color:var(--mute)}details.skipped ul{margin:6px 0;padding-left:18px}
+details.skipped li{margin:0 0 3px}details.skipped summary{cursor:pointer}
 """
 
 # Static: no data is ever interpolated into the script; it reads the rows' escaped data- attributes.
@@ -142,16 +144,16 @@ def render_html(
         _row(item, previews.get(item.path), None if fixes is None else fixes.get(item.path, {}))
         for item in report.items
     )
+    filters = [("all", "all", len(report.items)), ("pass", "pass", s["pass"]), ("fixable", "fixable", s["fixable"]),
+               ("fail", "fail", s["fail"])]  # fmt: skip
     buttons = "".join(
         f'<button type="button" data-filter="{key}"{" class=on" if key == "all" else ""}>'
         f"{_e(label)} <b>{n}</b></button>"
-        for key, label, n in (
-            ("all", "all", len(report.items)),
-            ("pass", "pass", s["pass"]),
-            ("fixable", "fixable", s["fixable"]),
-            ("fail", "fail", s["fail"]),
-        )
+        for key, label, n in filters
     )
+    notes = ""
+    if report.skipped:
+        notes += f" · {_e(describe_skipped(report.skipped))}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{_e(_CSP)}">
@@ -160,7 +162,7 @@ def render_html(
 <body><header><h1>{_e(title)}</h1>
 <div class="meta">profile <b>{_e(report.profile)}</b> · orientation <b>{_e(report.orientation)}</b>
 {" · strict" if report.strict else ""} · {len(report.items)} file(s) · {s["pass"]} pass, {s["fixable"]} fixable,
-{s["fail"]} fail · {_e(generated)}</div>
+{s["fail"]} fail{notes} · {_e(generated)}</div>
 <div class="bar">{buttons}<input id="search" type="search" placeholder="filter by path or finding"
 aria-label="filter by path or finding"><span class="count"><span id="shown">{len(report.items)}</span> shown</span>
 </div></header>
@@ -168,9 +170,24 @@ aria-label="filter by path or finding"><span class="count"><span id="shown">{len
 <tbody>
 {rows}
 </tbody></table>
+{_skipped_list(report.skipped)}
 <script>{_JS}</script>
 </body></html>
 """
+
+
+def _skipped_list(skipped: tuple[Skipped, ...]) -> str:
+    """What was not checked and why, folded away; files ``--glob`` left out are counted, not listed."""
+    if not skipped:
+        return ""
+    entries = "".join(
+        f"<li><code>{_e(s.reason)}</code> <span class=\"path\">{_e(s.path)}</span>"
+        f"{' · ' + _e(s.detail) if s.detail else ''}</li>"
+        for s in skipped
+        if s.listed
+    )
+    return (f'<details class="skipped"><summary>{_e(describe_skipped(skipped))}: not checked</summary>'
+            f"<ul>{entries}</ul></details>")  # fmt: skip
 
 
 def _row(item: Item, preview: str | None, fix: Mapping[str, Any] | None) -> str:

@@ -12,7 +12,8 @@ from typing import Any, TextIO
 import click
 
 from ..batch import BatchResult, FileResult, run_batch
-from ..report import item_to_dict, report_to_dict, write_report
+from ..models import describe_skipped
+from ..report import item_to_dict, report_to_dict, skipped_to_dict, write_report
 from . import exit_with
 from .options import (
     FIX_OPTION_NAMES,
@@ -206,7 +207,8 @@ def _jsonl_line(result: FileResult, fixing: bool) -> dict[str, Any]:
 
 def _summary(result: BatchResult) -> dict[str, Any]:
     return {**result.summary, "total": result.total, "seconds": result.seconds,
-            "interrupted": result.interrupted, "ok": result.ok, "state": result.state_path}  # fmt: skip
+            "interrupted": result.interrupted, "ok": result.ok, "state": result.state_path,
+            "skipped": skipped_to_dict(result.skipped)}  # fmt: skip
 
 
 def _write(result: BatchResult, fmt: str, out: TextIO) -> None:
@@ -262,15 +264,18 @@ def _summary_table(result: BatchResult, out: TextIO) -> None:
             console.print(f"... and {len(bad) - LISTED_MAX} more")
     table = Table(title=f"preflight batch: profile {result.profile}, orientation {result.settings.orientation}",
                   title_justify="left", show_edge=False)  # fmt: skip
-    for name in ("files", "pass", "fixable", "fail", *(["fixed"] if fixing else []), "resumed", "seconds",
-                 "files/s"):  # fmt: skip
+    for name in ("files", "pass", "fixable", "fail", *(["fixed"] if fixing else []), "skipped", "resumed",
+                 "seconds", "files/s"):  # fmt: skip
         table.add_column(name, justify="right")
     rate = (len(result.results) - s["resumed"]) / result.seconds if result.seconds else 0.0
     table.add_row(
         f"{len(result.results)}/{result.total}", str(s["pass"]), str(s["fixable"]), str(s["fail"]),
-        *([str(s["fixed"])] if fixing else []), str(s["resumed"]), f"{result.seconds:.1f}", f"{rate:.2f}",
+        *([str(s["fixed"])] if fixing else []),
+        str(len(result.skipped)), str(s["resumed"]), f"{result.seconds:.1f}", f"{rate:.2f}",
     )  # fmt: skip
     console.print(table)
+    if result.skipped:
+        console.print(f"{describe_skipped(result.skipped)}: not checked (--json lists them)")
     verdict = "every file passes" if result.ok else f"{s['not_passing'] + s['not_done']} file(s) do not pass"
     if fixing:
         verdict = "every output passes" if result.ok else f"{s['not_passing'] + s['not_done']} file(s) not ready"

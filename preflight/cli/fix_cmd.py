@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import click
 
 from ..fix import FixReport, FixResult, Progress, fix
+from ..models import describe_skipped
 from ..report import describe_media
 from . import exit_with
 from .options import check_window, content_option, fix_options, orientation_option, profile_option
@@ -87,8 +88,11 @@ def _print_text(report: FixReport) -> None:
     planned = sum(1 for r in report.results if r.plan is not None and r.plan.fixable)
     unfixable = sum(1 for r in report.results if r.reason)
     done = f"{planned} can be fixed" if report.dry_run else f"{fixed} pass after fix"
+    more = ""
+    if report.skipped:
+        more += f"; {describe_skipped(report.skipped)}"
     click.echo(
-        f"{len(report.results)} file(s): {done}, {unfixable} cannot be fixed"
+        f"{len(report.results)} file(s): {done}, {unfixable} cannot be fixed{more}"
         f"  (profile {report.profile}, orientation {report.orientation}{', dry run' if report.dry_run else ''})"
     )
 
