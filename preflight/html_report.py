@@ -53,6 +53,7 @@ ul.findings li{margin:0 0 4px}.sev{font-weight:600;font-size:12px;text-transform
 .sev.error{color:var(--fail)}.sev.warning{color:var(--fixable)}.sev.info{color:var(--info)}
 code{font-size:12px;background:#f2f2f4;border-radius:3px;padding:0 3px}.none{color:var(--mute)}
 .actions{color:var(--mute);font-size:12px}
+.posenote{display:inline-block;margin-top:3px;color:var(--fixable);font-size:12px;font-weight:600}
 details.skipped{margin:16px 24px;color:var(--mute)}details.skipped ul{margin:6px 0;padding-left:18px}
 details.skipped li{margin:0 0 3px}details.skipped summary{cursor:pointer}
 """
@@ -66,7 +67,8 @@ _JS = """
   function apply(){
     var shown=0;
     rows.forEach(function(r){
-      var ok=(verdict==='all'||r.getAttribute('data-verdict')===verdict)&&
+      var ok=(verdict==='all'||r.getAttribute('data-verdict')===verdict||
+              (verdict==='nopose'&&r.getAttribute('data-pose')==='not_checked'))&&
              (!text||r.getAttribute('data-search').indexOf(text)>=0);
       r.hidden=!ok; if(ok){shown++;}
     });
@@ -146,12 +148,16 @@ def render_html(
     )
     filters = [("all", "all", len(report.items)), ("pass", "pass", s["pass"]), ("fixable", "fixable", s["fixable"]),
                ("fail", "fail", s["fail"])]  # fmt: skip
+    if s["pose_not_checked"]:
+        filters.append(("nopose", "pose not checked", s["pose_not_checked"]))
     buttons = "".join(
         f'<button type="button" data-filter="{key}"{" class=on" if key == "all" else ""}>'
         f"{_e(label)} <b>{n}</b></button>"
         for key, label, n in filters
     )
     notes = ""
+    if s["pose_not_checked"]:
+        notes += f" · <b>pose not checked on {s['pose_not_checked']}</b>"
     if report.skipped:
         notes += f" · {_e(describe_skipped(report.skipped))}"
     return f"""<!DOCTYPE html>
@@ -191,7 +197,9 @@ def _skipped_list(skipped: tuple[Skipped, ...]) -> str:
 
 
 def _row(item: Item, preview: str | None, fix: Mapping[str, Any] | None) -> str:
-    search = " ".join([item.path, item.verdict, *(f"{f.code} {f.message}" for f in item.findings)]).lower()
+    nopose = item.pose_checked is False
+    words = [item.path, item.verdict, *(["pose not checked"] if nopose else [])]
+    search = " ".join([*words, *(f"{f.code} {f.message}" for f in item.findings)]).lower()
     if preview and preview.startswith("data:image/"):
         picture = f'<img class="sheet" alt="frames of {_e(item.path)}" src="{_e(preview)}">'
     else:
@@ -201,14 +209,16 @@ def _row(item: Item, preview: str | None, fix: Mapping[str, Any] | None) -> str:
         f"<td>{picture}</td>",
         f'<td class="path" data-sort="{_e(item.path)}">{_e(item.path)}<br>'
         f'<span class="none">{_e(item.role)}</span></td>',
-        f'<td data-sort="{_VERDICT_RANK.get(item.verdict, 0)}">{_badge(item.verdict)}</td>',
+        f'<td data-sort="{_VERDICT_RANK.get(item.verdict, 0)}">{_badge(item.verdict)}'
+        f'{"<br><span class=posenote>pose not checked</span>" if nopose else ""}</td>',
         f'<td class="media" data-sort="{_e(describe_media(item.media))}">{_e(describe_media(item.media)) or "—"}</td>',
         f'<td data-sort="{blocking * 1000 + len(item.findings)}">{_findings(item.findings)}</td>',
     ]
     if fix is not None:
         cells.append(_fix_cell(fix))
     return (
-        f'<tr data-verdict="{_e(item.verdict)}" data-role="{_e(item.role)}" data-search="{_e(search)}">'
+        f'<tr data-verdict="{_e(item.verdict)}" data-role="{_e(item.role)}"'
+        f'{" data-pose=not_checked" if nopose else ""} data-search="{_e(search)}">'
         + "".join(cells)
         + "</tr>"
     )

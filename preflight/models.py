@@ -135,6 +135,9 @@ class MediaInfo:
         return max(self.width, self.height)
 
 
+POSE_UNAVAILABLE = "pose.unavailable"
+"""The finding that says the pose gate could not run (no model): reported on every format's verdict."""
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -163,6 +166,15 @@ class Item:
     findings: tuple[Finding, ...]
     media: MediaInfo | None = None
     analysis: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def pose_checked(self) -> bool | None:
+        """Whether the pose gate ran: False when the content check ran without the pose model
+        (a ``pose.unavailable`` finding), True when it ran, None when no content check ran
+        (``--no-content``, or the file could not be read)."""
+        if any(f.code == POSE_UNAVAILABLE for f in self.findings):
+            return False
+        return True if "pose" in self.analysis else None
 
 
 SKIP_REASONS: dict[str, str] = {
@@ -230,9 +242,12 @@ class Report:
 
     @property
     def summary(self) -> dict[str, int]:
+        """``pass``/``fixable``/``fail`` count the items; ``pose_not_checked`` counts those of them
+        whose content check ran without the pose model (whatever their verdict)."""
         counts = {"pass": 0, "fixable": 0, "fail": 0}
         for item in self.items:
             counts[item.verdict] += 1
+        counts["pose_not_checked"] = sum(1 for item in self.items if item.pose_checked is False)
         return counts
 
     @property

@@ -17,7 +17,7 @@ from xml.etree import ElementTree as ET
 
 from .models import Item, MediaInfo, Report, Severity, Skipped, describe_skipped, skip_counts, to_dict
 
-__all__ = ["FORMATS", "describe_media", "report_to_dict", "skipped_to_dict", "summary_words",
+__all__ = ["FORMATS", "describe_media", "report_to_dict", "skipped_to_dict", "summary_words", "verdict_words",
            "write_report", "write_report_file"]  # fmt: skip
 
 
@@ -45,6 +45,7 @@ def item_to_dict(item: Item) -> dict[str, Any]:
         "path": item.path,
         "role": item.role,
         "verdict": item.verdict,
+        "pose_checked": item.pose_checked,
         "media": to_dict(item.media) if item.media else None,
         "analysis": to_dict(item.analysis),
         "findings": [to_dict(f) for f in item.findings],
@@ -63,10 +64,17 @@ def skipped_to_dict(skipped: tuple[Skipped, ...]) -> dict[str, Any]:
     }
 
 
+def verdict_words(item: Item) -> str:
+    """``PASS``, or ``PASS (pose not checked)`` when the content check ran without the pose model."""
+    return item.verdict.upper() + (" (pose not checked)" if item.pose_checked is False else "")
+
+
 def summary_words(report: Report) -> str:
-    """``8 file(s): 2 pass, 0 fixable, 6 fail; 3 skipped (2 hidden, 1 sidecar)``."""
+    """``8 file(s): 2 pass, 0 fixable, 6 fail; pose not checked on 1; 3 skipped (2 hidden, 1 sidecar)``."""
     s = report.summary
     words = f"{len(report.items)} file(s): {s['pass']} pass, {s['fixable']} fixable, {s['fail']} fail"
+    if s["pose_not_checked"]:
+        words += f"; pose not checked on {s['pose_not_checked']}"
     if report.skipped:
         words += f"; {describe_skipped(report.skipped)}"
     return words
@@ -110,7 +118,7 @@ def describe_media(m: MediaInfo | None) -> str:
 
 def write_text(report: Report, out: TextIO, color: bool = False) -> None:
     for item in report.items:
-        verdict = _paint(item.verdict.upper(), item.verdict, color)
+        verdict = _paint(verdict_words(item), item.verdict, color)
         out.write(f"{item.path}  [{item.role}]  {verdict}\n")
         if item.media is not None:
             out.write(f"    {describe_media(item.media)}\n")
@@ -129,7 +137,8 @@ def write_text(report: Report, out: TextIO, color: bool = False) -> None:
 
 def write_junit(report: Report, out: TextIO, color: bool = False) -> None:
     """One test case per file; a skipped file is a ``<skipped>`` test case (those ``--glob`` left out
-    are counted in the suite's properties only)."""
+    are counted in the suite's properties only); a file checked without the pose model has the
+    property ``pose_checked=false`` and says so in its output."""
     listed = [s for s in report.skipped if s.listed]
     suite = ET.Element(
         "testsuite",
@@ -140,23 +149,28 @@ def write_junit(report: Report, out: TextIO, color: bool = False) -> None:
         skipped=str(len(listed)),
     )
     props = ET.SubElement(suite, "properties")
-    counts = {"skipped": len(report.skipped),
+    counts = {"pose_not_checked": report.summary["pose_not_checked"], "skipped": len(report.skipped),
               **{f"skipped.{reason}": n for reason, n in skip_counts(report.skipped).items()}}  # fmt: skip
     for name, value in counts.items():
         ET.SubElement(props, "property", name=name, value=str(value))
     for item in report.items:
         case = ET.SubElement(suite, "testcase", classname=f"preflight.{item.role}", name=item.path)
+        if item.pose_checked is False:
+            case_props = ET.SubElement(case, "properties")
+            ET.SubElement(case_props, "property", name="pose_checked", value="false")
         blocking = [f for f in item.findings if f.severity is Severity.ERROR
                     or (report.strict and f.severity is Severity.WARNING)]  # fmt: skip
         if item.verdict != "pass":
             failure = ET.SubElement(
                 case, "failure",
                 type=blocking[0].code if blocking else item.verdict,
-                message=f"{item.verdict}: " + "; ".join(f.code for f in blocking),
+                message=f"{verdict_words(item).lower()}: " + "; ".join(f.code for f in blocking),
             )  # fmt: skip
             failure.text = "\n".join(f"{f.code}: {f.message}" for f in blocking)
         others = [f for f in item.findings if f not in blocking]
         lines = [f"{f.severity.value} {f.code}: {f.message}" for f in others]
+        if item.pose_checked is False and item.verdict == "pass":
+            lines.insert(0, verdict_words(item))
         if lines:
             ET.SubElement(case, "system-out").text = "\n".join(lines)
     for s in listed:

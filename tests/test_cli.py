@@ -33,7 +33,7 @@ def test_check_json_schema(capsys, media_dir: Path, tmp_path: Path) -> None:  # 
     data = json.loads(out)
     assert data["schema"] == "preflight.report/1"
     assert (data["profile"], data["orientation"]) == ("kling-v2.6", "image")
-    assert data["summary"] == {"pass": 1, "fixable": 1, "fail": 0}
+    assert data["summary"] == {"pass": 1, "fixable": 1, "fail": 0, "pose_not_checked": 0}
     assert data["skipped"] == {"total": 0, "by_reason": {}, "entries": []}
     clip_item = data["items"][0]
     assert (clip_item["role"], clip_item["verdict"]) == ("video", "fixable")

@@ -147,7 +147,7 @@ def test_check_reports_every_file_in_every_format(messy: Path, tmp_path: Path, c
         assert cases[name].find("skipped").get("message").startswith(reason)
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("19", "6", "11")
     props = {p.get("name"): p.get("value") for p in suite.find("properties")}
-    assert props["skipped"] == "11" and props["skipped.sidecar"] == "6"
+    assert props["skipped"] == "11" and props["skipped.sidecar"] == "6" and props["pose_not_checked"] == "0"
 
     assert main([*args, "--report", str(tmp_path / "r.html")]) == 1
     page = (tmp_path / "r.html").read_text()

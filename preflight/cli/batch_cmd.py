@@ -195,6 +195,7 @@ def _jsonl_line(result: FileResult, fixing: bool) -> dict[str, Any]:
         "path": result.path,
         "verdict": result.item.verdict,
         "final_verdict": result.final_verdict,
+        "pose_checked": result.item.pose_checked,
         "resumed": result.resumed,
         "seconds": result.seconds,
         "sha256": result.digest,
@@ -264,16 +265,20 @@ def _summary_table(result: BatchResult, out: TextIO) -> None:
             console.print(f"... and {len(bad) - LISTED_MAX} more")
     table = Table(title=f"preflight batch: profile {result.profile}, orientation {result.settings.orientation}",
                   title_justify="left", show_edge=False)  # fmt: skip
-    for name in ("files", "pass", "fixable", "fail", *(["fixed"] if fixing else []), "skipped", "resumed",
-                 "seconds", "files/s"):  # fmt: skip
+    content = result.settings.content
+    for name in ("files", "pass", "fixable", "fail", *(["pose not checked"] if content else []),
+                 *(["fixed"] if fixing else []), "skipped", "resumed", "seconds", "files/s"):  # fmt: skip
         table.add_column(name, justify="right")
     rate = (len(result.results) - s["resumed"]) / result.seconds if result.seconds else 0.0
     table.add_row(
         f"{len(result.results)}/{result.total}", str(s["pass"]), str(s["fixable"]), str(s["fail"]),
-        *([str(s["fixed"])] if fixing else []),
+        *([str(s["pose_not_checked"])] if content else []), *([str(s["fixed"])] if fixing else []),
         str(len(result.skipped)), str(s["resumed"]), f"{result.seconds:.1f}", f"{rate:.2f}",
     )  # fmt: skip
     console.print(table)
+    if s["pose_not_checked"]:
+        console.print(f"pose not checked on {s['pose_not_checked']} file(s): no pose model "
+                      "(preflight models status)")  # fmt: skip
     if result.skipped:
         console.print(f"{describe_skipped(result.skipped)}: not checked (--json lists them)")
     verdict = "every file passes" if result.ok else f"{s['not_passing'] + s['not_done']} file(s) do not pass"
