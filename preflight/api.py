@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .errors import PreflightError, ProbeError, UsageError
 from .inputs import FolderScan, no_files_error, open_regular, walk_folder
-from .models import Finding, Item, MediaInfo, Report, Severity, Skipped, verdict_for
+from .models import POSE_UNAVAILABLE, Finding, Item, MediaInfo, Report, Severity, Skipped, verdict_for
 from .probe import probe
 from .profiles import ORIENTATIONS, Profile, load_profile
 from .rules import check_media
@@ -85,7 +86,7 @@ def check_one(
     if content and not _blocks_analysis(findings):
         metrics, content_findings = _analyze(info, profile, contact_sheet)
         analysis.update(metrics)
-        findings.extend(content_findings)
+        findings.extend(_require_pose(content_findings, profile, strict))
     ordered = tuple(sorted(findings, key=_severity_rank))
     return Item(
         path=str(path),
@@ -128,6 +129,24 @@ def _analyze(info: MediaInfo, profile: Profile, contact_sheet: PathLike | None) 
         message = f"content analysis failed ({reason}); --no-content checks the limits only"
         return {}, [Finding("analysis.error", Severity.ERROR, message)]
     return dict(metrics), list(found)
+
+
+def _require_pose(findings: list[Finding], profile: Profile, strict: bool) -> list[Finding]:
+    """``pose.unavailable`` becomes an error (verdict fail, not fixable) with ``--strict`` or the
+    profile's ``[content] require_pose = true``: a pose that was never checked must not pass."""
+    from .analyze.pose_findings import REQUIRE_POSE
+
+    required = bool(profile.content.get(*REQUIRE_POSE))
+    if not (strict or required) or not any(f.code == POSE_UNAVAILABLE for f in findings):
+        return findings
+    why = "--strict" if strict else f"profile {profile.name} sets require_pose"
+    message = "{} ({}: a file whose pose was not checked fails)"
+    return [
+        replace(f, severity=Severity.ERROR, fixable=False, message=message.format(f.message, why))
+        if f.code == POSE_UNAVAILABLE
+        else f
+        for f in findings
+    ]
 
 
 def _sheet_paths(files: list[Path], sheet: PathLike) -> dict[Path, Path]:

@@ -167,7 +167,8 @@ def run_batch(
     todo = paths
     if resume:
         for path in paths:
-            earlier = state.finished(path, fingerprint, need_preview=previews)
+            # A result stored without the pose model is checked again: the model may be there now.
+            earlier = state.finished(path, fingerprint, need_preview=previews, need_pose=content)
             if earlier is not None:
                 done[path] = earlier
         todo = [p for p in paths if p not in done]

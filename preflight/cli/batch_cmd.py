@@ -278,7 +278,7 @@ def _summary_table(result: BatchResult, out: TextIO) -> None:
     console.print(table)
     if s["pose_not_checked"]:
         console.print(f"pose not checked on {s['pose_not_checked']} file(s): no pose model "
-                      "(preflight models status)")  # fmt: skip
+                      "(preflight models status); --strict fails them")  # fmt: skip
     if result.skipped:
         console.print(f"{describe_skipped(result.skipped)}: not checked (--json lists them)")
     verdict = "every file passes" if result.ok else f"{s['not_passing'] + s['not_done']} file(s) do not pass"
