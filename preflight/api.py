@@ -44,7 +44,11 @@ def check(
     strict: bool = False,
     contact_sheet: PathLike | None = None,
 ) -> Report:
-    """Check every path (folders are searched for media) against a provider profile.
+    """Check every path against a provider profile; a folder stands for every file below it.
+
+    Each file below a folder gets an item, media or not (a text file named ``.mp4`` fails with
+    ``format.unrecognized``); hidden files, sidecars and links out of the folder are left out and
+    listed in ``Report.skipped`` with their reason (:func:`collect_inputs`).
 
     ``content=False`` runs the limits only (no pose, motion or quality analysis).
     ``contact_sheet``: write a PNG of sampled frames with the pose drawn for each clip (for several

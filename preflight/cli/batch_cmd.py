@@ -64,7 +64,8 @@ LISTED_MAX = 25
     "patterns",
     multiple=True,
     metavar="PATTERN",
-    help="Only files in folders matching PATTERN (e.g. '*.mp4', 'takes/**'); repeatable.",
+    help="Only files in folders matching PATTERN (e.g. '*.mp4', 'takes/**'); repeatable. "
+    "The others are counted as skipped.",
 )
 @click.option("--jsonl", is_flag=True, help="Stream one JSON line per file on stdout as files finish.")
 @profile_option
@@ -111,7 +112,10 @@ def command(
     scheduler: str | None,
     quiet: bool,
 ) -> None:
-    """Check every image and clip below DIR (and with -o fix it), each file on its own.
+    """Check every file below DIR (and with -o fix it), each file on its own.
+
+    Files that are not media get a failing row; hidden files, sidecars (.DS_Store, ._*, .AAE, .XMP...)
+    and links out of DIR are skipped and counted.
 
     URLs (memory://, s3://... with fsspec installed) are walked the same way; each file is fetched
     once to a temporary copy and reported by its URL.

@@ -121,7 +121,7 @@ def fix(
     fill: str = "blur",
     progress: Progress | None = None,
 ) -> FixReport:
-    """Fix every path (folders are searched for media) into ``outdir``."""
+    """Fix every path into ``outdir``; a folder stands for every file below it (as in :func:`preflight.check`)."""
     prof = resolve_profile(profile)
     options = FixOptions(start=start, end=end, aspect=aspect, window=window, fill=fill)
     _validate(orientation, options)
