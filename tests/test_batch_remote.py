@@ -172,3 +172,24 @@ def test_url_walk_reports_every_file_and_counts_what_it_skips(bucket: str, priva
     g = run_batch([bucket], patterns=["*.mp4"], content=False, jobs=1, state_path=tmp_path / "s2")
     assert [x.path.rsplit("/", 1)[1] for x in g.results] == ["clip.mp4", "notes.mp4"]
     assert sum(1 for s in g.skipped if s.reason == "glob") == 2  # empty.png, takes/photo.webp
+
+
+def test_file_url_folder_follows_the_local_rules(tmp_path: Path, private_tmp: Path, deadline: None) -> None:
+    """file:// is walked as the local folder it is: a link out is not followed, a FIFO is a row, never read."""
+    import os
+
+    folder, outside = tmp_path / "in", tmp_path / "outside"
+    (folder / "sub").mkdir(parents=True)
+    outside.mkdir()
+    make_image(folder / "sub" / "a.jpg")
+    make_image(outside / "secret.jpg")
+    os.symlink(outside / "secret.jpg", folder / "secret.jpg")
+    os.mkfifo(folder / "pipe.mp4")
+    (folder / "Thumbs.db").write_bytes(b"x")
+    r = run_batch([folder.as_uri()], content=False, jobs=1, state_path=tmp_path / "s")
+    rows = {x.path: (x.item.findings[0].code if x.item.findings else None) for x in r.results}
+    assert rows == {f"{folder.as_uri()}/pipe.mp4": "file.special", f"{folder.as_uri()}/sub/a.jpg": None}
+    assert {(s.path, s.reason) for s in r.skipped} == {
+        (f"{folder.as_uri()}/secret.jpg", "link_outside"),
+        (f"{folder.as_uri()}/Thumbs.db", "sidecar"),
+    }

@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -73,20 +72,6 @@ def messy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     os.symlink(Path("photos") / "portrait.jpg", root / "same.jpg")
     yield root
     listener.close()
-
-
-@pytest.fixture
-def deadline() -> Iterator[None]:
-    """Fail instead of hanging: SIGALRM interrupts a blocked open() of a FIFO."""
-
-    def expired(signum: int, frame: object) -> None:
-        raise TimeoutError("still running after 60 s: a FIFO was opened for reading?")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
 
 
 def _rel(root: Path, path: str) -> str:

@@ -86,6 +86,8 @@ def scan_url(url: str, patterns: Sequence[str] = ()) -> tuple[list[tuple[str, st
     # A glob's root: the folder before its first wildcard (``s3://b/takes/*.mp4`` -> ``s3://b/takes``).
     root_url = url[: max(url.rfind("/", 0, wild[0]), scheme_end)] if wild else url
     fs, root = _filesystem(root_url)
+    if _is_local(fs):  # file://: the local walk itself, so links and special files follow its rules
+        return _scan_local(url, root_url, root, _filesystem(url)[1] if globbing else None, patterns)
     try:
         if globbing:
             _, pattern = _filesystem(url)
@@ -118,6 +120,40 @@ def scan_url(url: str, patterns: Sequence[str] = ()) -> tuple[list[tuple[str, st
     if not out:
         raise no_files_error(url, list(skipped.values()), "match" if globbing else "in this folder")
     return out, sorted(skipped.values(), key=lambda s: s.path)
+
+
+def _scan_local(url: str, root_url: str, root: str, pattern: str | None,
+                patterns: Sequence[str]) -> tuple[list[tuple[str, str]], list[Skipped]]:  # fmt: skip
+    """A ``file://`` folder or glob walked as the local path it is (links out of the tree not followed,
+    links to folders and FIFOs as in a local walk), its files and skips named by URL."""
+    from pathlib import Path
+
+    from ..inputs import no_files_error, walk_folder
+    from .walk import _expand_glob
+
+    prefix = root_url.rstrip("/")
+
+    def as_url(path: str | os.PathLike[str]) -> str:
+        try:
+            return prefix + "/" + Path(path).relative_to(root).as_posix()
+        except ValueError:
+            return Path(path).absolute().as_uri()
+
+    if pattern is not None:
+        files, skips = _expand_glob(pattern)
+        if not files:
+            raise no_files_error(url, skips, "match")
+        found = [(as_url(p), "") for p in files]
+    elif os.path.isdir(root):
+        scan = walk_folder(root, patterns)
+        if not scan.files:
+            raise no_files_error(url, scan.skipped)
+        files, skips = list(scan.files), list(scan.skipped)
+        subs = [Path(p).parent.relative_to(root).as_posix() for p in files]
+        found = [(as_url(p), "" if sub == "." else sub) for p, sub in zip(files, subs, strict=True)]
+    else:
+        return [(url, "")], []
+    return found, [replace(s, path=as_url(s.path)) for s in skips]
 
 
 @dataclass(frozen=True)
