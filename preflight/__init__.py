@@ -6,7 +6,7 @@ Kling v2.6 Motion Control and the providers that resell it.
 
 from .api import check, check_one, collect_paths, probe, resolve_profile
 from .errors import PreflightError, ProbeError, ProfileError, UsageError
-from .models import Finding, Item, MediaInfo, Report, Severity
+from .models import Finding, Item, MediaInfo, Report, Severity, Skipped
 from .profiles import Profile, available_profiles, load_profile
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "ProfileError",
     "Report",
     "Severity",
+    "Skipped",
     "UsageError",
     "available_profiles",
     "check",

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .errors import PreflightError, ProbeError, UsageError
-from .models import Finding, Item, MediaInfo, Report, Severity, verdict_for
+from .inputs import FolderScan, no_files_error, open_regular, walk_folder
+from .models import POSE_UNAVAILABLE, Finding, Item, MediaInfo, Report, Severity, Skipped, verdict_for
 from .probe import probe
 from .profiles import ORIENTATIONS, Profile, load_profile
 from .rules import check_media
 from .sniff import SNIFF_BYTES, sniff
 
-__all__ = ["check", "check_one", "collect_paths", "probe", "resolve_profile"]
+__all__ = ["check", "check_one", "collect_inputs", "collect_paths", "probe", "resolve_profile"]
 
 log = logging.getLogger("preflight")
 
@@ -42,7 +44,11 @@ def check(
     strict: bool = False,
     contact_sheet: PathLike | None = None,
 ) -> Report:
-    """Check every path (folders are searched for media) against a provider profile.
+    """Check every path against a provider profile; a folder stands for every file below it.
+
+    Each file below a folder gets an item, media or not (a text file named ``.mp4`` fails with
+    ``format.unrecognized``); hidden files, sidecars and links out of the folder are left out and
+    listed in ``Report.skipped`` with their reason (:func:`collect_inputs`).
 
     ``content=False`` runs the limits only (no pose, motion or quality analysis).
     ``contact_sheet``: write a PNG of sampled frames with the pose drawn for each clip (for several
@@ -51,14 +57,16 @@ def check(
     """
     prof = resolve_profile(profile)
     _validate_orientation(orientation)
-    files = collect_paths(paths)
+    found = collect_inputs(paths)
+    files = list(found.files)
     sheets = _sheet_paths(files, contact_sheet) if content and contact_sheet else {}
     items = [
         check_one(p, prof, orientation, content=content, strict=strict, contact_sheet=sheets.get(p)) for p in files
     ]
     if content:
         items = _with_pair_checks(items, prof, orientation, strict)
-    return Report(profile=prof.name, orientation=orientation, items=tuple(items), strict=strict)
+    return Report(profile=prof.name, orientation=orientation, items=tuple(items), strict=strict,
+                  skipped=found.skipped)  # fmt: skip
 
 
 def check_one(
@@ -75,14 +83,14 @@ def check_one(
     try:
         info = media or probe(path)
     except ProbeError as exc:
-        finding = Finding(exc.code, Severity.ERROR, exc.message)
+        finding = Finding(exc.code, Severity.ERROR, exc.message, extra=exc.extra)
         return Item(path=str(path), role="unknown", verdict="fail", findings=(finding,))
     findings = list(check_media(info, profile, orientation))
     analysis: dict[str, Any] = {}
     if content and not _blocks_analysis(findings):
         metrics, content_findings = _analyze(info, profile, contact_sheet)
         analysis.update(metrics)
-        findings.extend(content_findings)
+        findings.extend(_require_pose(content_findings, profile, strict))
     ordered = tuple(sorted(findings, key=_severity_rank))
     return Item(
         path=str(path),
@@ -127,6 +135,24 @@ def _analyze(info: MediaInfo, profile: Profile, contact_sheet: PathLike | None) 
     return dict(metrics), list(found)
 
 
+def _require_pose(findings: list[Finding], profile: Profile, strict: bool) -> list[Finding]:
+    """``pose.unavailable`` becomes an error (verdict fail, not fixable) with ``--strict`` or the
+    profile's ``[content] require_pose = true``: a pose that was never checked must not pass."""
+    from .analyze.pose_findings import REQUIRE_POSE
+
+    required = bool(profile.content.get(*REQUIRE_POSE))
+    if not (strict or required) or not any(f.code == POSE_UNAVAILABLE for f in findings):
+        return findings
+    why = "--strict" if strict else f"profile {profile.name} sets require_pose"
+    message = "{} ({}: a file whose pose was not checked fails)"
+    return [
+        replace(f, severity=Severity.ERROR, fixable=False, message=message.format(f.message, why))
+        if f.code == POSE_UNAVAILABLE
+        else f
+        for f in findings
+    ]
+
+
 def _sheet_paths(files: list[Path], sheet: PathLike) -> dict[Path, Path]:
     """Where each clip's contact sheet goes: the given name for one clip, numbered beside it otherwise."""
     clips = [f for f in files if _looks_like_clip(f)]
@@ -138,9 +164,9 @@ def _sheet_paths(files: list[Path], sheet: PathLike) -> dict[Path, Path]:
 
 def _looks_like_clip(path: Path) -> bool:
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
             return sniff(fh.read(SNIFF_BYTES)).kind == "video"
-    except OSError:
+    except (OSError, ProbeError):
         return False
 
 
@@ -155,41 +181,29 @@ def _severity_rank(f: Finding) -> int:
 
 
 def collect_paths(paths: Iterable[PathLike]) -> list[Path]:
-    """Expand folders into the media files below them (by content; hidden files skipped).
+    """Expand folders into the files below them (see :func:`collect_inputs`); the files only."""
+    return list(collect_inputs(paths).files)
+
+
+def collect_inputs(paths: Iterable[PathLike]) -> FolderScan:
+    """Expand folders into every file below them, and say what was skipped and why.
 
     Plain files are kept as given, even when they are not media: the check says what they are.
+    Below a folder every file is kept too (a text file named ``.mp4``, an empty upload, a broken
+    link, a FIFO: each gets its finding), except hidden files, sidecars and links out of the folder,
+    which are counted with their reason (:mod:`preflight.inputs`). A folder with nothing to check is a
+    UsageError.
     """
     out: list[Path] = []
+    skipped: list[Skipped] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found = sorted(_media_below(p))
-            if not found:
-                raise UsageError(f"{p}: no image or video files in this folder", "file.not_found")
-            out.extend(found)
+            scan = walk_folder(p)
+            if not scan.files:
+                raise no_files_error(str(p), scan.skipped)
+            out.extend(scan.files)
+            skipped.extend(scan.skipped)
         else:
             out.append(p)
-    return out
-
-
-def _media_below(folder: Path) -> Iterator[Path]:
-    root = folder.resolve()
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in filenames:
-            path = Path(dirpath) / name
-            if name.startswith(".") or not path.is_file():
-                continue
-            if path.is_symlink() and root not in path.resolve().parents:
-                continue  # never follow a link out of the tree
-            if _looks_like_media(path):
-                yield path
-
-
-def _looks_like_media(path: Path) -> bool:
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(SNIFF_BYTES)
-    except OSError:
-        return True  # let the check report why it is unreadable
-    return bool(head) and sniff(head).kind in ("image", "video")
+    return FolderScan(tuple(out), tuple(skipped))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 __all__ = [
     "AuthError",
@@ -69,6 +70,11 @@ class UsageError(PreflightError):
 
 class ProbeError(PreflightError, ValueError):
     default_code = "file.unreadable"
+
+    def __init__(self, message: str, code: str | None = None, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message, code)
+        self.extra: dict[str, Any] = dict(extra or {})
+        """What the finding made from this error carries in ``extra`` (e.g. where a broken link points)."""
 
 
 class ProfileError(UsageError):

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from .models import Finding, Item, Report, Severity
+from .models import Finding, Item, Report, Severity, Skipped, describe_skipped
 from .report import describe_media
 
 __all__ = ["render_html", "write_html"]
@@ -53,6 +53,9 @@ ul.findings li{margin:0 0 4px}.sev{font-weight:600;font-size:12px;text-transform
 .sev.error{color:var(--fail)}.sev.warning{color:var(--fixable)}.sev.info{color:var(--info)}
 code{font-size:12px;background:#f2f2f4;border-radius:3px;padding:0 3px}.none{color:var(--mute)}
 .actions{color:var(--mute);font-size:12px}
+.posenote{display:inline-block;margin-top:3px;color:var(--fixable);font-size:12px;font-weight:600}
+details.skipped{margin:16px 24px;color:var(--mute)}details.skipped ul{margin:6px 0;padding-left:18px}
+details.skipped li{margin:0 0 3px}details.skipped summary{cursor:pointer}
 """
 
 # Static: no data is ever interpolated into the script; it reads the rows' escaped data- attributes.
@@ -64,7 +67,8 @@ _JS = """
   function apply(){
     var shown=0;
     rows.forEach(function(r){
-      var ok=(verdict==='all'||r.getAttribute('data-verdict')===verdict)&&
+      var ok=(verdict==='all'||r.getAttribute('data-verdict')===verdict||
+              (verdict==='nopose'&&r.getAttribute('data-pose')==='not_checked'))&&
              (!text||r.getAttribute('data-search').indexOf(text)>=0);
       r.hidden=!ok; if(ok){shown++;}
     });
@@ -142,16 +146,20 @@ def render_html(
         _row(item, previews.get(item.path), None if fixes is None else fixes.get(item.path, {}))
         for item in report.items
     )
+    filters = [("all", "all", len(report.items)), ("pass", "pass", s["pass"]), ("fixable", "fixable", s["fixable"]),
+               ("fail", "fail", s["fail"])]  # fmt: skip
+    if s["pose_not_checked"]:
+        filters.append(("nopose", "pose not checked", s["pose_not_checked"]))
     buttons = "".join(
         f'<button type="button" data-filter="{key}"{" class=on" if key == "all" else ""}>'
         f"{_e(label)} <b>{n}</b></button>"
-        for key, label, n in (
-            ("all", "all", len(report.items)),
-            ("pass", "pass", s["pass"]),
-            ("fixable", "fixable", s["fixable"]),
-            ("fail", "fail", s["fail"]),
-        )
+        for key, label, n in filters
     )
+    notes = ""
+    if s["pose_not_checked"]:
+        notes += f" · <b>pose not checked on {s['pose_not_checked']}</b>"
+    if report.skipped:
+        notes += f" · {_e(describe_skipped(report.skipped))}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{_e(_CSP)}">
@@ -160,7 +168,7 @@ def render_html(
 <body><header><h1>{_e(title)}</h1>
 <div class="meta">profile <b>{_e(report.profile)}</b> · orientation <b>{_e(report.orientation)}</b>
 {" · strict" if report.strict else ""} · {len(report.items)} file(s) · {s["pass"]} pass, {s["fixable"]} fixable,
-{s["fail"]} fail · {_e(generated)}</div>
+{s["fail"]} fail{notes} · {_e(generated)}</div>
 <div class="bar">{buttons}<input id="search" type="search" placeholder="filter by path or finding"
 aria-label="filter by path or finding"><span class="count"><span id="shown">{len(report.items)}</span> shown</span>
 </div></header>
@@ -168,13 +176,30 @@ aria-label="filter by path or finding"><span class="count"><span id="shown">{len
 <tbody>
 {rows}
 </tbody></table>
+{_skipped_list(report.skipped)}
 <script>{_JS}</script>
 </body></html>
 """
 
 
+def _skipped_list(skipped: tuple[Skipped, ...]) -> str:
+    """What was not checked and why, folded away; files ``--glob`` left out are counted, not listed."""
+    if not skipped:
+        return ""
+    entries = "".join(
+        f"<li><code>{_e(s.reason)}</code> <span class=\"path\">{_e(s.path)}</span>"
+        f"{' · ' + _e(s.detail) if s.detail else ''}</li>"
+        for s in skipped
+        if s.listed
+    )
+    return (f'<details class="skipped"><summary>{_e(describe_skipped(skipped))}: not checked</summary>'
+            f"<ul>{entries}</ul></details>")  # fmt: skip
+
+
 def _row(item: Item, preview: str | None, fix: Mapping[str, Any] | None) -> str:
-    search = " ".join([item.path, item.verdict, *(f"{f.code} {f.message}" for f in item.findings)]).lower()
+    nopose = item.pose_checked is False
+    words = [item.path, item.verdict, *(["pose not checked"] if nopose else [])]
+    search = " ".join([*words, *(f"{f.code} {f.message}" for f in item.findings)]).lower()
     if preview and preview.startswith("data:image/"):
         picture = f'<img class="sheet" alt="frames of {_e(item.path)}" src="{_e(preview)}">'
     else:
@@ -184,14 +209,16 @@ def _row(item: Item, preview: str | None, fix: Mapping[str, Any] | None) -> str:
         f"<td>{picture}</td>",
         f'<td class="path" data-sort="{_e(item.path)}">{_e(item.path)}<br>'
         f'<span class="none">{_e(item.role)}</span></td>',
-        f'<td data-sort="{_VERDICT_RANK.get(item.verdict, 0)}">{_badge(item.verdict)}</td>',
+        f'<td data-sort="{_VERDICT_RANK.get(item.verdict, 0)}">{_badge(item.verdict)}'
+        f'{"<br><span class=posenote>pose not checked</span>" if nopose else ""}</td>',
         f'<td class="media" data-sort="{_e(describe_media(item.media))}">{_e(describe_media(item.media)) or "—"}</td>',
         f'<td data-sort="{blocking * 1000 + len(item.findings)}">{_findings(item.findings)}</td>',
     ]
     if fix is not None:
         cells.append(_fix_cell(fix))
     return (
-        f'<tr data-verdict="{_e(item.verdict)}" data-role="{_e(item.role)}" data-search="{_e(search)}">'
+        f'<tr data-verdict="{_e(item.verdict)}" data-role="{_e(item.role)}"'
+        f'{" data-pose=not_checked" if nopose else ""} data-search="{_e(search)}">'
         + "".join(cells)
         + "</tr>"
     )

@@ -135,6 +135,10 @@ class MediaInfo:
         return max(self.width, self.height)
 
 
+POSE_UNAVAILABLE = "pose.unavailable"
+"""The finding that says the pose gate could not run (no model): reported on every format's verdict."""
+
+
 @dataclass(frozen=True)
 class Finding:
     """One thing a rule or an analyzer noticed about a file."""
@@ -163,6 +167,65 @@ class Item:
     media: MediaInfo | None = None
     analysis: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def pose_checked(self) -> bool | None:
+        """Whether the pose gate ran: False when the content check ran without the pose model
+        (a ``pose.unavailable`` finding), True when it ran, None when no content check ran
+        (``--no-content``, or the file could not be read)."""
+        if any(f.code == POSE_UNAVAILABLE for f in self.findings):
+            return False
+        return True if "pose" in self.analysis else None
+
+
+SKIP_REASONS: dict[str, str] = {
+    "hidden": "hidden",
+    "sidecar": "sidecar",
+    "link_outside": "link out of the folder",
+    "folder_link": "link to a folder",
+    "duplicate": "duplicate",
+    "output_folder": "output folder",
+    "glob": "left out by --glob",
+}
+"""Why a file (or folder) found below a folder given was not checked: reason -> the words the text
+and HTML summaries use. The keys are a vocabulary like the finding codes (add, never rename);
+:mod:`preflight.inputs` says when each applies."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file or folder below a folder given that was not checked, and why (nothing vanishes)."""
+
+    path: str
+    reason: str
+    """A key of :data:`SKIP_REASONS`: ``hidden``, ``sidecar``, ``link_outside``, ``folder_link``,
+    ``duplicate``, ``output_folder`` or ``glob``."""
+    detail: str = ""
+    """More for a person, e.g. where a link points."""
+
+    @property
+    def listed(self) -> bool:
+        """False for files ``--glob`` left out: counted in every summary, never listed one by one
+        (the user asked for them to be left out; a photo folder filtered to ``*.mp4`` would bury
+        the report under thousands of lines)."""
+        return self.reason != "glob"
+
+
+def skip_counts(skipped: tuple[Skipped, ...] | list[Skipped]) -> dict[str, int]:
+    """Skipped entries per reason, in :data:`SKIP_REASONS` order, reasons with none left out."""
+    counts = {reason: 0 for reason in SKIP_REASONS}
+    for s in skipped:
+        counts[s.reason] = counts.get(s.reason, 0) + 1
+    return {reason: n for reason, n in counts.items() if n}
+
+
+def describe_skipped(skipped: tuple[Skipped, ...] | list[Skipped]) -> str:
+    """``4 skipped (2 hidden, 1 sidecar, 1 link out of the folder)``, or "" when none were."""
+    counts = skip_counts(skipped)
+    if not counts:
+        return ""
+    parts = ", ".join(f"{n} {SKIP_REASONS.get(reason, reason)}" for reason, n in counts.items())
+    return f"{len(skipped)} skipped ({parts})"
+
 
 @dataclass(frozen=True)
 class Report:
@@ -173,12 +236,18 @@ class Report:
     items: tuple[Item, ...]
     strict: bool = False
     schema: str = "preflight.report/1"
+    skipped: tuple[Skipped, ...] = ()
+    """What the folders given held that was not checked (hidden files, sidecars, links out of the
+    folder...), each with its reason; the files themselves are in ``items``, whatever they are."""
 
     @property
     def summary(self) -> dict[str, int]:
+        """``pass``/``fixable``/``fail`` count the items; ``pose_not_checked`` counts those of them
+        whose content check ran without the pose model (whatever their verdict)."""
         counts = {"pass": 0, "fixable": 0, "fail": 0}
         for item in self.items:
             counts[item.verdict] += 1
+        counts["pose_not_checked"] = sum(1 for item in self.items if item.pose_checked is False)
         return counts
 
     @property

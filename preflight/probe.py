@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from .errors import ProbeError, map_av_errors
+from .inputs import open_regular
 from .models import AudioStream, ImageDetails, MediaInfo, VideoStream
 from .sniff import SNIFF_BYTES, Sniffed, sniff
 
@@ -61,17 +62,12 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
 
 
 def _read_head(p: Path) -> bytes:
-    try:
-        if p.is_dir():
-            raise ProbeError(f"{p}: is a directory, not a media file", "file.is_directory")
-        with p.open("rb") as fh:
+    # Regular files only: a FIFO named clip.mp4 would block the read forever (file.special).
+    with open_regular(p) as fh:
+        try:
             head = fh.read(SNIFF_BYTES)
-    except FileNotFoundError as exc:
-        raise ProbeError(f"{p}: no such file", "file.not_found") from exc
-    except PermissionError as exc:
-        raise ProbeError(f"{p}: permission denied", "file.unreadable") from exc
-    except OSError as exc:
-        raise ProbeError(f"{p}: cannot read: {exc.strerror or exc}", "file.unreadable") from exc
+        except OSError as exc:
+            raise ProbeError(f"{p}: cannot read: {exc.strerror or exc}", "file.unreadable") from exc
     if not head:
         raise ProbeError(f"{p}: file is empty (0 bytes)", "file.empty")
     return head

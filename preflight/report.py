@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any, TextIO
 from xml.etree import ElementTree as ET
 
-from .models import Item, MediaInfo, Report, Severity, to_dict
+from .models import Item, MediaInfo, Report, Severity, Skipped, describe_skipped, skip_counts, to_dict
 
-__all__ = ["FORMATS", "describe_media", "report_to_dict", "write_report", "write_report_file"]
+__all__ = ["FORMATS", "describe_media", "report_to_dict", "skipped_to_dict", "summary_words", "verdict_words",
+           "write_report", "write_report_file"]  # fmt: skip
 
 
 def report_to_dict(report: Report, extra: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
@@ -35,6 +36,7 @@ def report_to_dict(report: Report, extra: Mapping[str, Mapping[str, Any]] | None
         "strict": report.strict,
         "items": items,
         "summary": report.summary,
+        "skipped": skipped_to_dict(report.skipped),
     }
 
 
@@ -43,10 +45,39 @@ def item_to_dict(item: Item) -> dict[str, Any]:
         "path": item.path,
         "role": item.role,
         "verdict": item.verdict,
+        "pose_checked": item.pose_checked,
         "media": to_dict(item.media) if item.media else None,
         "analysis": to_dict(item.analysis),
         "findings": [to_dict(f) for f in item.findings],
     }
+
+
+def skipped_to_dict(skipped: tuple[Skipped, ...]) -> dict[str, Any]:
+    """``{"total": 3, "by_reason": {"hidden": 1, "glob": 2}, "entries": [{"path", "reason", "detail"}]}``.
+
+    ``entries`` lists every skipped file or folder except those ``--glob`` left out (counted only).
+    """
+    return {
+        "total": len(skipped),
+        "by_reason": skip_counts(skipped),
+        "entries": [to_dict(s) for s in skipped if s.listed],
+    }
+
+
+def verdict_words(item: Item) -> str:
+    """``PASS``, or ``PASS (pose not checked)`` when the content check ran without the pose model."""
+    return item.verdict.upper() + (" (pose not checked)" if item.pose_checked is False else "")
+
+
+def summary_words(report: Report) -> str:
+    """``8 file(s): 2 pass, 0 fixable, 6 fail; pose not checked on 1; 3 skipped (2 hidden, 1 sidecar)``."""
+    s = report.summary
+    words = f"{len(report.items)} file(s): {s['pass']} pass, {s['fixable']} fixable, {s['fail']} fail"
+    if s["pose_not_checked"]:
+        words += f"; pose not checked on {s['pose_not_checked']}"
+    if report.skipped:
+        words += f"; {describe_skipped(report.skipped)}"
+    return words
 
 
 def write_json(report: Report, out: TextIO, color: bool = False) -> None:
@@ -87,7 +118,7 @@ def describe_media(m: MediaInfo | None) -> str:
 
 def write_text(report: Report, out: TextIO, color: bool = False) -> None:
     for item in report.items:
-        verdict = _paint(item.verdict.upper(), item.verdict, color)
+        verdict = _paint(verdict_words(item), item.verdict, color)
         out.write(f"{item.path}  [{item.role}]  {verdict}\n")
         if item.media is not None:
             out.write(f"    {describe_media(item.media)}\n")
@@ -95,10 +126,8 @@ def write_text(report: Report, out: TextIO, color: bool = False) -> None:
             sev = _paint(f"{f.severity.value:<7}", f.severity.value, color)
             fix = " (fixable)" if f.fixable and f.severity is not Severity.INFO else ""
             out.write(f"  {sev} {f.code}: {f.message}{fix}\n")
-    s = report.summary
     out.write(
-        f"{len(report.items)} file(s): {s['pass']} pass, {s['fixable']} fixable, {s['fail']} fail"
-        f"  (profile {report.profile}, orientation {report.orientation}"
+        f"{summary_words(report)}  (profile {report.profile}, orientation {report.orientation}"
         f"{', strict' if report.strict else ''})\n"
     )
 
@@ -107,30 +136,46 @@ def write_text(report: Report, out: TextIO, color: bool = False) -> None:
 
 
 def write_junit(report: Report, out: TextIO, color: bool = False) -> None:
+    """One test case per file; a skipped file is a ``<skipped>`` test case (those ``--glob`` left out
+    are counted in the suite's properties only); a file checked without the pose model has the
+    property ``pose_checked=false`` and says so in its output."""
+    listed = [s for s in report.skipped if s.listed]
     suite = ET.Element(
         "testsuite",
         name=f"preflight {report.profile}",
-        tests=str(len(report.items)),
+        tests=str(len(report.items) + len(listed)),
         failures=str(sum(1 for i in report.items if i.verdict != "pass")),
         errors="0",
-        skipped="0",
+        skipped=str(len(listed)),
     )
+    props = ET.SubElement(suite, "properties")
+    counts = {"pose_not_checked": report.summary["pose_not_checked"], "skipped": len(report.skipped),
+              **{f"skipped.{reason}": n for reason, n in skip_counts(report.skipped).items()}}  # fmt: skip
+    for name, value in counts.items():
+        ET.SubElement(props, "property", name=name, value=str(value))
     for item in report.items:
         case = ET.SubElement(suite, "testcase", classname=f"preflight.{item.role}", name=item.path)
+        if item.pose_checked is False:
+            case_props = ET.SubElement(case, "properties")
+            ET.SubElement(case_props, "property", name="pose_checked", value="false")
         blocking = [f for f in item.findings if f.severity is Severity.ERROR
                     or (report.strict and f.severity is Severity.WARNING)]  # fmt: skip
         if item.verdict != "pass":
             failure = ET.SubElement(
                 case, "failure",
                 type=blocking[0].code if blocking else item.verdict,
-                message=f"{item.verdict}: " + "; ".join(f.code for f in blocking),
+                message=f"{verdict_words(item).lower()}: " + "; ".join(f.code for f in blocking),
             )  # fmt: skip
             failure.text = "\n".join(f"{f.code}: {f.message}" for f in blocking)
         others = [f for f in item.findings if f not in blocking]
-        if others:
-            ET.SubElement(case, "system-out").text = "\n".join(
-                f"{f.severity.value} {f.code}: {f.message}" for f in others
-            )
+        lines = [f"{f.severity.value} {f.code}: {f.message}" for f in others]
+        if item.pose_checked is False and item.verdict == "pass":
+            lines.insert(0, verdict_words(item))
+        if lines:
+            ET.SubElement(case, "system-out").text = "\n".join(lines)
+    for s in listed:
+        case = ET.SubElement(suite, "testcase", classname="preflight.skipped", name=s.path)
+        ET.SubElement(case, "skipped", message=f"{s.reason}: {s.detail}" if s.detail else s.reason)
     ET.indent(suite)
     out.write('<?xml version="1.0" encoding="utf-8"?>\n')
     out.write(ET.tostring(suite, encoding="unicode"))

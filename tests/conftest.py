@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,17 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_clip(d / "short.mp4", duration=2, width=640, height=360)
     make_image(d / "ok.jpg", width=640, height=800)
     return d
+
+
+@pytest.fixture
+def deadline() -> Iterator[None]:
+    """Fail instead of hanging: after 60 s SIGALRM interrupts whatever blocks (a FIFO opened for reading)."""
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError("still running after 60 s: was a FIFO opened for reading?")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)

@@ -35,8 +35,8 @@ def incoming(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_clip(root / "takes" / "phone.mov", duration=3.5, width=640, height=360, container="mov", rotation=90)
     data = (root / "good.mp4").read_bytes()
     (root / "upload.mp4").write_bytes(data[: len(data) // 3])
-    (root / "notes.txt").write_text("not media")  # skipped: folders keep media by content
-    (root / ".hidden.mp4").write_bytes(data)  # skipped: hidden
+    (root / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")  # skipped, counted: a sidecar
+    (root / ".hidden.mp4").write_bytes(data)  # skipped, counted: hidden
     return root
 
 
@@ -60,6 +60,7 @@ def test_check_only_counts_and_exit_code(incoming: Path, tmp_path: Path) -> None
     assert summary["event"] == "summary" and summary["total"] == 6
     assert summary["pass"] + summary["fixable"] + summary["fail"] == 6 and summary["fail"] == 1
     assert summary["ok"] is False
+    assert summary["skipped"]["by_reason"] == {"hidden": 1, "sidecar": 1}
 
 
 def test_fix_writes_passing_outputs_in_the_same_subfolders(incoming: Path, tmp_path: Path) -> None:
@@ -250,7 +251,8 @@ def test_json_report_and_junit_file(incoming: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1
     result = runner.invoke(cli, [*args, "--jsonl", "--report", str(junit)], catch_exceptions=False)  # by extension
     xml = junit.read_text()
-    assert xml.count("<testcase") == 6 and xml.count("<failure") == 2  # webp fixable + cut-off upload
+    assert xml.count("<testcase") == 8 and xml.count("<failure") == 2  # webp fixable + cut-off upload
+    assert xml.count("<skipped") == 2 and 'skipped="2"' in xml  # Thumbs.db and .hidden.mp4, counted
     assert result.exit_code == 1
 
 

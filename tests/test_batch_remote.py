@@ -25,14 +25,14 @@ fsspec = pytest.importorskip("fsspec")
 
 @pytest.fixture
 def bucket(tmp_path: Path) -> Iterator[str]:
-    """``memory://<unique>`` holding a clip, a WEBP in a subfolder, a text file and a hidden clip."""
+    """``memory://<unique>`` holding a clip, a WEBP in a subfolder, an iPhone edit sidecar and a hidden clip."""
     fs = fsspec.filesystem("memory")
     root = f"/{uuid.uuid4().hex}"
     make_clip(tmp_path / "c.mp4", duration=3.5, width=640, height=360)
     make_image(tmp_path / "p.webp", format="WEBP", width=640, height=800)
     fs.pipe(f"{root}/clip.mp4", (tmp_path / "c.mp4").read_bytes())
     fs.pipe(f"{root}/takes/photo.webp", (tmp_path / "p.webp").read_bytes())
-    fs.pipe(f"{root}/notes.txt", b"not media")
+    fs.pipe(f"{root}/IMG_0001.AAE", b"<?xml version='1.0'?><plist/>")
     fs.pipe(f"{root}/.hidden/clip.mp4", (tmp_path / "c.mp4").read_bytes())
     yield f"memory:/{root}"
     fs.rm(root, recursive=True)
@@ -70,7 +70,10 @@ def test_memory_folder_fixed_and_reported_by_url(
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     paths = [i["path"] for i in data["items"]]
-    assert paths == [f"{bucket}/clip.mp4", f"{bucket}/takes/photo.webp"]  # hidden and text skipped
+    assert paths == [f"{bucket}/clip.mp4", f"{bucket}/takes/photo.webp"]  # hidden and sidecar skipped...
+    assert data["skipped"]["by_reason"] == {"hidden": 1, "sidecar": 1}  # ... and counted
+    assert data["skipped"]["entries"][0] == {"path": f"{bucket}/.hidden", "reason": "hidden",
+                                             "detail": "folder: nothing below it was looked at"}  # fmt: skip
     for item in data["items"]:
         assert item["media"]["path"] == item["path"]
         assert item["after"]["verdict"] == "pass" and Path(item["output"]).is_file()
@@ -147,3 +150,46 @@ def test_dask_workers_fetch_urls_themselves(bucket: str, private_tmp: Path, tmp_
     assert report_to_dict(on_dask.report) == report_to_dict(local.report)
     assert [r.path for r in on_dask.results] == [f"{bucket}/clip.mp4", f"{bucket}/takes/photo.webp"]
     assert not list(private_tmp.glob("preflight-fetch-*"))  # (Dask keeps its own scratch folder there)
+
+
+def test_url_walk_reports_every_file_and_counts_what_it_skips(bucket: str, private_tmp: Path, tmp_path: Path) -> None:
+    fs = fsspec.filesystem("memory")
+    root = bucket.split(":/", 1)[1]
+    fs.pipe(f"{root}/notes.mp4", b"not a video at all")
+    fs.pipe(f"{root}/empty.png", b"")
+    fs.pipe(f"{root}/takes/.DS_Store", b"x")
+    r = run_batch([bucket], content=False, jobs=1, state_path=tmp_path / "s")
+    codes = {x.path.rsplit("/", 1)[1]: [f.code for f in x.item.findings if f.severity.value == "error"]
+             for x in r.results}  # fmt: skip
+    assert set(codes) == {"clip.mp4", "empty.png", "notes.mp4", "photo.webp"}  # every file has its row
+    assert codes["notes.mp4"] == ["format.unrecognized"] and codes["empty.png"] == ["file.empty"]
+    assert codes["clip.mp4"] == [] and not r.ok
+    assert {(s.path, s.reason) for s in r.skipped} == {
+        (f"{bucket}/.hidden", "hidden"),
+        (f"{bucket}/IMG_0001.AAE", "sidecar"),
+        (f"{bucket}/takes/.DS_Store", "sidecar"),
+    }
+    g = run_batch([bucket], patterns=["*.mp4"], content=False, jobs=1, state_path=tmp_path / "s2")
+    assert [x.path.rsplit("/", 1)[1] for x in g.results] == ["clip.mp4", "notes.mp4"]
+    assert sum(1 for s in g.skipped if s.reason == "glob") == 2  # empty.png, takes/photo.webp
+
+
+def test_file_url_folder_follows_the_local_rules(tmp_path: Path, private_tmp: Path, deadline: None) -> None:
+    """file:// is walked as the local folder it is: a link out is not followed, a FIFO is a row, never read."""
+    import os
+
+    folder, outside = tmp_path / "in", tmp_path / "outside"
+    (folder / "sub").mkdir(parents=True)
+    outside.mkdir()
+    make_image(folder / "sub" / "a.jpg")
+    make_image(outside / "secret.jpg")
+    os.symlink(outside / "secret.jpg", folder / "secret.jpg")
+    os.mkfifo(folder / "pipe.mp4")
+    (folder / "Thumbs.db").write_bytes(b"x")
+    r = run_batch([folder.as_uri()], content=False, jobs=1, state_path=tmp_path / "s")
+    rows = {x.path: (x.item.findings[0].code if x.item.findings else None) for x in r.results}
+    assert rows == {f"{folder.as_uri()}/pipe.mp4": "file.special", f"{folder.as_uri()}/sub/a.jpg": None}
+    assert {(s.path, s.reason) for s in r.skipped} == {
+        (f"{folder.as_uri()}/secret.jpg", "link_outside"),
+        (f"{folder.as_uri()}/Thumbs.db", "sidecar"),
+    }

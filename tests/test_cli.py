@@ -33,7 +33,8 @@ def test_check_json_schema(capsys, media_dir: Path, tmp_path: Path) -> None:  # 
     data = json.loads(out)
     assert data["schema"] == "preflight.report/1"
     assert (data["profile"], data["orientation"]) == ("kling-v2.6", "image")
-    assert data["summary"] == {"pass": 1, "fixable": 1, "fail": 0}
+    assert data["summary"] == {"pass": 1, "fixable": 1, "fail": 0, "pose_not_checked": 0}
+    assert data["skipped"] == {"total": 0, "by_reason": {}, "entries": []}
     clip_item = data["items"][0]
     assert (clip_item["role"], clip_item["verdict"]) == ("video", "fixable")
     assert clip_item["media"]["format"] == "mov" and clip_item["media"]["video"]["codec"] == "h264"
@@ -84,9 +85,11 @@ def test_folder_is_searched_by_content(capsys, tmp_path: Path) -> None:  # type:
     (folder / "readme.txt").write_text("notes")
     (folder / ".hidden.mp4").write_bytes(b"x")
     code, out, _ = run(capsys, "check", "--no-content", "--json", str(folder))
-    paths = sorted(Path(i["path"]).name for i in json.loads(out)["items"])
-    assert paths == ["a clip.bin", "photo"]
-    assert code == 0
+    data = json.loads(out)
+    roles = {Path(i["path"]).name: (i["role"], i["verdict"]) for i in data["items"]}
+    assert roles == {"a clip.bin": ("video", "pass"), "photo": ("image", "pass"), "readme.txt": ("unknown", "fail")}
+    assert data["skipped"]["by_reason"] == {"hidden": 1}
+    assert code == 1  # the text file is reported, not dropped
 
 
 def test_unicode_paths(capsys, media_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

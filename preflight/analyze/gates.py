@@ -28,7 +28,8 @@ def _modules() -> tuple[ModuleType, ...]:
 
 @cache
 def content_gate_defaults() -> dict[str, float]:
-    """Every profile-tunable threshold: key -> default."""
+    """Every profile-tunable threshold: key -> default (a number, or a bool for a switch such as
+    ``require_pose``)."""
     found: dict[str, float] = {}
     for module in _modules():
         for name, value in vars(module).items():
@@ -44,7 +45,7 @@ def content_gate_defaults() -> dict[str, float]:
 
 
 def validate_content_gates(values: dict[str, Any], origin: str) -> None:
-    """Refuse unknown keys and non-numbers in a profile's ``[content]`` table."""
+    """Refuse unknown keys, non-numbers and (for switches) non-booleans in a profile's ``[content]`` table."""
     known = content_gate_defaults()
     unknown = sorted(k for k in values if k not in known and k != SEVERITY_KEY)
     if unknown:
@@ -55,5 +56,8 @@ def validate_content_gates(values: dict[str, Any], origin: str) -> None:
         if key == SEVERITY_KEY:
             if not isinstance(value, dict) or any(v not in ("error", "warning", "info") for v in value.values()):
                 raise ProfileError(f"{origin}: [content.severity] maps finding codes to error, warning or info")
+        elif isinstance(known[key], bool):
+            if not isinstance(value, bool):
+                raise ProfileError(f"{origin}: [content] {key} must be true or false, not {value!r}")
         elif isinstance(value, bool) or not isinstance(value, int | float):
             raise ProfileError(f"{origin}: [content] {key} must be a number, not {value!r}")

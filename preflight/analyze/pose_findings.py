@@ -36,6 +36,10 @@ MIN_SUBJECT_SIZE = ("pose_min_subject_size", 0.05)
 """Share of the frame the person's box covers below which ``pose.subject_too_small`` fires.
 Providers ask for more than about 5%. Measured: astronaut 0.56, camera man 0.37, the astronaut
 pasted at 12% of a 1080p canvas's height 0.007."""
+REQUIRE_POSE = ("require_pose", False)
+"""True: a file whose pose could not be checked (no pose model: ``pose.unavailable``) fails, as with
+``--strict``, instead of passing with an info finding. For pipelines where an unchecked pose must
+never reach a provider unnoticed."""
 RECOUNT_EVERY = 3
 """Clips: the masked second look for a missed second person runs on every third sample."""
 TILE_EVERY = 6

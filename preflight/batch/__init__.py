@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..models import Report
+from ..models import Report, Skipped
 from ..profiles import ORIENTATIONS
 from .executors import Executor, make_executor
 from .progress import Progress, SilentProgress
 from .state import BatchState
-from .walk import find_inputs
+from .walk import scan_inputs
 from .work import BatchSettings, FileResult, process_file
 
 __all__ = ["STATE_NAME", "BatchResult", "BatchSettings", "FileResult", "default_state_path", "process_file",
@@ -54,6 +54,8 @@ class BatchResult:
     interrupted: bool
     seconds: float
     state_path: str | None
+    skipped: tuple[Skipped, ...] = ()
+    """What the input folders held that was not looked at, with reasons (see :mod:`.walk`)."""
 
     @property
     def report(self) -> Report:
@@ -63,6 +65,7 @@ class BatchResult:
             orientation=self.settings.orientation,
             items=tuple(r.item for r in self.results),
             strict=self.settings.strict,
+            skipped=self.skipped,
         )
 
     @property
@@ -152,9 +155,9 @@ def run_batch(
     )
     settings.validate()
     state_file = Path(state_path) if state_path is not None else default_state_path(inputs, outdir)
-    found = find_inputs(inputs, patterns, exclude=[outdir] if outdir is not None else [])
-    paths = [str(p) for p, _ in found]
-    subdirs = {str(p): sub for p, sub in found}
+    found = scan_inputs(inputs, patterns, exclude=[outdir] if outdir is not None else [])
+    paths = [str(p) for p, _ in found.files]
+    subdirs = {str(p): sub for p, sub in found.files}
     fingerprint = settings.fingerprint()
     state = BatchState(state_file)
     progress = progress or SilentProgress()
@@ -164,9 +167,10 @@ def run_batch(
     todo = paths
     if resume:
         for path in paths:
-            found = state.finished(path, fingerprint, need_preview=previews)
-            if found is not None:
-                done[path] = found
+            # A result stored without the pose model is checked again: the model may be there now.
+            earlier = state.finished(path, fingerprint, need_preview=previews, need_pose=content)
+            if earlier is not None:
+                done[path] = earlier
         todo = [p for p in paths if p not in done]
     interrupted = False
     progress.start(len(paths), resumed=len(done))
@@ -199,6 +203,7 @@ def run_batch(
         interrupted=interrupted,
         seconds=round(time.monotonic() - started, 3),
         state_path=str(state_file),
+        skipped=found.skipped,
     )
 
 

@@ -4,9 +4,9 @@ fsspec is optional (``pip install "preflight-motion[remote]"``; the ``dask`` ext
 is imported only when an input looks like a URL. Each filesystem's own package (s3fs, gcsfs...) is
 the user's to install; fsspec's message says which.
 
-- Walking: a URL naming a folder is listed recursively (hidden names skipped, ``--glob`` patterns
-  applied to the path below it); a URL with ``*``/``?``/``[`` is a glob; files are kept when their
-  first bytes say image or video, as for local folders.
+- Walking: a URL naming a folder is listed recursively; a URL with ``*``/``?``/``[`` is a glob. As
+  for local folders (:mod:`preflight.inputs`), every file is kept, media or not (its check says what
+  it is), and hidden names, sidecars and ``--glob`` exclusions are counted as skipped with a reason.
 - Reading: PyAV and Pillow want paths, so :func:`fetched` copies a remote file once into a private
   temporary folder under its own name (fix names outputs after it), hashing it on the way (the
   resume key stays the content's SHA-256), and removes the folder afterwards. ``file://`` URLs are
@@ -30,8 +30,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import PreflightError, UsageError
+from ..models import Skipped
 
-__all__ = ["FSSPEC_INSTALL", "Fetched", "fetched", "is_url", "relabel", "remote_digest", "remote_stat", "walk_url"]
+__all__ = ["FSSPEC_INSTALL", "Fetched", "fetched", "is_url", "relabel", "remote_digest", "remote_stat", "scan_url",
+           "walk_url"]  # fmt: skip
 
 FSSPEC_INSTALL = 'pip install "preflight-motion[remote]"  (or: pip install fsspec)'
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
@@ -65,13 +67,18 @@ def _is_local(fs: Any) -> bool:
 
 
 def walk_url(url: str, patterns: Sequence[str] = ()) -> list[tuple[str, str]]:
-    """``(file URL, folder relative to the walked root)`` pairs below ``url``, sorted, media only.
+    """``(file URL, folder relative to the walked root)`` pairs below ``url`` (see :func:`scan_url`)."""
+    return scan_url(url, patterns)[0]
+
+
+def scan_url(url: str, patterns: Sequence[str] = ()) -> tuple[list[tuple[str, str]], list[Skipped]]:
+    """Every file below ``url`` to check, as ``(file URL, folder relative to the walked root)``, sorted,
+    and what was skipped with its reason: the rules of :mod:`preflight.inputs` (hidden names and
+    sidecars skipped, a hidden folder counted once, ``--glob`` exclusions counted). No file is opened.
 
     A URL naming one file is returned as it is (missing or not media: its check says why).
     """
-    from fnmatch import fnmatch
-
-    from ..sniff import SNIFF_BYTES, sniff
+    from ..inputs import matches, name_skip_reason, no_files_error
 
     scheme_end = url.index("://") + 3
     wild = [i for i, c in enumerate(url) if c in _GLOB_CHARS and i >= scheme_end]
@@ -79,6 +86,8 @@ def walk_url(url: str, patterns: Sequence[str] = ()) -> list[tuple[str, str]]:
     # A glob's root: the folder before its first wildcard (``s3://b/takes/*.mp4`` -> ``s3://b/takes``).
     root_url = url[: max(url.rfind("/", 0, wild[0]), scheme_end)] if wild else url
     fs, root = _filesystem(root_url)
+    if _is_local(fs):  # file://: the local walk itself, so links and special files follow its rules
+        return _scan_local(url, root_url, root, _filesystem(url)[1] if globbing else None, patterns)
     try:
         if globbing:
             _, pattern = _filesystem(url)
@@ -86,30 +95,65 @@ def walk_url(url: str, patterns: Sequence[str] = ()) -> list[tuple[str, str]]:
         elif fs.isdir(root):
             listed = fs.find(root)
         else:
-            return [(url, "")]
+            return [(url, "")], []
     except OSError as exc:
         raise PreflightError(f"{url}: cannot list: {exc}", "file.unreadable") from exc
     out: list[tuple[str, str]] = []
+    skipped: dict[str, Skipped] = {}
     base = root.rstrip("/")
+    prefix = root_url.rstrip("/")
     for path in sorted(listed):
         relative = path[len(base) :].lstrip("/") if path.startswith(base) else path.rsplit("/", 1)[-1]
         parts = relative.split("/")
-        if any(part.startswith(".") for part in parts):
+        reasons = [(i, name_skip_reason(part)) for i, part in enumerate(parts)]
+        first = next(((i, r) for i, r in reasons if r is not None), None)
+        if first is not None:  # a hidden folder counts once, as in a local walk
+            i, reason = first
+            where = prefix + "/" + "/".join(parts[: i + 1])
+            detail = "folder: nothing below it was looked at" if i < len(parts) - 1 else ""
+            skipped.setdefault(where, Skipped(where, reason, detail))
             continue
-        if patterns and not globbing and not any(fnmatch(relative, p) or fnmatch(parts[-1], p) for p in patterns):
+        if patterns and not globbing and not matches(relative, patterns):
+            skipped[prefix + "/" + relative] = Skipped(prefix + "/" + relative, "glob")
             continue
-        try:
-            with fs.open(path, "rb") as fh:
-                head = fh.read(SNIFF_BYTES)
-            media = bool(head) and sniff(head).kind in ("image", "video")
-        except OSError:
-            media = True  # unreadable: kept, its check says why
-        if media:
-            out.append((root_url.rstrip("/") + "/" + relative, "" if globbing else "/".join(parts[:-1])))
+        out.append((prefix + "/" + relative, "" if globbing else "/".join(parts[:-1])))
     if not out:
-        what = "match" if globbing else "in this folder"
-        raise UsageError(f"{url}: no image or video files {what}", "file.not_found")
-    return out
+        raise no_files_error(url, list(skipped.values()), "match" if globbing else "in this folder")
+    return out, sorted(skipped.values(), key=lambda s: s.path)
+
+
+def _scan_local(url: str, root_url: str, root: str, pattern: str | None,
+                patterns: Sequence[str]) -> tuple[list[tuple[str, str]], list[Skipped]]:  # fmt: skip
+    """A ``file://`` folder or glob walked as the local path it is (links out of the tree not followed,
+    links to folders and FIFOs as in a local walk), its files and skips named by URL."""
+    from pathlib import Path
+
+    from ..inputs import no_files_error, walk_folder
+    from .walk import _expand_glob
+
+    prefix = root_url.rstrip("/")
+
+    def as_url(path: str | os.PathLike[str]) -> str:
+        try:
+            return prefix + "/" + Path(path).relative_to(root).as_posix()
+        except ValueError:
+            return Path(path).absolute().as_uri()
+
+    if pattern is not None:
+        files, skips = _expand_glob(pattern)
+        if not files:
+            raise no_files_error(url, skips, "match")
+        found = [(as_url(p), "") for p in files]
+    elif os.path.isdir(root):
+        scan = walk_folder(root, patterns)
+        if not scan.files:
+            raise no_files_error(url, scan.skipped)
+        files, skips = list(scan.files), list(scan.skipped)
+        subs = [Path(p).parent.relative_to(root).as_posix() for p in files]
+        found = [(as_url(p), "" if sub == "." else sub) for p, sub in zip(files, subs, strict=True)]
+    else:
+        return [(url, "")], []
+    return found, [replace(s, path=as_url(s.path)) for s in skips]
 
 
 @dataclass(frozen=True)

@@ -83,8 +83,12 @@ class BatchState:
             return remote_digest(str(path))  # read once, not kept: a file not done is fetched again
         return file_digest(path)
 
-    def finished(self, path: str, fingerprint: str, need_preview: bool = False) -> FileResult | None:
-        """The recorded result for this file's content and these settings, if it is still valid."""
+    def finished(self, path: str, fingerprint: str, need_preview: bool = False,
+                 need_pose: bool = False) -> FileResult | None:  # fmt: skip
+        """The recorded result for this file's content and these settings, if it is still valid.
+
+        ``need_pose``: a result whose content check ran without the pose model does not count.
+        """
         digest = self.digest_of(path)
         entry = self._entries.get(self.key(digest, fingerprint)) if digest else None
         if entry is None:
@@ -93,6 +97,9 @@ class BatchState:
         if result.output and not Path(result.output).exists():
             return None  # the fixed file is gone: do it again
         if need_preview and not result.preview and result.item.media is not None:
+            return None
+        if need_pose and (result.item.pose_checked is False
+                          or (result.after is not None and result.after.pose_checked is False)):  # fmt: skip
             return None
         return _moved(result, path)
 

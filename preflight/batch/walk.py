@@ -1,30 +1,33 @@
-"""Which files a batch works on: folders walked, globs expanded, media recognised by content.
+"""Which files a batch works on: folders walked, globs expanded, every file kept or counted as skipped.
 
-- A folder is walked recursively; hidden files and folders are skipped; symbolic links to folders are
-  never followed (no loops, no escaping the tree) and a linked file counts only when its target lies
-  inside the tree it was found in.
+- A folder is walked by :func:`preflight.inputs.walk_folder`: every file below it is checked, media
+  or not (its check says what it is); hidden files and folders, sidecars (``.DS_Store``, ``._*``,
+  ``.AAE``...), links out of the tree and links to folders are skipped and counted with a reason.
 - An argument with ``*``, ``?`` or ``[`` that is not an existing path is a glob (``**`` recurses);
-  what it matches must lie inside its fixed leading folder, links resolved.
+  what it matches must lie inside its fixed leading folder, links resolved (a link leading out is
+  skipped as ``link_outside``); hidden names and sidecars it matches are skipped as in folders.
 - ``--glob`` patterns filter the files found in folders by their path relative to the folder
-  (``*.mp4``, ``takes/**``); a plain file argument is always kept, media or not: its check says why.
-- Files in folders are kept when their first bytes say image or video, whatever the extension.
-- ``exclude`` folders (the batch's output folder) are never entered, so a run never eats its own outputs.
+  (``*.mp4``, ``takes/**``); what they leave out is counted (``glob``), not listed. A plain file
+  argument is always kept, media or not: its check says why.
+- ``exclude`` folders (the batch's output folder) are never entered (``output_folder``), so a run
+  never eats its own outputs.
+- The same file reached twice (a link, overlapping arguments) is checked once (``duplicate``).
 - A ``scheme://`` argument is an fsspec URL (``memory://``, ``s3://``...), walked by
-  :func:`.remote.walk_url` with the same rules; it stays a URL string (a Path would mangle ``//``).
+  :func:`.remote.scan_url` with the same rules; it stays a URL string (a Path would mangle ``//``).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import glob
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UsageError
-from ..sniff import SNIFF_BYTES, sniff
+from ..inputs import name_skip_reason, no_files_error, resolved, walk_folder
+from ..models import Skipped
 
-__all__ = ["InputFile", "find_inputs", "looks_like_media"]
+__all__ = ["InputFile", "Inputs", "find_inputs", "scan_inputs"]
 
 InputFile = tuple[Path | str, str]
 """A file to work on (a Path, or a URL string) and its folder relative to the input folder it was found
@@ -34,67 +37,96 @@ output folder."""
 _GLOB_CHARS = set("*?[")
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """The files a batch checks, in a stable order, and what the walk skipped (with reasons)."""
+
+    files: tuple[InputFile, ...]
+    skipped: tuple[Skipped, ...]
+
+
 def find_inputs(
     args: Iterable[str | os.PathLike[str]],
     patterns: Sequence[str] = (),
     exclude: Iterable[str | os.PathLike[str]] = (),
 ) -> list[InputFile]:
-    """The files a batch over ``args`` checks, each once, in a stable order."""
-    from .remote import is_url, walk_url
+    """The files a batch over ``args`` checks, each once, in a stable order (see :func:`scan_inputs`)."""
+    return list(scan_inputs(args, patterns, exclude).files)
 
-    excluded = {_resolved(Path(p)) for p in exclude}
-    seen: set[Path | str] = set()
+
+def scan_inputs(
+    args: Iterable[str | os.PathLike[str]],
+    patterns: Sequence[str] = (),
+    exclude: Iterable[str | os.PathLike[str]] = (),
+) -> Inputs:
+    """The files a batch over ``args`` checks, each once, and what was skipped on the way."""
+    from .remote import is_url, scan_url
+
+    excluded = {resolved(Path(p)) for p in exclude}
+    seen: dict[Path | str, str] = {}
     out: list[InputFile] = []
+    skipped: list[Skipped] = []
 
     def keep(path: Path, root: Path | None = None) -> None:
-        key = _resolved(path)
-        if key not in seen:
-            seen.add(key)
-            sub = path.parent.relative_to(root).as_posix() if root is not None else ""
-            out.append((path, "" if sub == "." else sub))
+        key = resolved(path) if os.path.exists(path) else path.absolute()
+        if key in seen:
+            skipped.append(Skipped(str(path), "duplicate", f"same file as {seen[key]}"))
+            return
+        seen[key] = str(path)
+        sub = path.parent.relative_to(root).as_posix() if root is not None else ""
+        out.append((path, "" if sub == "." else sub))
 
     for raw in args:
         text = os.fspath(raw)
         path = Path(text)
         if is_url(text) and not path.exists():
-            for url, sub in walk_url(text, patterns):
-                if url not in seen:
-                    seen.add(url)
+            urls, url_skipped = scan_url(text, patterns)
+            skipped.extend(url_skipped)
+            for url, sub in urls:
+                if url in seen:
+                    skipped.append(Skipped(url, "duplicate", "given twice"))
+                else:
+                    seen[url] = url
                     out.append((url, sub))
         elif path.is_dir():
-            found = list(_media_below(path, patterns, excluded))
-            if not found:
-                raise UsageError(f"{path}: no image or video files in this folder", "file.not_found")
-            for p in found:
+            scan = walk_folder(path, patterns, excluded)
+            if not scan.files:
+                raise no_files_error(str(path), scan.skipped)
+            skipped.extend(scan.skipped)
+            for p in scan.files:
                 keep(p, path)
         elif not path.exists() and not path.is_symlink() and _GLOB_CHARS & set(text):
-            root = _resolved(_glob_root(text))
-            matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
-            files = [m for m in matches if m.is_file() and root in _resolved(m).parents and looks_like_media(m)]
+            files, glob_skipped = _expand_glob(text)
             if not files:
-                raise UsageError(f"{text}: no image or video files match", "file.not_found")
+                raise no_files_error(text, glob_skipped, "match")
+            skipped.extend(glob_skipped)
             for p in files:
                 keep(p)
         else:
             keep(path)  # missing or not media: the check reports it, the batch goes on
-    return out
+    return Inputs(tuple(out), tuple(skipped))
 
 
-def _media_below(folder: Path, patterns: Sequence[str], excluded: set[Path]) -> Iterator[Path]:
-    root = _resolved(folder)
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and _resolved(here / d) not in excluded)
-        for name in sorted(filenames):
-            path = here / name
-            if name.startswith(".") or not path.is_file():
-                continue
-            if path.is_symlink() and root not in _resolved(path).parents:
-                continue  # a link out of the tree is not part of it
-            if patterns and not _matches(path.relative_to(folder).as_posix(), patterns):
-                continue
-            if looks_like_media(path):
-                yield path
+def _expand_glob(pattern: str) -> tuple[list[Path], list[Skipped]]:
+    """The files a glob matches inside its fixed leading folder, and what it matched but skipped."""
+    root = resolved(_glob_root(pattern))
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+    for match in sorted(Path(m) for m in glob.glob(pattern, recursive=True)):
+        link = match.is_symlink()
+        if match.is_dir() and not link:
+            continue  # a folder: the pattern matches its files itself, or means not to
+        reason = name_skip_reason(match.name)
+        target = resolved(match)
+        if reason is None and match.exists() and root not in target.parents:  # a link, or a file below one
+            skipped.append(Skipped(str(match), "link_outside", f"lies outside {root}: {target}"))
+        elif reason is None and match.is_dir():
+            skipped.append(Skipped(str(match), "folder_link", f"link to {target}"))
+        elif reason is not None:
+            skipped.append(Skipped(str(match), reason))
+        else:
+            files.append(match)
+    return files, skipped
 
 
 def _glob_root(pattern: str) -> Path:
@@ -105,25 +137,3 @@ def _glob_root(pattern: str) -> Path:
             break
         parts.append(part)
     return Path(*parts) if parts else Path(".")
-
-
-def _matches(relative: str, patterns: Sequence[str]) -> bool:
-    name = relative.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(name, p) for p in patterns)
-
-
-def looks_like_media(path: Path) -> bool:
-    """True when the first bytes say image or video (an unreadable file counts: its check says why)."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(SNIFF_BYTES)
-    except OSError:
-        return True
-    return bool(head) and sniff(head).kind in ("image", "video")
-
-
-def _resolved(path: Path) -> Path:
-    try:
-        return path.resolve()
-    except OSError:
-        return path.absolute()

@@ -132,13 +132,16 @@ class FileResult:
 
 
 def file_digest(path: str | os.PathLike[str]) -> str | None:
-    """SHA-256 of the file's bytes, or None when it cannot be read."""
+    """SHA-256 of the file's bytes, or None when it cannot be read (or is no regular file: a FIFO
+    is never opened, reading it would wait forever)."""
+    from ..inputs import open_regular
+
     sha = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             while chunk := fh.read(HASH_CHUNK):
                 sha.update(chunk)
-    except OSError:
+    except (OSError, PreflightError):
         return None
     return sha.hexdigest()
 

@@ -12,7 +12,8 @@ from typing import Any, TextIO
 import click
 
 from ..batch import BatchResult, FileResult, run_batch
-from ..report import item_to_dict, report_to_dict, write_report
+from ..models import describe_skipped
+from ..report import item_to_dict, report_to_dict, skipped_to_dict, write_report
 from . import exit_with
 from .options import (
     FIX_OPTION_NAMES,
@@ -63,7 +64,8 @@ LISTED_MAX = 25
     "patterns",
     multiple=True,
     metavar="PATTERN",
-    help="Only files in folders matching PATTERN (e.g. '*.mp4', 'takes/**'); repeatable.",
+    help="Only files in folders matching PATTERN (e.g. '*.mp4', 'takes/**'); repeatable. "
+    "The others are counted as skipped.",
 )
 @click.option("--jsonl", is_flag=True, help="Stream one JSON line per file on stdout as files finish.")
 @profile_option
@@ -110,7 +112,10 @@ def command(
     scheduler: str | None,
     quiet: bool,
 ) -> None:
-    """Check every image and clip below DIR (and with -o fix it), each file on its own.
+    """Check every file below DIR (and with -o fix it), each file on its own.
+
+    Files that are not media get a failing row; hidden files, sidecars (.DS_Store, ._*, .AAE, .XMP...)
+    and links out of DIR are skipped and counted.
 
     URLs (memory://, s3://... with fsspec installed) are walked the same way; each file is fetched
     once to a temporary copy and reported by its URL.
@@ -194,6 +199,7 @@ def _jsonl_line(result: FileResult, fixing: bool) -> dict[str, Any]:
         "path": result.path,
         "verdict": result.item.verdict,
         "final_verdict": result.final_verdict,
+        "pose_checked": result.item.pose_checked,
         "resumed": result.resumed,
         "seconds": result.seconds,
         "sha256": result.digest,
@@ -206,7 +212,8 @@ def _jsonl_line(result: FileResult, fixing: bool) -> dict[str, Any]:
 
 def _summary(result: BatchResult) -> dict[str, Any]:
     return {**result.summary, "total": result.total, "seconds": result.seconds,
-            "interrupted": result.interrupted, "ok": result.ok, "state": result.state_path}  # fmt: skip
+            "interrupted": result.interrupted, "ok": result.ok, "state": result.state_path,
+            "skipped": skipped_to_dict(result.skipped)}  # fmt: skip
 
 
 def _write(result: BatchResult, fmt: str, out: TextIO) -> None:
@@ -262,15 +269,22 @@ def _summary_table(result: BatchResult, out: TextIO) -> None:
             console.print(f"... and {len(bad) - LISTED_MAX} more")
     table = Table(title=f"preflight batch: profile {result.profile}, orientation {result.settings.orientation}",
                   title_justify="left", show_edge=False)  # fmt: skip
-    for name in ("files", "pass", "fixable", "fail", *(["fixed"] if fixing else []), "resumed", "seconds",
-                 "files/s"):  # fmt: skip
+    content = result.settings.content
+    for name in ("files", "pass", "fixable", "fail", *(["pose not checked"] if content else []),
+                 *(["fixed"] if fixing else []), "skipped", "resumed", "seconds", "files/s"):  # fmt: skip
         table.add_column(name, justify="right")
     rate = (len(result.results) - s["resumed"]) / result.seconds if result.seconds else 0.0
     table.add_row(
         f"{len(result.results)}/{result.total}", str(s["pass"]), str(s["fixable"]), str(s["fail"]),
-        *([str(s["fixed"])] if fixing else []), str(s["resumed"]), f"{result.seconds:.1f}", f"{rate:.2f}",
+        *([str(s["pose_not_checked"])] if content else []), *([str(s["fixed"])] if fixing else []),
+        str(len(result.skipped)), str(s["resumed"]), f"{result.seconds:.1f}", f"{rate:.2f}",
     )  # fmt: skip
     console.print(table)
+    if s["pose_not_checked"]:
+        console.print(f"pose not checked on {s['pose_not_checked']} file(s): no pose model "
+                      "(preflight models status); --strict fails them")  # fmt: skip
+    if result.skipped:
+        console.print(f"{describe_skipped(result.skipped)}: not checked (--json lists them)")
     verdict = "every file passes" if result.ok else f"{s['not_passing'] + s['not_done']} file(s) do not pass"
     if fixing:
         verdict = "every output passes" if result.ok else f"{s['not_passing'] + s['not_done']} file(s) not ready"

@@ -42,7 +42,8 @@ def command(
 ) -> None:
     """Check images and clips against a provider profile; exit 0 only if every file passes.
 
-    Folders are searched for images and clips. Verdicts: pass, fixable (preflight fix can repair
+    Every file below a folder is checked (hidden files, sidecars and links out of the folder are
+    skipped and counted). Verdicts: pass, fixable (preflight fix can repair
     every error), fail.
     """
     if contact_sheet and no_content:

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import click
 
 from ..fix import FixReport, FixResult, Progress, fix
-from ..report import describe_media
+from ..models import describe_skipped
+from ..report import describe_media, verdict_words
 from . import exit_with
 from .options import check_window, content_option, fix_options, orientation_option, profile_option
 
@@ -87,14 +88,18 @@ def _print_text(report: FixReport) -> None:
     planned = sum(1 for r in report.results if r.plan is not None and r.plan.fixable)
     unfixable = sum(1 for r in report.results if r.reason)
     done = f"{planned} can be fixed" if report.dry_run else f"{fixed} pass after fix"
+    nopose = sum(1 for r in report.results if r.before.pose_checked is False)
+    more = f"; pose not checked on {nopose}" if nopose else ""
+    if report.skipped:
+        more += f"; {describe_skipped(report.skipped)}"
     click.echo(
-        f"{len(report.results)} file(s): {done}, {unfixable} cannot be fixed"
+        f"{len(report.results)} file(s): {done}, {unfixable} cannot be fixed{more}"
         f"  (profile {report.profile}, orientation {report.orientation}{', dry run' if report.dry_run else ''})"
     )
 
 
 def _print_result(r: FixResult, dry_run: bool, color: bool) -> None:
-    verdict = r.before.verdict.upper()
+    verdict = verdict_words(r.before)
     if r.reason:
         click.echo(f"{r.path}  {click.style('CANNOT FIX', fg='red') if color else 'CANNOT FIX'}  ({verdict})")
         click.echo(f"    {r.reason}")

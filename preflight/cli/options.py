@@ -43,7 +43,9 @@ def content_option(f: F) -> F:
 
 
 def strict_option(f: F) -> F:
-    return click.option("--strict", is_flag=True, help="Warnings fail too.")(f)
+    return click.option(
+        "--strict", is_flag=True, help="Warnings fail too, and so does a file whose pose was not checked (no model)."
+    )(f)
 
 
 def output_format_options(f: F) -> F:

@@ -49,6 +49,7 @@ def show(name: str | None, as_json: bool) -> None:
     click.echo("  [content]  (thresholds of the content gates; * = set by this profile)")
     for key, default in content_gate_defaults().items():
         value = p.content.values.get(key, default)
-        click.echo(f"    {key:<32} {value}{' *' if key in p.content.values else ''}")
+        shown = str(value).lower() if isinstance(value, bool) else value  # as TOML spells it
+        click.echo(f"    {key:<32} {shown}{' *' if key in p.content.values else ''}")
     for code, severity in (p.content.values.get(SEVERITY_KEY) or {}).items():
         click.echo(f"    severity of {code:<20} {severity} *")

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..api import check_one, collect_paths, resolve_profile
+from ..api import check_one, collect_inputs, resolve_profile
 from ..errors import FixError, UsageError
-from ..models import Finding, Item, Report, verdict_for
+from ..models import Finding, Item, Report, Skipped, verdict_for
 from ..profiles import ORIENTATIONS, Profile
 from .ops import FirstFrame, Operation
 from .outputs import OutputNamer, written_atomically
@@ -73,6 +73,8 @@ class FixReport:
     results: tuple[FixResult, ...]
     dry_run: bool = False
     strict: bool = False
+    skipped: tuple[Skipped, ...] = ()
+    """What the folders given held that was not looked at, with reasons (as in :class:`Report`)."""
 
     @property
     def ok(self) -> bool:
@@ -83,7 +85,7 @@ class FixReport:
 
     def before_report(self) -> Report:
         items = tuple(r.before for r in self.results)
-        return Report(self.profile, self.orientation, items, strict=self.strict)
+        return Report(self.profile, self.orientation, items, strict=self.strict, skipped=self.skipped)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``preflight.report/1`` JSON of the inputs, each item with output/actions/after."""
@@ -119,17 +121,18 @@ def fix(
     fill: str = "blur",
     progress: Progress | None = None,
 ) -> FixReport:
-    """Fix every path (folders are searched for media) into ``outdir``."""
+    """Fix every path into ``outdir``; a folder stands for every file below it (as in :func:`preflight.check`)."""
     prof = resolve_profile(profile)
     options = FixOptions(start=start, end=end, aspect=aspect, window=window, fill=fill)
     _validate(orientation, options)
-    files = collect_paths(paths)
+    found = collect_inputs(paths)
+    files = list(found.files)
     namer = OutputNamer(outdir, files)
     results = tuple(
         fix_one(p, namer, prof, orientation, options, content=content, dry_run=dry_run, progress=progress)
         for p in files
     )
-    return FixReport(prof.name, orientation, results, dry_run=dry_run)
+    return FixReport(prof.name, orientation, results, dry_run=dry_run, skipped=found.skipped)
 
 
 def _validate(orientation: str, options: FixOptions) -> None:

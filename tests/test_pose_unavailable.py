@@ -1,0 +1,136 @@
+"""A check that ran without the pose model says so on every verdict and summary; --strict and the
+profile's require_pose fail it; batch --resume checks such a file again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from preflight import api
+from preflight.batch import BatchState, run_batch
+from preflight.batch.work import FileResult
+from preflight.cli import cli, main
+from preflight.errors import ModelError
+from preflight.models import Finding, Item, Severity
+from preflight.samples import make_image
+
+
+@pytest.fixture
+def no_pose_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pose model cannot be had, as tests/test_analyze.py makes it."""
+    import preflight.analyze.posemodel as posemodel
+
+    def unavailable(*args: object, **kwargs: object) -> None:
+        raise ModelError("no pose model here")
+
+    monkeypatch.setattr(posemodel, "ensure_pose_model", unavailable)
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    (tmp_path / "in").mkdir()
+    return make_image(tmp_path / "in" / "photo.jpg", width=640, height=800)
+
+
+def test_every_format_says_pose_not_checked(no_pose_model: None, photo: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["check", str(photo), "--report", str(tmp_path / "r.json")]) == 0  # still a pass...
+    text = capsys.readouterr().out
+    assert f"{photo}  [image]  PASS (pose not checked)" in text  # ...but not a plain one
+    assert "1 file(s): 1 pass, 0 fixable, 0 fail; pose not checked on 1" in text
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["summary"] == {"pass": 1, "fixable": 0, "fail": 0, "pose_not_checked": 1}
+    (item,) = data["items"]
+    assert item["pose_checked"] is False and "pose.unavailable" in [f["code"] for f in item["findings"]]
+
+    assert main(["check", str(photo), "--format", "junit", "--report", str(tmp_path / "r.xml")]) == 0
+    suite = ET.parse(tmp_path / "r.xml").getroot()
+    assert {p.get("name"): p.get("value") for p in suite.find("properties")}["pose_not_checked"] == "1"
+    (case,) = suite.iter("testcase")
+    assert case.find("properties/property[@name='pose_checked']").get("value") == "false"
+    assert case.find("system-out").text.startswith("PASS (pose not checked)")
+
+    assert main(["check", str(photo), "--report", str(tmp_path / "r.html")]) == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "<span class=posenote>pose not checked</span>" in page and "data-pose=not_checked" in page
+    assert "<b>pose not checked on 1</b>" in page and 'data-filter="nopose"' in page
+
+
+def test_with_the_content_gates_off_nothing_is_claimed(photo: Path) -> None:
+    (item,) = api.check([photo], content=False).items
+    assert item.pose_checked is None and item.verdict == "pass"
+    assert api.check([photo], content=False).summary["pose_not_checked"] == 0
+
+
+def test_strict_fails_a_file_whose_pose_was_not_checked(no_pose_model: None, photo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (item,) = api.check([photo], strict=True).items
+    unavailable = next(f for f in item.findings if f.code == "pose.unavailable")
+    assert unavailable.severity is Severity.ERROR and not unavailable.fixable and item.verdict == "fail"
+    assert "--strict" in unavailable.message
+    assert main(["check", "--strict", str(photo)]) == 1
+    assert "FAIL (pose not checked)" in capsys.readouterr().out
+
+
+def test_profile_require_pose(no_pose_model: None, photo: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    required = tmp_path / "required.toml"
+    required.write_text("[content]\nrequire_pose = true\n")
+    (item,) = api.check([photo], profile=required).items
+    assert item.verdict == "fail" and item.pose_checked is False
+    blocking = [f for f in item.findings if f.severity is Severity.ERROR]
+    assert [f.code for f in blocking] == ["pose.unavailable"] and not blocking[0].fixable  # nothing else fails it
+    assert "sets require_pose" in blocking[0].message
+    assert main(["profiles", "show", str(required)]) == 0
+    assert "require_pose                     true *" in capsys.readouterr().out
+
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text("[content]\nrequire_pose = 1\n")
+    assert main(["check", "--profile", str(wrong), str(photo)]) == 2
+    assert "require_pose must be true or false" in capsys.readouterr().err
+    off = tmp_path / "off.toml"
+    off.write_text("[content]\nrequire_pose = false\n")
+    assert api.check([photo], profile=off).items[0].verdict == "pass"
+
+
+def test_batch_summary_and_jsonl_count_it(no_pose_model: None, photo: Path, tmp_path: Path) -> None:
+    args = ["batch", str(photo.parent), "-j", "1", "--state", str(tmp_path / "s.jsonl")]
+    result = CliRunner().invoke(cli, [*args, "--jsonl"], catch_exceptions=False)
+    assert result.exit_code == 0
+    file_line, summary = (json.loads(x) for x in result.stdout.splitlines())
+    assert file_line["pose_checked"] is False and file_line["item"]["pose_checked"] is False
+    assert summary["event"] == "summary" and summary["pose_not_checked"] == 1
+    table = CliRunner().invoke(cli, args, catch_exceptions=False).stdout
+    assert "pose not checked" in table and "pose not checked on 1 file(s)" in table
+    strict = CliRunner().invoke(cli, [*args, "--strict", "--jsonl"], catch_exceptions=False)
+    assert strict.exit_code == 1 and json.loads(strict.stdout.splitlines()[0])["verdict"] == "fail"
+
+
+def test_resume_checks_again_what_was_checked_without_the_model(
+    no_pose_model: None, photo: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "s.jsonl"
+    first = run_batch([photo.parent], jobs=1, state_path=state)
+    assert [r.item.pose_checked for r in first.results] == [False]
+    again = run_batch([photo.parent], jobs=1, state_path=state, resume=True)
+    assert [r.resumed for r in again.results] == [False]  # checked again: the model may be there now
+    limits = run_batch([photo.parent], jobs=1, state_path=state, content=False)
+    assert run_batch([photo.parent], jobs=1, state_path=state, content=False, resume=True).results[0].resumed
+    assert limits.results[0].item.pose_checked is None
+
+
+def test_resume_keeps_a_result_whose_pose_was_checked(tmp_path: Path) -> None:
+    """The state side alone (no model needed): only a result made without the model is refused."""
+    path = make_image(tmp_path / "p.jpg")
+    from preflight.batch.work import file_digest
+
+    digest = file_digest(path)
+    posed = Item(str(path), "image", "pass", (), analysis={"pose": {"people": 1}})
+    unposed = Item(str(path), "image", "pass", (Finding("pose.unavailable", Severity.INFO, "pose was not checked"),))
+    for item, kept in ((posed, True), (unposed, False)):
+        state = BatchState(tmp_path / f"{kept}.jsonl")
+        state.record(FileResult(str(path), item, digest, 0.1), "fp")
+        assert (state.finished(str(path), "fp", need_pose=True) is not None) is kept
+        assert state.finished(str(path), "fp", need_pose=False) is not None
+        state.close()
