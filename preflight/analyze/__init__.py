@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..damage import damage_findings
 from ..errors import ModelError, ProbeError
 from ..models import Finding, MediaInfo, Severity
 from .base import AnalysisResult, Analyzer, FrameSample
@@ -126,13 +127,15 @@ def analyze_clip(
         gates, pose=pose, duration=duration, contact_sheet=contact_sheet is not None
     )
     results, stats = decode_pass(str(path), analyzers)
+    # Skipped damage becomes warnings; a mostly undecodable clip raises decode.error here.
+    damage = damage_findings(str(path), stats.video_damage, stats.audio_damage)
     if contact_sheet is not None:
         sheet = next(a for a in analyzers if isinstance(a, ContactSheetCollector))
         write_contact_sheet(path, sheet.frames, contact_sheet)
     analysis: dict[str, Any] = {r.name: dict(r.metrics) for r in results}
     analysis["decode"] = stats.as_metrics()
     findings = [f for r in results for f in r.findings]
-    return analysis, (*findings, *notes)
+    return analysis, (*damage, *findings, *notes)
 
 
 def load_image_rgb(path: str | os.PathLike[str], max_pixels: int | None = None) -> np.ndarray:
