@@ -32,8 +32,10 @@ __all__ = [
     "Damage",
     "PacketDecoder",
     "damage_findings",
+    "decoders_for",
     "demux_past_damage",
     "libav_logs_for_debug",
+    "scan",
 ]
 
 MAX_TIMES = 10
@@ -263,3 +265,48 @@ def demux_past_damage(container: Any, streams: list[Any], damage: Damage) -> Any
     except av.FFmpegError as exc:
         damage.failed += 1
         damage.note(None, f"reading stopped: {' '.join(str(getattr(exc, 'strerror', None) or exc).split())}")
+
+
+def decoders_for(container: Any, stream: Any, *, video: bool = True) -> dict[int, PacketDecoder]:
+    """Packet decoders by stream index: ``stream`` (the clip's video, unless ``video`` is False) and
+    the first audio stream when FFmpeg has a decoder for it. Times are from the video's start."""
+    import av
+
+    origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    decoders = {stream.index: PacketDecoder(stream, origin)} if video else {}
+    sound = container.streams.audio[0] if container.streams.audio else None
+    if sound is not None:
+        try:
+            av.Codec(sound.codec_context.name, "r")
+        except (av.FFmpegError, ValueError):  # no decoder for this sound: nothing to learn from it
+            return decoders
+        decoders[sound.index] = PacketDecoder(sound, origin)
+    return decoders
+
+
+def scan(path: str, *, video: bool = True) -> tuple[Damage | None, Damage | None]:
+    """Decode every packet of a clip once, keeping no frame, to find its damage: (video, audio).
+
+    For ``fix`` when no decode pass ran (``--no-content``): a stream is never copied before it is
+    known to decode. ``video=False`` decodes the sound only (about 1% of the video's cost), for a
+    plan that re-encodes the video anyway (its decoder skips damage itself)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = next(
+            (s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic),
+            None,
+        )
+        if stream is None:
+            return None, None
+        stream.thread_type = "AUTO"
+        decoders = decoders_for(container, stream, video=video)
+        if not decoders:
+            return None, None
+        first = next(iter(decoders.values()))
+        for packet in demux_past_damage(container, [d.stream for d in decoders.values()], first.damage):
+            decoders[packet.stream.index].decode(packet)
+        for decoder in decoders.values():
+            decoder.drain()
+    found = {d.damage.kind: d.damage for d in decoders.values()}
+    return found.get("video"), found.get("audio")

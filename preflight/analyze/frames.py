@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..damage import Damage, PacketDecoder, demux_past_damage
+from ..damage import Damage, decoders_for, demux_past_damage
 from ..errors import ProbeError, map_av_errors
 from .base import AnalysisResult, Analyzer, FrameSample
 
@@ -211,23 +211,11 @@ def _frames_past_damage(container: Any, stream: Any, stats: DecodeStats) -> Iter
     damaged sound is found without a second pass (AAC decodes at roughly 1% of the cost of the
     video; see the README's measurements).
     """
-    import av
-
-    origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-    video = PacketDecoder(stream, origin)
+    decoders = decoders_for(container, stream)
+    video = decoders[stream.index]
     stats.video_damage = video.damage
-    decoders = {stream.index: video}
-    sound = container.streams.audio[0] if container.streams.audio else None
-    if sound is not None:
-        try:
-            av.Codec(sound.codec_context.name, "r")
-        except (av.FFmpegError, ValueError):  # no decoder for this sound: nothing to learn from it
-            sound = None
-        else:
-            decoders[sound.index] = PacketDecoder(sound, origin)
-            stats.audio_damage = decoders[sound.index].damage
-    streams = [stream] + ([sound] if sound is not None else [])
-    for packet in demux_past_damage(container, streams, video.damage):
+    stats.audio_damage = next((d.damage for d in decoders.values() if d is not video), None)
+    for packet in demux_past_damage(container, [d.stream for d in decoders.values()], video.damage):
         frames = decoders[packet.stream.index].decode(packet)
         if packet.stream.index == stream.index:
             yield from frames
