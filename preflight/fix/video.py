@@ -91,13 +91,13 @@ def _copy_streams(plan: Plan, src: Path, dst: Path, window: Window, progress: Pr
     notes: list[str] = []
     end = window.end
     for attempt in range(MAX_RECUTS + 1):
-        _remux(src, dst, Window(window.start, end), plan.find(AudioTranscode) is not None, progress)
+        skipped = _remux(src, dst, Window(window.start, end), plan.find(AudioTranscode) is not None, progress)
         if window.end is None:
-            return notes
+            return notes + skipped
         length = window.end - window.start
         got = container_duration(dst)
         if got <= length + _EPS:
-            return notes
+            return notes + skipped
         if attempt == MAX_RECUTS:
             break
         end = (end or window.end) - (got - length) - 0.001
@@ -105,7 +105,9 @@ def _copy_streams(plan: Plan, src: Path, dst: Path, window: Window, progress: Pr
     raise FixError(f"{src}: a stream copy cannot end within {window.end - window.start:.3f} s", "fix.overshoot")
 
 
-def _remux(src: Path, dst: Path, window: Window, transcode_audio: bool, progress: Progress | None) -> None:
+def _remux(src: Path, dst: Path, window: Window, transcode_audio: bool, progress: Progress | None) -> list[str]:
+    """Copy the video packets of the window (and the sound, or encode it); returns notes on the
+    damaged sound an encode skipped."""
     import av
 
     with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4", options=_MP4_OPTIONS) as out:
@@ -150,6 +152,7 @@ def _remux(src: Path, dst: Path, window: Window, transcode_audio: bool, progress
                 progress(min(total, t - window.start), total)
         if audio is not None:
             audio.finish()
+    return audio.notes() if audio is not None else []
 
 
 _MP4_OPTIONS = {"movflags": "+faststart"}
