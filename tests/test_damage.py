@@ -165,6 +165,14 @@ def test_a_clip_mostly_garbage_fails_with_one_line(garbage_clip: Path, tmp_path:
     assert result.output is None and "decode.error" in (result.reason or "")
 
 
+def test_damage_in_the_first_frame_is_still_the_probes_decode_error(person_clip: Path, tmp_path: Path) -> None:
+    # The probe stays cheap (headers + first frame): a first frame it cannot decode fails as before.
+    damage_packet(person_clip, tmp_path / "first.mp4", "video", 0)
+    item = check_one(tmp_path / "first.mp4", KLING)
+    assert item.verdict == "fail" and [f.code for f in item.findings] == ["decode.error"]
+    assert item.analysis == {}
+
+
 @pytest.mark.model
 def test_check_warns_and_fix_reencodes_past_garbage(damaged_clip: Path, tmp_path: Path) -> None:
     result = fix([damaged_clip], tmp_path / "out", KLING).results[0]

@@ -121,6 +121,8 @@ def analyze_clip(
 
     Returns ``({analyzer name: metrics}, findings)``; ``analysis["decode"]`` says what the decode
     pass did. With ``contact_sheet`` a PNG of sampled frames (pose drawn) is written there too.
+    Damaged packets are skipped and become ``video.corrupt_frames`` / ``audio.corrupt_frames``
+    warnings; a clip too damaged to judge raises :class:`ProbeError` (``decode.error``).
     """
     duration = media.duration if media is not None else None
     analyzers, notes = clip_analyzers(
