@@ -96,6 +96,10 @@ class Damage:
         }
 
 
+def _reason(exc: Exception) -> str:
+    return " ".join(str(getattr(exc, "strerror", None) or exc).split())
+
+
 class PacketDecoder:
     """Decode one stream's packets one at a time; damage is counted in :attr:`damage`, never raised.
 
@@ -166,7 +170,7 @@ class PacketDecoder:
     def _failed(self, exc: Exception) -> None:
         self.damage.failed += 1
         when = self._in_flight.popleft() if self._in_flight else None
-        self.damage.note(when, " ".join(str(getattr(exc, "strerror", None) or exc).split()))
+        self.damage.note(when, _reason(exc))
 
     def _checked(self, frames: list[Any]) -> list[Any]:
         self.damage.frames += len(frames)
@@ -180,6 +184,70 @@ class PacketDecoder:
         if ts is None or time_base is None:
             return None
         return float(ts * time_base) - self.origin
+
+
+def demux_past_damage(container: Any, streams: list[Any], damage: Damage) -> Any:
+    """The packets with data of ``container.demux(streams)``; a read error ends the input instead
+    of raising (ffmpeg ends an input at "Error during demuxing" too) and counts as one refused
+    packet in ``damage``. Empty end-of-stream packets are not yielded: drain the decoders after
+    the loop (:meth:`PacketDecoder.drain`)."""
+    import av
+
+    try:
+        for packet in container.demux(streams):
+            if packet.size:
+                yield packet
+    except av.FFmpegError as exc:
+        damage.failed += 1
+        damage.note(None, f"reading stopped: {_reason(exc)}")
+
+
+def decoders_for(container: Any, stream: Any, *, video: bool = True) -> dict[int, PacketDecoder]:
+    """Packet decoders by stream index: ``stream`` (the clip's video, unless ``video`` is False) and
+    the first audio stream when FFmpeg has a decoder for it. Times are from the video's start."""
+    import av
+
+    origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    decoders = {stream.index: PacketDecoder(stream, origin)} if video else {}
+    sound = container.streams.audio[0] if container.streams.audio else None
+    if sound is not None:
+        try:
+            av.Codec(sound.codec_context.name, "r")
+        except (av.FFmpegError, ValueError):  # no decoder for this sound: nothing to learn from it
+            return decoders
+        decoders[sound.index] = PacketDecoder(sound, origin)
+    return decoders
+
+
+def scan(path: str, *, video: bool = True) -> tuple[Damage | None, Damage | None]:
+    """Decode every packet of a clip once, keeping no frame, to find its damage: (video, audio).
+
+    For ``fix`` when no decode pass ran (``--no-content``): a stream is never copied before it is
+    known to decode. ``video=False`` decodes the sound only (about 1% of the video's cost), for a
+    plan that re-encodes the video anyway (its decoder skips damage itself)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = next(
+            (s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic),
+            None,
+        )
+        if stream is None:
+            return None, None
+        stream.thread_type = "AUTO"
+        decoders = decoders_for(container, stream, video=video)
+        if not decoders:
+            return None, None
+        first = next(iter(decoders.values()))
+        for packet in demux_past_damage(container, [d.stream for d in decoders.values()], first.damage):
+            decoders[packet.stream.index].decode(packet)
+        for decoder in decoders.values():
+            decoder.drain()
+    found = {d.damage.kind: d.damage for d in decoders.values()}
+    return found.get("video"), found.get("audio")
+
+
+# --- findings -------------------------------------------------------------------------------------
 
 
 def _times(damage: Damage) -> str:
@@ -248,65 +316,3 @@ def libav_logs_for_debug() -> None:
 
     av.logging.set_level(av.logging.WARNING)
     logging.getLogger("libav").setLevel(logging.WARNING)
-
-
-
-def demux_past_damage(container: Any, streams: list[Any], damage: Damage) -> Any:
-    """The packets with data of ``container.demux(streams)``; a read error ends the input instead
-    of raising (ffmpeg ends an input at "Error during demuxing" too) and counts as one refused
-    packet in ``damage``. Empty end-of-stream packets are not yielded: drain the decoders after
-    the loop (:meth:`PacketDecoder.drain`)."""
-    import av
-
-    try:
-        for packet in container.demux(streams):
-            if packet.size:
-                yield packet
-    except av.FFmpegError as exc:
-        damage.failed += 1
-        damage.note(None, f"reading stopped: {' '.join(str(getattr(exc, 'strerror', None) or exc).split())}")
-
-
-def decoders_for(container: Any, stream: Any, *, video: bool = True) -> dict[int, PacketDecoder]:
-    """Packet decoders by stream index: ``stream`` (the clip's video, unless ``video`` is False) and
-    the first audio stream when FFmpeg has a decoder for it. Times are from the video's start."""
-    import av
-
-    origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-    decoders = {stream.index: PacketDecoder(stream, origin)} if video else {}
-    sound = container.streams.audio[0] if container.streams.audio else None
-    if sound is not None:
-        try:
-            av.Codec(sound.codec_context.name, "r")
-        except (av.FFmpegError, ValueError):  # no decoder for this sound: nothing to learn from it
-            return decoders
-        decoders[sound.index] = PacketDecoder(sound, origin)
-    return decoders
-
-
-def scan(path: str, *, video: bool = True) -> tuple[Damage | None, Damage | None]:
-    """Decode every packet of a clip once, keeping no frame, to find its damage: (video, audio).
-
-    For ``fix`` when no decode pass ran (``--no-content``): a stream is never copied before it is
-    known to decode. ``video=False`` decodes the sound only (about 1% of the video's cost), for a
-    plan that re-encodes the video anyway (its decoder skips damage itself)."""
-    import av
-
-    with av.open(str(path)) as container:
-        stream = next(
-            (s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic),
-            None,
-        )
-        if stream is None:
-            return None, None
-        stream.thread_type = "AUTO"
-        decoders = decoders_for(container, stream, video=video)
-        if not decoders:
-            return None, None
-        first = next(iter(decoders.values()))
-        for packet in demux_past_damage(container, [d.stream for d in decoders.values()], first.damage):
-            decoders[packet.stream.index].decode(packet)
-        for decoder in decoders.values():
-            decoder.drain()
-    found = {d.damage.kind: d.damage for d in decoders.values()}
-    return found.get("video"), found.get("audio")
