@@ -125,6 +125,13 @@ def test_a_failed_pass_closes_every_analyzer(person_clip: Path) -> None:
     assert quiet.closed == broken.closed == 1
 
 
+def test_report_previews_sample_a_damaged_clip_too(damaged_clip: Path) -> None:
+    from preflight.batch.preview import sample_frames
+
+    frames = sample_frames(str(damaged_clip), "video", 4.0)
+    assert [t for t, _ in frames] == [0.5, 1.5, 2.5, 3.5]
+
+
 # --- findings ----------------------------------------------------------------------------------
 
 
