@@ -209,6 +209,27 @@ def test_fix_without_content_finds_the_damage_before_copying(damaged_clip: Path,
     assert clean.actions == ("copy",)  # an undamaged clip is still only copied
 
 
+def test_a_copy_that_fails_is_redone_as_a_reencode_that_knows_the_damage(
+    person_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preflight.errors import FixError
+    from preflight.fix import video
+
+    bad = tmp_path / "bad_sound.mp4"
+    damage_packet(person_clip, bad, "audio", 40)
+
+    def broken_copy(*args: object, **kwargs: object) -> list[str]:
+        raise FixError("the copy broke", "fix.failed")
+
+    monkeypatch.setattr(video, "_copy_streams", broken_copy)
+    result = fix([bad], tmp_path / "out", KLING, content=False).results[0]
+    assert result.ok and result.actions[0] == "transcode h264/aac"
+    assert "transcode audio aac->aac" in result.actions  # the damaged AAC is encoded, not copied
+    assert any(a.startswith("re-encoded: the copy broke") for a in result.actions)
+    assert any("damaged audio packet" in a for a in result.actions)
+    _assert_decodes_cleanly(Path(result.output))  # type: ignore[arg-type]
+
+
 # --- damaged sound -----------------------------------------------------------------------------
 
 
