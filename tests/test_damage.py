@@ -280,6 +280,18 @@ def test_damaged_sound_is_skipped_as_silence_in_sync(tmp_path: Path, container: 
     assert _rms(samples, rate, 0.3, when - 0.2) > 0.1 and _rms(samples, rate, when + 0.2, 2.8) > 0.1
 
 
+def test_sound_refused_at_the_very_end_is_padded_to_its_length(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "clean.avi", duration=3, width=480, height=360, container="avi", audio=True,
+                    audio_codec="ac3")  # fmt: skip
+    damage_packet(src, tmp_path / "bad.avi", "audio", -1)  # no good frame follows to show the hole
+    fixed = fix([tmp_path / "bad.avi"], tmp_path / "out", KLING, content=False).results[0]
+    reference = fix([src], tmp_path / "ref", KLING, content=False).results[0]
+    samples, rate, seconds, _ = _audio(Path(fixed.output))  # type: ignore[arg-type]
+    assert abs(seconds - _audio(Path(reference.output))[2]) <= 0.035  # type: ignore[arg-type]
+    tail = min(_rms(samples, rate, t, t + 0.01) for t in np.arange(seconds - 0.1, seconds - 0.01, 0.005))
+    assert tail < 0.01 < 0.1 < _rms(samples, rate, 0.5, 2.5)
+
+
 # --- the plan ----------------------------------------------------------------------------------
 
 

@@ -56,6 +56,8 @@ class AudioCopy:
             """End time of the latest packet pushed for encoding."""
             self.silence = 0.0
             """Seconds of silence written in place of damaged sound."""
+            self.filled = 0
+            """Refused packets whose hole is already filled (a gap in a clean stream is left alone)."""
             self.like: Any = None
             """A decoded frame: the format, layout and rate silence is made in."""
         else:
@@ -102,11 +104,13 @@ class AudioCopy:
         self.like = frame
         length = frame.samples / (frame.sample_rate or self.stream.rate)
         at = None if frame.pts is None or frame.time_base is None else float(frame.pts * frame.time_base) - self.t0
+        refused = self.decoder.damage.failed > self.filled  # since the previous frame
         if self.cursor is None:
-            # Damage before the first good frame: the silence starts where the first packet did.
-            self.cursor = self.first if self.decoder.damage.count and self.first is not None else at
-        if at is not None and self.cursor is not None and at - self.cursor > length / 2:
-            self._silence(at - self.cursor)  # packets the decoder refused left a hole here
+            # Refused before the first good frame: the silence starts where the first packet did.
+            self.cursor = self.first if refused and self.first is not None else at
+        if refused and at is not None and self.cursor is not None and at - self.cursor > length / 2:
+            self._silence(at - self.cursor)  # the refused packets left this hole
+        self.filled = self.decoder.damage.failed
         if frame.is_corrupt:
             self._silence(length)
         else:
@@ -145,10 +149,9 @@ class AudioCopy:
         if self.transcode:
             for frame in self.decoder.drain():
                 self._frame(frame)
-            if self.first is not None:  # the last packets were refused: keep the length
+            if self.first is not None and self.decoder.damage.failed > self.filled:
                 since = self.cursor if self.cursor is not None else self.first
-                if self.end - since > 0.001:
-                    self._silence(self.end - since)
+                self._silence(self.end - since)  # the last packets were refused: keep the length
             self.out.mux(self.stream.encode(None))
 
     def notes(self) -> list[str]:
