@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..damage import damage_findings
 from ..errors import ModelError, ProbeError
 from ..models import Finding, MediaInfo, Severity
 from .base import AnalysisResult, Analyzer, FrameSample
@@ -120,19 +121,23 @@ def analyze_clip(
 
     Returns ``({analyzer name: metrics}, findings)``; ``analysis["decode"]`` says what the decode
     pass did. With ``contact_sheet`` a PNG of sampled frames (pose drawn) is written there too.
+    Damaged packets are skipped and become ``video.corrupt_frames`` / ``audio.corrupt_frames``
+    warnings; a clip too damaged to judge raises :class:`ProbeError` (``decode.error``).
     """
     duration = media.duration if media is not None else None
     analyzers, notes = clip_analyzers(
         gates, pose=pose, duration=duration, contact_sheet=contact_sheet is not None
     )
     results, stats = decode_pass(str(path), analyzers)
+    # Skipped damage becomes warnings; a mostly undecodable clip raises decode.error here.
+    damage = damage_findings(str(path), stats.video_damage, stats.audio_damage)
     if contact_sheet is not None:
         sheet = next(a for a in analyzers if isinstance(a, ContactSheetCollector))
         write_contact_sheet(path, sheet.frames, contact_sheet)
     analysis: dict[str, Any] = {r.name: dict(r.metrics) for r in results}
     analysis["decode"] = stats.as_metrics()
     findings = [f for r in results for f in r.findings]
-    return analysis, (*findings, *notes)
+    return analysis, (*damage, *findings, *notes)
 
 
 def load_image_rgb(path: str | os.PathLike[str], max_pixels: int | None = None) -> np.ndarray:

@@ -59,3 +59,7 @@ class Analyzer(ABC):
     @abstractmethod
     def finish(self) -> AnalysisResult:
         """Return metrics and findings once the clip has been read."""
+
+    def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
+        """Release what the analyzer holds (a model) when the pass ends without :meth:`finish`
+        (the decode failed); ``finish`` releases it otherwise. Must be safe to call twice."""

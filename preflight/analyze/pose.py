@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -92,6 +93,11 @@ class PoseEstimator:
     """A Tasks ``PoseLandmarker`` in IMAGE or VIDEO mode. Get one with :meth:`shared`."""
 
     _cache: ClassVar[dict[tuple[str, str], PoseEstimator]] = {}
+    _live: ClassVar[weakref.WeakSet[PoseEstimator]] = weakref.WeakSet()
+    """Every estimator not yet closed: closed before interpreter teardown, whoever forgot it (a
+    landmarker left to its ``__del__`` at teardown prints a TypeError traceback)."""
+    _live_lock = threading.Lock()
+    _exit_hook = False
     _lock = threading.Lock()
 
     def __init__(self, model_path: str, mode: str = "image") -> None:
@@ -108,6 +114,11 @@ class PoseEstimator:
         self.mode = mode
         self._last_ms = -1
         self._calls = 0
+        with PoseEstimator._live_lock:
+            if not PoseEstimator._exit_hook:
+                before_exit(PoseEstimator._close_all)
+                PoseEstimator._exit_hook = True
+            PoseEstimator._live.add(self)
 
     @classmethod
     def shared(cls, mode: str = "image", model_path: str | None = None) -> PoseEstimator:
@@ -118,8 +129,6 @@ class PoseEstimator:
         with cls._lock:
             key = (path, mode)
             if key not in cls._cache:
-                if not cls._cache:  # close before teardown, as for the face detector
-                    before_exit(cls._close_all)
                 cls._cache[key] = cls(path, mode)
             return cls._cache[key]
 
@@ -131,14 +140,19 @@ class PoseEstimator:
         return cls(model_path or ensure_pose_model().path, "video")
 
     def close(self) -> None:
+        """Release the landmarker (idempotent)."""
         self._landmarker.close()
+        with PoseEstimator._live_lock:
+            PoseEstimator._live.discard(self)
 
     @classmethod
     def _close_all(cls) -> None:
         with cls._lock:
-            for estimator in cls._cache.values():
-                estimator.close()
             cls._cache.clear()
+        with cls._live_lock:
+            live = list(cls._live)
+        for estimator in live:
+            estimator.close()
 
     def landmarks(self, rgb: np.ndarray, time_s: float | None = None) -> list[np.ndarray]:
         """(33, 3) arrays of x, y (normalized) and visibility, one per person found."""

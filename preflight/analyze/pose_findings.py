@@ -186,11 +186,14 @@ class PoseAnalyzer(Analyzer):
         self.observations.append((sample.time, obs))
 
     def finish(self) -> AnalysisResult:
+        self.close()
+        metrics = clip_metrics(self.observations)
+        return AnalysisResult(self.name, metrics, tuple(self._findings(metrics)))
+
+    def close(self) -> None:
         if self._estimator is not None and self._estimator.mode == "video":
             self._estimator.close()
             self._estimator = None
-        metrics = clip_metrics(self.observations)
-        return AnalysisResult(self.name, metrics, tuple(self._findings(metrics)))
 
     def _findings(self, m: dict[str, Any]) -> list:
         gates, out = self.gates, []

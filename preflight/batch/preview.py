@@ -89,11 +89,21 @@ def _clip_frames(path: str, duration: float | None, tiles: int) -> list[tuple[fl
 
 
 def _frame_at(container, stream, origin: float, target: float):  # type: ignore[no-untyped-def]
-    """The first frame at or after ``target`` seconds: seek to the keyframe before, decode forward."""
+    """The first frame at or after ``target`` seconds: seek to the keyframe before, decode forward
+    (past damaged packets, as the check's decode pass does)."""
+    from ..damage import PacketDecoder, demux_past_damage
+
     if stream.time_base:
         container.seek(int((origin + target) / stream.time_base), stream=stream, backward=True)
+    decoder = PacketDecoder(stream, origin)
+
+    def frames():  # type: ignore[no-untyped-def]
+        for packet in demux_past_damage(container, [stream], decoder.damage):
+            yield from decoder.decode(packet)
+        yield from decoder.drain()
+
     last = None
-    for frame in container.decode(stream):
+    for frame in frames():
         last = frame
         if frame.time is None or frame.time - origin >= target - 1e-3:
             return frame

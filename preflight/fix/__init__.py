@@ -24,9 +24,9 @@ from ..api import check_one, collect_inputs, resolve_profile
 from ..errors import FixError, UsageError
 from ..models import Finding, Item, Report, Skipped, verdict_for
 from ..profiles import ORIENTATIONS, Profile
-from .ops import FirstFrame, Operation
+from .ops import AudioTranscode, FirstFrame, Operation
 from .outputs import OutputNamer, written_atomically
-from .plan import CONTENT_PREFIXES, FixOptions, Plan, hints_from_analysis, plan_fix
+from .plan import CONTENT_PREFIXES, DAMAGE_CODES, MP4_AUDIO_COPY, FixOptions, Plan, hints_from_analysis, plan_fix
 
 __all__ = ["FixOptions", "FixReport", "FixResult", "Plan", "Progress", "fix", "fix_one", "plan_fix"]
 
@@ -183,6 +183,9 @@ def fix_one(
             log.debug("%s: no keyframe index (%s): a trim will re-encode", src, exc)
     hints = hints_from_analysis(before.analysis)
     plan = plan_fix(info, before.findings, profile, orientation, options, hints, keyframes)
+    if plan.fixable and not dry_run and "decode" not in before.analysis:
+        before = _find_damage(src, before, plan)  # no decode pass ran: nothing damaged may be copied
+        plan = plan_fix(info, before.findings, profile, orientation, options, hints, keyframes)
     if not plan.fixable:
         return FixResult(str(path), before, plan, reason=plan.reason, notes=plan.notes)
     first = plan.find(FirstFrame)
@@ -191,7 +194,10 @@ def fix_one(
     if dry_run:
         return FixResult(str(path), before, plan, actions=plan.actions, notes=plan.notes)
     try:
-        output, notes, plan = _execute(plan, src, namer, profile, orientation, options, hints, keyframes, progress)
+        damage = tuple(f for f in before.findings if f.code in DAMAGE_CODES)
+        output, notes, plan = _execute(
+            plan, src, namer, profile, orientation, options, hints, keyframes, progress, damage
+        )
     except FixError as exc:
         log.warning("%s: %s", src, exc.one_line())
         return FixResult(str(path), before, plan, reason=exc.one_line(), notes=plan.notes)
@@ -202,6 +208,41 @@ def fix_one(
         str(path), before, plan, output=str(output), actions=plan.actions + tuple(notes), after=after,
         notes=plan.notes,
     )  # fmt: skip
+
+
+def _find_damage(src: Path, before: Item, plan: Plan) -> Item:
+    """``before`` with the damage of the streams ``plan`` would copy (``fix --no-content``).
+
+    The check's decode pass is what finds damaged packets; without it, a stream copy would carry
+    them to the provider. So the streams to be copied are decoded once here: the video when the
+    plan copies it (the cost of a decode: 5.0 s for a 30 s 1080p clip where the remux takes 0.1 s),
+    the sound alone when only the sound is copied (about 0.1 s). A re-encoded stream needs no scan:
+    its decoder skips the damage itself.
+    """
+    from ..damage import damage_findings, scan
+    from ..errors import ProbeError
+    from ..models import Severity
+
+    info = before.media
+    if info is None or info.role != "video":
+        return before
+    copies_video = not plan.encodes
+    audio = info.audio[0] if info.audio else None
+    copies_audio = audio is not None and audio.codec in MP4_AUDIO_COPY and plan.find(AudioTranscode) is None
+    if not (copies_video or copies_audio):
+        return before
+    try:
+        video_damage, audio_damage = scan(str(src), video=copies_video)
+        found = damage_findings(str(src), video_damage, audio_damage)
+    except ProbeError as exc:
+        found = [Finding(exc.code, Severity.ERROR, exc.message)]
+    except Exception as exc:  # av errors opening the file: the copy will say what is wrong
+        log.debug("%s: damage scan failed (%s)", src, exc)
+        return before
+    if not found:
+        return before
+    findings = (*before.findings, *found)
+    return dataclasses.replace(before, findings=findings, verdict=verdict_for(findings))
 
 
 def _may_trim(info: Any, profile: Profile, orientation: str, options: FixOptions) -> bool:
@@ -220,6 +261,7 @@ def _execute(
     hints: Any,
     keyframes: Any,
     progress: Progress | None,
+    damage: tuple[Finding, ...] = (),
 ) -> tuple[Path, list[str], Plan]:
     if plan.role == "image":
         from .image import render_image
@@ -245,7 +287,8 @@ def _execute(
         log.info("%s: %s; re-encoding instead", src, exc.one_line())
         before = check_one(src, profile, orientation, content=False)
         forced = dataclasses.replace(options, reencode=True)
-        plan = plan_fix(before.media, before.findings, profile, orientation, forced, hints, keyframes)  # type: ignore[arg-type]
+        findings = (*before.findings, *damage)  # damage found earlier still forbids copying the sound
+        plan = plan_fix(before.media, findings, profile, orientation, forced, hints, keyframes)  # type: ignore[arg-type]
         with written_atomically(target, lambda: namer.reserve(src.stem, "mp4")) as staged:
             notes = execute_clip(plan, src, staged.tmp, report)
         return staged.target, [f"re-encoded: {exc.message}", *notes], plan

@@ -1,10 +1,16 @@
-"""The sound of a fixed clip: AAC/MP3 packets copied inside the kept window, anything else to AAC."""
+"""The sound of a fixed clip: AAC/MP3 packets copied inside the kept window, anything else to AAC.
+
+An encode decodes past damage: a packet the decoder refuses, or a frame it marks corrupt, becomes
+silence of the same length, so the sound stays in sync with the picture (see :mod:`preflight.damage`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
+
+from ..damage import Damage, PacketDecoder
 
 __all__ = ["AUDIO_BITRATE", "AudioCopy", "Window"]
 
@@ -41,6 +47,19 @@ class AudioCopy:
             self.stream.bit_rate = AUDIO_BITRATE
             self.resampler = None
             self.next_sample = 0
+            self.decoder = PacketDecoder(ain, self.t0)
+            self.cursor: float | None = None
+            """Clip seconds where the next decoded sample belongs (None before the first frame)."""
+            self.first: float | None = None
+            """Time of the first packet pushed for encoding."""
+            self.end = 0.0
+            """End time of the latest packet pushed for encoding."""
+            self.silence = 0.0
+            """Seconds of silence written in place of damaged sound."""
+            self.filled = 0
+            """Refused packets whose hole is already filled (a gap in a clean stream is left alone)."""
+            self.like: Any = None
+            """A decoded frame: the format, layout and rate silence is made in."""
         else:
             self.stream = out.add_stream_from_template(ain)
 
@@ -69,21 +88,79 @@ class AudioCopy:
         packet.stream = self.stream
         self.out.mux(packet)
 
+    @property
+    def damage(self) -> Damage | None:
+        """What the sound's decoder skipped (None when the packets were copied, not decoded)."""
+        return self.decoder.damage if self.transcode else None
+
     def _encode(self, packet: Any, t: float) -> None:
+        if self.first is None:
+            self.first = t
+        self.end = max(self.end, t + float((packet.duration or 0) * self.ain.time_base))
+        for frame in self.decoder.decode(packet):
+            self._frame(frame)
+
+    def _frame(self, frame: Any) -> None:
+        self.like = frame
+        length = frame.samples / (frame.sample_rate or self.stream.rate)
+        at = None if frame.pts is None or frame.time_base is None else float(frame.pts * frame.time_base) - self.t0
+        refused = self.decoder.damage.failed > self.filled  # since the previous frame
+        if self.cursor is None:
+            # Refused before the first good frame: the silence starts where the first packet did.
+            self.cursor = self.first if refused and self.first is not None else at
+        if refused and at is not None and self.cursor is not None and at - self.cursor > length / 2:
+            self._silence(at - self.cursor)  # the refused packets left this hole
+        self.filled = self.decoder.damage.failed
+        if frame.is_corrupt:
+            self._silence(length)
+        else:
+            self._resample(frame)
+        self.cursor = (at if at is not None else (self.cursor or 0.0)) + length
+
+    def _silence(self, seconds: float) -> None:
         import av
 
-        for frame in packet.decode():
-            if self.resampler is None:
-                self.resampler = av.AudioResampler(format="fltp", layout=self.stream.layout, rate=self.stream.rate)
-            for chunk in self.resampler.resample(frame):
-                chunk.pts = self.next_sample
-                chunk.time_base = Fraction(1, self.stream.rate)
-                self.next_sample += chunk.samples
-                self.out.mux(self.stream.encode(chunk))
+        like = self.like  # None when no packet decoded at all: silence in the output's own format
+        rate = (like.sample_rate if like is not None else None) or self.stream.rate
+        samples = round(seconds * rate)
+        if samples <= 0:
+            return
+        fmt = like.format.name if like is not None else "fltp"
+        layout = like.layout.name if like is not None else self.stream.layout.name
+        quiet = av.AudioFrame(format=fmt, layout=layout, samples=samples)
+        for plane in quiet.planes:
+            plane.update(bytes(plane.buffer_size))
+        quiet.sample_rate = rate
+        self.silence += samples / rate
+        self._resample(quiet)
+
+    def _resample(self, frame: Any) -> None:
+        import av
+
+        if self.resampler is None:
+            self.resampler = av.AudioResampler(format="fltp", layout=self.stream.layout, rate=self.stream.rate)
+        for chunk in self.resampler.resample(frame):
+            chunk.pts = self.next_sample
+            chunk.time_base = Fraction(1, self.stream.rate)
+            self.next_sample += chunk.samples
+            self.out.mux(self.stream.encode(chunk))
 
     def finish(self) -> None:
         if self.transcode:
+            for frame in self.decoder.drain():
+                self._frame(frame)
+            if self.first is not None and self.decoder.damage.failed > self.filled:
+                since = self.cursor if self.cursor is not None else self.first
+                self._silence(self.end - since)  # the last packets were refused: keep the length
             self.out.mux(self.stream.encode(None))
+
+    def notes(self) -> list[str]:
+        """What the encode had to skip, for the fix report."""
+        damage = self.damage
+        if damage is None or not damage.count:
+            return []
+        what = "packet" if damage.count == 1 else "packets"
+        return [f"skipped {damage.count} damaged audio {what} ({self.silence:.3f} s of silence keeps the sync)"]
 
 
 def _aac_rate(rate: int | None) -> int:

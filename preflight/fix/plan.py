@@ -46,6 +46,9 @@ CONTENT_PREFIXES = ("pose.", "motion.", "quality.", "analysis.")
 MP4_AUDIO_COPY = ("aac", "mp3")
 """Audio codecs copied into MP4 as they are; any other is re-encoded to AAC."""
 
+DAMAGE_CODES = ("video.corrupt_frames", "audio.corrupt_frames")
+"""Findings that forbid copying a stream: a copy would carry its damaged packets to the provider."""
+
 SIZE_MARGIN = 0.97
 """A copy estimated above this share of the byte cap is re-encoded with a computed bitrate instead:
 the estimate (bytes per second of the source) is rough, and a miss costs a second pass."""
@@ -176,7 +179,8 @@ def plan_fix(
         return Plan(info.role, (), None, reason="; ".join(f"{f.code}: {f.message}" for f in blocking))
     if info.role == "image":
         return _plan_image(info, profile, options, hints or ContentHints())
-    return _plan_clip(info, profile, orientation, options, hints or ContentHints(), keyframes)
+    damaged = frozenset(f.code for f in findings if f.code in DAMAGE_CODES)
+    return _plan_clip(info, profile, orientation, options, hints or ContentHints(), keyframes, damaged)
 
 
 # --- clips ------------------------------------------------------------------------------------
@@ -189,6 +193,7 @@ def _plan_clip(
     options: FixOptions,
     hints: ContentHints,
     keyframes: Sequence[float] | None,
+    damaged: frozenset[str] = frozenset(),
 ) -> Plan:
     v, lim = info.video, profile.video
     if v is None:
@@ -201,6 +206,9 @@ def _plan_clip(
     length = window[1] - window[0] if window else (info.duration or 0.0)
 
     encode_why: list[str] = ["forced"] if options.reencode else []  # anything here forces a re-encode
+    if "video.corrupt_frames" in damaged:
+        encode_why.append("damaged video")
+        notes.append("damaged video packets: re-encoded, never stream-copied")
     if v.codec not in lim.video_codecs:
         encode_why.append(f"codec {v.codec}")
     if v.rotation:
@@ -224,8 +232,11 @@ def _plan_clip(
 
     audio = info.audio[0] if info.audio else None
     audio_op = None
-    if audio is not None and not (audio.codec in lim.audio_codecs and audio.codec in MP4_AUDIO_COPY):
+    audio_damaged = audio is not None and "audio.corrupt_frames" in damaged
+    if audio is not None and (audio_damaged or not (audio.codec in lim.audio_codecs and audio.codec in MP4_AUDIO_COPY)):
         audio_op = AudioTranscode(audio.codec)
+    if audio_damaged:
+        notes.append("damaged audio packets: the sound is re-encoded, gaps filled with silence")
 
     cap = lim.max_bytes
     estimate = info.file_size * (length / info.duration) if info.duration else info.file_size
@@ -256,6 +267,8 @@ def _plan_clip(
     if trim:
         ops.append(Trim(window[0], window[1], stream_copy=False))  # type: ignore[index]
     ops.append(Transcode("h264", "aac" if audio is not None else None))
+    if audio_damaged and audio_op is not None:
+        ops.append(audio_op)  # the executor encodes even AAC sound then, instead of copying it
     if v.sample_aspect:
         ops.append(SquarePixels(v.sample_aspect, (v.coded_width, v.coded_height), (v.square_width, v.coded_height)))
     if v.rotation:

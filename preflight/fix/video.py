@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from ..damage import Damage, PacketDecoder, demux_past_damage
 from ..errors import FixError
 from .audio import AudioCopy, Window
 from .ops import AudioTranscode, FitSize, Pad, Transcode, Trim
@@ -90,13 +91,13 @@ def _copy_streams(plan: Plan, src: Path, dst: Path, window: Window, progress: Pr
     notes: list[str] = []
     end = window.end
     for attempt in range(MAX_RECUTS + 1):
-        _remux(src, dst, Window(window.start, end), plan.find(AudioTranscode) is not None, progress)
+        skipped = _remux(src, dst, Window(window.start, end), plan.find(AudioTranscode) is not None, progress)
         if window.end is None:
-            return notes
+            return notes + skipped
         length = window.end - window.start
         got = container_duration(dst)
         if got <= length + _EPS:
-            return notes
+            return notes + skipped
         if attempt == MAX_RECUTS:
             break
         end = (end or window.end) - (got - length) - 0.001
@@ -104,7 +105,9 @@ def _copy_streams(plan: Plan, src: Path, dst: Path, window: Window, progress: Pr
     raise FixError(f"{src}: a stream copy cannot end within {window.end - window.start:.3f} s", "fix.overshoot")
 
 
-def _remux(src: Path, dst: Path, window: Window, transcode_audio: bool, progress: Progress | None) -> None:
+def _remux(src: Path, dst: Path, window: Window, transcode_audio: bool, progress: Progress | None) -> list[str]:
+    """Copy the video packets of the window (and the sound, or encode it); returns notes on the
+    damaged sound an encode skipped."""
     import av
 
     with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4", options=_MP4_OPTIONS) as out:
@@ -149,6 +152,7 @@ def _remux(src: Path, dst: Path, window: Window, transcode_audio: bool, progress
                 progress(min(total, t - window.start), total)
         if audio is not None:
             audio.finish()
+    return audio.notes() if audio is not None else []
 
 
 _MP4_OPTIONS = {"movflags": "+faststart"}
@@ -165,18 +169,18 @@ def _tag_for_mp4(vout: Any, vin: Any) -> None:
 def _encode(plan: Plan, src: Path, dst: Path, window: Window, progress: Progress | None) -> list[str]:
     fit = plan.find(FitSize)
     bitrate = fit.video_bitrate if fit else None
-    _encode_once(plan, src, dst, window, bitrate, progress)
+    skipped = _encode_once(plan, src, dst, window, bitrate, progress)
     cap = fit.max_bytes if fit else plan.size_cap
     if cap is None or dst.stat().st_size <= cap:
-        return []
+        return skipped
     # One retry: scale the bitrate by how far the first pass missed, with 10% to spare.
     size = dst.stat().st_size
     length = (window.end if window.end is not None else container_duration(dst)) - window.start
     first = bitrate or video_bitrate(cap, length, _has_audio(plan))
     retry = int(first * cap / size * 0.9)
-    _encode_once(plan, src, dst, window, retry, progress)
+    skipped = _encode_once(plan, src, dst, window, retry, progress)
     note = f"retry at {retry / 1_000_000:.2f} Mb/s: the first pass was {size / 1_000_000:.2f} MB"
-    return [note]
+    return [note, *skipped]
 
 
 def _has_audio(plan: Plan) -> bool:
@@ -186,7 +190,8 @@ def _has_audio(plan: Plan) -> bool:
 
 def _encode_once(
     plan: Plan, src: Path, dst: Path, window: Window, bitrate: int | None, progress: Progress | None
-) -> None:
+) -> list[str]:
+    """One encode of ``src`` into ``dst``; returns notes on the damaged packets it skipped."""
     import av
 
     geometry = plan.geometry
@@ -208,7 +213,8 @@ def _encode_once(
         vout.options = _x264_options(bitrate, plan)
         audio = None
         if ain is not None:
-            audio = AudioCopy(inp, out, ain, window, transcode=_audio_needs_encode(ain))
+            transcode = _audio_needs_encode(ain) or plan.find(AudioTranscode) is not None
+            audio = AudioCopy(inp, out, ain, window, transcode=transcode)
         graph = build_graph(vin, plan, pad.fill if pad else "blur")
         if window.start > 0:
             inp.seek(round((window.start + t0) / vin.time_base), stream=vin, backward=True)
@@ -216,7 +222,8 @@ def _encode_once(
         total = (window.end or _duration(inp)) - window.start
         streams = [vin] + ([ain] if ain is not None else [])
         done = False
-        for packet in inp.demux(streams):
+        video = PacketDecoder(vin, t0)  # a damaged packet is skipped: its slot repeats the previous frame
+        for packet in demux_past_damage(inp, streams, video.damage):
             if packet.stream is not vin:
                 if packet.dts is not None and packet.size:
                     audio.push(packet)  # type: ignore[union-attr]
@@ -227,16 +234,32 @@ def _encode_once(
                 if audio is None or audio.done:
                     break
                 continue
-            for frame in packet.decode():
+            for frame in video.decode(packet):
                 done = _feed(frame, t0, frames, graph, vout, out)
                 if done:
                     break
             if progress and frames.next:
                 progress(min(total, frames.next / float(rate)), total)
+        for frame in [] if done else video.drain():
+            if _feed(frame, t0, frames, graph, vout, out):
+                break
         frames.flush(graph, vout, out)
         out.mux(vout.encode(None))
         if audio is not None:
             audio.finish()
+    return _skipped_video(video.damage) + (audio.notes() if audio is not None else [])
+
+
+def _skipped_video(damage: Damage) -> list[str]:
+    notes = []
+    if damage.failed:
+        what = "packet" if damage.failed == 1 else "packets"
+        notes.append(f"skipped {damage.failed} damaged video {what} (the previous frame fills their time)")
+    if damage.corrupt:
+        # As ffmpeg does: FFmpeg concealed the error in these, and the encoder writes them cleanly.
+        what = "frame" if damage.corrupt == 1 else "frames"
+        notes.append(f"kept {damage.corrupt} video {what} the decoder repaired (concealed errors)")
+    return notes
 
 
 def _feed(frame: Any, t0: float, frames: _FrameSlots, graph: Any, vout: Any, out: Any) -> bool:
