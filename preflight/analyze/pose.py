@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -93,9 +92,11 @@ class PoseEstimator:
     """A Tasks ``PoseLandmarker`` in IMAGE or VIDEO mode. Get one with :meth:`shared`."""
 
     _cache: ClassVar[dict[tuple[str, str], PoseEstimator]] = {}
-    _live: ClassVar[weakref.WeakSet[PoseEstimator]] = weakref.WeakSet()
-    """Every estimator not yet closed: closed before interpreter teardown, whoever forgot it (a
-    landmarker left to its ``__del__`` at teardown prints a TypeError traceback)."""
+    _live: ClassVar[set[PoseEstimator]] = set()
+    """Every estimator not yet closed, held strongly: closed before interpreter teardown, whoever
+    forgot it. Never left to the garbage collector: ``PoseLandmarker.__del__`` at teardown prints a
+    TypeError traceback, and run by a collection in the middle of creating another landmarker it
+    waits on MediaPipe's dispatcher forever (seen: a check hung after a clip whose decode failed)."""
     _live_lock = threading.Lock()
     _exit_hook = False
     _lock = threading.Lock()
