@@ -33,6 +33,24 @@ _pillow_lock = threading.Lock()
 _HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 """FFmpeg's AVColorTransferCharacteristic values of the HDR curves: SMPTE ST 2084 and ARIB STD-B67."""
 
+# FFmpeg's names (as ffprobe prints them) for the colour code points of ISO/IEC 23091-2 / H.273,
+# which AVColorPrimaries, AVColorTransferCharacteristic, AVColorSpace and AVColorRange use as values.
+# 0 (reserved), 2 (unspecified) and unknown values give None.
+_PRIMARIES = {
+    1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film", 9: "bt2020",
+    10: "smpte428", 11: "smpte431", 12: "smpte432", 22: "ebu3213",
+}  # fmt: skip
+_TRANSFERS = {
+    1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear", 9: "log100",
+    10: "log316", 11: "iec61966-2-4", 12: "bt1361e", 13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12",
+    16: "smpte2084", 17: "smpte428", 18: "arib-std-b67",
+}  # fmt: skip
+_MATRICES = {
+    0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco", 9: "bt2020nc",
+    10: "bt2020c", 11: "smpte2085", 12: "chroma-derived-nc", 13: "chroma-derived-c", 14: "ictcp",
+}  # fmt: skip
+_RANGES = {1: "tv", 2: "pc"}
+
 
 def probe(path: str | os.PathLike[str]) -> MediaInfo:
     """Describe the media in ``path``; raise :class:`ProbeError` with a finding code if it isn't any."""
@@ -270,7 +288,7 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
     import av
 
     ctx = stream.codec_context
-    rotation = _first_frame_rotation(container, stream, p)
+    rotation, peak = _first_frame(container, stream, p)
     coded_w, coded_h = ctx.width, ctx.height
     sar = stream.sample_aspect_ratio
     # Non-square pixels (anamorphic video): players widen the frame by the sample aspect ratio.
@@ -278,6 +296,7 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
     shown_w = round(coded_w * sar) if sample_aspect else coded_w
     width, height = (coded_h, shown_w) if rotation in (90, 270) else (shown_w, coded_h)
     pix_fmt = ctx.pix_fmt
+    hdr = _HDR_TRANSFERS.get(ctx.color_trc)
     bit_depth = None
     if pix_fmt:
         try:
@@ -302,17 +321,58 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
         bitrate=ctx.bit_rate or None,
         duration=_seconds(stream.duration, stream.time_base),
         sample_aspect=sample_aspect,
-        hdr=_HDR_TRANSFERS.get(ctx.color_trc),
+        hdr=hdr,
+        color_primaries=_PRIMARIES.get(ctx.color_primaries),
+        color_transfer=_TRANSFERS.get(ctx.color_trc),
+        color_matrix=_MATRICES.get(ctx.colorspace) if ctx.colorspace != 0 or _is_rgb(pix_fmt) else None,
+        color_range=_RANGES.get(ctx.color_range) or ("pc" if (pix_fmt or "").startswith("yuvj") else None),
+        peak_luminance=peak if hdr == "PQ" else None,
     )
 
 
-def _first_frame_rotation(container, stream, p: Path) -> int:  # type: ignore[no-untyped-def]
-    """Clockwise display rotation, read from the first decoded frame's display matrix."""
+def _is_rgb(pix_fmt: str | None) -> bool:
+    return bool(pix_fmt) and pix_fmt.startswith(("gbr", "rgb", "bgr", "argb", "abgr", "rgba", "bgra"))
+
+
+def _first_frame(container, stream, p: Path) -> tuple[int, float | None]:  # type: ignore[no-untyped-def]
+    """Clockwise display rotation, read from the first decoded frame's display matrix, and the HDR
+    peak luminance from its side data (FFmpeg exposes neither on the stream)."""
     stream.thread_type = "SLICE"  # frame threading would buffer several packets before one frame
     for packet in container.demux(stream):
         for frame in packet.decode():
-            return (-round(frame.rotation / 90) * 90) % 360
+            return (-round(frame.rotation / 90) * 90) % 360, _peak_luminance(frame)
     raise ProbeError(f"{p}: the video stream holds no decodable frame", "decode.error")
+
+
+_MAX_NITS = 10000.0  # PQ's ceiling: anything above is not a luminance
+
+
+def _peak_luminance(frame) -> float | None:  # type: ignore[no-untyped-def]
+    """MaxCLL (AVContentLightMetadata: two uint32) or else the mastering display's max luminance
+    (AVMasteringDisplayMetadata: ten AVRationals, max_luminance the tenth, then has_primaries and
+    has_luminance), in cd/m2; None when the frame carries neither (HLG never needs it)."""
+    import struct
+
+    found: dict[str, bytes] = {}
+    try:
+        for item in frame.side_data:
+            name = getattr(item.type, "name", str(item.type))
+            if name in ("CONTENT_LIGHT_LEVEL", "MASTERING_DISPLAY_METADATA"):
+                found[name] = bytes(item)
+    except Exception:  # side data is a nicety: never fail a probe over it
+        return None
+    cll = found.get("CONTENT_LIGHT_LEVEL", b"")
+    if len(cll) >= 8:
+        max_cll = struct.unpack_from("<I", cll, 0)[0]
+        if 0 < max_cll <= _MAX_NITS:
+            return float(max_cll)
+    mdm = found.get("MASTERING_DISPLAY_METADATA", b"")
+    if len(mdm) >= 88:
+        num, den = struct.unpack_from("<ii", mdm, 72)
+        has_luminance = struct.unpack_from("<i", mdm, 84)[0]
+        if has_luminance and den > 0 and 0 < num / den <= _MAX_NITS:
+            return num / den
+    return None
 
 
 def _describe_audio(stream) -> AudioStream:  # type: ignore[no-untyped-def]
