@@ -276,10 +276,16 @@ def _stream_details(info: MediaInfo, profile: Profile, orientation: str) -> Iter
     if v.hdr:
         yield Finding(
             "video.hdr", W,
-            f"HDR video ({v.hdr}): a provider that converts it to SDR without tone mapping gets washed-out "
-            "colours, and fix cannot tone-map either: export SDR from the phone or editor "
-            "(iPhone: Settings > Camera > Formats, HDR Video off)",
-            measured=v.hdr, limit="SDR",
+            f"HDR video ({v.hdr}): a provider that converts it to SDR without tone mapping gets washed-out, "
+            "dull colours: fix tone-maps it to SDR BT.709 (reference white to SDR white, highlights rolled off)",
+            fixable=True, measured=v.hdr, limit="SDR",
+        )  # fmt: skip
+    elif v.sdr_conversion:
+        yield Finding(
+            "video.wide_gamut", W,
+            f"colours in {v.sdr_conversion.removesuffix(' SDR')} primaries: a provider that reads them as "
+            "BT.709 shows them dull: fix converts them to BT.709",
+            fixable=True, measured=v.color_primaries, limit="bt709",
         )  # fmt: skip
     if v.sample_aspect:
         yield Finding(

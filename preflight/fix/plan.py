@@ -32,12 +32,13 @@ from .ops import (
     Scale,
     SquarePixels,
     StripExif,
+    ToneMap,
     Transcode,
     Trim,
 )
 from .window import choose_window, subject_in
 
-__all__ = ["ContentHints", "FixOptions", "Plan", "PoseSample", "hints_from_analysis", "plan_fix"]
+__all__ = ["ContentHints", "FixOptions", "Plan", "PoseSample", "hints_from_analysis", "plan_fix", "tone_map_for"]
 
 CONTENT_PREFIXES = ("pose.", "motion.", "quality.", "analysis.")
 """Findings about content: fix cannot repair them, but they never stop it repairing the limits
@@ -121,7 +122,7 @@ class Plan:
     def changes_pixels(self) -> bool:
         """True when frames or pixels differ from the source (content must be checked again)."""
         return any(
-            isinstance(op, Trim | BakeRotation | Crop | Scale | Pad | ConstantRate | FirstFrame | StripExif)
+            isinstance(op, Trim | BakeRotation | Crop | Scale | Pad | ConstantRate | FirstFrame | StripExif | ToneMap)
             for op in self.operations
         )
 
@@ -205,6 +206,9 @@ def _plan_clip(
         encode_why.append("rotation")
     if v.sample_aspect:
         encode_why.append("non-square pixels")
+    tone = tone_map_for(v)
+    if tone is not None:
+        encode_why.append(tone.source)
     shown = _square_shown_size(info)
     odd_pixels = (v.bit_depth or 8) > 8 or not (v.pix_fmt or "yuv420p").startswith(("yuv420p", "yuvj420p"))
     if odd_pixels:
@@ -259,6 +263,8 @@ def _plan_clip(
     if v.rotation:
         ops.append(BakeRotation(v.rotation))
     ops.extend(_geometry_ops(geometry, options.fill))
+    if tone is not None:
+        ops.append(tone)
     if rate is not None:
         ops.append(ConstantRate(rate, v.fps, v.variable_fps))
     if odd_pixels:
@@ -266,6 +272,20 @@ def _plan_clip(
     if too_big and cap is not None:
         ops.append(FitSize(cap, video_bitrate(cap, length, audio is not None)))
     return Plan("video", tuple(ops), "mp4", notes=tuple(notes), geometry=geometry, **sizes)
+
+
+_TONE_PRIMARIES = ("bt2020", "smpte432", "bt709")
+"""Source primaries the tone map converts from (:data:`preflight.color.PRIMARIES`); HDR tagged with
+anything else (or nothing) is taken as BT.2020, as BT.2100 defines it."""
+
+
+def tone_map_for(v: Any) -> ToneMap | None:
+    """The tone map a video stream needs to become SDR BT.709, or None."""
+    source = v.sdr_conversion
+    if source is None:
+        return None
+    primaries = v.color_primaries if v.color_primaries in _TONE_PRIMARIES else "bt2020"
+    return ToneMap(source, primaries, v.peak_luminance if source == "PQ" else None)
 
 
 def video_bitrate(max_bytes: int, seconds: float, with_audio: bool, audio_bps: int = 128_000) -> int:

@@ -1,7 +1,14 @@
-"""The libavfilter graph of a re-encode: rotation, crop, scale, pad, yuv420p, all in FFmpeg's C code.
+"""The libavfilter graph of a re-encode: rotation, crop, scale, tone map, pad, yuv420p BT.709, all in
+FFmpeg's C code.
 
 The blurred fill is made at an eighth of the output size (blur is cheap there and the result is
 meant to be soft anyway), then scaled up behind the sharp frame.
+
+HDR (and BT.2020) sources are tone-mapped where it is cheapest: after the crop and any downscale,
+before an upscale or the padding. The decoded YUV becomes 16-bit RGB with the source's own matrix,
+``lut3d`` (tetrahedral) maps it to linear BT.709 light with the table from :mod:`preflight.color`,
+``lutrgb`` applies the BT.1886 gamma at 16 bits, and the frame goes to 8-bit 4:2:0 BT.709 limited
+range. Every output is BT.709: the encoder tags it so (``video.py``).
 """
 
 from __future__ import annotations
@@ -9,10 +16,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .ops import BakeRotation, SquarePixels
+from .ops import BakeRotation, SquarePixels, ToneMap
 from .plan import Plan
 
-__all__ = ["build_graph"]
+__all__ = ["OUTPUT_COLOR", "build_graph"]
 
 _TRANSPOSE = {90: ["transpose=dir=clock"], 180: ["hflip", "vflip"], 270: ["transpose=dir=cclock"]}
 BLUR_SCALE = 8
@@ -20,13 +27,32 @@ BLUR_SCALE = 8
 BLUR_SIGMA = 4.0
 """Gaussian sigma at that size (about 32 output pixels): shapes dissolve, colours stay."""
 
+OUTPUT_COLOR = {"color_primaries": "bt709", "color_trc": "bt709", "colorspace": "bt709", "range": "tv"}
+"""What every re-encoded clip is, and says it is (``setparams`` names)."""
+
+# swscale's names for a source's YUV matrix (FFmpeg's AVColorSpace values). An untagged clip is
+# taken as BT.709, what players assume for HD; BT.601 clips are converted, not just re-tagged.
+_SWS_MATRIX = {1: "bt709", 4: "fcc", 5: "bt470", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
+_SWS_RANGE = {1: "tv", 2: "pc"}
+_GAMMA = "pow(val/maxval,1/2.4)*maxval"
+"""lutrgb: linear light -> BT.1886 signal (gamma 2.4), one table entry per 16-bit value."""
+
 
 def build_graph(vin: Any, plan: Plan, fill: str = "blur") -> Any:
     """A configured graph: push a decoded frame, pull it shaped for the encoder."""
     import av
 
     graph = av.filter.Graph()
-    node = graph.add_buffer(template=vin)
+    ctx = vin.codec_context
+    node = graph.add(
+        "buffer",
+        video_size=f"{ctx.width}x{ctx.height}",
+        pix_fmt=str(int(av.VideoFormat(ctx.pix_fmt))),
+        time_base=str(vin.time_base),
+        pixel_aspect="1/1",
+        colorspace=str(ctx.colorspace),
+        range=str(ctx.color_range),
+    )
     square = plan.find(SquarePixels)
     if square is not None:
         # First, in the coded orientation the sample aspect ratio belongs to; the planner's geometry
@@ -40,20 +66,58 @@ def build_graph(vin: Any, plan: Plan, fill: str = "blur") -> Any:
     if g is not None and g.cropped:
         x, y, w, h = g.crop
         node = _chain(graph, node, f"crop={w}:{h}:{x}:{y}")
+    source = g.crop[2:] if g is not None else None
+    matrix = _SWS_MATRIX.get(ctx.colorspace, "bt709")
+    tone = plan.find(ToneMap)
+    if tone is not None:
+        shrink = g is not None and g.scaled and g.content[0] * g.content[1] < g.crop[2] * g.crop[3]
+        size = g.content if shrink else None  # type: ignore[union-attr]
+        node = _tone_map(graph, node, tone, matrix, _SWS_RANGE.get(ctx.color_range), size)
+        source, matrix = (size or source), "bt709"
     if g is not None and g.padded and fill == "blur":
-        node = _blurred_pad(graph, node, g.crop[2:], g.content, g.canvas, g.offset)
+        node = _blurred_pad(graph, node, source, g.content, g.canvas, g.offset)  # type: ignore[arg-type]
     elif g is not None:
-        if g.scaled:
+        if source != g.content:
             node = _chain(graph, node, f"scale={g.content[0]}:{g.content[1]}:flags=bicubic")
         if g.padded:
             cw, ch = g.canvas
             node = _chain(graph, node, f"pad={cw}:{ch}:{g.offset[0]}:{g.offset[1]}:color=black")
     node = _chain(graph, node, "setsar=1")
+    node = _add(graph, node, "scale", in_color_matrix=matrix, out_color_matrix="bt709", out_range="tv")
     node = _chain(graph, node, "format=pix_fmts=yuv420p")
+    node = _add(graph, node, "setparams", **OUTPUT_COLOR)
     sink = graph.add("buffersink")
     node.link_to(sink)
     graph.configure()
     return graph
+
+
+def _tone_map(
+    graph: Any, node: Any, tone: ToneMap, matrix: str, in_range: str | None, size: tuple[int, int] | None
+) -> Any:
+    """YUV -> 16-bit RGB (resized to ``size`` on the way) -> lut3d -> gamma -> 8-bit 4:2:0 BT.709."""
+    from ..color import cube_file
+
+    lut = cube_file(tone.source, primaries=tone.primaries, peak_nits=tone.peak_nits)
+    to_rgb: dict[str, str] = {"in_color_matrix": matrix, "out_range": "pc", "flags": "bicubic"}
+    if in_range:
+        to_rgb["in_range"] = in_range
+    if size is not None:
+        to_rgb.update(w=str(size[0]), h=str(size[1]))
+    node = _add(graph, node, "scale", **to_rgb)
+    node = _chain(graph, node, "format=pix_fmts=gbrp16le")
+    node = _add(graph, node, "lut3d", file=str(lut), interp="tetrahedral")
+    node = _add(graph, node, "lutrgb", r=_GAMMA, g=_GAMMA, b=_GAMMA)
+    node = _add(graph, node, "setparams", color_primaries="bt709", color_trc="bt709", colorspace="gbr", range="pc")
+    node = _add(graph, node, "scale", out_color_matrix="bt709", out_range="tv")
+    return _chain(graph, node, "format=pix_fmts=yuv420p")
+
+
+def _add(graph: Any, node: Any, name: str, **options: str) -> Any:
+    """A filter configured by option names (no escaping: a LUT path may hold ':' or '\\')."""
+    nxt = graph.add(name, **options)
+    node.link_to(nxt)
+    return nxt
 
 
 def _chain(graph: Any, node: Any, spec: str) -> Any:
