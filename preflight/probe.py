@@ -14,6 +14,7 @@ import warnings
 from fractions import Fraction
 from pathlib import Path
 
+from .colorgraph import peak_luminance
 from .errors import ProbeError, map_av_errors
 from .models import AudioStream, ImageDetails, MediaInfo, VideoStream
 from .sniff import SNIFF_BYTES, Sniffed, sniff
@@ -340,39 +341,8 @@ def _first_frame(container, stream, p: Path) -> tuple[int, float | None]:  # typ
     stream.thread_type = "SLICE"  # frame threading would buffer several packets before one frame
     for packet in container.demux(stream):
         for frame in packet.decode():
-            return (-round(frame.rotation / 90) * 90) % 360, _peak_luminance(frame)
+            return (-round(frame.rotation / 90) * 90) % 360, peak_luminance(frame)
     raise ProbeError(f"{p}: the video stream holds no decodable frame", "decode.error")
-
-
-_MAX_NITS = 10000.0  # PQ's ceiling: anything above is not a luminance
-
-
-def _peak_luminance(frame) -> float | None:  # type: ignore[no-untyped-def]
-    """MaxCLL (AVContentLightMetadata: two uint32) or else the mastering display's max luminance
-    (AVMasteringDisplayMetadata: ten AVRationals, max_luminance the tenth, then has_primaries and
-    has_luminance), in cd/m2; None when the frame carries neither (HLG never needs it)."""
-    import struct
-
-    found: dict[str, bytes] = {}
-    try:
-        for item in frame.side_data:
-            name = getattr(item.type, "name", str(item.type))
-            if name in ("CONTENT_LIGHT_LEVEL", "MASTERING_DISPLAY_METADATA"):
-                found[name] = bytes(item)
-    except Exception:  # side data is a nicety: never fail a probe over it
-        return None
-    cll = found.get("CONTENT_LIGHT_LEVEL", b"")
-    if len(cll) >= 8:
-        max_cll = struct.unpack_from("<I", cll, 0)[0]
-        if 0 < max_cll <= _MAX_NITS:
-            return float(max_cll)
-    mdm = found.get("MASTERING_DISPLAY_METADATA", b"")
-    if len(mdm) >= 88:
-        num, den = struct.unpack_from("<ii", mdm, 72)
-        has_luminance = struct.unpack_from("<i", mdm, 84)[0]
-        if has_luminance and den > 0 and 0 < num / den <= _MAX_NITS:
-            return num / den
-    return None
 
 
 def _describe_audio(stream) -> AudioStream:  # type: ignore[no-untyped-def]

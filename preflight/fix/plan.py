@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..colorgraph import lut_peak
 from ..models import Finding, MediaInfo, Severity
 from ..profiles import Profile
 from .geometry import Box, Geometry, fit_geometry
@@ -285,7 +286,7 @@ def tone_map_for(v: Any) -> ToneMap | None:
     if source is None:
         return None
     primaries = v.color_primaries if v.color_primaries in _TONE_PRIMARIES else "bt2020"
-    return ToneMap(source, primaries, v.peak_luminance if source == "PQ" else None)
+    return ToneMap(source, primaries, lut_peak(v.peak_luminance) if source == "PQ" else None)
 
 
 def video_bitrate(max_bytes: int, seconds: float, with_audio: bool, audio_bps: int = 128_000) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..colorgraph import SWS_MATRIX, SWS_RANGE, ToneSource, link, tone_map_filters
 from .ops import BakeRotation, SquarePixels, ToneMap
 from .plan import Plan
 
@@ -29,13 +30,6 @@ BLUR_SIGMA = 4.0
 
 OUTPUT_COLOR = {"color_primaries": "bt709", "color_trc": "bt709", "colorspace": "bt709", "range": "tv"}
 """What every re-encoded clip is, and says it is (``setparams`` names)."""
-
-# swscale's names for a source's YUV matrix (FFmpeg's AVColorSpace values). An untagged clip is
-# taken as BT.709, what players assume for HD; BT.601 clips are converted, not just re-tagged.
-_SWS_MATRIX = {1: "bt709", 4: "fcc", 5: "bt470", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
-_SWS_RANGE = {1: "tv", 2: "pc"}
-_GAMMA = "pow(val/maxval,1/2.4)*maxval"
-"""lutrgb: linear light -> BT.1886 signal (gamma 2.4), one table entry per 16-bit value."""
 
 
 def build_graph(vin: Any, plan: Plan, fill: str = "blur") -> Any:
@@ -67,12 +61,15 @@ def build_graph(vin: Any, plan: Plan, fill: str = "blur") -> Any:
         x, y, w, h = g.crop
         node = _chain(graph, node, f"crop={w}:{h}:{x}:{y}")
     source = g.crop[2:] if g is not None else None
-    matrix = _SWS_MATRIX.get(ctx.colorspace, "bt709")
+    # An untagged clip is taken as BT.709 (what players assume for HD): its YUV is kept as it is.
+    # A BT.601 one is converted, since the output says BT.709.
+    matrix = SWS_MATRIX.get(ctx.colorspace, "bt709")
     tone = plan.find(ToneMap)
     if tone is not None:
         shrink = g is not None and g.scaled and g.content[0] * g.content[1] < g.crop[2] * g.crop[3]
         size = g.content if shrink else None  # type: ignore[union-attr]
-        node = _tone_map(graph, node, tone, matrix, _SWS_RANGE.get(ctx.color_range), size)
+        what = ToneSource(tone.source, tone.primaries, tone.peak_nits)
+        node = link(graph, node, tone_map_filters(what, matrix, SWS_RANGE.get(ctx.color_range), size))
         source, matrix = (size or source), "bt709"
     if g is not None and g.padded and fill == "blur":
         node = _blurred_pad(graph, node, source, g.content, g.canvas, g.offset)  # type: ignore[arg-type]
@@ -90,27 +87,6 @@ def build_graph(vin: Any, plan: Plan, fill: str = "blur") -> Any:
     node.link_to(sink)
     graph.configure()
     return graph
-
-
-def _tone_map(
-    graph: Any, node: Any, tone: ToneMap, matrix: str, in_range: str | None, size: tuple[int, int] | None
-) -> Any:
-    """YUV -> 16-bit RGB (resized to ``size`` on the way) -> lut3d -> gamma -> 8-bit 4:2:0 BT.709."""
-    from ..color import cube_file
-
-    lut = cube_file(tone.source, primaries=tone.primaries, peak_nits=tone.peak_nits)
-    to_rgb: dict[str, str] = {"in_color_matrix": matrix, "out_range": "pc", "flags": "bicubic"}
-    if in_range:
-        to_rgb["in_range"] = in_range
-    if size is not None:
-        to_rgb.update(w=str(size[0]), h=str(size[1]))
-    node = _add(graph, node, "scale", **to_rgb)
-    node = _chain(graph, node, "format=pix_fmts=gbrp16le")
-    node = _add(graph, node, "lut3d", file=str(lut), interp="tetrahedral")
-    node = _add(graph, node, "lutrgb", r=_GAMMA, g=_GAMMA, b=_GAMMA)
-    node = _add(graph, node, "setparams", color_primaries="bt709", color_trc="bt709", colorspace="gbr", range="pc")
-    node = _add(graph, node, "scale", out_color_matrix="bt709", out_range="tv")
-    return _chain(graph, node, "format=pix_fmts=yuv420p")
 
 
 def _add(graph: Any, node: Any, name: str, **options: str) -> Any:
