@@ -49,9 +49,13 @@ __all__ = [
     "apply_lut",
     "cube_file",
     "cube_text",
+    "decode_srgb",
+    "encode_sdr",
+    "encode_srgb",
     "hdr_from_sdr",
     "rolloff",
     "sdr_from_hdr",
+    "sdr_light_from_hdr",
     "tone_lut",
 ]
 
@@ -235,6 +239,20 @@ def encode_sdr(light: np.ndarray) -> np.ndarray:
     return np.clip(light, 0.0, 1.0) ** (1 / SDR_GAMMA)
 
 
+def encode_srgb(light: np.ndarray) -> np.ndarray:
+    """Linear BT.709 light (1.0 = white) -> sRGB signal 0..1 (IEC 61966-2-1), clipped per channel: for
+    stills, which every viewer reads as sRGB (video's gamma 2.4 would write 18% grey as 125 where sRGB
+    means 118: mid-tones a little light)."""
+    x = np.clip(light, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(np.maximum(x, 0.0031308), 1 / 2.4) - 0.055)
+
+
+def decode_srgb(signal: np.ndarray) -> np.ndarray:
+    """sRGB signal 0..1 -> linear light."""
+    v = np.clip(np.asarray(signal, dtype=np.float64), 0.0, 1.0)
+    return np.where(v <= 0.04045, v / 12.92, np.power((v + 0.055) / 1.055, 2.4))
+
+
 def sdr_from_hdr(
     rgb: np.ndarray, kind: str, peak_nits: float | None = None, primaries: str = "bt2020"
 ) -> np.ndarray:
@@ -243,13 +261,15 @@ def sdr_from_hdr(
     return encode_sdr(sdr_light_from_hdr(rgb, kind, peak_nits, primaries))
 
 
-def hdr_from_sdr(rgb: np.ndarray, kind: str) -> np.ndarray:
+def hdr_from_sdr(rgb: np.ndarray, kind: str, srgb: bool = False) -> np.ndarray:
     """BT.709 SDR R'G'B' (0..1) -> non-linear BT.2020 R'G'B' of a ``kind`` source, SDR white at
     reference white (BT.2408's display-light mapping, what zscale does with ``npl=203``).
+    ``srgb``: the input is an sRGB still rather than BT.1886 video.
 
     The inverse of :func:`sdr_from_hdr` up to :data:`KNEE`; used to make test media.
     """
-    light = np.clip(np.asarray(rgb, dtype=np.float64), 0.0, 1.0) ** SDR_GAMMA
+    signal = np.asarray(rgb, dtype=np.float64)
+    light = decode_srgb(signal) if srgb else np.clip(signal, 0.0, 1.0) ** SDR_GAMMA
     light = light @ BT709_TO_BT2020.T
     if kind == "HLG":
         return np.clip(display_to_hlg(light * REFERENCE_WHITE), 0.0, 1.0)
@@ -331,8 +351,13 @@ def cube_file(
 
 def apply_lut(lut: np.ndarray, rgb: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
     """Tetrahedral interpolation of ``lut`` (n, n, n, 3) at ``rgb`` (..., 3): uint8/uint16 (full
-    scale) or float 0..1. Returns float32 0..1 of the same shape. Works in chunks of ``chunk``
-    pixels so a 12 MP photo needs no gigabytes of temporaries."""
+    scale) or float 0..1. Returns float32 of the same shape. Works in chunks of ``chunk`` pixels so a
+    12 MP photo needs no gigabytes of temporaries.
+
+    The tetrahedron of a point is the path 000 -> (its largest axis) -> 111 minus (its smallest) -> 111
+    through its cell; the weights are the sorted fractions' differences. Exact for affine maps, the
+    same scheme as ``lut3d=interp=tetrahedral``.
+    """
     rgb = np.asarray(rgb)
     if rgb.dtype == np.uint8:
         scale = 1 / 255
@@ -343,21 +368,27 @@ def apply_lut(lut: np.ndarray, rgb: np.ndarray, chunk: int = 1 << 18) -> np.ndar
     flat = rgb.reshape(-1, 3)
     out = np.empty(flat.shape, dtype=np.float32)
     n = lut.shape[0]
-    table = lut.reshape(-1, 3)
-    strides = np.array([n * n, n, 1])
+    table = np.ascontiguousarray(lut, dtype=np.float32).reshape(-1, 3)
+    strides = np.array([n * n, n, 1], dtype=np.int32)
+    rows = np.arange(min(chunk, len(flat)))
     for start in range(0, len(flat), chunk):
-        x = np.clip(flat[start : start + chunk].astype(np.float32) * np.float32(scale * (n - 1)), 0, n - 1)
+        x = flat[start : start + chunk].astype(np.float32)
+        x *= np.float32(scale * (n - 1))
+        np.clip(x, 0, n - 1, out=x)
         base = np.minimum(x.astype(np.int32), n - 2)
         frac = x - base
-        order = np.argsort(-frac, axis=1)  # the tetrahedron: axes by falling fraction
-        f = np.take_along_axis(frac, order, axis=1)
+        hi, lo = frac.argmax(axis=1), frac.argmin(axis=1)
+        k = rows[: len(x)]
+        f1, f3 = frac[k, hi], frac[k, lo]
+        f2 = frac.sum(axis=1) - f1 - f3
         index = base @ strides
-        steps = np.cumsum(strides[order], axis=1)
         c0 = table[index]
-        c1 = table[index + steps[:, 0]]
-        c2 = table[index + steps[:, 1]]
-        c3 = table[index + steps[:, 2]]
-        out[start : start + chunk] = (
-            c0 + f[:, :1] * (c1 - c0) + f[:, 1:2] * (c2 - c1) + f[:, 2:3] * (c3 - c2)
-        )
+        c1 = table[index + strides[hi]]
+        c2 = table[index + (n * n + n + 1) - strides[lo]]
+        c3 = table[index + (n * n + n + 1)]
+        result = c0 * (1 - f1)[:, None]
+        result += c1 * (f1 - f2)[:, None]
+        result += c2 * (f2 - f3)[:, None]
+        result += c3 * f3[:, None]
+        out[start : start + chunk] = result
     return out.reshape(rgb.shape)

@@ -23,6 +23,7 @@ __all__ = [
     "link",
     "lut_peak",
     "peak_luminance",
+    "source_for",
     "tone_map_filters",
 ]
 
@@ -49,16 +50,24 @@ class ToneSource:
 
 
 def kind_of(frame: Any) -> ToneSource | None:
-    """The conversion a decoded frame's colour tags call for (HDR is BT.2020 unless it says P3); a
-    PQ frame's peak comes from its HDR10 metadata."""
-    kind = _TRANSFER_KIND.get(frame.color_trc)
-    primaries = _PRIMARIES.get(frame.color_primaries)
+    """The conversion a decoded frame's colour tags call for; a PQ frame's peak comes from its HDR10
+    metadata."""
+    source = source_for(frame.color_primaries, frame.color_trc)
+    if source is not None and source.kind == "PQ":
+        return ToneSource(source.kind, source.primaries, lut_peak(peak_luminance(frame)))
+    return source
+
+
+def source_for(primaries: int | None, transfer: int | None) -> ToneSource | None:
+    """The conversion H.273 colour code points call for (a video's tags, a still's nclx or cICP):
+    HLG/PQ (BT.2020 unless they say P3), BT.2020 primaries with an SDR curve, or None."""
+    kind = _TRANSFER_KIND.get(transfer)  # type: ignore[arg-type]
+    named = _PRIMARIES.get(primaries)  # type: ignore[arg-type]
     if kind is None:
-        if primaries != "bt2020":
+        if named != "bt2020":
             return None
         kind = "BT.2020 SDR"
-    peak = lut_peak(peak_luminance(frame)) if kind == "PQ" else None
-    return ToneSource(kind, primaries if primaries in ("bt2020", "smpte432") else "bt2020", peak)
+    return ToneSource(kind, named if named in ("bt2020", "smpte432") else "bt2020")
 
 
 def lut_peak(nits: float | None) -> float | None:

@@ -113,10 +113,21 @@ class ImageDetails:
     """Number of frames (more than 1 for an animated GIF/WebP/APNG)."""
     color_profile: str | None = None
     """Description of an embedded ICC profile that is not sRGB (``Display P3``, ``Adobe RGB``...)."""
+    hdr: str | None = None
+    """``HLG`` or ``PQ`` when the image's colour description (HEIC/AVIF nclx, PNG cICP) says so."""
+    color_primaries: str | None = None
+    """Primaries from that colour description (``bt2020``, ``smpte432``...); None without one."""
 
     @property
     def animated(self) -> bool:
         return self.frames > 1
+
+    @property
+    def sdr_conversion(self) -> str | None:
+        """``HLG``/``PQ`` (tone mapping), ``BT.2020 SDR`` (gamut only) or None, as for clips."""
+        if self.hdr:
+            return self.hdr
+        return "BT.2020 SDR" if self.color_primaries == "bt2020" else None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .colorgraph import peak_luminance
 from .errors import ProbeError, map_av_errors
+from .hdrphoto import still_color
 from .models import AudioStream, ImageDetails, MediaInfo, VideoStream
 from .sniff import SNIFF_BYTES, Sniffed, sniff
 
@@ -137,6 +138,7 @@ def _probe_image(p: Path, kind: Sniffed, head: bytes) -> MediaInfo:
         has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
         bit_depth = _image_bit_depth(mode, fmt, head)
         color_profile = non_srgb_profile(im.info.get("icc_profile"))
+        described = still_color(im, fmt, p) if fmt in ("heic", "avif", "heif", "png") else None
         if coded_w * coded_h <= MAX_IMAGE_PIXELS:
             _verify_image(im, fmt, p)
     width, height = (coded_h, coded_w) if orientation in (5, 6, 7, 8) else (coded_w, coded_h)
@@ -149,6 +151,8 @@ def _probe_image(p: Path, kind: Sniffed, head: bytes) -> MediaInfo:
         exif_orientation=orientation,
         frames=frames,
         color_profile=color_profile,
+        hdr=_HDR_TRANSFERS.get(described[1]) if described else None,  # type: ignore[arg-type]
+        color_primaries=_PRIMARIES.get(described[0]) if described else None,  # type: ignore[arg-type]
     )
     return MediaInfo(
         path=str(p),

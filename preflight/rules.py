@@ -149,7 +149,21 @@ def _image_details(info: MediaInfo, profile: Profile, orientation: str) -> Itera
             "fix bakes the rotation into the pixels",
             fixable=True, measured=d.exif_orientation, limit=1,
         )  # fmt: skip
-    if d.color_profile:
+    if d.hdr:
+        yield Finding(
+            "image.hdr", W,
+            f"HDR photo ({d.hdr}): a provider that reads it as an ordinary picture gets washed-out, dull "
+            "colours: fix tone-maps it to an SDR sRGB picture",
+            fixable=True, measured=d.hdr, limit="SDR",
+        )  # fmt: skip
+    elif d.sdr_conversion:
+        yield Finding(
+            "image.wide_gamut", W,
+            "colours in BT.2020 primaries: a provider that reads them as sRGB shows them dull: fix converts "
+            "them to sRGB",
+            fixable=True, measured=d.color_primaries, limit="sRGB",
+        )  # fmt: skip
+    if d.color_profile and not d.sdr_conversion:
         yield Finding(
             "image.color_profile", W,
             f"colours are in {d.color_profile}, not sRGB; a provider that ignores the profile shows them "

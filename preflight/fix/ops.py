@@ -193,12 +193,14 @@ class ToneMap:
     """The source's primaries: ``bt2020``, ``smpte432`` (Display P3) or ``bt709``."""
     peak_nits: float | None = None
     """The brightest content (PQ metadata); None for the default."""
+    target: str = "BT.709"
+    """``BT.709`` for clips, ``sRGB`` for stills (same primaries, the still's own curve)."""
 
     @property
     def action(self) -> str:
         if self.source.endswith("SDR"):  # no curve to map: only the colours move
-            return f"gamut {self.source.removesuffix(' SDR')} -> BT.709"
-        return f"tone map {self.source} -> SDR BT.709"
+            return f"gamut {self.source.removesuffix(' SDR')} -> {self.target}"
+        return f"tone map {self.source} -> SDR {self.target}"
 
 
 @dataclass(frozen=True)

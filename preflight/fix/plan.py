@@ -280,13 +280,14 @@ _TONE_PRIMARIES = ("bt2020", "smpte432", "bt709")
 anything else (or nothing) is taken as BT.2020, as BT.2100 defines it."""
 
 
-def tone_map_for(v: Any) -> ToneMap | None:
-    """The tone map a video stream needs to become SDR BT.709, or None."""
+def tone_map_for(v: Any, target: str = "BT.709") -> ToneMap | None:
+    """The tone map a video stream (or an image's details, ``target="sRGB"``) needs to become SDR, or None."""
     source = v.sdr_conversion
     if source is None:
         return None
     primaries = v.color_primaries if v.color_primaries in _TONE_PRIMARIES else "bt2020"
-    return ToneMap(source, primaries, lut_peak(v.peak_luminance) if source == "PQ" else None)
+    peak = getattr(v, "peak_luminance", None)
+    return ToneMap(source, primaries, lut_peak(peak) if source == "PQ" else None, target)
 
 
 def video_bitrate(max_bytes: int, seconds: float, with_audio: bool, audio_bps: int = 128_000) -> int:
@@ -360,7 +361,10 @@ def _plan_image(info: MediaInfo, profile: Profile, options: FixOptions, hints: C
         ops.append(FirstFrame(d.frames))
     if d.exif_orientation != 1:
         ops.append(StripExif(d.exif_orientation))
-    color = _color_op(d.mode, d.bit_depth, d.has_alpha, d.color_profile)
+    tone = tone_map_for(d, target="sRGB")
+    if tone is not None:
+        ops.append(tone)  # the pixels come from the HDR decode: no other colour conversion applies
+    color = None if tone is not None else _color_op(d.mode, d.bit_depth, d.has_alpha, d.color_profile)
     if color is not None:
         ops.append(color)
     target = info.format if info.format in lim.formats else _image_target(info.format, d.mode, lim.formats)
