@@ -83,6 +83,7 @@ def test_hdr_clip_made_from_a_picture_comes_back_to_it(
     assert untouched[0] < 26 and untouched[1] < 0.85  # read as BT.709: washed out (what fix used to ship)
     (r,) = fix([src], tmp_path / "out", content=False).results
     assert action in r.actions and r.ok
+    assert r.plan is not None and not r.plan.changes_pixels  # the check already saw these pixels
     out = Path(r.output)
     assert tags(out) == BT709_TV
     got_psnr, got_sat = measure(out, card)

@@ -121,9 +121,10 @@ class Plan:
 
     @property
     def changes_pixels(self) -> bool:
-        """True when frames or pixels differ from the source (content must be checked again)."""
+        """True when frames or pixels differ from the source (content must be checked again). A tone map
+        does not count: the check already judged the tone-mapped picture (``analyze/tonemapped.py``)."""
         return any(
-            isinstance(op, Trim | BakeRotation | Crop | Scale | Pad | ConstantRate | FirstFrame | StripExif | ToneMap)
+            isinstance(op, Trim | BakeRotation | Crop | Scale | Pad | ConstantRate | FirstFrame | StripExif)
             for op in self.operations
         )
 
