@@ -56,6 +56,18 @@ def test_hdr_heic_is_decoded_at_ten_bits(tmp_path: Path) -> None:
     assert np.all(np.diff(rgb) >= -2)  # monotonic up to codec noise
 
 
+def test_bt2020_sdr_still_gets_its_gamut_converted(tmp_path: Path) -> None:
+    src = make_hdr_image(tmp_path / "wide.png", transfer="BT.2020 SDR", format="png")
+    info = probe(src)
+    assert info.image is not None and info.image.hdr is None and info.image.sdr_conversion == "BT.2020 SDR"
+    (item,) = check([src], content=False).items
+    assert [f.code for f in item.findings] == ["image.wide_gamut"]
+    (r,) = fix([src], tmp_path / "out", content=False).results
+    assert r.actions == ("gamut BT.2020 -> sRGB",)
+    with Image.open(r.output) as out:
+        assert psnr(np.asarray(out), CARD) >= 35
+
+
 def test_untagged_and_sdr_stills_are_left_alone(tmp_path: Path) -> None:
     plain = make_image(tmp_path / "plain.png", width=640, height=400, format="PNG")
     info = probe(plain)

@@ -319,6 +319,36 @@ def test_hdr_clip_is_flagged(tmp_path: Path) -> None:
     assert (sdr.video.color_primaries, sdr.video.color_transfer) == (None, None)  # PyAV writes no tags
 
 
+def test_peak_luminance_falls_back_to_the_mastering_display() -> None:
+    import struct
+    from types import SimpleNamespace
+
+    from preflight.colorgraph import lut_peak, peak_luminance
+
+    # AVMasteringDisplayMetadata: 3 primaries + white point (8 rationals), min and max luminance, 2 flags
+    mdm = struct.pack("<20i", *([1, 2] * 8), 1, 10000, 4000 * 10000, 10000) + struct.pack("<ii", 1, 1)
+    cll = _SideItem("CONTENT_LIGHT_LEVEL", struct.pack("<II", 1203, 400))  # MaxCLL, MaxFALL
+    frames = [
+        SimpleNamespace(side_data=[_SideItem("MASTERING_DISPLAY_METADATA", mdm)]),
+        SimpleNamespace(side_data=[cll, _SideItem("MASTERING_DISPLAY_METADATA", mdm)]),
+        SimpleNamespace(side_data=[_SideItem("MASTERING_DISPLAY_METADATA", mdm[:84] + struct.pack("<i", 0))]),
+        SimpleNamespace(side_data=[]),
+    ]
+    assert [peak_luminance(f) for f in frames] == [4000.0, 1203.0, None, None]
+    assert lut_peak(1203.0) == 1200.0 and lut_peak(None) is None
+
+
+class _SideItem:
+    """Stands in for PyAV's SideData: a ``type`` with a ``name``, and the raw bytes."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.type = type("T", (), {"name": name})()
+        self._data = data
+
+    def __bytes__(self) -> bytes:
+        return self._data
+
+
 def test_hdr_colour_description_and_peak(tmp_path: Path) -> None:
     from preflight import check
     from preflight.samples import make_hdr_clip
