@@ -62,9 +62,9 @@ def build_graph(vin: Any, plan: Plan, fill: str = "blur") -> Any:
         node = _chain(graph, node, f"crop={w}:{h}:{x}:{y}")
     source = g.crop[2:] if g is not None else None
     # An untagged clip is taken as BT.709 (what players assume for HD): its YUV is kept as it is.
-    # A BT.601 one is converted, since the output says BT.709.
-    matrix = SWS_MATRIX.get(ctx.colorspace, "bt709")
+    # A BT.601 one is converted, since the output says BT.709. HDR without a matrix is BT.2020's.
     tone = plan.find(ToneMap)
+    matrix = SWS_MATRIX.get(ctx.colorspace, "bt709" if tone is None else "bt2020")
     if tone is not None:
         shrink = g is not None and g.scaled and g.content[0] * g.content[1] < g.crop[2] * g.crop[3]
         size = g.content if shrink else None  # type: ignore[union-attr]
