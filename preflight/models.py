@@ -55,6 +55,28 @@ class VideoStream:
     """Pixel aspect ratio (``4:3``) when pixels are not square; ``width`` already accounts for it."""
     hdr: str | None = None
     """``HLG`` or ``PQ`` when the stream is tagged with an HDR transfer curve (phones record HLG)."""
+    color_primaries: str | None = None
+    """Colour primaries as FFmpeg names them: ``bt709``, ``bt2020``, ``smpte432`` (Display P3)...;
+    None when the stream does not say."""
+    color_transfer: str | None = None
+    """Transfer curve: ``bt709``, ``arib-std-b67`` (HLG), ``smpte2084`` (PQ), ``bt2020-10``..."""
+    color_matrix: str | None = None
+    """YUV matrix: ``bt709``, ``bt2020nc``, ``smpte170m`` (BT.601)..."""
+    color_range: str | None = None
+    """``tv`` (limited, 16-235) or ``pc`` (full)."""
+    peak_luminance: float | None = None
+    """cd/m2 the content reaches at most (MaxCLL, else the mastering display's peak), when an HDR
+    stream carries that metadata on its first frame."""
+
+    @property
+    def sdr_conversion(self) -> str | None:
+        """What it takes to make this stream SDR BT.709: ``HLG`` or ``PQ`` (tone mapping), ``BT.2020 SDR``
+        (a gamut conversion only), or None (already SDR BT.709, or untagged and taken as such)."""
+        if self.hdr:
+            return self.hdr
+        if self.color_primaries == "bt2020":
+            return "BT.2020 SDR"
+        return None
 
     @property
     def square_width(self) -> int:
@@ -91,10 +113,21 @@ class ImageDetails:
     """Number of frames (more than 1 for an animated GIF/WebP/APNG)."""
     color_profile: str | None = None
     """Description of an embedded ICC profile that is not sRGB (``Display P3``, ``Adobe RGB``...)."""
+    hdr: str | None = None
+    """``HLG`` or ``PQ`` when the image's colour description (HEIC/AVIF nclx, PNG cICP) says so."""
+    color_primaries: str | None = None
+    """Primaries from that colour description (``bt2020``, ``smpte432``...); None without one."""
 
     @property
     def animated(self) -> bool:
         return self.frames > 1
+
+    @property
+    def sdr_conversion(self) -> str | None:
+        """``HLG``/``PQ`` (tone mapping), ``BT.2020 SDR`` (gamut only) or None, as for clips."""
+        if self.hdr:
+            return self.hdr
+        return "BT.2020 SDR" if self.color_primaries == "bt2020" else None
 
 
 @dataclass(frozen=True)

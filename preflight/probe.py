@@ -14,7 +14,9 @@ import warnings
 from fractions import Fraction
 from pathlib import Path
 
+from .colorgraph import peak_luminance
 from .errors import ProbeError, map_av_errors
+from .hdrphoto import still_color
 from .inputs import open_regular
 from .models import AudioStream, ImageDetails, MediaInfo, VideoStream
 from .sniff import SNIFF_BYTES, Sniffed, sniff
@@ -33,6 +35,24 @@ _pillow_lock = threading.Lock()
 
 _HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 """FFmpeg's AVColorTransferCharacteristic values of the HDR curves: SMPTE ST 2084 and ARIB STD-B67."""
+
+# FFmpeg's names (as ffprobe prints them) for the colour code points of ISO/IEC 23091-2 / H.273,
+# which AVColorPrimaries, AVColorTransferCharacteristic, AVColorSpace and AVColorRange use as values.
+# 0 (reserved), 2 (unspecified) and unknown values give None.
+_PRIMARIES = {
+    1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film", 9: "bt2020",
+    10: "smpte428", 11: "smpte431", 12: "smpte432", 22: "ebu3213",
+}  # fmt: skip
+_TRANSFERS = {
+    1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear", 9: "log100",
+    10: "log316", 11: "iec61966-2-4", 12: "bt1361e", 13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12",
+    16: "smpte2084", 17: "smpte428", 18: "arib-std-b67",
+}  # fmt: skip
+_MATRICES = {
+    0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco", 9: "bt2020nc",
+    10: "bt2020c", 11: "smpte2085", 12: "chroma-derived-nc", 13: "chroma-derived-c", 14: "ictcp",
+}  # fmt: skip
+_RANGES = {1: "tv", 2: "pc"}
 
 
 def probe(path: str | os.PathLike[str]) -> MediaInfo:
@@ -114,6 +134,7 @@ def _probe_image(p: Path, kind: Sniffed, head: bytes) -> MediaInfo:
         has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
         bit_depth = _image_bit_depth(mode, fmt, head)
         color_profile = non_srgb_profile(im.info.get("icc_profile"))
+        described = still_color(im, fmt, p) if fmt in ("heic", "avif", "heif", "png") else None
         if coded_w * coded_h <= MAX_IMAGE_PIXELS:
             _verify_image(im, fmt, p)
     width, height = (coded_h, coded_w) if orientation in (5, 6, 7, 8) else (coded_w, coded_h)
@@ -126,6 +147,8 @@ def _probe_image(p: Path, kind: Sniffed, head: bytes) -> MediaInfo:
         exif_orientation=orientation,
         frames=frames,
         color_profile=color_profile,
+        hdr=_HDR_TRANSFERS.get(described[1]) if described else None,  # type: ignore[arg-type]
+        color_primaries=_PRIMARIES.get(described[0]) if described else None,  # type: ignore[arg-type]
     )
     return MediaInfo(
         path=str(p),
@@ -266,7 +289,7 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
     import av
 
     ctx = stream.codec_context
-    rotation = _first_frame_rotation(container, stream, p)
+    rotation, peak = _first_frame(container, stream, p)
     coded_w, coded_h = ctx.width, ctx.height
     sar = stream.sample_aspect_ratio
     # Non-square pixels (anamorphic video): players widen the frame by the sample aspect ratio.
@@ -274,6 +297,7 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
     shown_w = round(coded_w * sar) if sample_aspect else coded_w
     width, height = (coded_h, shown_w) if rotation in (90, 270) else (shown_w, coded_h)
     pix_fmt = ctx.pix_fmt
+    hdr = _HDR_TRANSFERS.get(ctx.color_trc)
     bit_depth = None
     if pix_fmt:
         try:
@@ -298,16 +322,26 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
         bitrate=ctx.bit_rate or None,
         duration=_seconds(stream.duration, stream.time_base),
         sample_aspect=sample_aspect,
-        hdr=_HDR_TRANSFERS.get(ctx.color_trc),
+        hdr=hdr,
+        color_primaries=_PRIMARIES.get(ctx.color_primaries),
+        color_transfer=_TRANSFERS.get(ctx.color_trc),
+        color_matrix=_MATRICES.get(ctx.colorspace) if ctx.colorspace != 0 or _is_rgb(pix_fmt) else None,
+        color_range=_RANGES.get(ctx.color_range) or ("pc" if (pix_fmt or "").startswith("yuvj") else None),
+        peak_luminance=peak if hdr == "PQ" else None,
     )
 
 
-def _first_frame_rotation(container, stream, p: Path) -> int:  # type: ignore[no-untyped-def]
-    """Clockwise display rotation, read from the first decoded frame's display matrix."""
+def _is_rgb(pix_fmt: str | None) -> bool:
+    return bool(pix_fmt) and pix_fmt.startswith(("gbr", "rgb", "bgr", "argb", "abgr", "rgba", "bgra"))
+
+
+def _first_frame(container, stream, p: Path) -> tuple[int, float | None]:  # type: ignore[no-untyped-def]
+    """Clockwise display rotation, read from the first decoded frame's display matrix, and the HDR
+    peak luminance from its side data (FFmpeg exposes neither on the stream)."""
     stream.thread_type = "SLICE"  # frame threading would buffer several packets before one frame
     for packet in container.demux(stream):
         for frame in packet.decode():
-            return (-round(frame.rotation / 90) * 90) % 360
+            return (-round(frame.rotation / 90) * 90) % 360, peak_luminance(frame)
     raise ProbeError(f"{p}: the video stream holds no decodable frame", "decode.error")
 
 

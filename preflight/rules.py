@@ -149,7 +149,21 @@ def _image_details(info: MediaInfo, profile: Profile, orientation: str) -> Itera
             "fix bakes the rotation into the pixels",
             fixable=True, measured=d.exif_orientation, limit=1,
         )  # fmt: skip
-    if d.color_profile:
+    if d.hdr:
+        yield Finding(
+            "image.hdr", W,
+            f"HDR photo ({d.hdr}): a provider that reads it as an ordinary picture gets washed-out, dull "
+            "colours: fix tone-maps it to an SDR sRGB picture",
+            fixable=True, measured=d.hdr, limit="SDR",
+        )  # fmt: skip
+    elif d.sdr_conversion:
+        yield Finding(
+            "image.wide_gamut", W,
+            "colours in BT.2020 primaries: a provider that reads them as sRGB shows them dull: fix converts "
+            "them to sRGB",
+            fixable=True, measured=d.color_primaries, limit="sRGB",
+        )  # fmt: skip
+    if d.color_profile and not d.sdr_conversion:
         yield Finding(
             "image.color_profile", W,
             f"colours are in {d.color_profile}, not sRGB; a provider that ignores the profile shows them "
@@ -276,10 +290,16 @@ def _stream_details(info: MediaInfo, profile: Profile, orientation: str) -> Iter
     if v.hdr:
         yield Finding(
             "video.hdr", W,
-            f"HDR video ({v.hdr}): a provider that converts it to SDR without tone mapping gets washed-out "
-            "colours, and fix cannot tone-map either: export SDR from the phone or editor "
-            "(iPhone: Settings > Camera > Formats, HDR Video off)",
-            measured=v.hdr, limit="SDR",
+            f"HDR video ({v.hdr}): a provider that converts it to SDR without tone mapping gets washed-out, "
+            "dull colours: fix tone-maps it to SDR BT.709 (reference white to SDR white, highlights rolled off)",
+            fixable=True, measured=v.hdr, limit="SDR",
+        )  # fmt: skip
+    elif v.sdr_conversion:
+        yield Finding(
+            "video.wide_gamut", W,
+            f"colours in {v.sdr_conversion.removesuffix(' SDR')} primaries: a provider that reads them as "
+            "BT.709 shows them dull: fix converts them to BT.709",
+            fixable=True, measured=v.color_primaries, limit="bt709",
         )  # fmt: skip
     if v.sample_aspect:
         yield Finding(

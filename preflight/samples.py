@@ -15,7 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["make_bomb_png", "make_clip", "make_image", "moving_pattern", "photo_frames", "sample_photo"]
+__all__ = [
+    "color_card",
+    "make_bomb_png",
+    "make_clip",
+    "make_hdr_clip",
+    "make_hdr_image",
+    "make_image",
+    "moving_pattern",
+    "photo_frames",
+    "sample_photo",
+]
 
 FrameSource = Callable[[int, int, int], np.ndarray]
 """(index, width, height) -> RGB uint8 array of shape (height, width, 3)."""
@@ -223,3 +233,161 @@ def photo_frames(
         return np.asarray(source.resize((width, height), Image.Resampling.BILINEAR, box=box))
 
     return draw
+
+
+# --- HDR ----------------------------------------------------------------------------------------
+
+COLOR_CHECKER = (
+    (115, 82, 68), (194, 150, 130), (98, 122, 157), (87, 108, 67), (133, 128, 177), (103, 189, 170),
+    (214, 126, 44), (80, 91, 166), (193, 90, 99), (94, 60, 108), (157, 188, 64), (224, 163, 46),
+    (56, 61, 150), (70, 148, 73), (175, 54, 60), (231, 199, 31), (187, 86, 149), (8, 133, 161),
+    (243, 243, 242), (200, 200, 200), (160, 160, 160), (122, 122, 121), (85, 85, 85), (52, 52, 52),
+)  # fmt: skip
+"""The 24 patches of the X-Rite ColorChecker Classic in sRGB (BabelColor's published averages):
+skin, sky, foliage, the saturated primaries and secondaries a camera meets, and a grey row."""
+
+
+def color_card(width: int = 640, height: int = 360) -> np.ndarray:
+    """An SDR test picture (RGB uint8): the astronaut on the left (skin, a saturated orange suit, the
+    flag), the ColorChecker's 24 patches on the right and a grey ramp from black to white (255:
+    SDR's brightest) along the bottom right."""
+    from PIL import Image
+
+    side = min(height, width // 2)
+    card = np.zeros((height, width, 3), np.uint8)
+    card[:side, :side] = np.asarray(Image.fromarray(sample_photo()).resize((side, side), Image.Resampling.LANCZOS))
+    x0, right = side, width - side
+    top = height * 3 // 4
+    for i, rgb in enumerate(COLOR_CHECKER):
+        row, col = divmod(i, 6)
+        ys = slice(row * top // 4, (row + 1) * top // 4)
+        card[ys, x0 + col * right // 6 : x0 + (col + 1) * right // 6] = rgb
+    card[top:, x0:] = np.round(np.linspace(0, 255, right))[None, :, None].astype(np.uint8)
+    return card
+
+
+HDR_TRANSFERS = {"HLG": 18, "PQ": 16, "BT.2020 SDR": 14}
+"""FFmpeg's AVColorTransferCharacteristic for each kind :func:`make_hdr_clip` writes."""
+
+
+def make_hdr_clip(
+    path: str | os.PathLike[str],
+    *,
+    transfer: str = "HLG",
+    duration: float = 1.0,
+    width: int = 640,
+    height: int = 360,
+    fps: float = 25,
+    frames: FrameSource | None = None,
+    highlight: tuple[int, int, int, int] | None = None,
+    max_cll: int | None = None,
+    crf: int = 16,
+) -> Path:
+    """An HEVC Main 10 clip (libx265, yuv420p10le) in BT.2020, tagged ``transfer`` (``HLG``, ``PQ`` or
+    ``BT.2020 SDR``), made from SDR frames by BT.2408's display-light mapping
+    (:func:`preflight.color.hdr_from_sdr`): SDR white lands at reference white, 75% HLG or
+    203 cd/m2 PQ, as a phone's or an editor's SDR->HDR conversion puts it.
+
+    ``frames`` draws SDR RGB frames (default: :func:`color_card`, still). ``highlight`` (x, y, w, h)
+    is a box made brighter than any SDR white: the HDR peak (1000 cd/m2, 100% HLG), as a lamp or
+    the sun would be. ``max_cll`` writes HDR10 light-level and mastering-display metadata (PQ).
+    """
+    import av
+
+    from .color import HLG_NOMINAL_PEAK, hdr_from_sdr, hlg_oetf, pq_inverse_eotf
+
+    path = Path(path)
+    code = HDR_TRANSFERS[transfer]
+    rate = Fraction(fps).limit_denominator(1001)
+    count = max(1, round(duration * float(rate)))
+    card = color_card(width, height) if frames is None else None
+    params = [
+        "log-level=error", f"crf={crf}", "colorprim=bt2020", "colormatrix=bt2020nc", "range=limited",
+        "transfer=" + {18: "arib-std-b67", 16: "smpte2084", 14: "bt2020-10"}[code],
+    ]  # fmt: skip
+    if max_cll is not None:
+        params.append(f"max-cll={max_cll},{max_cll // 4}")
+        params.append("master-display=G(8500,39850)B(6550,2300)R(35400,14600)WP(15635,16450)L(10000000,1)")
+    if highlight is not None and transfer != "BT.2020 SDR":
+        peak = hlg_oetf(np.array(1.0)) if transfer == "HLG" else pq_inverse_eotf(np.array(HLG_NOMINAL_PEAK))
+    previous: tuple[np.ndarray, np.ndarray] | None = None
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx265", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p10le"
+        stream.options = {"preset": "ultrafast", "x265-params": ":".join(params)}
+        ctx = stream.codec_context
+        ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range = 9, code, 9, 1
+        for index in range(count):
+            sdr = card if card is not None else frames(index, width, height)  # type: ignore[misc]
+            if previous is not None and previous[0] is sdr:
+                signal = previous[1]  # a still: convert once
+            else:
+                signal = hdr_from_sdr(sdr.astype(np.float64) / 255.0, transfer)
+                if highlight is not None and transfer != "BT.2020 SDR":
+                    x, y, w, h = highlight
+                    signal[y : y + h, x : x + w] = peak
+                previous = (sdr, signal)
+            rgb48 = np.round(signal * 65535).astype(np.uint16)
+            frame = av.VideoFrame.from_ndarray(rgb48, format="rgb48le")
+            frame = frame.reformat(format="yuv420p10le", dst_colorspace="BT2020", dst_color_range="MPEG")
+            frame.color_primaries, frame.color_trc = 9, code
+            frame.pts = index
+            frame.time_base = 1 / rate
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def make_hdr_image(
+    path: str | os.PathLike[str],
+    *,
+    transfer: str = "PQ",
+    format: str = "heic",
+    width: int = 640,
+    height: int = 360,
+    pixels: np.ndarray | None = None,
+) -> Path:
+    """An HDR still from an SDR sRGB picture (default :func:`color_card`), SDR white at reference white,
+    tagged with its colour description: ``heic`` (10-bit HEVC, nclx, by pillow-heif), ``avif`` (10-bit
+    AV1, ``colr`` nclx, by PyAV's SVT-AV1 and avif muxer) or ``png`` (8-bit with a ``cICP`` chunk, by
+    Pillow)."""
+    from .color import hdr_from_sdr
+
+    path = Path(path)
+    sdr = color_card(width, height) if pixels is None else pixels
+    height, width = sdr.shape[:2]
+    signal = hdr_from_sdr(sdr.astype(np.float64) / 255.0, transfer, srgb=True)
+    code = HDR_TRANSFERS[transfer]
+    if format == "heic":
+        import pillow_heif
+
+        data = np.round(signal * 65535).astype(np.uint16)
+        heif = pillow_heif.from_bytes(mode="RGB;16", size=(width, height), data=data.tobytes())
+        heif.info["nclx_profile"] = {
+            "color_primaries": 9, "transfer_characteristics": code, "matrix_coefficients": 9, "full_range_flag": 0,
+        }  # fmt: skip
+        heif.save(path, quality=90)
+    elif format == "avif":
+        import av
+
+        rgb48 = np.round(signal * 65535).astype(np.uint16)
+        with av.open(str(path), "w", format="avif") as out:
+            stream = out.add_stream("libsvtav1", rate=1)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p10le"
+            ctx = stream.codec_context
+            ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range = 9, code, 9, 1
+            stream.options = {"crf": "20", "preset": "10", "svtav1-params": "enable-stat-report=0:lp=1"}
+            frame = av.VideoFrame.from_ndarray(rgb48, format="rgb48le")
+            frame = frame.reformat(format="yuv420p10le", dst_colorspace="BT2020", dst_color_range="MPEG")
+            frame.color_primaries, frame.color_trc, frame.pts = 9, code, 0
+            out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+    elif format == "png":
+        from PIL import Image, PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        info.add(b"cICP", bytes([9, code, 0, 1]))  # BT.2020, the curve, RGB, full range
+        Image.fromarray(np.round(signal * 255).astype(np.uint8), "RGB").save(path, format="PNG", pnginfo=info)
+    else:
+        raise ValueError(f"format must be heic, avif or png, not {format!r}")
+    return path

@@ -12,6 +12,7 @@ from PIL import Image
 
 from preflight import probe
 from preflight.errors import ProbeError
+from preflight.models import to_dict
 from preflight.samples import make_bomb_png, make_clip, make_image
 
 
@@ -303,10 +304,61 @@ def test_hdr_clip_is_flagged(tmp_path: Path) -> None:
             out.mux(stream.encode(frame.reformat(format="yuv420p10le")))
         out.mux(stream.encode(None))
     info = probe(path)
-    assert info.video is not None and (info.video.hdr, info.video.codec, info.video.bit_depth) == ("HLG", "hevc", 10)
+    v = info.video
+    assert v is not None and (v.hdr, v.codec, v.bit_depth) == ("HLG", "hevc", 10)
+    assert (v.color_primaries, v.color_transfer, v.color_matrix) == ("bt2020", "arib-std-b67", "bt2020nc")
+    assert v.sdr_conversion == "HLG"
     (item,) = check([path], content=False).items
     codes = {f.code: f for f in item.findings}
     assert set(codes) == {"video.hdr", "video.pixel_format"}
-    assert not codes["video.hdr"].fixable and item.verdict == "pass"
+    assert codes["video.hdr"].fixable and "tone-maps it to SDR BT.709" in codes["video.hdr"].message
+    assert codes["video.hdr"].severity.value == "warning" and item.verdict == "pass"
+    assert item.media is not None and to_dict(item.media)["video"]["color_transfer"] == "arib-std-b67"
     sdr = probe(make_clip(tmp_path / "sdr.mp4", duration=0.5, width=320, height=240))
-    assert sdr.video is not None and sdr.video.hdr is None
+    assert sdr.video is not None and sdr.video.hdr is None and sdr.video.sdr_conversion is None
+    assert (sdr.video.color_primaries, sdr.video.color_transfer) == (None, None)  # PyAV writes no tags
+
+
+def test_peak_luminance_falls_back_to_the_mastering_display() -> None:
+    import struct
+    from types import SimpleNamespace
+
+    from preflight.colorgraph import lut_peak, peak_luminance
+
+    # AVMasteringDisplayMetadata: 3 primaries + white point (8 rationals), min and max luminance, 2 flags
+    mdm = struct.pack("<20i", *([1, 2] * 8), 1, 10000, 4000 * 10000, 10000) + struct.pack("<ii", 1, 1)
+    cll = _SideItem("CONTENT_LIGHT_LEVEL", struct.pack("<II", 1203, 400))  # MaxCLL, MaxFALL
+    frames = [
+        SimpleNamespace(side_data=[_SideItem("MASTERING_DISPLAY_METADATA", mdm)]),
+        SimpleNamespace(side_data=[cll, _SideItem("MASTERING_DISPLAY_METADATA", mdm)]),
+        SimpleNamespace(side_data=[_SideItem("MASTERING_DISPLAY_METADATA", mdm[:84] + struct.pack("<i", 0))]),
+        SimpleNamespace(side_data=[]),
+    ]
+    assert [peak_luminance(f) for f in frames] == [4000.0, 1203.0, None, None]
+    assert lut_peak(1203.0) == 1200.0 and lut_peak(None) is None
+
+
+class _SideItem:
+    """Stands in for PyAV's SideData: a ``type`` with a ``name``, and the raw bytes."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.type = type("T", (), {"name": name})()
+        self._data = data
+
+    def __bytes__(self) -> bytes:
+        return self._data
+
+
+def test_hdr_colour_description_and_peak(tmp_path: Path) -> None:
+    from preflight import check
+    from preflight.samples import make_hdr_clip
+
+    pq = probe(make_hdr_clip(tmp_path / "pq.mp4", transfer="PQ", duration=0.2, width=160, height=96, max_cll=1500))
+    assert pq.video is not None and pq.video.hdr == "PQ" and pq.video.peak_luminance == 1500
+    assert (pq.video.color_transfer, pq.video.color_range) == ("smpte2084", "tv")
+    wide = make_hdr_clip(tmp_path / "wide.mp4", transfer="BT.2020 SDR", duration=0.2, width=160, height=96)
+    info = probe(wide)
+    assert info.video is not None and info.video.hdr is None and info.video.sdr_conversion == "BT.2020 SDR"
+    (item,) = check([wide], content=False).items
+    (gamut,) = [f for f in item.findings if f.code == "video.wide_gamut"]
+    assert gamut.fixable and gamut.severity.value == "warning" and gamut.measured == "bt2020"

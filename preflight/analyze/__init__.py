@@ -144,10 +144,12 @@ def load_image_rgb(path: str | os.PathLike[str], max_pixels: int | None = None) 
     """Upright RGB pixels of an image (EXIF orientation applied), refusing decompression bombs.
 
     The size is read from the header before any pixel is decoded; JPEGs are decoded at a reduced
-    DCT scale when they are much larger than analysis needs.
+    DCT scale when they are much larger than analysis needs. An HDR still (HEIC/AVIF/PNG tagged HLG
+    or PQ) comes tone-mapped to SDR, at most ``IMAGE_DECODE_SIDE`` on its long side.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    from ..hdrphoto import sdr_still, still_source
     from ..probe import MAX_IMAGE_PIXELS
 
     limit = max_pixels or MAX_IMAGE_PIXELS
@@ -163,6 +165,10 @@ def load_image_rgb(path: str | os.PathLike[str], max_pixels: int | None = None) 
                     "refusing to decode it (decompression-bomb guard)",
                     "image.too_many_pixels",
                 )
+            fmt = (image.format or "").lower()
+            source = still_source(image, "heic" if fmt == "heif" else fmt, path)
+            if source is not None:  # HDR: the SDR picture fix would deliver, at analysis size
+                return np.asarray(sdr_still(path, source, max_side=IMAGE_DECODE_SIDE))
             if image.format == "JPEG":
                 image.draft("RGB", (IMAGE_DECODE_SIDE, IMAGE_DECODE_SIDE))
             upright = ImageOps.exif_transpose(image)

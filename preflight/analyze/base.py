@@ -30,7 +30,8 @@ class FrameSample:
     luma: np.ndarray
     """uint8 (h, w) luma at a small fixed working size (long side ``frames.WORK_SIDE``)."""
     rgb: np.ndarray | None = None
-    """uint8 (H, W, 3) full-size RGB, only on frames some analyzer asked for; else None."""
+    """uint8 (H, W, 3) full-size RGB, only on frames some analyzer asked for; else None. For an HDR
+    clip it is tone-mapped to SDR and at most ``tonemapped.RGB_SIDE`` (1920) px on the long side."""
     width: int = 0
     """Displayed width of the full frame."""
     height: int = 0

@@ -137,6 +137,28 @@ def _small_luma(frame: Any, size: tuple[int, int]) -> np.ndarray:
     return frame.reformat(width=size[0], height=size[1], format="gray").to_ndarray()
 
 
+class _Converter:
+    """How one clip's decoded frames become the small luma and the RGB, chosen from its first frame:
+    as decoded for SDR BT.709 (or untagged), tone-mapped to SDR BT.709 for HDR and BT.2020 clips (the
+    picture fix would deliver), so the gates judge what the provider gets."""
+
+    def __init__(self, frame: Any) -> None:
+        from ..colorgraph import kind_of
+
+        source = kind_of(frame)
+        self.tone: Any = None
+        if source is not None:
+            from .tonemapped import ToneMappedFrames
+
+            self.tone = ToneMappedFrames(source)
+
+    def luma(self, frame: Any, size: tuple[int, int]) -> np.ndarray:
+        return _small_luma(frame, size) if self.tone is None else self.tone.luma(frame, size)
+
+    def rgb(self, frame: Any) -> np.ndarray:
+        return frame.to_ndarray(format="rgb24") if self.tone is None else self.tone.rgb(frame)
+
+
 def _rotate(pixels: np.ndarray, ccw_degrees: int) -> np.ndarray:
     k = (ccw_degrees // 90) % 4
     return np.ascontiguousarray(np.rot90(pixels, k)) if k else pixels
@@ -170,12 +192,14 @@ def iter_samples(
         origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else None
         last_time: float | None = None
         size: tuple[int, int] | None = None
+        convert: _Converter | None = None
         for frame in _frames_past_damage(container, stream, stats):
             stats.frames += 1
             if size is None:
                 # The first frame's display matrix holds for the clip (as players read it).
                 stats.rotation = round((frame.rotation or 0) / 90) * 90 % 360
                 size = work_size(frame.width, frame.height, work_side)
+                convert = _Converter(frame)  # and its colour tags
             if frame.pts is None or frame.time is None:
                 t = 0.0 if last_time is None else last_time + period
             else:
@@ -186,10 +210,10 @@ def iter_samples(
                 stats.dropped += 1
                 continue
             last_time = t
-            luma = _rotate(_small_luma(frame, size), stats.rotation)
+            luma = _rotate(convert.luma(frame, size), stats.rotation)  # type: ignore[union-attr]
             rgb = None
             if schedule.due(t):
-                rgb = _rotate(frame.to_ndarray(format="rgb24"), stats.rotation)
+                rgb = _rotate(convert.rgb(frame), stats.rotation)  # type: ignore[union-attr]
                 stats.rgb_frames += 1
             display_w, display_h = (
                 (frame.height, frame.width) if stats.rotation in (90, 270) else (frame.width, frame.height)

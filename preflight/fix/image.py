@@ -1,4 +1,5 @@
-"""The image executor (Pillow): first frame, EXIF orientation, 8-bit RGB, geometry, size cap.
+"""The image executor (Pillow): first frame, EXIF orientation, 8-bit RGB (HDR tone-mapped), geometry,
+size cap.
 
 The result is rendered in memory (a subject photo is a few MB) so the size search can try several
 qualities and the caller knows the final format before it names the file.
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FixError
-from .ops import ColorConvert, FirstFrame, Pad, StripExif
+from .ops import ColorConvert, FirstFrame, Pad, StripExif, ToneMap
 from .plan import Plan
 
 __all__ = ["JPEG_QUALITY", "RenderedImage", "render_image"]
@@ -48,14 +49,27 @@ def render_image(plan: Plan, src: Path, min_side: int | None = None) -> Rendered
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(src) as im:
-                im.seek(0)  # the first frame of an animation (FirstFrame)
-                im.load()
-                picture = _prepare(im, plan)
+            tone = plan.find(ToneMap)
+            if tone is not None:
+                picture = _tone_mapped(src, tone)
+            else:
+                with Image.open(src) as im:
+                    im.seek(0)  # the first frame of an animation (FirstFrame)
+                    im.load()
+                    picture = _prepare(im, plan)
     except (OSError, ValueError, SyntaxError) as exc:  # Pillow's ways of saying "bad data"
         raise FixError(f"{src}: cannot decode the image: {exc}", "decode.error") from exc
     picture = _reshape(picture, plan)
     return _encode(picture, plan, min_side)
+
+
+def _tone_mapped(src: Path, tone: ToneMap) -> Any:
+    """An HDR (or BT.2020) still as upright 8-bit sRGB: decoded at its own bit depth where the decoder
+    allows, the LUT in numpy (:mod:`preflight.hdrphoto`). No profile is carried over."""
+    from ..colorgraph import ToneSource
+    from ..hdrphoto import sdr_still
+
+    return sdr_still(src, ToneSource(tone.source, tone.primaries, tone.peak_nits))
 
 
 def _prepare(im: Any, plan: Plan) -> Any:

@@ -25,6 +25,7 @@ __all__ = [
     "Scale",
     "SquarePixels",
     "StripExif",
+    "ToneMap",
     "Transcode",
     "Trim",
 ]
@@ -182,6 +183,27 @@ class PixelFormat:
 
 
 @dataclass(frozen=True)
+class ToneMap:
+    """HDR (or wide-gamut SDR) pixels made SDR BT.709: BT.2408 reference white on SDR white,
+    highlights rolled off, colours converted from the source primaries (:mod:`preflight.color`)."""
+
+    source: str
+    """``HLG``, ``PQ`` or ``BT.2020 SDR`` (only the gamut changes)."""
+    primaries: str = "bt2020"
+    """The source's primaries: ``bt2020``, ``smpte432`` (Display P3) or ``bt709``."""
+    peak_nits: float | None = None
+    """The brightest content (PQ metadata); None for the default."""
+    target: str = "BT.709"
+    """``BT.709`` for clips, ``sRGB`` for stills (same primaries, the still's own curve)."""
+
+    @property
+    def action(self) -> str:
+        if self.source.endswith("SDR"):  # no curve to map: only the colours move
+            return f"gamut {self.source.removesuffix(' SDR')} -> {self.target}"
+        return f"tone map {self.source} -> SDR {self.target}"
+
+
+@dataclass(frozen=True)
 class FitSize:
     """Keep the output under a byte cap: a bitrate (clips) or a quality search (images)."""
 
@@ -242,5 +264,5 @@ class Convert:
 
 Operation = (
     Copy | Remux | Trim | Transcode | AudioTranscode | BakeRotation | SquarePixels | Crop | Scale | Pad | ConstantRate
-    | PixelFormat | FitSize | FirstFrame | StripExif | ColorConvert | Convert
+    | PixelFormat | ToneMap | FitSize | FirstFrame | StripExif | ColorConvert | Convert
 )  # fmt: skip

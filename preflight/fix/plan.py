@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..colorgraph import lut_peak
 from ..models import Finding, MediaInfo, Severity
 from ..profiles import Profile
 from .geometry import Box, Geometry, fit_geometry
@@ -32,12 +33,13 @@ from .ops import (
     Scale,
     SquarePixels,
     StripExif,
+    ToneMap,
     Transcode,
     Trim,
 )
 from .window import choose_window, subject_in
 
-__all__ = ["ContentHints", "FixOptions", "Plan", "PoseSample", "hints_from_analysis", "plan_fix"]
+__all__ = ["ContentHints", "FixOptions", "Plan", "PoseSample", "hints_from_analysis", "plan_fix", "tone_map_for"]
 
 CONTENT_PREFIXES = ("pose.", "motion.", "quality.", "analysis.")
 """Findings about content: fix cannot repair them, but they never stop it repairing the limits
@@ -215,6 +217,9 @@ def _plan_clip(
         encode_why.append("rotation")
     if v.sample_aspect:
         encode_why.append("non-square pixels")
+    tone = tone_map_for(v)
+    if tone is not None:
+        encode_why.append(tone.source)
     shown = _square_shown_size(info)
     odd_pixels = (v.bit_depth or 8) > 8 or not (v.pix_fmt or "yuv420p").startswith(("yuv420p", "yuvj420p"))
     if odd_pixels:
@@ -274,6 +279,8 @@ def _plan_clip(
     if v.rotation:
         ops.append(BakeRotation(v.rotation))
     ops.extend(_geometry_ops(geometry, options.fill))
+    if tone is not None:
+        ops.append(tone)
     if rate is not None:
         ops.append(ConstantRate(rate, v.fps, v.variable_fps))
     if odd_pixels:
@@ -281,6 +288,21 @@ def _plan_clip(
     if too_big and cap is not None:
         ops.append(FitSize(cap, video_bitrate(cap, length, audio is not None)))
     return Plan("video", tuple(ops), "mp4", notes=tuple(notes), geometry=geometry, **sizes)
+
+
+_TONE_PRIMARIES = ("bt2020", "smpte432", "bt709")
+"""Source primaries the tone map converts from (:data:`preflight.color.PRIMARIES`); HDR tagged with
+anything else (or nothing) is taken as BT.2020, as BT.2100 defines it."""
+
+
+def tone_map_for(v: Any, target: str = "BT.709") -> ToneMap | None:
+    """The tone map a video stream (or an image's details, ``target="sRGB"``) needs to become SDR, or None."""
+    source = v.sdr_conversion
+    if source is None:
+        return None
+    primaries = v.color_primaries if v.color_primaries in _TONE_PRIMARIES else "bt2020"
+    peak = getattr(v, "peak_luminance", None)
+    return ToneMap(source, primaries, lut_peak(peak) if source == "PQ" else None, target)
 
 
 def video_bitrate(max_bytes: int, seconds: float, with_audio: bool, audio_bps: int = 128_000) -> int:
@@ -354,7 +376,10 @@ def _plan_image(info: MediaInfo, profile: Profile, options: FixOptions, hints: C
         ops.append(FirstFrame(d.frames))
     if d.exif_orientation != 1:
         ops.append(StripExif(d.exif_orientation))
-    color = _color_op(d.mode, d.bit_depth, d.has_alpha, d.color_profile)
+    tone = tone_map_for(d, target="sRGB")
+    if tone is not None:
+        ops.append(tone)  # the pixels come from the HDR decode: no other colour conversion applies
+    color = None if tone is not None else _color_op(d.mode, d.bit_depth, d.has_alpha, d.color_profile)
     if color is not None:
         ops.append(color)
     target = info.format if info.format in lim.formats else _image_target(info.format, d.mode, lim.formats)

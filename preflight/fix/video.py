@@ -1,9 +1,10 @@
 """The clip executor (PyAV): copy, remux, stream-copy trim, and the one re-encode.
 
 Copy paths never decode: packets move from one container to the other with shifted timestamps.
-The re-encode decodes once, runs one libavfilter graph (rotation, crop, scale, pad with a blurred or
-solid fill, yuv420p) and encodes H.264 with libx264 (frame threads, like the ffmpeg CLI); AAC sound
-is copied, any other sound is encoded to AAC. Times are relative to the container's start.
+The re-encode decodes once, runs one libavfilter graph (rotation, crop, scale, tone map, pad with a
+blurred or solid fill, yuv420p BT.709) and encodes H.264 with libx264 (frame threads, like the ffmpeg
+CLI), tagged BT.709; AAC sound is copied, any other sound is encoded to AAC. Times are relative to the
+container's start.
 """
 
 from __future__ import annotations
@@ -210,6 +211,7 @@ def _encode_once(
         # what the ffmpeg CLI gets and are markedly faster.
         vout.codec_context.thread_type = "AUTO"
         vout.codec_context.thread_count = 0
+        _tag_bt709(vout.codec_context)
         vout.options = _x264_options(bitrate, plan)
         audio = None
         if ain is not None:
@@ -260,6 +262,16 @@ def _skipped_video(damage: Damage) -> list[str]:
         what = "frame" if damage.corrupt == 1 else "frames"
         notes.append(f"kept {damage.corrupt} video {what} the decoder repaired (concealed errors)")
     return notes
+
+
+def _tag_bt709(ctx: Any) -> None:
+    """Say what the graph made (:data:`.videograph.OUTPUT_COLOR`): BT.709 primaries, transfer and
+    matrix, limited range. libx264 writes these into the stream's VUI and the MP4 muxer a ``colr``
+    box, so no player has to guess (an untagged clip is read as BT.601 by some)."""
+    ctx.color_primaries = 1  # AVCOL_PRI_BT709
+    ctx.color_trc = 1  # AVCOL_TRC_BT709
+    ctx.colorspace = 1  # AVCOL_SPC_BT709
+    ctx.color_range = 1  # AVCOL_RANGE_MPEG
 
 
 def _feed(frame: Any, t0: float, frames: _FrameSlots, graph: Any, vout: Any, out: Any) -> bool:

@@ -1,7 +1,14 @@
-"""The libavfilter graph of a re-encode: rotation, crop, scale, pad, yuv420p, all in FFmpeg's C code.
+"""The libavfilter graph of a re-encode: rotation, crop, scale, tone map, pad, yuv420p BT.709, all in
+FFmpeg's C code.
 
 The blurred fill is made at an eighth of the output size (blur is cheap there and the result is
 meant to be soft anyway), then scaled up behind the sharp frame.
+
+HDR (and BT.2020) sources are tone-mapped where it is cheapest: after the crop and any downscale,
+before an upscale or the padding. The decoded YUV becomes 16-bit RGB with the source's own matrix,
+``lut3d`` (tetrahedral) maps it to linear BT.709 light with the table from :mod:`preflight.color`,
+``lutrgb`` applies the BT.1886 gamma at 16 bits, and the frame goes to 8-bit 4:2:0 BT.709 limited
+range. Every output is BT.709: the encoder tags it so (``video.py``).
 """
 
 from __future__ import annotations
@@ -9,10 +16,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .ops import BakeRotation, SquarePixels
+from ..colorgraph import SWS_MATRIX, SWS_RANGE, ToneSource, link, tone_map_filters
+from .ops import BakeRotation, SquarePixels, ToneMap
 from .plan import Plan
 
-__all__ = ["build_graph"]
+__all__ = ["OUTPUT_COLOR", "build_graph"]
 
 _TRANSPOSE = {90: ["transpose=dir=clock"], 180: ["hflip", "vflip"], 270: ["transpose=dir=cclock"]}
 BLUR_SCALE = 8
@@ -20,13 +28,25 @@ BLUR_SCALE = 8
 BLUR_SIGMA = 4.0
 """Gaussian sigma at that size (about 32 output pixels): shapes dissolve, colours stay."""
 
+OUTPUT_COLOR = {"color_primaries": "bt709", "color_trc": "bt709", "colorspace": "bt709", "range": "tv"}
+"""What every re-encoded clip is, and says it is (``setparams`` names)."""
+
 
 def build_graph(vin: Any, plan: Plan, fill: str = "blur") -> Any:
     """A configured graph: push a decoded frame, pull it shaped for the encoder."""
     import av
 
     graph = av.filter.Graph()
-    node = graph.add_buffer(template=vin)
+    ctx = vin.codec_context
+    node = graph.add(
+        "buffer",
+        video_size=f"{ctx.width}x{ctx.height}",
+        pix_fmt=str(int(av.VideoFormat(ctx.pix_fmt))),
+        time_base=str(vin.time_base),
+        pixel_aspect="1/1",
+        colorspace=str(ctx.colorspace),
+        range=str(ctx.color_range),
+    )
     square = plan.find(SquarePixels)
     if square is not None:
         # First, in the coded orientation the sample aspect ratio belongs to; the planner's geometry
@@ -40,20 +60,40 @@ def build_graph(vin: Any, plan: Plan, fill: str = "blur") -> Any:
     if g is not None and g.cropped:
         x, y, w, h = g.crop
         node = _chain(graph, node, f"crop={w}:{h}:{x}:{y}")
+    source = g.crop[2:] if g is not None else None
+    # An untagged clip is taken as BT.709 (what players assume for HD): its YUV is kept as it is.
+    # A BT.601 one is converted, since the output says BT.709. HDR without a matrix is BT.2020's.
+    tone = plan.find(ToneMap)
+    matrix = SWS_MATRIX.get(ctx.colorspace, "bt709" if tone is None else "bt2020")
+    if tone is not None:
+        shrink = g is not None and g.scaled and g.content[0] * g.content[1] < g.crop[2] * g.crop[3]
+        size = g.content if shrink else None  # type: ignore[union-attr]
+        what = ToneSource(tone.source, tone.primaries, tone.peak_nits)
+        node = link(graph, node, tone_map_filters(what, matrix, SWS_RANGE.get(ctx.color_range), size))
+        source, matrix = (size or source), "bt709"
     if g is not None and g.padded and fill == "blur":
-        node = _blurred_pad(graph, node, g.crop[2:], g.content, g.canvas, g.offset)
+        node = _blurred_pad(graph, node, source, g.content, g.canvas, g.offset)  # type: ignore[arg-type]
     elif g is not None:
-        if g.scaled:
+        if source != g.content:
             node = _chain(graph, node, f"scale={g.content[0]}:{g.content[1]}:flags=bicubic")
         if g.padded:
             cw, ch = g.canvas
             node = _chain(graph, node, f"pad={cw}:{ch}:{g.offset[0]}:{g.offset[1]}:color=black")
     node = _chain(graph, node, "setsar=1")
+    node = _add(graph, node, "scale", in_color_matrix=matrix, out_color_matrix="bt709", out_range="tv")
     node = _chain(graph, node, "format=pix_fmts=yuv420p")
+    node = _add(graph, node, "setparams", **OUTPUT_COLOR)
     sink = graph.add("buffersink")
     node.link_to(sink)
     graph.configure()
     return graph
+
+
+def _add(graph: Any, node: Any, name: str, **options: str) -> Any:
+    """A filter configured by option names (no escaping: a LUT path may hold ':' or '\\')."""
+    nxt = graph.add(name, **options)
+    node.link_to(nxt)
+    return nxt
 
 
 def _chain(graph: Any, node: Any, spec: str) -> Any:
