@@ -20,6 +20,7 @@ bench:
 	python bench/bench_fix.py
 	python bench/bench_check.py
 	python bench/bench_batch.py
+	python bench/bench_hdr.py
 
 demo:
 	preflight demo

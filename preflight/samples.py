@@ -282,6 +282,7 @@ def make_hdr_clip(
     highlight: tuple[int, int, int, int] | None = None,
     max_cll: int | None = None,
     crf: int = 16,
+    bitrate: int | None = None,
 ) -> Path:
     """An HEVC Main 10 clip (libx265, yuv420p10le) in BT.2020, tagged ``transfer`` (``HLG``, ``PQ`` or
     ``BT.2020 SDR``), made from SDR frames by BT.2408's display-light mapping
@@ -291,6 +292,7 @@ def make_hdr_clip(
     ``frames`` draws SDR RGB frames (default: :func:`color_card`, still). ``highlight`` (x, y, w, h)
     is a box made brighter than any SDR white: the HDR peak (1000 cd/m2, 100% HLG), as a lamp or
     the sun would be. ``max_cll`` writes HDR10 light-level and mastering-display metadata (PQ).
+    ``bitrate`` (bits/s) replaces the constant quality ``crf``: phones record 4K HLG at about 40 Mb/s.
     """
     import av
 
@@ -301,8 +303,10 @@ def make_hdr_clip(
     rate = Fraction(fps).limit_denominator(1001)
     count = max(1, round(duration * float(rate)))
     card = color_card(width, height) if frames is None else None
+    kbps = (bitrate or 0) // 1000
+    rate_control = f"crf={crf}" if bitrate is None else f"bitrate={kbps}:vbv-maxrate={kbps}:vbv-bufsize={kbps}"
     params = [
-        "log-level=error", f"crf={crf}", "colorprim=bt2020", "colormatrix=bt2020nc", "range=limited",
+        "log-level=error", rate_control, "colorprim=bt2020", "colormatrix=bt2020nc", "range=limited",
         "transfer=" + {18: "arib-std-b67", 16: "smpte2084", 14: "bt2020-10"}[code],
     ]  # fmt: skip
     if max_cll is not None:
