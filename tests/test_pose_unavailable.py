@@ -134,3 +134,16 @@ def test_resume_keeps_a_result_whose_pose_was_checked(tmp_path: Path) -> None:
         assert (state.finished(str(path), "fp", need_pose=True) is not None) is kept
         assert state.finished(str(path), "fp", need_pose=False) is not None
         state.close()
+
+
+def test_fix_and_batch_fix_strict_fail_an_output_whose_pose_was_not_checked(
+    no_pose_model: None, photo: Path, tmp_path: Path, capsys  # type: ignore[no-untyped-def]
+) -> None:
+    """--strict means the same in fix as in check: the fixed output, checked without the model, fails."""
+    assert main(["fix", str(photo), "-o", str(tmp_path / "a")]) == 0
+    assert main(["fix", str(photo), "-o", str(tmp_path / "b"), "--strict"]) == 1
+    assert "pose.unavailable" in capsys.readouterr().out
+    args = ["batch", str(photo.parent), "-j", "1", "--state", str(tmp_path / "s.jsonl"), "-o", str(tmp_path / "c")]
+    assert CliRunner().invoke(cli, args, catch_exceptions=False).exit_code == 0
+    strict = CliRunner().invoke(cli, [*args, "--strict", "--jsonl"], catch_exceptions=False)
+    assert strict.exit_code == 1, strict.stdout

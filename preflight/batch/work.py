@@ -261,7 +261,7 @@ def _fix_one(path: str, settings: BatchSettings, profile: Any, digest: str | Non
 
         def attempt() -> Any:
             return fix_one(path, OutputNamer(outdir, [path]), profile, settings.orientation, options,
-                           content=settings.content, contact_sheet=sheet)  # fmt: skip
+                           content=settings.content, contact_sheet=sheet, strict=settings.strict)  # fmt: skip
 
         try:
             one = attempt()

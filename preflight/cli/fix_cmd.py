@@ -13,7 +13,7 @@ from ..fix import FixReport, FixResult, Progress, fix
 from ..models import describe_skipped
 from ..report import describe_media, verdict_words
 from . import exit_with
-from .options import check_window, content_option, fix_options, orientation_option, profile_option
+from .options import check_window, content_option, fix_options, orientation_option, profile_option, strict_option
 
 
 @click.command("fix")
@@ -23,6 +23,7 @@ from .options import check_window, content_option, fix_options, orientation_opti
 @profile_option
 @orientation_option
 @content_option
+@strict_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (preflight.report/1).")
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @fix_options
@@ -32,6 +33,7 @@ def command(
     profile: str | None,
     orientation: str,
     no_content: bool,
+    strict: bool,
     as_json: bool,
     dry_run: bool,
     start: float | None,
@@ -49,7 +51,7 @@ def command(
     with _progress_bar(enabled=sys.stderr.isatty() and not dry_run) as progress:
         report = fix(
             paths, outdir, profile=profile, orientation=orientation, content=not no_content, dry_run=dry_run,
-            start=start, end=end, aspect=aspect, window=window, fill=fill, progress=progress,
+            start=start, end=end, aspect=aspect, window=window, fill=fill, progress=progress, strict=strict,
         )  # fmt: skip
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

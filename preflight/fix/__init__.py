@@ -120,8 +120,12 @@ def fix(
     window: str = "best",
     fill: str = "blur",
     progress: Progress | None = None,
+    strict: bool = False,
 ) -> FixReport:
-    """Fix every path into ``outdir``; a folder stands for every file below it (as in :func:`preflight.check`)."""
+    """Fix every path into ``outdir``; a folder stands for every file below it (as in :func:`preflight.check`).
+
+    ``strict``: warnings (and a pose left unchecked) count as errors in the checks of inputs and outputs,
+    so an output passes only with none."""
     prof = resolve_profile(profile)
     options = FixOptions(start=start, end=end, aspect=aspect, window=window, fill=fill)
     _validate(orientation, options)
@@ -129,10 +133,11 @@ def fix(
     files = list(found.files)
     namer = OutputNamer(outdir, files)
     results = tuple(
-        fix_one(p, namer, prof, orientation, options, content=content, dry_run=dry_run, progress=progress)
+        fix_one(p, namer, prof, orientation, options, content=content, dry_run=dry_run, progress=progress,
+                strict=strict)
         for p in files
-    )
-    return FixReport(prof.name, orientation, results, dry_run=dry_run, skipped=found.skipped)
+    )  # fmt: skip
+    return FixReport(prof.name, orientation, results, dry_run=dry_run, strict=strict, skipped=found.skipped)
 
 
 def _validate(orientation: str, options: FixOptions) -> None:
@@ -161,14 +166,16 @@ def fix_one(
     dry_run: bool = False,
     progress: Progress | None = None,
     contact_sheet: PathLike | None = None,
+    strict: bool = False,
 ) -> FixResult:
     """Check, plan, execute and re-check one input.
 
     ``contact_sheet``: where the input's check writes a clip's contact sheet (from its one decode).
+    ``strict``: warnings count as errors in both checks (see :func:`fix`).
     """
     options = options or FixOptions()
     src = Path(path)
-    before = check_one(src, profile, orientation, content=content, contact_sheet=contact_sheet)
+    before = check_one(src, profile, orientation, content=content, contact_sheet=contact_sheet, strict=strict)
     info = before.media
     if info is None:
         reason = "; ".join(f"{f.code}: {f.message}" for f in before.findings) or "cannot be read"
@@ -184,7 +191,7 @@ def fix_one(
     hints = hints_from_analysis(before.analysis)
     plan = plan_fix(info, before.findings, profile, orientation, options, hints, keyframes)
     if plan.fixable and not dry_run and "decode" not in before.analysis:
-        before = _find_damage(src, before, plan)  # no decode pass ran: nothing damaged may be copied
+        before = _find_damage(src, before, plan, strict)  # no decode pass ran: nothing damaged may be copied
         plan = plan_fix(info, before.findings, profile, orientation, options, hints, keyframes)
     if not plan.fixable:
         return FixResult(str(path), before, plan, reason=plan.reason, notes=plan.notes)
@@ -201,7 +208,7 @@ def fix_one(
     except FixError as exc:
         log.warning("%s: %s", src, exc.one_line())
         return FixResult(str(path), before, plan, reason=exc.one_line(), notes=plan.notes)
-    after = _recheck(output, before, plan, profile, orientation, content)
+    after = _recheck(output, before, plan, profile, orientation, content, strict)
     for action in plan.actions:
         log.info("%s: %s", src, action)
     return FixResult(
@@ -210,7 +217,7 @@ def fix_one(
     )  # fmt: skip
 
 
-def _find_damage(src: Path, before: Item, plan: Plan) -> Item:
+def _find_damage(src: Path, before: Item, plan: Plan, strict: bool = False) -> Item:
     """``before`` with the damage of the streams ``plan`` would copy (``fix --no-content``).
 
     The check's decode pass is what finds damaged packets; without it, a stream copy would carry
@@ -242,7 +249,7 @@ def _find_damage(src: Path, before: Item, plan: Plan) -> Item:
     if not found:
         return before
     findings = (*before.findings, *found)
-    return dataclasses.replace(before, findings=findings, verdict=verdict_for(findings))
+    return dataclasses.replace(before, findings=findings, verdict=verdict_for(findings, strict))
 
 
 def _may_trim(info: Any, profile: Profile, orientation: str, options: FixOptions) -> bool:
@@ -295,15 +302,15 @@ def _execute(
 
 
 def _recheck(
-    output: Path, before: Item, plan: Plan, profile: Profile, orientation: str, content: bool
+    output: Path, before: Item, plan: Plan, profile: Profile, orientation: str, content: bool, strict: bool = False
 ) -> Item:
     """Check the output; the content pass runs again only when frames or pixels changed."""
     fresh = content and plan.changes_pixels
-    after = check_one(output, profile, orientation, content=fresh)
+    after = check_one(output, profile, orientation, content=fresh, strict=strict)
     if not content or fresh or after.media is None:
         return after
     carried = tuple(f for f in before.findings if f.code.startswith(CONTENT_PREFIXES))
     findings: tuple[Finding, ...] = after.findings + carried
     return dataclasses.replace(
-        after, findings=findings, verdict=verdict_for(findings), analysis=dict(before.analysis)
+        after, findings=findings, verdict=verdict_for(findings, strict), analysis=dict(before.analysis)
     )
