@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PreflightError, ProbeError, UsageError
-from .inputs import FolderScan, no_files_error, open_regular, walk_folder
+from .inputs import FolderScan, no_files_error, open_regular, resolved, walk_folder
 from .models import POSE_UNAVAILABLE, Finding, Item, MediaInfo, Report, Severity, Skipped, verdict_for
 from .probe import probe
 from .profiles import ORIENTATIONS, Profile, load_profile
@@ -185,21 +185,23 @@ def collect_paths(paths: Iterable[PathLike]) -> list[Path]:
     return list(collect_inputs(paths).files)
 
 
-def collect_inputs(paths: Iterable[PathLike]) -> FolderScan:
+def collect_inputs(paths: Iterable[PathLike], exclude: Iterable[PathLike] = ()) -> FolderScan:
     """Expand folders into every file below them, and say what was skipped and why.
 
     Plain files are kept as given, even when they are not media: the check says what they are.
     Below a folder every file is kept too (a text file named ``.mp4``, an empty upload, a broken
     link, a FIFO: each gets its finding), except hidden files, sidecars and links out of the folder,
     which are counted with their reason (:mod:`preflight.inputs`). A folder with nothing to check is a
-    UsageError.
+    UsageError. ``exclude``: folders never entered (fix's output folder inside an input folder, so a
+    second run does not fix its own outputs).
     """
     out: list[Path] = []
     skipped: list[Skipped] = []
+    excluded = [resolved(e) for e in exclude]
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            scan = walk_folder(p)
+            scan = walk_folder(p, exclude=excluded)
             if not scan.files:
                 raise no_files_error(str(p), scan.skipped)
             out.extend(scan.files)

@@ -65,3 +65,14 @@ def test_an_output_failing_its_recheck_fails_fix(tmp_path: Path, analysed: list[
     assert result.after.verdict == "fail" and not report.ok
     assert main(["fix", str(clip), "-o", str(tmp_path / "out2")]) == 1
     assert "pose.no_person" in capsys.readouterr().out
+
+
+def test_fixing_a_folder_into_a_folder_inside_it_never_fixes_its_own_outputs(tmp_path: Path) -> None:
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    make_clip(folder / "old.mp4", duration=3, width=480, height=360, fps=10, codec="mpeg4")
+    for run in range(2):  # the second run must not pick up ready/old.mp4 as an input
+        report = fix([folder], folder / "ready", content=False)
+        assert [Path(r.path).name for r in report.results] == ["old.mp4"]
+        assert [s.reason for s in report.skipped] == ["output_folder"] * run
+    assert sorted(p.name for p in (folder / "ready").iterdir()) == ["old-1.mp4", "old.mp4"]

@@ -129,7 +129,7 @@ def fix(
     prof = resolve_profile(profile)
     options = FixOptions(start=start, end=end, aspect=aspect, window=window, fill=fill)
     _validate(orientation, options)
-    found = collect_inputs(paths)
+    found = collect_inputs(paths, exclude=[outdir])
     files = list(found.files)
     namer = OutputNamer(outdir, files)
     results = tuple(
