@@ -11,7 +11,9 @@ users) misses the lines printed at close and at exit, and silences other threads
 lines that have a native logger's shape and passes every other byte on to the real stderr. Python's
 own ``sys.stderr`` is pointed straight at the real stderr, so tracebacks, progress bars (which ask
 ``isatty()``) and the CLI's error line never wait on the thread. Child processes (batch workers, the
-fork server, Dask workers) inherit the pipe as their fd 2, so one filter in the parent covers them.
+fork server, Dask workers) inherit the pipe as their fd 2; a batch worker puts a filter of its own on
+top (:func:`filter_in_worker`), because C++ loggers write a line in pieces ("INFO: " then the rest)
+and two processes writing into one pipe interleave those pieces into lines no pattern recognises.
 ``PREFLIGHT_DEBUG=1`` leaves stderr alone.
 """
 
@@ -24,12 +26,12 @@ import re
 import sys
 import threading
 
-__all__ = ["NATIVE_LINE", "filter_native_logs", "is_filtering"]
+__all__ = ["NATIVE_LINE", "filter_in_worker", "filter_native_logs", "is_filtering"]
 
 NATIVE_LINE = re.compile(
     rb"^(?:"
     rb"[IWEF]\d{4} [\d:.]+\s+\d+ [\w./+-]+:\d+\]"  # glog/absl: W0000 00:00:17... 123 file.cc:81]
-    rb"|(?:INFO|WARNING|ERROR|VERBOSE|DEBUG): \[[\w./+-]+:\d+\]"  # LiteRT: INFO: [file.cc:43]
+    rb"|.*\[[\w./+-]+\.(?:cc|cpp|c|h):\d+\]"  # LiteRT/TFLite: INFO: [model_load.cc:402] ..., anywhere
     rb"|INFO: Created TensorFlow Lite"  # TFLite's delegate notice
     rb"|WARNING: All log messages before absl::InitializeLog\(\)"
     rb"|WARNING: Logging before InitGoogle\(\)"
@@ -48,7 +50,21 @@ _MARK = "_PREFLIGHT_STDERR_PIPE"
 
 def is_filtering() -> bool:
     """True when this process's fd 2 goes through the filter (set up here or inherited)."""
-    return _state.get("pid") == os.getpid() or os.environ.get(_MARK) == _fd2_identity()
+    return _installed_here() or _inherited()
+
+
+def _installed_here() -> bool:
+    return _state.get("pid") == os.getpid()
+
+
+def _inherited() -> bool:
+    return os.environ.get(_MARK) == _fd2_identity()
+
+
+def filter_in_worker() -> bool:
+    """In a worker process whose fd 2 is its parent's filter pipe: a filter of its own on top, so only
+    whole lines reach the parent (see the module docstring). Elsewhere nothing changes."""
+    return filter_native_logs() if _inherited() and not _installed_here() else False
 
 
 def _fd2_identity() -> str | None:
@@ -61,11 +77,12 @@ def _fd2_identity() -> str | None:
 
 def filter_native_logs() -> bool:
     """Filter native log lines out of fd 2 from now on (idempotent); False when it could not or
-    should not (``PREFLIGHT_DEBUG=1``, no fd 2, already filtered by a parent process)."""
+    should not (``PREFLIGHT_DEBUG=1``, no fd 2). On a parent's filter pipe it stacks: this process's
+    lines reach the parent whole."""
     if os.environ.get("PREFLIGHT_DEBUG") == "1":
         return False
     with _lock:
-        if is_filtering():
+        if _installed_here():
             return True
         try:
             real = os.dup(2)

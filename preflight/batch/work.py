@@ -159,6 +159,9 @@ def prepare_worker(settings: BatchSettings) -> None:
     Called by the process pool's initializer and on each Dask worker. A missing pose model is not an
     error here: the checks say pose was skipped, as ``check`` does.
     """
+    from ..nativelog import filter_in_worker
+
+    filter_in_worker()  # under the CLI's filter: whole lines only, or MediaPipe's pieces interleave
     _profile(settings.profile)
     if not settings.content:
         return
