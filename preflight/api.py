@@ -66,7 +66,7 @@ def check(
     if content:
         items = _with_pair_checks(items, prof, orientation, strict)
     return Report(profile=prof.name, orientation=orientation, items=tuple(items), strict=strict,
-                  skipped=found.skipped)  # fmt: skip
+                  skipped=found.skipped, model=prof.model, provider=prof.provider)  # fmt: skip
 
 
 def check_one(

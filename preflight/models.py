@@ -272,6 +272,10 @@ class Report:
     skipped: tuple[Skipped, ...] = ()
     """What the folders given held that was not checked (hidden files, sidecars, links out of the
     folder...), each with its reason; the files themselves are in ``items``, whatever they are."""
+    model: str | None = None
+    """The model contract checked against (None for a standalone profile file)."""
+    provider: str | None = None
+    """The provider contract checked against, if any."""
 
     @property
     def summary(self) -> dict[str, int]:

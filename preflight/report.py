@@ -32,6 +32,8 @@ def report_to_dict(report: Report, extra: Mapping[str, Mapping[str, Any]] | None
     return {
         "schema": report.schema,
         "profile": report.profile,
+        "model": report.model,
+        "provider": report.provider,
         "orientation": report.orientation,
         "strict": report.strict,
         "items": items,

@@ -234,17 +234,19 @@ def _duration(info: MediaInfo, profile: Profile, orientation: str) -> Iterable[F
         return
     cap = lim.duration_cap(orientation)
     span = f"{_num(lim.min_duration or 0)}-{_num(cap) if cap else '...'} s"
+    if profile.orientation_matters:
+        span += f" with orientation={orientation}"
     if lim.min_duration is not None and d < lim.min_duration:
         yield Finding(
             "duration.too_short", E,
-            f"clip is {d:.2f} s; {profile.name} accepts {span} with orientation={orientation} "
+            f"clip is {d:.2f} s; {profile.name} accepts {span} "
             "(a shorter clip cannot be lengthened without changing the motion)",
             measured=round(d, 6), limit=lim.min_duration,
         )  # fmt: skip
     if cap is not None and d > cap:
         yield Finding(
             "duration.too_long", E,
-            f"clip is {d:.2f} s; {profile.name} accepts {span} with orientation={orientation}: "
+            f"clip is {d:.2f} s; {profile.name} accepts {span}: "
             "fix trims it (choose the window with --start/--end)",
             fixable=True, measured=round(d, 6), limit=cap,
         )  # fmt: skip

@@ -103,7 +103,8 @@ def test_unknown_profile_is_usage_error(capsys, media_dir: Path) -> None:  # typ
     code, _, err = run(capsys, "check", "--profile", "klingg", str(media_dir / "ok.mp4"))
     assert code == 2
     assert err.strip().splitlines() == [
-        "preflight: profile.unknown: unknown profile 'klingg'; known profiles: fal, kie, kling-v2.6, novita, replicate"
+        "preflight: profile.unknown: unknown profile 'klingg' (did you mean kling-v3?); known profiles: fal, kie, "
+            "kling-v2.6, novita, replicate, or MODEL@PROVIDER (preflight profiles list)"
     ]
 
 

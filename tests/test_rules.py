@@ -83,7 +83,9 @@ def test_duration_findings_say_what_to_do() -> None:
 )  # fmt: skip
 def test_min_side_boundaries(side: int, profile, expected: set[str]) -> None:  # type: ignore[no-untyped-def]
     assert codes(image(side, side), profile) == expected
-    assert codes(clip(width=side, height=side), profile) == expected
+    # Novita's page says 300 px for the clip too, but the model behind it (Kling) takes 340: the stricter wins.
+    clip_expected = {"resolution.too_small"} if profile is NOVITA and side < 340 else expected
+    assert codes(clip(width=side, height=side), profile) == clip_expected
 
 
 def test_max_side() -> None:

@@ -56,6 +56,8 @@ class BatchResult:
     state_path: str | None
     skipped: tuple[Skipped, ...] = ()
     """What the input folders held that was not looked at, with reasons (see :mod:`.walk`)."""
+    model: str | None = None
+    provider: str | None = None
 
     @property
     def report(self) -> Report:
@@ -66,6 +68,8 @@ class BatchResult:
             items=tuple(r.item for r in self.results),
             strict=self.settings.strict,
             skipped=self.skipped,
+            model=self.model,
+            provider=self.provider,
         )
 
     @property
@@ -198,6 +202,8 @@ def run_batch(
     return BatchResult(
         settings=settings,
         profile=prof.name,
+        model=prof.model,
+        provider=prof.provider,
         results=ordered,
         total=len(paths),
         interrupted=interrupted,

@@ -2,25 +2,48 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from ..profiles import available_profiles, default_profile_name
+from ..profiles import available_profiles, default_profile_name, profile_ref, shipped_models, shipped_providers
 
 F = Callable[..., Any]
 
 
 def profile_option(f: F) -> F:
+    """``--profile``, ``--model`` and ``--provider``, handed to the command as one ``profile`` reference."""
+
+    @functools.wraps(f)
+    def with_profile(*args: Any, profile: str | None, model: str | None, provider: str | None, **kwargs: Any) -> Any:
+        return f(*args, profile=profile_ref(profile, model, provider), **kwargs)
+
+    with_profile = click.option(
+        "--provider",
+        "provider",
+        default=None,
+        metavar="NAME|PATH.toml",
+        help=f"Check against this provider's contract on top of the model's: {', '.join(shipped_providers())} "
+        "(default: the model's own API).",
+    )(with_profile)
+    with_profile = click.option(
+        "--model",
+        "model",
+        default=None,
+        metavar="NAME|PATH.toml",
+        help=f"Check against this model's contract: {', '.join(shipped_models())} "
+        "(default kling-v2.6, env PREFLIGHT_MODEL). `preflight profiles list` shows who serves which.",
+    )(with_profile)
     return click.option(
         "--profile",
         "profile",
         default=None,
         metavar="NAME|PATH.toml",
-        help=f"Provider profile: {', '.join(available_profiles())}, or a TOML file. "
+        help=f"Or a profile: {', '.join(available_profiles())}, MODEL@PROVIDER, or a TOML file. "
         f"Default {default_profile_name()} (env PREFLIGHT_PROFILE).",
-    )(f)
+    )(with_profile)
 
 
 def orientation_option(f: F) -> F:

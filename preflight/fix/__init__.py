@@ -75,6 +75,8 @@ class FixReport:
     strict: bool = False
     skipped: tuple[Skipped, ...] = ()
     """What the folders given held that was not looked at, with reasons (as in :class:`Report`)."""
+    model: str | None = None
+    provider: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -85,7 +87,8 @@ class FixReport:
 
     def before_report(self) -> Report:
         items = tuple(r.before for r in self.results)
-        return Report(self.profile, self.orientation, items, strict=self.strict, skipped=self.skipped)
+        return Report(self.profile, self.orientation, items, strict=self.strict, skipped=self.skipped,
+                      model=self.model, provider=self.provider)  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """The ``preflight.report/1`` JSON of the inputs, each item with output/actions/after."""
@@ -137,7 +140,8 @@ def fix(
                 strict=strict)
         for p in files
     )  # fmt: skip
-    return FixReport(prof.name, orientation, results, dry_run=dry_run, strict=strict, skipped=found.skipped)
+    return FixReport(prof.name, orientation, results, dry_run=dry_run, strict=strict, skipped=found.skipped,
+                     model=prof.model, provider=prof.provider)  # fmt: skip
 
 
 def _validate(orientation: str, options: FixOptions) -> None:

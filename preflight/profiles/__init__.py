@@ -1,82 +1,67 @@
-"""Provider profiles: what a provider accepts, as data.
+"""Profiles: the effective limits of one model through one provider, built from data.
 
-One TOML file per provider contract ships in this folder; a user's own file is loaded by path.
-A new provider is one new ``<name>.toml`` here: nothing else lists them.
+    load_profile("kling-v3@novita")          a model through a provider: the stricter of each pair
+    effective_profile("kling-v3", "novita")  the same
+    load_profile("fal")                      an old single-file profile name (kling-v2.6 through fal)
+    load_profile("studio.toml")              a user's own file: a standalone profile, or a model or
+                                             provider contract (``kind = "model" | "provider"``)
+    contract_matrix()                        every model x provider pair that is served
+
+Model contracts live in ``models/``, provider contracts in ``providers/`` (:mod:`.contracts`). A
+new model or provider is one TOML file there; nothing else lists them.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
-from importlib import resources
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ProfileError, UsageError
+from .contracts import (
+    ModelContract,
+    ProviderContract,
+    Route,
+    is_path,
+    load_model,
+    load_provider,
+    shipped_models,
+    shipped_providers,
+)
+from .limits import ContentGates, ImageLimits, VideoLimits, combine, parse_limits
 
 __all__ = [
+    "DEFAULT_MODEL",
     "DEFAULT_PROFILE",
     "ContentGates",
     "ImageLimits",
+    "ModelContract",
+    "Pairing",
     "Profile",
+    "ProviderContract",
+    "Route",
     "VideoLimits",
     "available_profiles",
+    "contract_matrix",
+    "default_model",
     "default_profile_name",
+    "effective_profile",
+    "load_model",
     "load_profile",
+    "load_provider",
+    "profile_ref",
+    "shipped_models",
+    "shipped_providers",
 ]
 
 DEFAULT_PROFILE = "kling-v2.6"
+DEFAULT_MODEL = "kling-v2.6"
+"""Kept at v2.6 though v3 is newer: a default that moved would silently change what scripts pay for."""
 ORIENTATIONS = ("image", "video")
-
-
-@dataclass(frozen=True)
-class ImageLimits:
-    formats: tuple[str, ...] = ("jpeg", "png")
-    """Accepted formats by content (Pillow's names, lower case)."""
-    max_bytes: int | None = None
-    min_side: int | None = None
-    max_side: int | None = None
-    min_aspect: float | None = None
-    """Lowest width/height, e.g. 0.4 for 1:2.5."""
-    max_aspect: float | None = None
-
-
-@dataclass(frozen=True)
-class VideoLimits:
-    containers: tuple[str, ...] = ("mp4", "mov")
-    video_codecs: tuple[str, ...] = ("h264",)
-    audio_codecs: tuple[str, ...] = ("aac",)
-    max_bytes: int | None = None
-    min_side: int | None = None
-    max_side: int | None = None
-    min_aspect: float | None = None
-    max_aspect: float | None = None
-    min_duration: float | None = None
-    max_duration: float | None = None
-    """Cap with ``character_orientation=video``."""
-    max_duration_image_orientation: float | None = None
-    """Cap with ``character_orientation=image``."""
-    min_fps: float | None = None
-    max_fps: float | None = None
-
-    def duration_cap(self, orientation: str) -> float | None:
-        if orientation == "image" and self.max_duration_image_orientation is not None:
-            return self.max_duration_image_orientation
-        return self.max_duration
-
-
-@dataclass(frozen=True)
-class ContentGates:
-    """Thresholds and severities of the content gates (pose, motion, quality).
-
-    Defaults are calibrated in ``preflight/analyze``; a profile may override any of them.
-    """
-
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
 
 
 @dataclass(frozen=True)
@@ -93,47 +78,190 @@ class Profile:
     """Where the numbers come from."""
     path: str | None = None
     """The file it was loaded from."""
+    model: str | None = None
+    """The model contract it was built from (None for a standalone profile file)."""
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """``image.max_bytes`` -> who set the effective number and from which document."""
+    inferred: tuple[str, ...] = ()
+    """The effective numbers no document states outright (``section.key``)."""
+    orientation_matters: bool = True
+    """False for models without ``character_orientation`` (one duration cap)."""
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """One served model x provider pair, as ``profiles list`` shows it."""
+
+    model: ModelContract
+    provider: ProviderContract
+    route: Route
+    profile: Profile
 
 
 def default_profile_name() -> str:
     return os.environ.get("PREFLIGHT_PROFILE") or DEFAULT_PROFILE
 
 
+def default_model() -> str:
+    return os.environ.get("PREFLIGHT_MODEL") or DEFAULT_MODEL
+
+
+def _old_names() -> dict[str, tuple[str, str]]:
+    """Old single-file profile name -> (model, provider)."""
+    names: dict[str, tuple[str, str]] = {}
+    for provider in shipped_providers():
+        for alias, model in load_provider(provider).profile_names.items():
+            names[alias] = (model, provider)
+    return names
+
+
 def available_profiles() -> list[str]:
-    """Names of the profiles shipped with preflight."""
-    folder = resources.files(__package__)
-    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+    """The shipped profile names that need no ``@`` (each is one model through one provider)."""
+    return sorted(_old_names())
 
 
 def load_profile(name_or_path: str | os.PathLike[str] | None = None) -> Profile:
-    """Load a shipped profile by name, or a user's TOML file by path."""
+    """A profile by old name (``fal``), by ``model@provider``, or a user's TOML file by path."""
     ref = str(name_or_path) if name_or_path is not None else default_profile_name()
-    if ref.endswith(".toml") or os.sep in ref or Path(ref).is_file():
-        path = Path(ref)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ProfileError(f"cannot read profile {ref}: {exc.strerror}", "profile.unknown") from exc
-        return _parse(text, str(path), default_name=path.stem)
-    if ref not in available_profiles():
-        known = ", ".join(available_profiles())
-        raise UsageError(f"unknown profile {ref!r}; known profiles: {known}", "profile.unknown")
-    text = resources.files(__package__).joinpath(f"{ref}.toml").read_text(encoding="utf-8")
-    return _parse(text, f"{ref}.toml", default_name=ref)
+    if Path(ref).is_file():
+        return _from_file(ref)
+    old = _old_names()
+    if ref in old:
+        return effective_profile(*old[ref])
+    if "@" in ref:
+        model, _, provider = ref.rpartition("@")
+        return effective_profile(model or None, provider or None)
+    if is_path(ref):
+        return _from_file(ref)
+    if ref in shipped_models():
+        return effective_profile(ref, None)
+    near = difflib.get_close_matches(ref, [*old, *shipped_models()], n=1)
+    hint = f" (did you mean {near[0]}?)" if near else ""
+    raise UsageError(
+        f"unknown profile {ref!r}{hint}; known profiles: {', '.join(sorted(old))}, or MODEL@PROVIDER "
+        "(preflight profiles list)",
+        "profile.unknown",
+    )
 
 
-def _parse(text: str, origin: str, default_name: str) -> Profile:
+def profile_ref(profile: str | None, model: str | None, provider: str | None) -> str | None:
+    """What ``--profile`` / ``--model`` / ``--provider`` together name, as one :func:`load_profile`
+    reference (``model@provider``; either side may be a TOML path): a string, so batch workers can
+    load it themselves."""
+    if profile is not None and (model is not None or provider is not None):
+        raise UsageError("give --profile, or --model/--provider, not both", "usage.invalid")
+    if model is None and provider is None:
+        return profile
+    return f"{model or ''}@{provider or ''}"
+
+
+def effective_profile(model: str | None, provider: str | None) -> Profile:
+    """The limits of ``model`` through ``provider``: the stricter of each pair.
+
+    Without a provider, the model's ``default_provider``; without a model, :func:`default_model`
+    when the provider serves it, else the first model it serves.
+    """
+    if provider is None:
+        contract = load_model(model or default_model())
+        if not contract.default_provider:  # a user's own model: its limits alone
+            return _combine(contract, None, None)
+        provider = contract.default_provider
+    prov = load_provider(provider)
+    if model is None:
+        model = default_model() if default_model() in prov.routes else next(iter(prov.routes), default_model())
+    mod = load_model(model)
+    return _combine(mod, prov, prov.route(mod.name))
+
+
+def _combine(model: ModelContract, provider: ProviderContract | None, route: Route | None) -> Profile:
+    layers: dict[str, tuple[Any, str]] = {f"model {model.name}": (model, model.source)}
+    if provider is not None and route is not None:
+        layers[f"provider {provider.name}"] = (provider, provider.source)
+        layers[f"provider {provider.name} for {model.name}"] = (route, provider.source)
+    sources: dict[str, str] = {}
+    inferred: list[str] = []
+    limits = {}
+    for section in ("image", "video"):
+        stack = [(who, getattr(contract, section)) for who, (contract, _) in layers.items()]
+        limits[section], setter = combine(stack, section)
+        for key, who in setter.items():
+            contract, default_source = layers[who]
+            dotted = f"{section}.{key}"
+            sources[dotted] = f"{who}: {contract.sources.get(dotted) or default_source}"
+            if dotted in contract.inferred:
+                inferred.append(dotted)
+    if provider is None:
+        name, description, path = model.name, model.title, model.path
+    else:
+        alias = next((a for a, m in provider.profile_names.items() if m == model.name), None)
+        name, description = alias or f"{model.name}@{provider.name}", f"{model.title} through {provider.title}"
+        path = f"{model.path} + {provider.path}"
+    return Profile(
+        name=name,
+        description=description,
+        provider=provider.name if provider else None,
+        image=limits["image"],  # type: ignore[arg-type]
+        video=limits["video"],  # type: ignore[arg-type]
+        content=ContentGates(dict(model.content)),
+        max_prompt_chars=model.max_prompt_chars,
+        source="; ".join(s for s in (model.source, provider.source if provider else "") if s),
+        path=path,
+        model=model.name,
+        sources=sources,
+        inferred=tuple(inferred),
+        orientation_matters=model.orientation,
+    )
+
+
+def contract_matrix() -> list[Pairing]:
+    """Every shipped model x provider pair that is served, models in name order."""
+    pairs = []
+    for model_name in shipped_models():
+        model = load_model(model_name)
+        for provider_name in shipped_providers():
+            provider = load_provider(provider_name)
+            if model.name in provider.routes:
+                route = provider.routes[model.name]
+                pairs.append(Pairing(model, provider, route, _combine(model, provider, route)))
+    return pairs
+
+
+def _from_file(ref: str) -> Profile:
+    """A user's TOML: a model or provider contract (``kind``), or a standalone profile."""
+    try:
+        text = Path(ref).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(f"cannot read profile {ref}: {exc.strerror}", "profile.unknown") from exc
+    except UnicodeDecodeError:
+        raise ProfileError(f"{ref} is not a TOML text file") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{origin}: not valid TOML: {exc}") from exc
+        raise ProfileError(f"{ref}: not valid TOML: {exc}") from exc
+    kind = data.get("kind", "profile")
+    if kind == "model":
+        return effective_profile(ref, None)
+    if kind == "provider":
+        return effective_profile(None, ref)
+    if kind != "profile":
+        raise ProfileError(f"{ref}: kind must be profile, model or provider, not {kind!r}")
+    return _standalone(data, ref, default_name=Path(ref).stem)
+
+
+_PROFILE_KEYS = {"kind", "name", "description", "provider", "image", "video", "content", "max_prompt_chars", "source"}
+
+
+def _standalone(data: dict[str, Any], origin: str, default_name: str) -> Profile:
+    unknown = sorted(set(data) - _PROFILE_KEYS)
+    if unknown:
+        raise ProfileError(f"{origin}: unknown key(s): {', '.join(unknown)}")
     try:
         return Profile(
             name=str(data.get("name", default_name)),
             description=str(data.get("description", "")),
             provider=data.get("provider"),
-            image=_section(ImageLimits, data.get("image", {}), origin, "image"),
-            video=_section(VideoLimits, data.get("video", {}), origin, "video"),
+            image=ImageLimits(**parse_limits("image", data.get("image", {}), origin)),
+            video=VideoLimits(**parse_limits("video", data.get("video", {}), origin)),
             content=ContentGates(dict(data.get("content", {}))),
             max_prompt_chars=data.get("max_prompt_chars", 2500),
             source=str(data.get("source", "")),
@@ -141,18 +269,3 @@ def _parse(text: str, origin: str, default_name: str) -> Profile:
         )
     except (TypeError, ValueError) as exc:
         raise ProfileError(f"{origin}: {exc}") from exc
-
-
-def _section(cls: type, table: dict[str, Any], origin: str, section: str) -> Any:
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(table) - set(known))
-    if unknown:
-        raise ProfileError(f"{origin}: unknown key(s) in [{section}]: {', '.join(unknown)}")
-    values: dict[str, Any] = {}
-    for key, value in table.items():
-        if isinstance(value, list):
-            value = tuple(str(v).lower() for v in value)
-        elif value is not None and not isinstance(value, int | float | str):
-            raise ProfileError(f"{origin}: [{section}] {key} has an unexpected type")
-        values[key] = value
-    return cls(**values)
