@@ -53,6 +53,9 @@ class Bundle:
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Anything else ``prepare`` wants ``submit`` to know (free form)."""
     schema: str = SCHEMA
+    model: str | None = None
+    """The model contract it was prepared for (``submit`` sends to that model unless told otherwise)."""
+    provider: str | None = None
 
     @property
     def image_path(self) -> Path:
@@ -68,6 +71,8 @@ class Bundle:
             "created": self.created,
             "profile": self.profile,
             "orientation": self.orientation,
+            **({"model": self.model} if self.model else {}),
+            **({"provider": self.provider} if self.provider else {}),
             "image": {"name": self.image.name, "sha256": self.image.sha256, "size": self.image.size},
             "video": {"name": self.video.name, "sha256": self.video.sha256, "size": self.video.size},
             "settings": dict(self.settings),
@@ -100,6 +105,8 @@ def write_bundle(
     profile: str,
     orientation: str = "video",
     settings: Mapping[str, Any] | None = None,
+    model: str | None = None,
+    provider: str | None = None,
 ) -> Bundle:
     """Write ``manifest.json`` for ``image`` and ``video`` (copied into ``directory`` if elsewhere)."""
     folder = Path(directory)
@@ -115,6 +122,8 @@ def write_bundle(
         orientation=orientation,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         settings=dict(settings or {}),
+        model=model,
+        provider=provider,
     )
     temp = folder / f".{MANIFEST}.{os.getpid()}.tmp"
     temp.write_text(json.dumps(bundle.to_json(), indent=2) + "\n", encoding="utf-8")
@@ -145,6 +154,8 @@ def read_bundle(directory: str | os.PathLike[str], *, verify: bool = True) -> Bu
             orientation=str(data.get("orientation", "video")),
             created=str(data.get("created", "")),
             settings=dict(data.get("settings") or {}),
+            model=str(data["model"]) if data.get("model") else None,
+            provider=str(data["provider"]) if data.get("provider") else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PreflightError(f"{manifest}: malformed manifest ({exc})", "bundle.invalid") from exc

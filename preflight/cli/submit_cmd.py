@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import PreflightError, TaskFailedError
-from ..submit import get_provider, providers
+from ..profiles import shipped_providers
+from ..submit import get_provider, open_provider
 from ..submit.base import JobStatus, MediaInput, Provider, SubmitSettings
 
 if TYPE_CHECKING:
@@ -21,10 +22,15 @@ def _echo_err(text: str) -> None:
 
 
 def _providers_epilog() -> str:
+    from ..profiles import load_provider
+
     lines = ["\b", "Providers (keys come from these environment variables or [keys] in the config file):"]
-    for name, cls in providers().items():
+    for name in shipped_providers():
+        contract = load_provider(name)
+        cls = get_provider(contract.api)
         media = "uploads local files" if cls.can_upload else "needs --video-url for the clip"
-        lines.append(f"  {name:<10} {' + '.join(cls.key_names)}; {media}")
+        lines.append(f"  {name:<10} {' + '.join(cls.key_names)}; {media}; models: {', '.join(contract.routes)}")
+    lines.append("`preflight profiles list` shows every model x provider with its limits and prices.")
     return "\n".join(lines)
 
 
@@ -35,15 +41,28 @@ def _providers_epilog() -> str:
 @click.option(
     "--provider",
     "provider_name",
-    type=click.Choice(list(providers())),
+    metavar="NAME|PATH.toml",
     default=None,
-    help="Where to send it (required; keys and URL needs below).",
+    help=f"Where to send it (required): {', '.join(shipped_providers())}, or a provider contract TOML.",
+)
+@click.option(
+    "--model",
+    "model_name",
+    metavar="NAME",
+    default=None,
+    help="The model: kling-v2.6 (default, env PREFLIGHT_MODEL), kling-v3, wan-2.2-animate, runway-act-two...",
 )
 @click.option(
     "--mode",
-    type=click.Choice(["std", "pro"]),
     default=None,
-    help="std = 720p, pro = 1080p. Default: the provider's (std; pro on novita).",
+    help="The tier: std = 720p, pro = 1080p for Kling; 480p/580p/720p for Wan. Default: the route's.",
+)
+@click.option(
+    "--set",
+    "set_inputs",
+    metavar="NAME=VALUE",
+    multiple=True,
+    help="One of the model's own inputs (element_id, watermark, background_source, ratio, seed...); repeatable.",
 )
 @click.option("--prompt", default=None, help="Text prompt, at most 2500 characters.")
 @click.option("--negative-prompt", default=None, help="Negative prompt (novita only).")
@@ -80,7 +99,9 @@ def command(
     image: Path | None,
     video: Path | None,
     provider_name: str | None,
+    model_name: str | None,
     mode: str | None,
+    set_inputs: tuple[str, ...],
     prompt: str | None,
     negative_prompt: str | None,
     keep_sound: bool | None,
@@ -110,15 +131,19 @@ def command(
       preflight prepare --image me.jpg --video dance.mp4 -o job1/
       preflight submit job1/ --provider fal --dry-run
       preflight submit job1/ --provider fal --mode pro --prompt "a knight" -o out.mp4
-      preflight submit job1/ --provider kling --video-url https://example.com/dance.mp4 --wait
+      preflight submit job1/ --provider kling --model kling-v3 --mode pro --wait
+      preflight submit job1/ --provider kling --model kling-v3 --set element_id=42 --set watermark=false
+      preflight submit job1/ --provider fal --model wan-2.2-animate --mode 580p --set seed=7
     """
-    from ..profiles import load_profile
+    from ..profiles import default_model, load_model, load_profile, profile_ref
     from ..submit import service
+    from ..submit.body import parse_inputs
     from ..submit.ledger import Ledger
 
     if provider_name is None:
-        raise click.UsageError(f"--provider is required: one of {', '.join(providers())}")
-    cls = get_provider(provider_name)
+        raise click.UsageError(f"--provider is required: one of {', '.join(shipped_providers())}")
+    retry, poll = service.policy_from_env()
+    provider = open_provider(provider_name, require_keys=False, base_url=base_url, policy=retry)
     duration = None
     image_sha = video_sha = None
     if bundle_dir is not None:
@@ -130,6 +155,9 @@ def command(
         image, video = bundle.image_path, bundle.video_path
         image_sha, video_sha = bundle.image.sha256, bundle.video.sha256
         orientation = orientation or bundle.orientation
+        model_name = model_name or bundle.model
+    model = load_model(model_name or default_model())
+    route = provider.route(model.name)
     orientation = orientation or "video"
     if not (image or image_url) or not (video or video_url):
         raise click.UsageError(
@@ -137,7 +165,7 @@ def command(
         )
 
     # Cheapest refusals first: arguments, then keys, then the pair check (which reads the files).
-    profile = load_profile(cls.profile)
+    profile = load_profile(profile_ref(None, model.name, provider_name))
     limit = profile.max_prompt_chars
     for label, option, text in (
         ("prompt", "--prompt", prompt),
@@ -149,23 +177,26 @@ def command(
                 "prompt.too_long",
             )
     settings = SubmitSettings(
-        mode=mode or cls.default_mode,
+        mode=mode or route.default_mode,
         orientation=orientation,
         prompt=prompt,
         negative_prompt=negative_prompt,
         keep_sound=keep_sound,
         callback_url=callback_url,
+        model=model.name,
+        inputs=parse_inputs(model, _pairs(set_inputs)),
     )
     image_input, video_input = MediaInput("image", image, image_url), MediaInput("video", video, video_url)
-    cls.check_settings(settings)
-    cls.check_media(image_input)
-    cls.check_media(video_input)
-    retry, poll = service.policy_from_env()
-    provider = cls.from_env(require_keys=not dry_run, base_url=base_url, policy=retry)
+    provider.check_settings(settings)
+    provider.check_media(image_input)
+    provider.check_media(video_input)
+    if not dry_run:
+        provider = open_provider(provider_name, base_url=base_url, policy=retry)
 
     local = [p for p in (image, video) if p is not None]
     if local:
         duration = _check_pair(local, profile.name, orientation, force)
+        settings = provider.settle(settings, [p for p in (image, video) if p is not None])
 
     ledger = Ledger(ledger_path)
     plan = service.plan_submit(
@@ -193,6 +224,16 @@ def command(
         return
     job = wait_with_progress(provider, ledger, job, poll)
     finish(provider, ledger, job, output)
+
+
+def _pairs(items: tuple[str, ...]) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise click.UsageError(f"--set takes NAME=VALUE, not {item!r}")
+        pairs[name.strip()] = value
+    return pairs
 
 
 def wait_with_progress(provider: Provider, ledger: Ledger, job: Job, poll: PollPolicy) -> Job:
@@ -251,14 +292,17 @@ def _confirm_cost(provider: Provider, plan: SubmitPlan, skip: bool) -> None:
     if cost is None or plan.duration is None:
         why = (
             "the clip length is unknown (URL only)"
-            if cost is None and plan.duration is None and provider.price_per_second.get(settings.mode) is not None
-            else f"{provider.name} publishes no per-second price for {settings.mode}"
+            if cost is None and plan.duration is None and provider.price(settings) is not None
+            else f"{provider.name} publishes no per-second price for {settings.model} {settings.mode}"
         )
         _echo_err(f"cost: not estimated: {why}")
         return
-    price = provider.price_per_second[settings.mode]
-    note = f"; {provider.price_note}" if provider.price_note else ""
-    _echo_err(f"cost: about ${cost:.2f} for {plan.duration:.1f} s at ${price}/s ({settings.mode}{note})")
+    price = provider.price(settings)
+    route = provider.route(settings.model)
+    note = f"; {route.price_note}" if route.price_note else ""
+    _echo_err(
+        f"cost: about ${cost:.2f} for {plan.duration:.1f} s at ${price}/s ({settings.model} {settings.mode}{note})"
+    )
     if not skip and not click.confirm("Submit and pay this?", default=True):
         raise click.exceptions.Exit(1)
 

@@ -54,6 +54,8 @@ class InputSpec:
     min: float | None = None
     max: float | None = None
     max_chars: int | None = None
+    orientation: str | None = None
+    """The character orientation this input needs (Kling's element forces ``video``)."""
 
     def parse(self, raw: Any) -> Any:
         """The value, from a CLI string or a Python value; UsageError when it does not fit."""
@@ -63,9 +65,10 @@ class InputSpec:
             raise UsageError(f"{self.name} must be {_a(self.type)}, not {raw!r}", "usage.invalid") from None
         if self.choices and str(value) not in self.choices:
             raise UsageError(f"{self.name} must be one of {', '.join(self.choices)}, not {raw!r}", "usage.invalid")
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
-                raise UsageError(f"{self.name} must be within {self.min:g}-{self.max:g}, not {raw!r}", "usage.invalid")
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if numeric and ((self.min is not None and value < self.min) or (self.max is not None and value > self.max)):
+            span = f"{self.min if self.min is not None else '...'}-{self.max if self.max is not None else '...'}"
+            raise UsageError(f"{self.name} must be within {span}, not {raw!r}", "usage.invalid")
         if isinstance(value, str) and self.max_chars is not None and len(value) > self.max_chars:
             raise UsageError(
                 f"the {self.name.replace('_', ' ')} is {len(value)} characters; at most {self.max_chars} are "
@@ -260,7 +263,7 @@ def _str_map(value: Any, where: str) -> Mapping[str, str]:
 
 _MODEL_KEYS = {"kind", "name", "title", "source", "image", "video", "content", "max_prompt_chars", "orientation",
                "default_provider", "inputs", "sources", "inferred", "notes"}  # fmt: skip
-_INPUT_KEYS = {"type", "help", "choices", "min", "max", "max_chars"}
+_INPUT_KEYS = {"type", "help", "choices", "min", "max", "max_chars", "orientation"}
 
 
 def load_model(ref: str) -> ModelContract:
@@ -283,8 +286,10 @@ def _read_model(ref: str) -> ModelContract:
         _keys(spec, _INPUT_KEYS, f"{origin} [inputs.{name}]")
         if spec.get("type") not in ("str", "int", "float", "bool", "choice"):
             raise ProfileError(f"{origin} [inputs.{name}] type must be str, int, float, bool or choice")
-        inputs[name] = InputSpec(name, spec["type"], spec.get("help", ""), tuple(spec.get("choices", ())),
-                                 spec.get("min"), spec.get("max"), spec.get("max_chars"))  # fmt: skip
+        inputs[name] = InputSpec(
+            name, spec["type"], spec.get("help", ""), tuple(spec.get("choices", ())),
+            spec.get("min"), spec.get("max"), spec.get("max_chars"), spec.get("orientation"),
+        )  # fmt: skip
     name = str(data.get("name") or Path(origin).stem)
     return ModelContract(
         name=name,
@@ -326,7 +331,8 @@ def _read_provider(ref: str) -> ProviderContract:
     if data.get("kind", "provider") != "provider":
         raise ProfileError(f"{origin} is a {data.get('kind')} contract, not a provider contract")
     name = str(data.get("name") or Path(origin).stem)
-    routes = {model: _route(model, table, f"{origin} [models.{model}]") for model, table in data.get("models", {}).items()}
+    tables = data.get("models", {})
+    routes = {model: _route(model, table, f"{origin} [models.{model}]") for model, table in tables.items()}
     return ProviderContract(
         name=name,
         title=str(data.get("title", name)),

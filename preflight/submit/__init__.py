@@ -13,12 +13,14 @@ import importlib
 import inspect
 import pkgutil
 from functools import cache
+from typing import Any
 
 from ..errors import UsageError
+from ..profiles import load_provider
 from .base import Provider
 from .keys import install_log_redaction
 
-__all__ = ["Provider", "get_provider", "providers"]
+__all__ = ["Provider", "get_provider", "open_provider", "providers"]
 
 install_log_redaction()
 
@@ -47,3 +49,10 @@ def get_provider(name: str) -> type[Provider]:
     if name not in known:
         raise UsageError(f"unknown provider {name!r}; known: {', '.join(known)}", "usage.invalid")
     return known[name]
+
+
+def open_provider(ref: str, *, require_keys: bool = True, **kwargs: Any) -> Provider:
+    """The provider a contract names (a shipped name, or a user's TOML with ``api = "fal"``...),
+    with keys from the environment or config file."""
+    contract = load_provider(ref)
+    return get_provider(contract.api).from_env(require_keys=require_keys, contract=contract, **kwargs)

@@ -35,8 +35,13 @@ from ..errors import (
     UsageError,
     ValidationError,
 )
+from ..profiles import DEFAULT_MODEL, ProviderContract, Route, load_model, load_provider
+from .body import check_settings as check_route_settings
+from .body import model_id as route_model_id
+from .body import route_fields
 from .http import RetryHint, RetryPolicy, default_client, send
 from .keys import load_key, redact, require_keys_for
+from .settings import SubmitSettings
 
 __all__ = [
     "TERMINAL",
@@ -67,31 +72,6 @@ class JobStatus(enum.StrEnum):
 
 
 TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
-
-
-@dataclass(frozen=True)
-class SubmitSettings:
-    """What the user asked for, in provider-neutral words."""
-
-    mode: str
-    """``std`` (720p) or ``pro`` (1080p)."""
-    orientation: str = "video"
-    """``character_orientation``: ``video`` or ``image``."""
-    prompt: str | None = None
-    negative_prompt: str | None = None
-    keep_sound: bool | None = None
-    """None: the provider's default (every provider that has the field defaults to keeping it)."""
-    callback_url: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "orientation": self.orientation,
-            "prompt": self.prompt,
-            "negative_prompt": self.negative_prompt,
-            "keep_sound": self.keep_sound,
-            "callback_url": self.callback_url,
-        }
 
 
 @dataclass(frozen=True)
@@ -157,15 +137,8 @@ class Provider(ABC):
     name: ClassVar[str]
     """The ``--provider`` value; also names the env variables (``PREFLIGHT_<NAME>_BASE_URL``)."""
     title: ClassVar[str]
-    profile: ClassVar[str]
-    """The check profile this provider's contract is written in."""
     default_base_url: ClassVar[str]
     key_names: ClassVar[tuple[str, ...]]
-    modes: ClassVar[tuple[str, ...]] = ("std", "pro")
-    default_mode: ClassVar[str] = "std"
-    price_per_second: ClassVar[Mapping[str, float]] = {}
-    """USD per second of output, by mode, where the provider publishes it (PROVIDERS.md)."""
-    price_note: ClassVar[str] = ""
     result_ttl: ClassVar[float | None] = None
     """Seconds a result URL stays valid after the task succeeds, where documented."""
     inline_image: ClassVar[str | None] = None
@@ -174,8 +147,6 @@ class Provider(ABC):
     can_cancel: ClassVar[bool] = False
     can_lookup: ClassVar[bool] = False
     """True when a task can be found by our external id (resolves creates of unknown outcome)."""
-    has_negative_prompt: ClassVar[bool] = False
-    has_keep_sound: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -184,7 +155,10 @@ class Provider(ABC):
         base_url: str | None = None,
         client: httpx.Client | None = None,
         policy: RetryPolicy | None = None,
+        contract: ProviderContract | None = None,
     ) -> None:
+        self.contract = contract or load_provider(self.name)
+        """What this provider serves (``profiles/providers/<name>.toml``): routes, modes, prices, limits."""
         self.keys = dict(keys or {})
         self.base_url = (base_url or self.env_base_url() or self.default_base_url).rstrip("/")
         self.base_url_overridden = bool(base_url or self.env_base_url())
@@ -295,7 +269,7 @@ class Provider(ABC):
             return media.url
         if media.path is None:
             raise UsageError(f"no {media.role} given", "usage.invalid")
-        if media.role == "image" and self.inline_image:
+        if self.inlines(media):
             data = base64.b64encode(media.path.read_bytes()).decode("ascii")
             if self.inline_image == "data_uri":
                 return f"data:{media.content_type};base64,{data}"
@@ -313,43 +287,56 @@ class Provider(ABC):
             "submit.needs_url",
         )
 
-    @classmethod
-    def check_media(cls, media: MediaInput) -> None:
+    def inlines(self, media: MediaInput) -> bool:
+        """True when this local file goes inside the create request itself (base64)."""
+        return media.role == "image" and bool(self.inline_image) and media.path is not None
+
+    def check_media(self, media: MediaInput) -> None:
         """Refuse, before anything is spent or asked, a local file this provider cannot be sent."""
         if media.url or media.path is None:
             return
-        if media.role == "image" and cls.inline_image:
+        if self.inlines(media):
             return
-        if not cls.can_upload:
-            raise cls.needs_url_error(media)
+        if not self.can_upload:
+            raise self.needs_url_error(media)
 
-    def estimate_cost(self, mode: str, seconds: float | None) -> float | None:
-        price = self.price_per_second.get(mode)
+    # ----- the route: how this provider serves the chosen model (data) -------------------------
+
+    def route(self, model: str = DEFAULT_MODEL) -> Route:
+        return self.contract.route(model)
+
+    @property
+    def default_mode(self) -> str:
+        """The default model's default mode (``std``; ``pro`` on Novita, which has no v2.6 std)."""
+        served = DEFAULT_MODEL if DEFAULT_MODEL in self.contract.routes else next(iter(self.contract.routes))
+        return self.route(served).default_mode
+
+    def fields(self, task: TaskInput) -> dict[str, Any]:
+        """The create's fields as the route names them (the subclass adds its envelope)."""
+        return route_fields(self.route(task.settings.model), task.settings, task.image, task.video)
+
+    def model_id(self, settings: SubmitSettings) -> str:
+        return route_model_id(self.route(settings.model), settings)
+
+    def price(self, settings: SubmitSettings) -> float | None:
+        """USD per second of output for this model and mode, where known."""
+        route = self.route(settings.model)
+        return route.prices.get(settings.mode or route.default_mode)
+
+    def estimate_cost(self, settings: SubmitSettings, seconds: float | None) -> float | None:
+        price = self.price(settings)
         if price is None or seconds is None:
             return None
         return round(price * seconds, 3)
 
-    @classmethod
-    def check_settings(cls, settings: SubmitSettings) -> None:
-        """Refuse settings this provider's API has no field for, rather than dropping them silently."""
-        if settings.mode not in cls.modes:
-            raise UsageError(
-                f"{cls.name} offers mode {', '.join(cls.modes)} only, not {settings.mode!r}: "
-                f"pass --mode {cls.modes[0]} or leave --mode out",
-                "usage.invalid",
-            )
-        if settings.negative_prompt and not cls.has_negative_prompt:
-            raise UsageError(
-                f"{cls.name}'s motion-control API has no negative prompt field: leave --negative-prompt out",
-                "usage.invalid",
-            )
-        if settings.keep_sound is False and not cls.has_keep_sound:
-            raise UsageError(
-                f"{cls.name}'s motion-control API has no keep-sound switch: leave --no-keep-sound out",
-                "usage.invalid",
-            )
-        if settings.orientation not in ("image", "video"):
-            raise UsageError(f"orientation must be image or video, not {settings.orientation!r}", "usage.invalid")
+    def settle(self, settings: SubmitSettings, paths: list[Path]) -> SubmitSettings:
+        """Settings with what depends on the local files filled in (Runway picks its ratio here)."""
+        return settings
+
+    def check_settings(self, settings: SubmitSettings) -> None:
+        """Refuse settings this provider's route has no field for, rather than dropping them silently."""
+        route = self.route(settings.model)
+        check_route_settings(self.name, route, load_model(settings.model), settings)
 
 
 def error_from_status(provider: str, status: int, message: str, key_names: tuple[str, ...] = ()) -> SubmitError:

@@ -54,7 +54,7 @@ def dry_run_text(provider: Provider, plan: SubmitPlan) -> str:
     """The requests a submit would send, in order, as text; nothing is sent."""
     parts = []
     for media in (plan.image, plan.video):
-        if not media.url and media.path and not (media.role == "image" and provider.inline_image):
+        if not media.url and media.path and not provider.inlines(media):
             if not provider.can_upload:
                 provider.media_ref(media)  # raises the "needs a URL" error
             parts += [describe_request(r) for r in provider.upload_requests(media)]

@@ -1,7 +1,11 @@
-"""fal.ai's queue API for ``fal-ai/kling-video/v2.6/{standard|pro}/motion-control``.
+"""fal.ai's queue API: one app path per model (``fal-ai/kling-video/v3/{standard|pro}/motion-control``,
+``fal-ai/wan/v2.2-14b/animate/move``...), from the routes in ``profiles/providers/fal.toml``.
 
 Choices the docs left open (PROVIDERS.md, "fal"):
-- Mode -> endpoint: ``std`` -> ``standard``, ``pro`` -> ``pro`` (fal has no ``mode`` field).
+- Mode -> endpoint for Kling: ``std`` -> ``standard``, ``pro`` -> ``pro`` (fal has no ``mode``
+  field); Wan's mode is its ``resolution`` field.
+- Follow-up paths without the URLs the create returns use the app id (the model id's first two
+  segments), kept with the job.
 - Two hosts: the queue (``https://queue.fal.run``; ``--base-url`` / ``PREFLIGHT_FAL_BASE_URL``) and
   storage (``https://rest.fal.ai``; ``PREFLIGHT_FAL_STORAGE_URL``). When only the queue is
   overridden, storage follows it (one fake server, or one proxy, serves both).
@@ -38,7 +42,6 @@ import logging
 import os
 from collections.abc import Mapping
 from itertools import count
-from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -60,8 +63,6 @@ __all__ = ["FalProvider"]
 
 logger = logging.getLogger("preflight")
 
-APP = "fal-ai/kling-video"
-ENDPOINT = {"std": "v2.6/standard/motion-control", "pro": "v2.6/pro/motion-control"}
 STORAGE_URL = "https://rest.fal.ai"
 MULTIPART_THRESHOLD = 90 * 1024 * 1024  # bytes; fal's JS client sends bigger files in parts
 PART_SIZE = 10 * 1024 * 1024  # bytes per part, as fal's JS client
@@ -72,11 +73,8 @@ _STATUS = {"IN_QUEUE": JobStatus.QUEUED, "IN_PROGRESS": JobStatus.RUNNING, "COMP
 class FalProvider(Provider):
     name = "fal"
     title = "fal.ai queue API"
-    profile = "fal"
     default_base_url = "https://queue.fal.run"
     key_names = ("FAL_KEY",)
-    price_per_second = MappingProxyType({"std": 0.07})
-    price_note = "fal model page; pro unverified"
     can_upload = True
     can_cancel = True
     multipart_threshold = MULTIPART_THRESHOLD
@@ -94,20 +92,16 @@ class FalProvider(Provider):
         return {"Authorization": f"Key {self.keys['FAL_KEY']}"}
 
     def body(self, task: TaskInput) -> dict[str, Any]:
-        s = task.settings
-        body: dict[str, Any] = {
-            "image_url": task.image,
-            "video_url": task.video,
-            "character_orientation": s.orientation,
-            "keep_original_sound": s.keep_sound is not False,
-        }
-        if s.prompt:
-            body["prompt"] = s.prompt
-        return body
+        return self.fields(task)
 
     def create_request(self, task: TaskInput) -> httpx.Request:
         params = {"fal_webhook": task.settings.callback_url} if task.settings.callback_url else None
-        return self.request("POST", f"/{APP}/{ENDPOINT[task.settings.mode]}", json=self.body(task), params=params)
+        return self.request("POST", f"/{self.model_id(task.settings)}", json=self.body(task), params=params)
+
+    def create(self, task: TaskInput) -> Created:
+        created = super().create(task)
+        app = "/".join(self.model_id(task.settings).split("/")[:2])
+        return Created(created.task_id, created.raw_status, {**created.data, "app": app})
 
     def parse_created(self, response: httpx.Response) -> Created:
         body = self.json_of(response)
@@ -118,7 +112,8 @@ class FalProvider(Provider):
         return Created(request_id, body.get("status"), data)
 
     def _url(self, data: Mapping[str, Any], key: str, task_id: str, suffix: str) -> str:
-        return str(data.get(key) or f"{self.base_url}/{APP}/requests/{task_id}{suffix}")
+        app = data.get("app") or "fal-ai/kling-video"  # jobs recorded before routes named it
+        return str(data.get(key) or f"{self.base_url}/{app}/requests/{task_id}{suffix}")
 
     def status(self, task_id: str, data: Mapping[str, Any]) -> TaskState:
         body = self.json_of(self.call(self.request("GET", self._url(data, "status_url", task_id, "/status"))))

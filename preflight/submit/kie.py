@@ -1,7 +1,9 @@
-"""KIE's job API: ``POST /api/v1/jobs/createTask`` with model ``kling-2.6/motion-control``.
+"""KIE's job API: ``POST /api/v1/jobs/createTask`` with the model named in the body
+(``kling-2.6/motion-control``, ``kling-3.0/motion-control``: ``profiles/providers/kie.toml``).
 
 Choices the docs left open (PROVIDERS.md, "KIE"):
-- Mode: ``std`` -> ``"720p"``, ``pro`` -> ``"1080p"`` (KIE's ``mode`` enum).
+- Mode: ``std`` -> ``"720p"``, ``pro`` -> ``"1080p"`` (KIE's ``mode`` enum), for v3 too: its page
+  says std/pro, an integrator reports those get HTTP 500 while 720p/1080p work.
 - KIE answers errors both as HTTP statuses and as a ``code`` in a 200 body; both are read.
 - Both files go as URLs (``input_urls`` / ``video_urls`` are lists of one). Local files are sent to
   KIE's file-stream upload (``https://kieai.redpandaai.co/api/file-stream-upload``, multipart
@@ -29,8 +31,6 @@ from .base import Created, JobStatus, MediaInput, Provider, TaskInput, TaskState
 
 __all__ = ["KieProvider"]
 
-MODEL = "kling-2.6/motion-control"
-MODE = {"std": "720p", "pro": "1080p"}
 UPLOAD_URL = "https://kieai.redpandaai.co"
 UPLOAD_PATH = "preflight"
 
@@ -46,12 +46,10 @@ _STATUS = {
 class KieProvider(Provider):
     name = "kie"
     title = "KIE"
-    profile = "kie"
     default_base_url = "https://api.kie.ai"
     key_names = ("KIE_API_KEY",)
     result_ttl = 24 * 3600.0
     can_upload = True
-    has_keep_sound = False
 
     @property
     def upload_url(self) -> str:
@@ -65,15 +63,7 @@ class KieProvider(Provider):
 
     def body(self, task: TaskInput) -> dict[str, Any]:
         s = task.settings
-        fields: dict[str, Any] = {
-            "input_urls": [task.image],
-            "video_urls": [task.video],
-            "character_orientation": s.orientation,
-            "mode": MODE[s.mode],
-        }
-        if s.prompt:
-            fields = {"prompt": s.prompt, **fields}
-        body: dict[str, Any] = {"model": MODEL, "input": fields}
+        body: dict[str, Any] = {"model": self.model_id(s), "input": self.fields(task)}
         if s.callback_url:
             body["callBackUrl"] = s.callback_url
         return body

@@ -1,8 +1,9 @@
 """Kling's official API: ``POST /v1/videos/motion-control`` with an HS256 JWT.
 
 Choices the docs left open (PROVIDERS.md, "Official Kling API"):
-- ``model_name`` is sent as ``kling-v2-6`` so the model does not change under us when Kling moves
-  its default.
+- ``model_name`` is always sent (``kling-v2-6``, ``kling-v3``: the route in
+  ``profiles/providers/kling.toml``) so the model does not change under us when Kling moves its
+  default.
 - ``external_task_id`` is always sent (``pf-<24 hex of the idempotency key>-<n>``, n counting
   resubmissions with ``--again``, since Kling wants it unique per account).
 - Lookup by that id: Kling's query-single endpoints document "task_id or external_task_id" for the
@@ -11,7 +12,8 @@ Choices the docs left open (PROVIDERS.md, "Official Kling API"):
 - A local image goes inline as raw base64 (the docs say no ``data:`` prefix); the clip must be a URL
   (no upload API).
 - There is no negative prompt field: a ``--negative-prompt`` is refused, not silently dropped.
-- Prices: about $0.07/s std and $0.112/s pro (seen through ComfyUI's proxy; an estimate).
+- Prices (the route's): v2.6 about $0.07/s std and $0.112/s pro (seen through ComfyUI's proxy);
+  v3 has no published per-second price here, so fal's v3 prices stand in (an estimate).
 - A result is kept 30 days.
 """
 
@@ -20,7 +22,6 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -32,7 +33,6 @@ from .keys import redact, register_secret
 __all__ = ["KlingProvider"]
 
 CREATE_PATH = "/v1/videos/motion-control"
-MODEL_NAME = "kling-v2-6"
 TOKEN_LIFETIME = 1800  # seconds (Kling's examples)
 TOKEN_REFRESH_MARGIN = 300  # re-sign before expiry so a slow request never carries a dead token
 
@@ -47,11 +47,8 @@ _STATUS = {
 class KlingProvider(Provider):
     name = "kling"
     title = "Kling official API"
-    profile = "kling-v2.6"
     default_base_url = "https://api-singapore.klingai.com"
     key_names = ("KLINGAI_ACCESS_KEY", "KLINGAI_SECRET_KEY")
-    price_per_second = MappingProxyType({"std": 0.07, "pro": 0.112})
-    price_note = "Kling through ComfyUI's proxy"
     result_ttl = 30 * 24 * 3600.0
     inline_image = "base64"
     can_lookup = True
@@ -85,16 +82,10 @@ class KlingProvider(Provider):
     def body(self, task: TaskInput) -> dict[str, Any]:
         s = task.settings
         body: dict[str, Any] = {
-            "model_name": MODEL_NAME,
-            "image_url": task.image,
-            "video_url": task.video,
-            "character_orientation": s.orientation,
-            "mode": s.mode,
-            "keep_original_sound": "no" if s.keep_sound is False else "yes",
+            "model_name": self.model_id(s),
+            **self.fields(task),
             "external_task_id": task.external_id,
         }
-        if s.prompt:
-            body["prompt"] = s.prompt
         if s.callback_url:
             body["callback_url"] = s.callback_url
         return body

@@ -1,7 +1,9 @@
-"""Novita's async API: ``POST /v3/async/kling-v2.6-pro-motion-control``.
+"""Novita's async API: one endpoint per model (``/v3/async/kling-v2.6-pro-motion-control``,
+``/v3/async/kling-v3.0-motion-control``: ``profiles/providers/novita.toml``).
 
 Choices the docs left open (PROVIDERS.md, "Novita"):
-- Only a pro endpoint exists: the default mode is ``pro`` and ``std`` is refused.
+- v2.6: only a pro endpoint exists: its mode is ``pro`` and ``std`` is refused. v3: the mode is the
+  ``model_name`` field (``kling-v3-0-std`` | ``kling-v3-0-pro``).
 - A local image goes inline as raw base64 (the reference says "URL or base64"; no ``data:`` prefix
   assumed, INFERRED). The clip must be a URL: Novita has no upload API.
 - Poll ``GET /v3/async/task-result?task_id=...``: ``task.status`` is one of
@@ -24,7 +26,6 @@ from .base import Created, JobStatus, Provider, TaskInput, TaskState
 
 __all__ = ["NovitaProvider"]
 
-CREATE_PATH = "/v3/async/kling-v2.6-pro-motion-control"
 
 _STATUS = {
     "TASK_STATUS_QUEUED": JobStatus.QUEUED,
@@ -37,33 +38,18 @@ _STATUS = {
 class NovitaProvider(Provider):
     name = "novita"
     title = "Novita"
-    profile = "novita"
     default_base_url = "https://api.novita.ai"
     key_names = ("NOVITA_API_KEY",)
-    modes = ("pro",)
-    default_mode = "pro"
     inline_image = "base64"
-    has_negative_prompt = True
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys['NOVITA_API_KEY']}"}
 
     def body(self, task: TaskInput) -> dict[str, Any]:
-        s = task.settings
-        body: dict[str, Any] = {
-            "image": task.image,
-            "video": task.video,
-            "character_orientation": s.orientation,
-            "keep_original_sound": s.keep_sound is not False,
-        }
-        if s.prompt:
-            body["prompt"] = s.prompt
-        if s.negative_prompt:
-            body["negative_prompt"] = s.negative_prompt
-        return body
+        return self.fields(task)
 
     def create_request(self, task: TaskInput) -> httpx.Request:
-        return self.request("POST", CREATE_PATH, json=self.body(task))
+        return self.request("POST", self.model_id(task.settings), json=self.body(task))
 
     def parse_created(self, response: httpx.Response) -> Created:
         body = self.json_of(response)

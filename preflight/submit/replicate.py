@@ -1,4 +1,6 @@
-"""Replicate's predictions API for ``kwaivgi/kling-v2.6-motion-control``.
+"""Replicate's predictions API: ``models/{owner}/{name}/predictions`` for each model's id
+(``kwaivgi/kling-v3-motion-control``, ``wan-video/wan-2.2-animate-animation``...:
+``profiles/providers/replicate.toml``).
 
 Choices the docs left open (PROVIDERS.md, "Replicate"):
 - ``character_orientation`` is always sent: Replicate's default is ``image`` (3-10 s clips), unlike
@@ -26,7 +28,6 @@ from .base import Created, JobStatus, MediaInput, Provider, TaskInput, TaskState
 
 __all__ = ["ReplicateProvider"]
 
-MODEL = "kwaivgi/kling-v2.6-motion-control"
 
 _STATUS = {
     "starting": JobStatus.QUEUED,
@@ -40,7 +41,6 @@ _STATUS = {
 class ReplicateProvider(Provider):
     name = "replicate"
     title = "Replicate"
-    profile = "replicate"
     default_base_url = "https://api.replicate.com"
     key_names = ("REPLICATE_API_TOKEN",)
     result_ttl = 3600.0
@@ -52,23 +52,14 @@ class ReplicateProvider(Provider):
 
     def body(self, task: TaskInput) -> dict[str, Any]:
         s = task.settings
-        fields: dict[str, Any] = {
-            "image": task.image,
-            "video": task.video,
-            "mode": s.mode,
-            "character_orientation": s.orientation,
-            "keep_original_sound": s.keep_sound is not False,
-        }
-        if s.prompt:
-            fields["prompt"] = s.prompt
-        body: dict[str, Any] = {"input": fields}
+        body: dict[str, Any] = {"input": self.fields(task)}
         if s.callback_url:
             body["webhook"] = s.callback_url
             body["webhook_events_filter"] = ["completed"]
         return body
 
     def create_request(self, task: TaskInput) -> httpx.Request:
-        return self.request("POST", f"/v1/models/{MODEL}/predictions", json=self.body(task))
+        return self.request("POST", f"/v1/models/{self.model_id(task.settings)}/predictions", json=self.body(task))
 
     def parse_created(self, response: httpx.Response) -> Created:
         body = self.json_of(response)

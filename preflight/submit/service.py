@@ -150,7 +150,7 @@ def plan_submit(
         image_sha256=image_sha256,
         video_sha256=video_sha256,
         duration=duration,
-        cost_estimate=provider.estimate_cost(settings.mode, duration),
+        cost_estimate=provider.estimate_cost(settings, duration),
         earlier=earlier,
     )
 

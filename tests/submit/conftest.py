@@ -15,6 +15,7 @@ SECRETS = {
     "KIE_API_KEY": "kie-TEST-key-6e1f8a3b9c2d4e7f",
     "NOVITA_API_KEY": "nov-TEST-key-3c9a7e1f5b2d8e4a",
     "REPLICATE_API_TOKEN": "r8_TEST_token_9f2e7c1a4b6d3e8f",
+    "RUNWAYML_API_SECRET": "key_TEST_runway_4c8e1a7f3b9d2e6a",
 }
 
 

@@ -39,7 +39,7 @@ def _args(name: str, server, media, *extra: str) -> list[str]:
 
 
 def test_every_provider_module_is_registered():
-    assert set(providers()) == {"kling", "fal", "kie", "novita", "replicate"}
+    assert set(providers()) == {"kling", "fal", "kie", "novita", "replicate", "runway"}
 
 
 @pytest.mark.parametrize("name", ["kling", "fal", "kie", "novita", "replicate"])

@@ -99,7 +99,7 @@ def test_an_unreachable_server_suggests_the_base_url(bundle, capsys, secrets_env
 def test_cost_line_reads_plainly(bundle, capsys, secrets_env):
     assert main(["submit", str(bundle), "--provider", "fal", "--dry-run"]) == 0
     err = capsys.readouterr().err
-    assert "cost: about $0.25 for 3.5 s at $0.07/s (std; fal model page; pro unverified)" in err
+    assert "cost: about $0.25 for 3.5 s at $0.07/s (kling-v2.6 std; fal model page; pro unverified)" in err
     assert main(["submit", str(bundle), "--provider", "kie", "--dry-run"]) == 0
     assert "cost: not estimated: kie publishes no per-second price for std" in capsys.readouterr().err
 

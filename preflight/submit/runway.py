@@ -1,0 +1,125 @@
+"""Runway's API: ``POST /v1/character_performance`` (Act-Two), polled at ``GET /v1/tasks/{id}``.
+
+Choices the docs left open (PROVIDERS.md, "Runway Act-Two"; Runway's "API Input Parameters"):
+- Every request carries ``X-Runway-Version: 2024-11-06`` (the version the contract was read at).
+- The key is ``RUNWAYML_API_SECRET``, the name Runway's own SDKs read.
+- Local files go inline as data URIs when small enough (image 5 MB, clip 16 MB, counted on the
+  encoded text, the stricter reading); a bigger file needs ``--image-url`` / ``--video-url`` (the
+  ephemeral uploads API is documented only through the SDKs, so it is not used).
+- ``ratio`` (the output size) defaults to the choice nearest the clip's displayed shape, so the
+  motion is not squeezed; ``fix`` with this model crops or pads the clip to that shape first.
+- Statuses: PENDING / THROTTLED -> queued, RUNNING -> running, SUCCEEDED, FAILED, CANCELLED; the
+  failure reason in ``failure`` (``failureCode`` beside it). Cancel is ``DELETE /v1/tasks/{id}``.
+- No idempotency key or lookup: a create of unknown outcome leaves the job ``unknown``.
+- Outputs are kept about 24 h (Runway calls them ephemeral): download promptly.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..errors import SubmitError
+from .base import Created, JobStatus, MediaInput, Provider, SubmitSettings, TaskInput, TaskState
+
+__all__ = ["RunwayProvider"]
+
+API_VERSION = "2024-11-06"
+DATA_URI_LIMIT = {"image": 5_000_000, "video": 16_000_000}
+
+_STATUS = {
+    "PENDING": JobStatus.QUEUED,
+    "THROTTLED": JobStatus.QUEUED,
+    "RUNNING": JobStatus.RUNNING,
+    "SUCCEEDED": JobStatus.SUCCEEDED,
+    "FAILED": JobStatus.FAILED,
+    "CANCELLED": JobStatus.CANCELED,
+}
+
+
+class RunwayProvider(Provider):
+    name = "runway"
+    title = "Runway API"
+    default_base_url = "https://api.dev.runwayml.com"
+    key_names = ("RUNWAYML_API_SECRET",)
+    result_ttl = 24 * 3600.0
+    inline_image = "data_uri"
+    can_cancel = True
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys['RUNWAYML_API_SECRET']}", "X-Runway-Version": API_VERSION}
+
+    def inlines(self, media: MediaInput) -> bool:
+        if media.path is None:
+            return False
+        encoded = 4 * math.ceil(media.path.stat().st_size / 3) + len(f"data:{media.content_type};base64,")
+        return encoded <= DATA_URI_LIMIT[media.role]
+
+    def media_ref(self, media: MediaInput, *, dry_run: bool = False) -> str:
+        if media.url or not self.inlines(media):
+            return super().media_ref(media, dry_run=dry_run)
+        assert media.path is not None
+        data = base64.b64encode(media.path.read_bytes()).decode("ascii")
+        return f"data:{media.content_type};base64,{data}"
+
+    def settle(self, settings: SubmitSettings, paths: list[Path]) -> SubmitSettings:
+        route = self.route(settings.model)
+        if "ratio" not in route.fields or dict(settings.inputs).get("ratio"):
+            return settings
+        from ..probe import probe
+
+        videos = [info for info in map(probe, paths) if info.role == "video" and info.width and info.height]
+        if not videos:
+            return settings
+        choices = _ratio_choices(settings.model)
+        shape = videos[0].width / videos[0].height  # type: ignore[operator]
+        nearest = min(choices, key=lambda c: abs(math.log(_ratio(c) / shape)))
+        return replace(settings, inputs=(*settings.inputs, ("ratio", nearest)))
+
+    def body(self, task: TaskInput) -> dict[str, Any]:
+        return {"model": self.model_id(task.settings), **self.fields(task)}
+
+    def create_request(self, task: TaskInput) -> httpx.Request:
+        return self.request("POST", "/v1/character_performance", json=self.body(task))
+
+    def parse_created(self, response: httpx.Response) -> Created:
+        body = self.json_of(response)
+        if not body.get("id"):
+            raise SubmitError("runway: the answer has no task id", "submit.bad_response")
+        return Created(str(body["id"]), "PENDING")
+
+    def status(self, task_id: str, data: Mapping[str, Any]) -> TaskState:
+        body = self.json_of(self.call(self.request("GET", f"/v1/tasks/{task_id}")))
+        raw = str(body.get("status", ""))
+        status = _STATUS.get(raw, JobStatus.RUNNING)
+        if status is JobStatus.FAILED:
+            code = body.get("failureCode")
+            reason = str(body.get("failure") or "no reason given")
+            return TaskState(status, raw, None, f"{reason} ({code})" if code else reason)
+        if status is JobStatus.SUCCEEDED:
+            output = body.get("output") or []
+            if not output:
+                return TaskState(JobStatus.FAILED, raw, None, "runway: the task has no output")
+            return TaskState(status, raw, str(output[0]))
+        return TaskState(status, raw)
+
+    def cancel(self, task_id: str, data: Mapping[str, Any]) -> None:
+        self.call(self.request("DELETE", f"/v1/tasks/{task_id}"))
+
+
+def _ratio(choice: str) -> float:
+    width, _, height = choice.partition(":")
+    return int(width) / int(height)
+
+
+def _ratio_choices(model: str) -> tuple[str, ...]:
+    from ..profiles import load_model
+
+    spec = load_model(model).input_spec("ratio")
+    return spec.choices if spec else ()
