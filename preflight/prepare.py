@@ -87,8 +87,8 @@ def prepare(
             "sources": {"image": str(image), "video": str(video)},
             "pair_findings": [f.code for f in pair],
         }
-        bundle = write_bundle(outdir, img.output, clip.output, profile=prof.name, model=prof.model, provider=prof.provider, orientation=orientation,
-                              settings=settings)  # fmt: skip
+        bundle = write_bundle(outdir, img.output, clip.output, profile=prof.name, orientation=orientation,
+                              settings=settings, model=prof.model, provider=prof.provider)  # fmt: skip
     return PrepareResult(Path(outdir), fixed, pair, bundle)
 
 

@@ -101,7 +101,7 @@ def test_cost_line_reads_plainly(bundle, capsys, secrets_env):
     err = capsys.readouterr().err
     assert "cost: about $0.25 for 3.5 s at $0.07/s (kling-v2.6 std; fal model page; pro unverified)" in err
     assert main(["submit", str(bundle), "--provider", "kie", "--dry-run"]) == 0
-    assert "cost: not estimated: kie publishes no per-second price for std" in capsys.readouterr().err
+    assert "cost: not estimated: kie publishes no per-second price for kling-v2.6 std" in capsys.readouterr().err
 
 
 def test_unknown_job_points_at_the_list(capsys, secrets_env):
