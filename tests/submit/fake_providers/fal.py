@@ -8,6 +8,7 @@ import uuid
 from typing import Any, ClassVar
 
 from .base import FakeServer, Reply, scripted
+from .contracts import CONTRACTS, problems
 
 
 class FakeFal(FakeServer):
@@ -76,28 +77,22 @@ class FakeFal(FakeServer):
         return Reply(200, {"upload_url": upload_url, "file_url": f"{self.url}/files/{token}"})
 
     def route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> Reply:
-        app = "/fal-ai/kling-video"
         if method == "POST" and path in ("/storage/upload/initiate", "/storage/upload/initiate-multipart"):
             return self._initiate(path, query, body)
-        if method == "POST" and path in (f"{app}/v2.6/standard/motion-control", f"{app}/v2.6/pro/motion-control"):
+        if method == "POST" and path.lstrip("/") in CONTRACTS["fal"]:
             canned = scripted(self, "create")
             if canned:
                 return canned
             data = json.loads(body)
             errors = [
-                {"loc": ["body", k], "msg": "field required", "type": "missing"}
-                for k in ("image_url", "video_url", "character_orientation")
-                if k not in data
-            ]
-            if data.get("character_orientation") not in (None, "image", "video"):
-                errors.append({"loc": ["body", "character_orientation"], "msg": "unexpected value", "type": "enum"})
-            if not isinstance(data.get("keep_original_sound", True), bool):
-                errors.append(
-                    {"loc": ["body", "keep_original_sound"], "msg": "value is not a valid boolean", "type": "bool_type"}
-                )
+                {"loc": ["body", text.split()[-1] if text.startswith("unknown") else text.split()[0]], "msg": text,
+                 "type": "value_error"}
+                for text in problems(CONTRACTS["fal"][path.lstrip("/")], data)
+            ]  # fmt: skip
             if errors:
                 return Reply(422, {"detail": errors})
-            task_id = self.new_task(data, endpoint=path.split("/")[-2], webhook=query.get("fal_webhook"))
+            app = "/" + "/".join(path.strip("/").split("/")[:2])
+            task_id = self.new_task(data, endpoint=path.split("/")[-2], webhook=query.get("fal_webhook"), path=path)
             if self.drop_create:
                 self.drop_create = False
                 return Reply(drop=True)
@@ -113,10 +108,11 @@ class FakeFal(FakeServer):
                     "cancel_url": f"{urls}/cancel",
                 },
             )
-        if path.startswith(f"{app}/requests/"):
-            parts = path[len(app) + len("/requests/") :].split("/")
+        if "/requests/" in path:
+            app, _, rest = path.partition("/requests/")
+            parts = rest.split("/")
             task_id = parts[0]
-            if task_id not in self.tasks:
+            if task_id not in self.tasks or not self.tasks[task_id]["path"].startswith(app + "/"):
                 return Reply(404, {"detail": "Request not found"})
             if method == "GET" and parts[1:] == ["status"]:
                 canned = scripted(self, "status")

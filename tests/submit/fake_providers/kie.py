@@ -7,6 +7,7 @@ import uuid
 from typing import Any, ClassVar
 
 from .base import FakeServer, Reply, parse_multipart, scripted
+from .contracts import CONTRACTS, problems
 
 
 class FakeKie(FakeServer):
@@ -44,23 +45,8 @@ class FakeKie(FakeServer):
                 return canned
             data = json.loads(body)
             fields = data.get("input") or {}
-            problem = (
-                (data.get("model") != "kling-2.6/motion-control" and "model is not supported")
-                or next(
-                    (
-                        f"input.{k} must be a list of one URL"
-                        for k in ("input_urls", "video_urls")
-                        if not (isinstance(fields.get(k), list) and len(fields[k]) == 1)
-                    ),
-                    None,
-                )
-                or (fields.get("character_orientation") not in ("image", "video") and "character_orientation")
-                or (fields.get("mode") not in ("720p", "1080p") and "mode must be 720p or 1080p")
-                or (
-                    set(fields) - {"prompt", "input_urls", "video_urls", "character_orientation", "mode"}
-                    and "unknown input field"
-                )
-            )
+            contract = CONTRACTS["kie"].get(str(data.get("model")))
+            problem = "model is not supported" if contract is None else "; ".join(problems(contract, fields))
             if problem:
                 return Reply(200, {"code": 422, "msg": problem, "data": None})
             task_id = self.new_task(data)
@@ -75,7 +61,7 @@ class FakeKie(FakeServer):
             word = self.advance(task_id)
             record: dict[str, Any] = {
                 "taskId": task_id,
-                "model": "kling-2.6/motion-control",
+                "model": self.tasks[task_id]["body"]["model"],
                 "state": word,
                 "resultJson": "",
                 "failCode": "",

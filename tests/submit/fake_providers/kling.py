@@ -58,6 +58,7 @@ class FakeKling(FakeServer):
                 "callback_url",
                 "external_task_id",
                 "watermark_info",
+                "element_list",
             }
             problem = (
                 next((f"unknown field {k}" for k in data if k not in allowed), None)
@@ -74,6 +75,8 @@ class FakeKling(FakeServer):
                 or (data.get("keep_original_sound", "yes") not in ("yes", "no") and "keep_original_sound: yes|no")
                 or (str(data["image_url"]).startswith("data:") and "image_url: base64 without data: prefix")
                 or (len(data.get("prompt", "")) > 2500 and "prompt too long")
+                or (data.get("model_name", "kling-v2-6") not in ("kling-v2-6", "kling-v3") and "bad model_name")
+                or _v3_problem(data)
             )
             if problem:
                 return self._error(400, 1201, problem)
@@ -113,3 +116,17 @@ class FakeKling(FakeServer):
                 data["task_result"] = {"videos": [{"id": "v1", "url": self.result_url(task_id), "duration": "3.5"}]}
             return Reply(200, {"code": 0, "message": "SUCCEED", "request_id": "r", "data": data})
         return self._error(404, 1203, "no such route")
+
+
+def _v3_problem(data: dict[str, Any]) -> str | bool:
+    """v3's element: one ``{"element_id": int}``, v3 only, and the orientation must follow the video."""
+    if "watermark_info" in data and not isinstance((data["watermark_info"] or {}).get("enabled"), bool):
+        return "watermark_info: {enabled: bool}"
+    if "element_list" not in data:
+        return False
+    elements = data["element_list"]
+    if data.get("model_name") != "kling-v3":
+        return "element_list needs kling-v3"
+    if not (isinstance(elements, list) and len(elements) == 1 and isinstance(elements[0].get("element_id"), int)):
+        return "element_list: one {element_id: int}"
+    return data["character_orientation"] != "video" and "element_list needs character_orientation video"

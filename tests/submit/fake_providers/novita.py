@@ -6,6 +6,7 @@ import json
 from typing import Any, ClassVar
 
 from .base import FakeServer, Reply, scripted
+from .contracts import CONTRACTS, problems
 
 
 class FakeNovita(FakeServer):
@@ -17,16 +18,12 @@ class FakeNovita(FakeServer):
         return headers.get("authorization") == f"Bearer {self.secrets['NOVITA_API_KEY']}"
 
     def route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> Reply:
-        if method == "POST" and path == "/v3/async/kling-v2.6-pro-motion-control":
+        if method == "POST" and path in CONTRACTS["novita"]:
             canned = scripted(self, "create")
             if canned:
                 return canned
             data = json.loads(body)
-            problem = (
-                next((f"{k} is required" for k in ("image", "video", "character_orientation") if not data.get(k)), None)
-                or (not isinstance(data.get("keep_original_sound", True), bool) and "keep_original_sound: bool")
-                or (data["character_orientation"] not in ("image", "video") and "character_orientation")
-            )
+            problem = "; ".join(problems(CONTRACTS["novita"][path], data))
             if problem:
                 return Reply(400, {"code": 400, "reason": "INVALID_REQUEST_BODY", "message": problem, "metadata": {}})
             task_id = self.new_task(data)

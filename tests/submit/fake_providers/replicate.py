@@ -7,6 +7,7 @@ import uuid
 from typing import Any, ClassVar
 
 from .base import FakeServer, Reply, parse_multipart, scripted
+from .contracts import CONTRACTS, problems
 
 
 class FakeReplicate(FakeServer):
@@ -56,26 +57,20 @@ class FakeReplicate(FakeServer):
                     "urls": {"get": f"{self.url}/files/{file_id}"},
                 },
             )
-        if method == "POST" and path == "/v1/models/kwaivgi/kling-v2.6-motion-control/predictions":
+        model = path.removeprefix("/v1/models/").removesuffix("/predictions")
+        if method == "POST" and path.endswith("/predictions") and model in CONTRACTS["replicate"]:
             canned = scripted(self, "create")
             if canned:
                 return canned
             data = json.loads(body)
-            fields = data.get("input") or {}
-            invalid = [k for k in ("image", "video") if not fields.get(k)]
-            if fields.get("mode", "std") not in ("std", "pro"):
-                invalid.append("mode")
-            if fields.get("character_orientation", "image") not in ("image", "video"):
-                invalid.append("character_orientation")
-            if not isinstance(fields.get("keep_original_sound", True), bool):
-                invalid.append("keep_original_sound")
+            invalid = problems(CONTRACTS["replicate"][model], data.get("input") or {})
             if invalid:
                 return Reply(
                     422,
                     {
                         "title": "Input validation failed",
                         "status": 422,
-                        "detail": "; ".join(f"input.{k}: invalid" for k in invalid),
+                        "detail": "; ".join(f"input: {k}" for k in invalid),
                     },
                 )
             task_id = self.new_task(data)
