@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -146,7 +147,8 @@ def test_probe_command(capsys, media_dir: Path, tmp_path: Path) -> None:  # type
 
 def test_profiles_commands(capsys) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run(capsys, "profiles", "list")
-    assert code == 0 and "* kling-v2.6" in out and "novita" in out
+    # The matrix: the default pair is starred, each model with each provider that serves it.
+    assert code == 0 and re.search(r"^\*\s+kling-v2\.6\s+kling\s+kling-v2\.6\s", out, re.M) and "novita" in out
     code, out, _ = run(capsys, "profiles", "show", "novita", "--json")
     assert json.loads(out)["video"]["max_bytes"] == 10_000_000
 

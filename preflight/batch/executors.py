@@ -231,7 +231,9 @@ class DaskExecutor(Executor):
                 why = f"cannot reach the Dask scheduler {self.scheduler}: {exc}"
                 raise PreflightError(why, "dask.unreachable") from exc
         else:
-            self._cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, dashboard_address=None)
+            # ":0", not None: this distributed version still binds 8787 for None and warns on stderr
+            # when another cluster (a second batch) holds it; nobody opens this dashboard anyway.
+            self._cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, dashboard_address=":0")
             self._client = Client(self._cluster)
         return self._client
 

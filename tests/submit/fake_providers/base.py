@@ -170,8 +170,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not has_length:
             self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):  # the client hung up first (a test's cut or timeout)
+            self.close_connection = True
+            return
         if has_length and int(reply.headers["Content-Length"]) != len(data):
             self.close_connection = True
 
