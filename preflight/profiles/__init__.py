@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..aspects import parse_choices
 from ..errors import ProfileError, UsageError
 
 __all__ = [
@@ -40,6 +41,8 @@ class ImageLimits:
     min_aspect: float | None = None
     """Lowest width/height, e.g. 0.4 for 1:2.5."""
     max_aspect: float | None = None
+    aspect_choices: tuple[str, ...] | None = None
+    """Allowed ratios as the provider spells them (``"1280:720"``); see :mod:`preflight.aspects`."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class VideoLimits:
     max_side: int | None = None
     min_aspect: float | None = None
     max_aspect: float | None = None
+    aspect_choices: tuple[str, ...] | None = None
+    """Allowed ratios as the provider spells them (``"1280:720"``); see :mod:`preflight.aspects`."""
     min_duration: float | None = None
     max_duration: float | None = None
     """Cap with ``character_orientation=video``."""
@@ -152,6 +157,10 @@ def _section(cls: type, table: dict[str, Any], origin: str, section: str) -> Any
     for key, value in table.items():
         if isinstance(value, list):
             value = tuple(str(v).lower() for v in value)
+            if key == "aspect_choices":
+                value = parse_choices(value)  # each W:H checked on load: a typo is a profile error
+        elif key == "aspect_choices":
+            raise ProfileError(f'{origin}: [{section}] aspect_choices must be a list, like ["1280:720"]')
         elif value is not None and not isinstance(value, int | float | str):
             raise ProfileError(f"{origin}: [{section}] {key} has an unexpected type")
         values[key] = value
