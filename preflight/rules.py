@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from .aspects import aspect_label, choice_label, matches, target_choice
 from .models import Finding, MediaInfo, Severity
 from .probe import MAX_IMAGE_PIXELS
 from .profiles import ImageLimits, Profile, VideoLimits
@@ -84,6 +85,21 @@ def _aspect(info: MediaInfo, profile: Profile, orientation: str) -> Iterable[Fin
         f"{_noun(info)} is {info.width}x{info.height} ({_ratio(info.aspect)}); {profile.name} accepts "
         f"{limit}: fix pads it (or crops with --aspect crop)",
         fixable=True, measured=round(info.aspect, 4), limit=limit,
+    )  # fmt: skip
+
+
+def _aspect_choice(info: MediaInfo, profile: Profile, orientation: str) -> Iterable[Finding]:
+    """A provider that takes a list of exact ratios (Runway's ``ratio``): the frame must match one."""
+    lim = _limits(info, profile)
+    if not lim.aspect_choices or not info.height or any(matches(info.aspect, c) for c in lim.aspect_choices):
+        return
+    target = target_choice(info.aspect, lim)
+    listed = ", ".join(choice_label(c) for c in lim.aspect_choices)
+    yield Finding(
+        "aspect.out_of_range", E,
+        f"{_noun(info)} is {info.width}x{info.height} ({aspect_label(info.width, info.height)}); {profile.name} "
+        f"accepts the ratios {listed}: fix pads it to {target} (or crops with --aspect crop)",
+        fixable=True, measured=round(info.aspect, 4), limit=",".join(lim.aspect_choices),
     )  # fmt: skip
 
 
@@ -320,7 +336,9 @@ def _stream_details(info: MediaInfo, profile: Profile, orientation: str) -> Iter
         )  # fmt: skip
 
 
-IMAGE_RULES: tuple[Rule, ...] = (_image_format, _image_pixels, _sides, _aspect, _file_size, _image_details)
+IMAGE_RULES: tuple[Rule, ...] = (
+    _image_format, _image_pixels, _sides, _aspect, _aspect_choice, _file_size, _image_details,
+)  # fmt: skip
 VIDEO_RULES: tuple[Rule, ...] = (
-    _container, _codecs, _duration, _sides, _aspect, _file_size, _frame_rate, _stream_details,
+    _container, _codecs, _duration, _sides, _aspect, _aspect_choice, _file_size, _frame_rate, _stream_details,
 )  # fmt: skip

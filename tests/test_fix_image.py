@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from preflight import probe
+from preflight import check, probe
+from preflight.aspects import ASPECT_TOLERANCE
 from preflight.fix import fix
 from preflight.samples import make_image
 
@@ -117,3 +118,19 @@ def test_size_cap_is_met(tmp_path: Path, fmt: str):
     assert out.stat().st_size <= cap and out.suffix == ".jpg" and r.after.verdict == "pass"
     with Image.open(out) as im:
         assert min(im.size) >= 300
+
+
+def test_image_is_padded_to_the_nearest_allowed_ratio(tmp_path: Path):
+    # Runway Act-Two's ratios in a user's profile: a 4:3 photo is 0.48% off 1104:832, the nearest
+    ratios = '["1280:720", "720:1280", "960:960", "1104:832", "832:1104", "1584:672"]'
+    profile = tmp_path / "runway-act-two.toml"
+    profile.write_text(f'name = "runway-act-two"\n[image]\nformats = ["jpeg", "png"]\naspect_choices = {ratios}\n')
+    src = make_image(tmp_path / "photo.jpg", width=640, height=480)
+    r, out = fixed(src, tmp_path, profile=profile, fill="solid")
+    assert r.actions == ("pad 640x480->640x482 (solid fill)",)
+    assert opened(out)[0] == (640, 482) and abs(640 / 482 / (1104 / 832) - 1) < ASPECT_TOLERANCE
+    assert r.after.verdict == "pass"
+    (item,) = check([out], profile, content=False).items
+    assert item.verdict == "pass" and item.findings == ()
+    portrait = make_image(tmp_path / "portrait.png", width=360, height=640, format="PNG")
+    assert fixed(portrait, tmp_path, profile=profile)[0].actions == ("copy",)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import random
+from dataclasses import replace
 
 import pytest
 
+from preflight.aspects import ASPECT_TOLERANCE, nearest_choice, parse_ratio
 from preflight.fix.geometry import fit_geometry
 from preflight.fix.ops import BakeRotation, Copy, Crop, Pad, Remux, Scale, Transcode, Trim
 from preflight.fix.plan import ContentHints, FixOptions, PoseSample, hints_from_analysis, plan_fix
@@ -166,3 +169,83 @@ def test_geometry_always_lands_inside_the_limits(even, mode):
             assert cw % 2 == 0 and ch % 2 == 0 and g.offset[0] % 2 == 0 and g.offset[1] % 2 == 0
         if min(w, h) >= 340 and max(w, h) <= 3850 and 0.4 <= w / h <= 2.5 and not (even and (w % 2 or h % 2)):
             assert not g.changed
+
+
+# --- one of a list of ratios (aspect_choices) -------------------------------------------------
+
+RUNWAY_RATIOS = ("1280:720", "720:1280", "960:960", "1104:832", "832:1104", "1584:672")
+RUNWAY = replace(
+    KLING, name="runway-act-two", image=replace(KLING.image, aspect_choices=RUNWAY_RATIOS, min_aspect=None,
+    max_aspect=None), video=replace(KLING.video, aspect_choices=RUNWAY_RATIOS),
+)  # fmt: skip
+
+
+def within(size: tuple[int, int], choice: str) -> bool:
+    return abs(math.log(size[0] / size[1] / parse_ratio(choice))) <= math.log1p(ASPECT_TOLERANCE)
+
+
+def test_a_clip_of_an_allowed_ratio_is_copied():
+    assert plan(clip(w=360, h=640), profile=RUNWAY).operations == (Copy(),)
+    assert plan(clip(w=854, h=480), profile=RUNWAY).operations == (Copy(),)  # 0.09% off 16:9: within
+
+
+def test_a_4_3_clip_is_padded_or_cropped_to_1104_832():
+    padded = plan(clip(w=640, h=480), profile=RUNWAY)
+    assert padded.actions == ("transcode h264/aac", "pad 640x480->640x482 (blurred fill)")
+    assert padded.notes == ("padded to 1104:832, the nearest of the ratios the profile accepts",)
+    assert within(padded.geometry.canvas, "1104:832")
+    solid = plan(clip(w=640, h=480), profile=RUNWAY, fill="solid")
+    assert solid.find(Pad).fill == "solid"
+    cropped = plan(clip(w=640, h=480), profile=RUNWAY, aspect="crop")
+    assert cropped.actions == ("transcode h264/aac", "crop 640x480->636x480 at 2,0")
+    assert cropped.find(Pad) is None and within(cropped.geometry.canvas, "1104:832")
+    # the shown frame counts: 480x360 stored, turned 90 degrees, is 3:4
+    turned = plan(clip(w=360, h=480, rotation=90), profile=RUNWAY)
+    assert turned.find(Pad).target == (362, 480) and within(turned.geometry.canvas, "832:1104")
+
+
+def test_an_image_goes_to_the_nearest_ratio_and_stays_within_the_sides():
+    wide = plan(image(w=1000, h=300), profile=RUNWAY)
+    assert wide.actions == ("pad 1000x300->1000x424 (blurred fill)",) and within((1000, 424), "1584:672")
+    # cropping to 2.36:1 leaves 300 px, under the 340 px minimum: scaled up after the crop, ratio kept
+    cropped = plan(image(w=1000, h=300), profile=RUNWAY, aspect="crop")
+    assert [type(op) for op in cropped.operations] == [Crop, Scale]
+    assert min(cropped.geometry.canvas) >= 340 and within(cropped.geometry.canvas, "1584:672")
+    big = plan(clip(w=3840, h=2880), profile=RUNWAY)  # padding must not pass the 3850 px cap
+    assert big.geometry.canvas == (3840, 2894) and within(big.geometry.canvas, "1104:832")
+
+
+def test_crop_to_a_ratio_keeps_the_subject():
+    track = tuple(PoseSample(t / 2, True, (0.05, 0.2, 0.3, 0.9)) for t in range(20))
+    p = plan(clip(w=1000, h=300), profile=RUNWAY, aspect="crop", hints=ContentHints(track=track))
+    x, _, w, _ = p.find(Crop).rect
+    assert x <= 0.05 * 1000 and x + w >= 0.3 * 1000
+    assert "crop window holds the subject's box" in p.notes
+
+
+@pytest.mark.parametrize("even", [False, True])
+@pytest.mark.parametrize("mode", ["pad", "crop"])
+@pytest.mark.parametrize("sides", [(340, 3850), (None, None), (300, 1280)])
+def test_ratio_geometry_always_lands_on_the_nearest_choice(even, mode, sides):
+    rng = random.Random(11)
+    lo, hi = sides
+    for _ in range(300):
+        w, h = rng.randint(60, 5000), rng.randint(60, 5000)
+        choice = nearest_choice(w / h, RUNWAY_RATIOS)
+        g = fit_geometry(w, h, min_side=lo, max_side=hi, min_aspect=None, max_aspect=None, aspect_mode=mode,
+                         even=even, ratio=parse_ratio(choice))  # fmt: skip
+        cw, ch = g.canvas
+        assert within(g.canvas, choice), (w, h, g)
+        assert (lo is None or min(cw, ch) >= lo) and (hi is None or max(cw, ch) <= hi), (w, h, g)
+        x, y, kw, kh = g.crop
+        assert x >= 0 and y >= 0 and x + kw <= w and y + kh <= h, (w, h, g)
+        assert g.offset[0] + g.content[0] <= cw and g.offset[1] + g.content[1] <= ch, (w, h, g)
+        if even:
+            assert cw % 2 == 0 and ch % 2 == 0 and g.offset[0] % 2 == 0 and g.offset[1] % 2 == 0, (w, h, g)
+            assert g.content[0] % 2 == 0 and g.content[1] % 2 == 0, (w, h, g)
+        if mode == "crop":
+            assert not g.padded, (w, h, g)
+        elif not within((w, h), choice):
+            assert not g.cropped, (w, h, g)  # pad keeps every pixel
+        if within((w, h), choice) and (lo is None or min(w, h) >= lo) and (hi is None or max(w, h) <= hi):
+            assert g.changed is bool(even and (w % 2 or h % 2)), (w, h, g)

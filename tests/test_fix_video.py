@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
-from preflight import probe
+from preflight import check, probe
+from preflight.aspects import ASPECT_TOLERANCE
 from preflight.fix import fix
 from preflight.fix.outputs import OutputNamer, written_atomically
 from preflight.fix.video import container_duration
@@ -201,3 +203,64 @@ def test_anamorphic_pixels_are_squared(tmp_path: Path, rotation: int) -> None:
     ys, xs = np.nonzero(frame > 128)
     width, height = xs.max() - xs.min(), ys.max() - ys.min()
     assert abs(width - height) <= 4  # round again, not squeezed
+
+
+# --- a provider that takes a list of ratios (aspect_choices) ----------------------------------
+
+RUNWAY_RATIOS = ("1280:720", "720:1280", "960:960", "1104:832", "832:1104", "1584:672")
+
+
+def runway_profile(folder: Path) -> Path:
+    """Runway Act-Two's contract as a user's own profile: six output ratios, clips of 3-30 s."""
+    choices = "aspect_choices = [" + ", ".join(f'"{c}"' for c in RUNWAY_RATIOS) + "]\n"
+    path = folder / "runway-act-two.toml"
+    path.write_text(
+        'name = "runway-act-two"\n'
+        f'[image]\nformats = ["jpeg", "png"]\n{choices}'
+        f'[video]\ncontainers = ["mp4", "mov"]\nvideo_codecs = ["h264"]\naudio_codecs = ["aac"]\n{choices}'
+        "min_duration = 3.0\nmax_duration = 30.0\n"
+    )
+    return path
+
+
+def shown_ratio_error(path: Path, choice: str) -> float:
+    info = probe(path)
+    w, h = (int(x) for x in choice.split(":"))
+    return abs(math.log(info.width / info.height / (w / h)))
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "rotation", "aspect", "nearest"),
+    [
+        (480, 360, 0, "pad", "1104:832"),  # 4:3 is 0.48% off Runway's 1104:832: padded to it
+        (480, 360, 0, "crop", "1104:832"),
+        (480, 360, 90, "pad", "832:1104"),  # shown 360x480 (3:4)
+        (504, 216, 0, "crop", "1584:672"),  # 21:9 is 1% off Runway's 1584:672
+    ],
+)  # fmt: skip
+def test_clip_is_fixed_to_the_nearest_allowed_ratio(
+    tmp_path: Path, width: int, height: int, rotation: int, aspect: str, nearest: str
+) -> None:
+    profile = runway_profile(tmp_path)
+    src = make_clip(tmp_path / "take.mp4", duration=3.2, width=width, height=height, fps=FPS, rotation=rotation,
+                    audio=True)  # fmt: skip
+    (before,) = check([src], profile, content=False).items
+    assert [f.code for f in before.findings if f.code.startswith("aspect.")] == ["aspect.out_of_range"]
+    assert f"fix pads it to {nearest}" in before.findings[0].message
+    r = one(fix([src], tmp_path / "out", profile=profile, aspect=aspect, content=False))
+    assert any(a.startswith(aspect) for a in r.actions), r.actions
+    out = probe(r.output)
+    assert out.width % 2 == 0 and out.height % 2 == 0 and out.video.rotation == 0
+    assert shown_ratio_error(Path(r.output), nearest) <= math.log1p(ASPECT_TOLERANCE)
+    assert r.after.verdict == "pass"
+    (after,) = check([r.output], profile, content=False).items
+    assert after.verdict == "pass" and after.findings == ()
+
+
+def test_portrait_clip_of_an_allowed_ratio_passes_as_is(tmp_path: Path) -> None:
+    profile = runway_profile(tmp_path)
+    src = make_clip(tmp_path / "portrait.mp4", duration=3, width=360, height=640, fps=FPS)  # 9:16, like 1080x1920
+    (item,) = check([src], profile, content=False).items
+    assert item.verdict == "pass" and item.findings == ()
+    r = one(fix([src], tmp_path / "out", profile=profile, content=False))
+    assert r.actions == ("copy",) and sha(Path(r.output)) == sha(src)

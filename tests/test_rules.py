@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -112,6 +114,71 @@ def test_video_aspect_only_where_documented() -> None:
     wide = clip(width=1920, height=400)
     assert "aspect.out_of_range" in codes(wide, NOVITA)
     assert "aspect.out_of_range" not in codes(wide, KLING)
+
+
+RUNWAY_RATIOS = ("1280:720", "720:1280", "960:960", "1104:832", "832:1104", "1584:672")
+RUNWAY = replace(
+    KLING, name="runway-act-two", image=replace(KLING.image, aspect_choices=RUNWAY_RATIOS, min_aspect=None,
+    max_aspect=None), video=replace(KLING.video, aspect_choices=RUNWAY_RATIOS),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "nearest"),
+    [
+        (1280, 720, None), (1920, 1080, None), (854, 480, None), (1366, 768, None),  # 16:9, whole pixels
+        (360, 640, None), (1080, 1920, None), (960, 960, None), (340, 340, None), (1104, 832, None),
+        (1584, 672, None), (1587, 672, None),  # 0.19% off: inside the 0.3% tolerance
+        (1590, 672, "1584:672"),  # 0.38% off: outside
+        (640, 480, "1104:832"), (480, 640, "832:1104"), (2560, 1080, "1584:672"), (1200, 360, "1584:672"),
+        # 1.149 and 1.156: either side of 1.152, the log-middle of 1 and 1.327
+        (1000, 870, "960:960"), (1000, 865, "1104:832"), (400, 1000, "720:1280"),
+    ],
+)  # fmt: skip
+def test_aspect_choices(width: int, height: int, nearest: str | None) -> None:
+    for info in (clip(width=width, height=height), image(width, height)):
+        found = check_media(info, RUNWAY)
+        if nearest is None:
+            assert found == ()
+            continue
+        (f,) = found
+        assert (f.code, f.severity, f.fixable) == ("aspect.out_of_range", Severity.ERROR, True)
+        assert f.measured == round(width / height, 4) and f.limit == ",".join(RUNWAY_RATIOS)
+        assert f.message.endswith(f"fix pads it to {nearest} (or crops with --aspect crop)")
+
+
+def test_aspect_choice_message_names_every_ratio() -> None:
+    (f,) = check_media(clip(width=1440, height=1080), RUNWAY)
+    assert f.message == (
+        "clip is 1440x1080 (4:3); runway-act-two accepts the ratios 16:9 (1280:720), 9:16 (720:1280), "
+        "1:1 (960:960), 1.327:1 (1104:832), 1:1.327 (832:1104), 2.357:1 (1584:672): fix pads it to 1104:832 "
+        "(or crops with --aspect crop)"
+    )
+    (g,) = check_media(image(1201, 360), RUNWAY)
+    assert g.message.startswith("image is 1201x360 (3.336:1); runway-act-two accepts the ratios 16:9")
+
+
+def test_aspect_choices_and_range_both_apply() -> None:
+    # with a range up to 2:1, 1584:672 (2.36:1) could never pass both: a 3:1 image breaks both limits, and
+    # fix aims at 1280:720, the nearest choice inside the range, so one fix satisfies both
+    both = replace(RUNWAY, image=replace(RUNWAY.image, min_aspect=0.4, max_aspect=2.0))
+    found = check_media(image(1200, 400), both)
+    assert [f.code for f in found] == ["aspect.out_of_range", "aspect.out_of_range"]
+    assert found[1].message.endswith("fix pads it to 1280:720 (or crops with --aspect crop)")
+
+
+def test_real_rotated_and_anamorphic_clips_match_on_the_shown_frame(tmp_path: Path) -> None:
+    # stored 640x360, shown 360x640 after rotation: 9:16, which runway takes as 720:1280
+    turned = probe(make_clip(tmp_path / "turned.mp4", duration=3.0, width=640, height=360, rotation=90))
+    assert codes(turned, RUNWAY) == {"video.rotated"}
+    # stored 480x360, shown 360x480 (3:4): the nearest allowed ratio is 832:1104, not the stored 1104:832
+    tall = probe(make_clip(tmp_path / "tall.mp4", duration=3.0, width=480, height=360, rotation=270))
+    (f,) = [f for f in check_media(tall, RUNWAY) if f.code == "aspect.out_of_range"]
+    assert f.message.startswith("clip is 360x480 (3:4)") and "pads it to 832:1104" in f.message
+    # 480x360 stored with 4:3 pixels is shown 640x360: 16:9
+    wide = probe(make_clip(tmp_path / "ana.mp4", duration=3.0, width=480, height=360, sample_aspect=Fraction(4, 3)))
+    assert (wide.width, wide.height) == (640, 360)
+    assert codes(wide, RUNWAY) == {"video.non_square_pixels"}
 
 
 def test_size_caps() -> None:

@@ -116,7 +116,7 @@ def aspect_option(f: F) -> F:
         type=click.Choice(["pad", "crop"]),
         default="pad",
         show_default=True,
-        help="Into the aspect range by padding (keeps every pixel) or cropping.",
+        help="Into the aspect range (or the nearest allowed ratio) by padding (keeps every pixel) or cropping.",
     )(f)
 
 

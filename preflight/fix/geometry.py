@@ -1,4 +1,5 @@
-"""Frame geometry for fix: crop or pad into the aspect range, then scale into the side limits.
+"""Frame geometry for fix: crop or pad into the aspect range (or to one allowed ratio), then scale into
+the side limits.
 
 Pure arithmetic shared by the clip and image planners. Sizes are displayed sizes (rotation and EXIF
 orientation already applied). Clips need even sides (H.264 4:2:0 subsamples chroma by two).
@@ -7,7 +8,10 @@ orientation already applied). Clips need even sides (H.264 4:2:0 subsamples chro
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from ..aspects import ASPECT_TOLERANCE
 
 __all__ = ["Box", "Geometry", "fit_geometry"]
 
@@ -60,11 +64,16 @@ def fit_geometry(
     aspect_mode: str = "pad",
     even: bool = False,
     subject: Box | None = None,
+    ratio: float | None = None,
 ) -> Geometry:
     """The smallest change that puts a ``width`` x ``height`` frame inside the limits.
 
     Crop keeps the ``subject`` box inside the crop window when one is given (else crops the centre).
+    ``ratio``: the one width/height the output must have (within :data:`ASPECT_TOLERANCE`), the
+    profile's allowed ratio nearest the frame; it replaces the range (the planner picks it inside).
     """
+    if ratio is not None:
+        return _fit_ratio(width, height, ratio, min_side, max_side, aspect_mode, even, subject)
     lo = min_aspect if min_aspect is not None else 0.0
     hi = max_aspect if max_aspect is not None else math.inf
     w, h = width, height
@@ -155,3 +164,130 @@ def _into_range(w: int, h: int, lo: float, hi: float, even: bool, pad: bool) -> 
         else:
             break
     return w, h
+
+
+# --- one allowed ratio ------------------------------------------------------------------------
+
+_SEARCH_STEPS = 16
+"""How many sizes either side of the ideal one :func:`_ratio_size` tries: enough to find whole (even)
+sides within half the tolerance of any ratio, 1584:672 (33:14) included."""
+
+
+def _fit_ratio(
+    w: int, h: int, t: float, min_side: int | None, max_side: int | None, mode: str, even: bool, subject: Box | None
+) -> Geometry:
+    """Crop or pad a ``w`` x ``h`` frame to the ratio ``t``, sides rounded so the ratio still holds.
+
+    A frame already within the tolerance is never cropped or padded: it is left alone, or scaled as a
+    whole (a stretch below the tolerance) when its sides or their parity must change."""
+    step = 2 if even else 1
+    tolerance = math.log1p(ASPECT_TOLERANCE)
+    odd = even and (w % 2 or h % 2)
+
+    def sides_ok(cw: int, ch: int) -> bool:
+        return (min_side is None or min(cw, ch) >= min_side) and (max_side is None or max(cw, ch) <= max_side)
+
+    if _log_error(w / h, t) <= tolerance:
+        factor = _side_factor(w, h, min_side, max_side)
+        if factor == 1.0 and not odd:
+            return Geometry((w, h), (0, 0, w, h), (w, h), (w, h), (0, 0))
+        size = _ratio_size(w * factor, h * factor, t, step, sides_ok) or (w, h)
+        return Geometry((w, h), (0, 0, w, h), size, size, (0, 0))
+    if mode == "crop":
+        return _crop_to_ratio(w, h, t, step, min_side, max_side, sides_ok, subject)
+    return _pad_to_ratio(w, h, t, step, even, odd, min_side, max_side, sides_ok)
+
+
+def _crop_to_ratio(
+    w: int, h: int, t: float, step: int, min_side: int | None, max_side: int | None,
+    sides_ok: Callable[[int, int], bool], subject: Box | None,
+) -> Geometry:  # fmt: skip
+    fw, fh = min(w, h * t), min(h, w / t)  # the largest window of ratio t, at source scale
+
+    def inside(cw: int, ch: int) -> bool:
+        return cw <= w and ch <= h
+
+    crop = None
+    if _side_factor(fw, fh, min_side, max_side) == 1.0:  # kept at source scale when the sides allow
+        crop = _ratio_size(fw, fh, t, step, lambda cw, ch: inside(cw, ch) and sides_ok(cw, ch))
+    if crop is None:
+        crop = _ratio_size(fw, fh, t, step, inside) or (_floor(fw, step), _floor(fh, step))
+    canvas = crop
+    if not sides_ok(*crop) or _log_error(crop[0] / crop[1], t) > math.log1p(ASPECT_TOLERANCE):
+        # scaled after the crop: into the side limits, or (a tiny frame) to sides that can hold the ratio
+        factor = _side_factor(*crop, min_side, max_side)
+        canvas = _ratio_size(crop[0] * factor, crop[1] * factor, t, step, sides_ok) or crop
+    cw, ch = crop
+    cx = _place(cw, w, subject[0] if subject else None, subject[2] if subject else None)
+    cy = _place(ch, h, subject[1] if subject else None, subject[3] if subject else None)
+    return Geometry((w, h), (cx, cy, cw, ch), canvas, canvas, (0, 0))  # type: ignore[arg-type]
+
+
+def _pad_to_ratio(
+    w: int, h: int, t: float, step: int, even: bool, odd: bool, min_side: int | None, max_side: int | None,
+    sides_ok: Callable[[int, int], bool],
+) -> Geometry:  # fmt: skip
+    fw, fh = max(w, h * t), max(h, w / t)  # the smallest canvas of ratio t around the frame, at source scale
+    factor = _side_factor(fw, fh, min_side, max_side)
+    for _ in range(20):  # rounding may leave no canvas under the side cap: shrink the content a little
+        if factor == 1.0 and not odd:
+            content = (w, h)
+        else:
+            content = (_round(w * factor, even, up=factor >= 1), _round(h * factor, even, up=factor >= 1))
+
+        def holds(cw: int, ch: int, content: tuple[int, int] = content) -> bool:
+            return cw >= content[0] and ch >= content[1] and sides_ok(cw, ch)
+
+        canvas = _ratio_size(fw * factor, fh * factor, t, step, holds)
+        if canvas is not None:
+            break
+        factor *= 1 - step / max(fw * factor, fh * factor)
+    else:
+        canvas = content
+    offset = ((canvas[0] - content[0]) // 2, (canvas[1] - content[1]) // 2)
+    if even:
+        offset = (offset[0] - offset[0] % 2, offset[1] - offset[1] % 2)
+    return Geometry((w, h), (0, 0, w, h), content, canvas, offset)
+
+
+def _ratio_size(fw: float, fh: float, t: float, step: int, fits: Callable[[int, int], bool]) -> tuple[int, int] | None:
+    """Whole sides (multiples of ``step``) near ``fw`` x ``fh`` whose ratio is ``t`` as nearly as may be.
+
+    The size nearest the ideal one among those within half the tolerance of ``t`` (the other half is
+    slack nobody needs: the output is measured exactly); else the one nearest ``t``; None when no size
+    near it ``fits``."""
+    sizes: set[tuple[int, int]] = set()
+    for k in range(-_SEARCH_STEPS, _SEARCH_STEPS + 1):
+        ch = _nearest(fh, step) + k * step
+        sizes.update((cw, ch) for cw in (_floor(ch * t, step), _floor(ch * t, step) + step))
+        cw = _nearest(fw, step) + k * step
+        sizes.update((cw, ch) for ch in (_floor(cw / t, step), _floor(cw / t, step) + step))
+    usable = [(cw, ch) for cw, ch in sizes if cw >= step and ch >= step and fits(cw, ch)]
+    if not usable:
+        return None
+    close = [s for s in usable if _log_error(s[0] / s[1], t) <= math.log1p(ASPECT_TOLERANCE) / 2]
+    if close:
+        return min(close, key=lambda s: (abs(s[0] - fw) + abs(s[1] - fh), s))
+    return min(usable, key=lambda s: (_log_error(s[0] / s[1], t), s))
+
+
+def _side_factor(fw: float, fh: float, min_side: int | None, max_side: int | None) -> float:
+    """One scale factor: up to the minimum side, down past the maximum (as :func:`fit_geometry`)."""
+    factor = 1.0
+    if min_side is not None and min(fw, fh) < min_side:
+        factor = min_side / min(fw, fh)
+    if max_side is not None and max(fw, fh) * factor > max_side:
+        factor = max_side / max(fw, fh)
+    return factor
+
+
+def _log_error(aspect: float, t: float) -> float:
+    return abs(math.log(aspect / t))
+
+
+def _nearest(value: float, step: int) -> int:
+    return max(step, round(value / step) * step)
+
+
+def _floor(value: float, step: int) -> int:
+    return max(step, math.floor(value / step + 1e-9) * step)

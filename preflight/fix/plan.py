@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..aspects import matches, parse_ratio, target_choice
 from ..colorgraph import lut_peak
 from ..models import Finding, MediaInfo, Severity
-from ..profiles import Profile
+from ..profiles import ImageLimits, Profile, VideoLimits
 from .geometry import Box, Geometry, fit_geometry
 from .ops import (
     AudioTranscode,
@@ -231,7 +232,8 @@ def _plan_clip(
     if subject is not None:
         notes.append("crop window holds the subject's box")
     limits = dict(min_side=lim.min_side, max_side=lim.max_side, min_aspect=lim.min_aspect,
-                  max_aspect=lim.max_aspect, aspect_mode=options.aspect, subject=subject)  # fmt: skip
+                  max_aspect=lim.max_aspect, aspect_mode=options.aspect, subject=subject,
+                  ratio=_ratio_target(*shown, lim, options.aspect, notes))  # fmt: skip
     if fit_geometry(*shown, even=False, **limits).changed:  # type: ignore[arg-type]
         encode_why.append("geometry")
 
@@ -326,6 +328,18 @@ def _square_shown_size(info: MediaInfo) -> tuple[int, int]:
     return (h, w) if v.rotation in (90, 270) else (w, h)
 
 
+def _ratio_target(width: int, height: int, lim: ImageLimits | VideoLimits, mode: str, notes: list[str]) -> float | None:
+    """The one ratio the output must have when the profile lists allowed ratios: the nearest to the
+    frame's (a frame that already matches one keeps it; its sides may still need rounding)."""
+    choice = target_choice(width / height, lim) if height else None
+    if choice is None:
+        return None
+    if not matches(width / height, choice):
+        done = "cropped" if mode == "crop" else "padded"
+        notes.append(f"{done} to {choice}, the nearest of the ratios the profile accepts")
+    return parse_ratio(choice)
+
+
 def _geometry_ops(g: Geometry, fill: str) -> list[Operation]:
     ops: list[Operation] = []
     if g.cropped:
@@ -386,16 +400,19 @@ def _plan_image(info: MediaInfo, profile: Profile, options: FixOptions, hints: C
     if target != info.format:
         ops.append(Convert(info.format, target))
     subject = hints.subject if options.aspect == "crop" else None
+    notes: list[str] = []
     geometry = fit_geometry(
         info.width, info.height, min_side=lim.min_side, max_side=lim.max_side, min_aspect=lim.min_aspect,
         max_aspect=lim.max_aspect, aspect_mode=options.aspect, subject=subject,
+        ratio=_ratio_target(info.width, info.height, lim, options.aspect, notes),
     )  # fmt: skip
     ops.extend(_geometry_ops(geometry, options.fill))
     if lim.max_bytes is not None and info.file_size > lim.max_bytes:
         ops.append(FitSize(lim.max_bytes))  # the executor guards the cap on every re-encode anyway
     if not ops:
         return Plan("image", (Copy(),), _image_ext(info.format), size_cap=lim.max_bytes)
-    return Plan("image", tuple(ops), _image_ext(target), geometry=geometry, size_cap=lim.max_bytes)
+    return Plan("image", tuple(ops), _image_ext(target), notes=tuple(notes), geometry=geometry,
+                size_cap=lim.max_bytes)  # fmt: skip
 
 
 def _color_op(mode: str, bit_depth: int, has_alpha: bool, profile: str | None = None) -> ColorConvert | None:

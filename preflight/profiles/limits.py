@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ..aspects import parse_choices
 from ..errors import ProfileError
 
 __all__ = ["ContentGates", "ImageLimits", "VideoLimits", "combine", "parse_limits"]
@@ -97,6 +98,11 @@ def parse_limits(section: str, table: Any, origin: str) -> dict[str, Any]:
             if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
                 raise ProfileError(f"{where} must be a non-empty list of names")
             values[key] = tuple(v.lower() for v in value)
+            if key == "aspect_choices":
+                try:
+                    values[key] = parse_choices(value)  # each W:H checked on load: a typo is a profile error
+                except ValueError as exc:
+                    raise ProfileError(f"{where}: {exc}") from None
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise ProfileError(f"{where} must be a number, not {value!r}")

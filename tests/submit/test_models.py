@@ -117,6 +117,16 @@ def test_settings_a_route_cannot_take_are_refused(provider, model, settings, wor
     assert words in info.value.message
 
 
+@pytest.fixture(scope="module")
+def runway_media(tmp_path_factory):
+    """Act-Two takes six exact shapes: a 9:16 photo and a 16:9 clip (the shared pair is 3:4 and 4:3)."""
+    from preflight.samples import make_clip, make_image
+
+    folder = tmp_path_factory.mktemp("runway")
+    return (make_image(folder / "subject.jpg", width=360, height=640),
+            make_clip(folder / "motion.mp4", duration=3.5, width=640, height=360))  # fmt: skip
+
+
 def _cli(provider: str, model: str, server, media, *extra: str) -> list[str]:
     image, clip = media
     args = ["submit", "--image", str(image), "--video", str(clip), "--provider", provider, "--model", model,
@@ -127,22 +137,24 @@ def _cli(provider: str, model: str, server, media, *extra: str) -> list[str]:
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=lambda p: "@".join(reversed(p)))
-def test_dry_run_for_each_pair(pair, fake, media, capsys):
+def test_dry_run_for_each_pair(pair, fake, media, runway_media, capsys):
     server = fake(pair[0])
+    media = runway_media if pair[0] == "runway" else media
     assert main([*_cli(*pair, server, media), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert f"POST {server.url}{EXPECTED[pair][0]}" in out and server.creates == 0
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=lambda p: "@".join(reversed(p)))
-def test_whole_job_against_the_fake(pair, fake, media, tmp_path, capsys):
+def test_whole_job_against_the_fake(pair, fake, media, runway_media, tmp_path, capsys):
     """The fake enforces the endpoint's documented body, walks its status words and serves the result."""
     server = fake(pair[0])
+    media = runway_media if pair[0] == "runway" else media
     out = tmp_path / "result.mp4"
     assert main([*_cli(*pair, server, media), "-o", str(out)]) == 0, capsys.readouterr().err
     assert server.creates == 1 and out.stat().st_size > 0
     (task,) = server.tasks.values()
-    assert "runway" not in pair or task["body"]["ratio"] == "1104:832"  # the 640x480 clip's nearest shape
+    assert "runway" not in pair or task["body"]["ratio"] == "1280:720"  # the 640x360 clip's shape
 
 
 def test_bundle_remembers_its_model(fake, media, tmp_path, capsys):
