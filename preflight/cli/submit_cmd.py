@@ -28,7 +28,7 @@ def _providers_epilog() -> str:
     for name in shipped_providers():
         contract = load_provider(name)
         cls = get_provider(contract.api)
-        media = "uploads local files" if cls.can_upload else "needs --video-url for the clip"
+        media = cls.media_note or ("uploads local files" if cls.can_upload else "needs --video-url for the clip")
         lines.append(f"  {name:<10} {' + '.join(cls.key_names)}; {media}; models: {', '.join(contract.routes)}")
     lines.append("`preflight profiles list` shows every model x provider with its limits and prices.")
     return "\n".join(lines)
@@ -300,9 +300,8 @@ def _confirm_cost(provider: Provider, plan: SubmitPlan, skip: bool) -> None:
     price = provider.price(settings)
     route = provider.route(settings.model)
     note = f"; {route.price_note}" if route.price_note else ""
-    _echo_err(
-        f"cost: about ${cost:.2f} for {plan.duration:.1f} s at ${price}/s ({settings.model} {settings.mode}{note})"
-    )
+    tier = f"{settings.model} {settings.mode}" if len(route.modes) > 1 else settings.model
+    _echo_err(f"cost: about ${cost:.2f} for {plan.duration:.1f} s at ${price}/s ({tier}{note})")
     if not skip and not click.confirm("Submit and pay this?", default=True):
         raise click.exceptions.Exit(1)
 

@@ -144,6 +144,8 @@ class Provider(ABC):
     inline_image: ClassVar[str | None] = None
     """How a local image may go inline: ``base64`` (raw, no data: prefix), ``data_uri`` or None."""
     can_upload: ClassVar[bool] = False
+    media_note: ClassVar[str] = ""
+    """How local files reach this provider, for ``submit --help`` (default: from ``can_upload``)."""
     can_cancel: ClassVar[bool] = False
     can_lookup: ClassVar[bool] = False
     """True when a task can be found by our external id (resolves creates of unknown outcome)."""

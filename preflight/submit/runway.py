@@ -51,6 +51,7 @@ class RunwayProvider(Provider):
     result_ttl = 24 * 3600.0
     inline_image = "data_uri"
     can_cancel = True
+    media_note = "local files inline up to 5 MB (image) / 16 MB (clip), else --image-url/--video-url"
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys['RUNWAYML_API_SECRET']}", "X-Runway-Version": API_VERSION}
