@@ -212,3 +212,21 @@ def test_profiles_list_prints_the_matrix(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["profiles", "show", "kling-v3", "--provider", "novita"]) == 0
     shown = capsys.readouterr().out
     assert "kling-v3@novita" in shown and "provider novita: Novita API reference" in shown
+
+
+def test_batch_and_fix_take_model_and_provider(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from preflight.cli import main
+    from preflight.samples import make_clip
+
+    (tmp_path / "in").mkdir()
+    clip = make_clip(tmp_path / "in" / "c.mp4", duration=12, width=640, height=480)
+    assert main(["batch", str(clip.parent), "--check-only", "--no-content", "-q", "--format", "json",
+                 "--model", "kling-v3", "--provider", "kie", "--orientation", "image"]) == 1  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert (report["profile"], report["model"], report["provider"]) == ("kling-v3@kie", "kling-v3", "kie")
+    assert main(["fix", str(clip), "-o", str(tmp_path / "out"), "--no-content", "--json", "--model", "kling-v3",
+                 "--provider", "kie", "--orientation", "image"]) == 0  # fmt: skip
+    fixed = json.loads(capsys.readouterr().out)
+    assert fixed["model"] == "kling-v3" and fixed["items"][0]["after"]["verdict"] == "pass"
