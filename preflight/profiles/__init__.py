@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from .contracts import (
     is_path,
     load_model,
     load_provider,
+    read_toml,
     shipped_models,
     shipped_providers,
 )
@@ -228,16 +228,7 @@ def contract_matrix() -> list[Pairing]:
 
 def _from_file(ref: str) -> Profile:
     """A user's TOML: a model or provider contract (``kind``), or a standalone profile."""
-    try:
-        text = Path(ref).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProfileError(f"cannot read profile {ref}: {exc.strerror}", "profile.unknown") from exc
-    except UnicodeDecodeError:
-        raise ProfileError(f"{ref} is not a TOML text file") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{ref}: not valid TOML: {exc}") from exc
+    data, _ = read_toml(ref, "profiles")
     kind = data.get("kind", "profile")
     if kind == "model":
         return effective_profile(ref, None)

@@ -276,21 +276,26 @@ def _shipped_model(name: str) -> ModelContract:
     return _read_model(name)
 
 
+def _contract_table(ref: str, kind: str, allowed: set[str]) -> tuple[dict[str, Any], str, str]:
+    """A contract's TOML table, checked for unknown keys and its ``kind``; ``(table, origin, name)``."""
+    data, origin = read_toml(ref, f"{kind}s")
+    _keys(data, allowed, origin)
+    if data.get("kind", kind) != kind:
+        raise ProfileError(f"{origin} is a {data.get('kind')} contract, not a {kind} contract")
+    return data, origin, str(data.get("name") or Path(origin).stem)
+
+
 def _read_model(ref: str) -> ModelContract:
-    data, origin = read_toml(ref, "models")
-    _keys(data, _MODEL_KEYS, origin)
-    if data.get("kind", "model") != "model":
-        raise ProfileError(f"{origin} is a {data.get('kind')} contract, not a model contract")
+    data, origin, name = _contract_table(ref, "model", _MODEL_KEYS)
     inputs = {}
-    for name, spec in (data.get("inputs") or {}).items():
-        _keys(spec, _INPUT_KEYS, f"{origin} [inputs.{name}]")
+    for input_name, spec in (data.get("inputs") or {}).items():
+        _keys(spec, _INPUT_KEYS, f"{origin} [inputs.{input_name}]")
         if spec.get("type") not in ("str", "int", "float", "bool", "choice"):
-            raise ProfileError(f"{origin} [inputs.{name}] type must be str, int, float, bool or choice")
-        inputs[name] = InputSpec(
-            name, spec["type"], spec.get("help", ""), tuple(spec.get("choices", ())),
+            raise ProfileError(f"{origin} [inputs.{input_name}] type must be str, int, float, bool or choice")
+        inputs[input_name] = InputSpec(
+            input_name, spec["type"], spec.get("help", ""), tuple(spec.get("choices", ())),
             spec.get("min"), spec.get("max"), spec.get("max_chars"), spec.get("orientation"),
         )  # fmt: skip
-    name = str(data.get("name") or Path(origin).stem)
     return ModelContract(
         name=name,
         title=str(data.get("title", name)),
@@ -326,11 +331,7 @@ def _shipped_provider(name: str) -> ProviderContract:
 
 
 def _read_provider(ref: str) -> ProviderContract:
-    data, origin = read_toml(ref, "providers")
-    _keys(data, _PROVIDER_KEYS, origin)
-    if data.get("kind", "provider") != "provider":
-        raise ProfileError(f"{origin} is a {data.get('kind')} contract, not a provider contract")
-    name = str(data.get("name") or Path(origin).stem)
+    data, origin, name = _contract_table(ref, "provider", _PROVIDER_KEYS)
     tables = data.get("models", {})
     routes = {model: _route(model, table, f"{origin} [models.{model}]") for model, table in tables.items()}
     return ProviderContract(
