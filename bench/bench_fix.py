@@ -104,7 +104,9 @@ def bench_trim(work: Path, repeat: int) -> bool:
 def bench_encode(work: Path, repeat: int) -> bool:
     src = clip_1080p(30.0, name="clip_30s_1080p.mov", container="mov")
     custom = work / "720p.toml"  # the shipped profiles take 1080p as it is: cap the side at 1280
-    custom.write_text('name = "720p"\n[video]\nmax_side = 1280\nmin_duration = 3.0\nmax_duration = 30.0\n')
+    custom.write_text(
+        'name = "720p"\nbase = "kling-v2.6"\n[video]\nmax_side = 1280\nmin_duration = 3.0\nmax_duration = 30.0\n'
+    )
     plan = our_plan(src, load_profile(str(custom)))
     assert plan.encodes and "scale 1920x1080->1280x720" in plan.actions, plan.actions
     dst, ref = work / "enc.mp4", work / "enc_ffmpeg.mp4"

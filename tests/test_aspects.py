@@ -25,7 +25,9 @@ RUNWAY_TOML = "aspect_choices = [" + ", ".join(f'"{c}"' for c in RUNWAY) + "]\n"
 
 def test_profile_keeps_the_providers_spelling(tmp_path: Path) -> None:
     path = tmp_path / "runway.toml"
-    path.write_text(f'name = "runway-act-two"\n[image]\n{RUNWAY_TOML}[video]\n{RUNWAY_TOML}min_duration = 3\n')
+    path.write_text(
+        f'name = "runway-act-two"\nbase = "kling-v2.6"\n[image]\n{RUNWAY_TOML}[video]\n{RUNWAY_TOML}min_duration = 3\n'
+    )
     p = load_profile(path)
     assert p.image.aspect_choices == RUNWAY and p.video.aspect_choices == RUNWAY
     assert not load_profile("kling-v2.6").video.aspect_choices  # absent: any ratio in the range

@@ -123,7 +123,9 @@ def test_size_cap_is_met_with_a_computed_bitrate(tmp_path: Path):
                     frames=lambda i, w, h: rng.integers(0, 256, (h, w, 3), dtype=np.uint8))  # fmt: skip
     cap = src.stat().st_size // 3
     profile = tmp_path / "tight.toml"
-    profile.write_text(f'name = "tight"\n[video]\nmax_bytes = {cap}\nmin_duration = 3.0\nmax_duration = 30.0\n')
+    profile.write_text(
+        f'name = "tight"\nbase = "kling-v2.6"\n[video]\nmax_bytes = {cap}\nmin_duration = 3.0\nmax_duration = 30.0\n'
+    )
     r = one(fix([src], tmp_path / "out", profile=profile, content=False))
     assert any(a.startswith("bitrate ") for a in r.actions)
     assert Path(r.output).stat().st_size <= cap and r.after.verdict == "pass"
@@ -216,8 +218,9 @@ def runway_profile(folder: Path) -> Path:
     path = folder / "runway-act-two.toml"
     path.write_text(
         'name = "runway-act-two"\n'
-        f'[image]\nformats = ["jpeg", "png"]\n{choices}'
+        f'[image]\nformats = ["jpeg", "png"]\nmax_bytes = 16_000_000\n{choices}'
         f'[video]\ncontainers = ["mp4", "mov"]\nvideo_codecs = ["h264"]\naudio_codecs = ["aac"]\n{choices}'
+        "max_bytes = 32_000_000\n"
         "min_duration = 3.0\nmax_duration = 30.0\n"
     )
     return path

@@ -76,7 +76,7 @@ def test_strict_fails_a_file_whose_pose_was_not_checked(no_pose_model: None, pho
 
 def test_profile_require_pose(no_pose_model: None, photo: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     required = tmp_path / "required.toml"
-    required.write_text("[content]\nrequire_pose = true\n")
+    required.write_text('base = "kling-v2.6"\n[content]\nrequire_pose = true\n')
     (item,) = api.check([photo], profile=required).items
     assert item.verdict == "fail" and item.pose_checked is False
     blocking = [f for f in item.findings if f.severity is Severity.ERROR]
@@ -86,11 +86,11 @@ def test_profile_require_pose(no_pose_model: None, photo: Path, tmp_path: Path, 
     assert "require_pose                     true *" in capsys.readouterr().out
 
     wrong = tmp_path / "wrong.toml"
-    wrong.write_text("[content]\nrequire_pose = 1\n")
+    wrong.write_text('base = "kling-v2.6"\n[content]\nrequire_pose = 1\n')
     assert main(["check", "--profile", str(wrong), str(photo)]) == 2
     assert "require_pose must be true or false" in capsys.readouterr().err
     off = tmp_path / "off.toml"
-    off.write_text("[content]\nrequire_pose = false\n")
+    off.write_text('base = "kling-v2.6"\n[content]\nrequire_pose = false\n')
     assert api.check([photo], profile=off).items[0].verdict == "pass"
 
 

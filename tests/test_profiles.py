@@ -40,7 +40,9 @@ def test_default_profile_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_user_profile_file(tmp_path: Path) -> None:
     path = tmp_path / "studio.toml"
-    path.write_text('name = "studio"\n[video]\nmax_duration = 12.0\nmin_duration = 4\ncontainers = ["MP4"]\n')
+    path.write_text(
+        'name = "studio"\nbase = "kling-v2.6"\n[video]\nmax_duration = 12.0\nmin_duration = 4\ncontainers = ["MP4"]\n'
+    )
     p = load_profile(path)
     assert (p.name, p.video.max_duration, p.video.containers) == ("studio", 12.0, ("mp4",))
 
@@ -71,14 +73,16 @@ def test_content_gate_typo_is_refused_and_overrides_apply(tmp_path: Path, capsys
 
     clip = make_clip(tmp_path / "c.mp4", duration=3, width=360, height=360)
     typo = tmp_path / "typo.toml"
-    typo.write_text("[content]\nshake_max_jiter = 0.5\n")
+    typo.write_text('base = "kling-v2.6"\n[content]\nshake_max_jiter = 0.5\n')
     assert main(["check", "--profile", str(typo), str(clip)]) == 2
     err = capsys.readouterr().err
     assert "profile.invalid" in err and "shake_max_jiter" in err and "shake_max_jitter" in err
     assert main(["check", "--no-content", "--profile", str(typo), str(clip)]) == 0  # limits only: not read
 
     strict = tmp_path / "strict.toml"
-    strict.write_text('[content]\nblur_min_variance = 1e9\n[content.severity]\n"quality.blurry" = "error"\n')
+    strict.write_text(
+        'base = "kling-v2.6"\n[content]\nblur_min_variance = 1e9\n[content.severity]\n"quality.blurry" = "error"\n'
+    )
     (item,) = check([clip], profile=strict).items
     blurry = next(f for f in item.findings if f.code == "quality.blurry")
     assert blurry.severity.value == "error" and blurry.limit == 1e9
@@ -230,3 +234,46 @@ def test_batch_and_fix_take_model_and_provider(tmp_path: Path, capsys: pytest.Ca
                  "--provider", "kie", "--orientation", "image"]) == 0  # fmt: skip
     fixed = json.loads(capsys.readouterr().out)
     assert fixed["model"] == "kling-v3" and fixed["items"][0]["after"]["verdict"] == "pass"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", "sets no image.formats, image.max_bytes, video.containers, video.max_bytes, video.max_duration"),
+        ("[video]\nmax_duration = 12.0\n", "sets no image.formats"),
+        ('base = "kling-v2.6"\n[video]\nmin_duration = -3\n', "must be positive"),
+        ('base = "kling-v2.6"\n[video]\nmin_duration = 40\n', "min_duration = 40.0 is above max_duration = 30.0"),
+        ('base = "kling-v2.6"\n[image]\nmax_aspect = 0.3\n', "min_aspect = 0.4 is above max_aspect = 0.3"),
+        ('base = "kling-v2.6"\n[image]\nformats = ["jpg"]\n', "unknown name 'jpg' (did you mean jpeg?)"),
+        ('base = "kling-v2.6"\n[video]\nvideo_codecs = ["h.264"]\n', "unknown name 'h.264'"),
+        ('base = "kling-v2.6"\n[video]\ncontainers = ["mp5"]\n', "unknown name 'mp5'"),
+        ('base = "nope"\n', "unknown profile 'nope'"),
+        ('max_prompt_chars = "many"\nbase = "fal"\n', "max_prompt_chars has the wrong type"),
+    ],
+)
+def test_standalone_profile_schema(tmp_path: Path, text: str, words: str) -> None:
+    """An empty or partial profile would switch off every limit it forgot: it must name a base."""
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    with pytest.raises((ProfileError, UsageError)) as info:
+        load_profile(path)
+    assert words in info.value.message
+    assert info.value.code in ("profile.invalid", "profile.unknown")
+
+
+def test_a_base_is_refined_not_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('base = "novita"\n[video]\nmax_duration = 12.0\n[content]\nblur_min_variance = 90\n')
+    mine, novita = load_profile(path), load_profile("novita")
+    assert mine.video.max_duration == 12.0 and mine.video.max_bytes == novita.video.max_bytes == 10_000_000
+    assert mine.image == novita.image and mine.content.values["blur_min_variance"] == 90
+
+
+def test_a_binary_file_is_not_a_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from preflight.cli import main
+
+    path = tmp_path / "profile.toml"
+    path.write_bytes(bytes(range(256)) * 4)
+    assert main(["check", "--no-content", "--profile", str(path), str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("preflight: profile.invalid:") and "not a TOML text file" in err[0]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from .contracts import (
     shipped_models,
     shipped_providers,
 )
-from .limits import ContentGates, ImageLimits, VideoLimits, combine, parse_limits
+from .limits import ContentGates, ImageLimits, VideoLimits, check_pairs, combine, parse_limits
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -239,24 +239,49 @@ def _from_file(ref: str) -> Profile:
     return _standalone(data, ref, default_name=Path(ref).stem)
 
 
-_PROFILE_KEYS = {"kind", "name", "description", "provider", "image", "video", "content", "max_prompt_chars", "source"}
+_PROFILE_KEYS = {"kind", "name", "description", "provider", "base", "image", "video", "content", "max_prompt_chars",
+                 "source"}  # fmt: skip
+REQUIRED_WITHOUT_BASE = {"image": ("formats", "max_bytes"), "video": ("containers", "max_bytes", "max_duration")}
+"""What a standalone profile must set itself when it names no ``base``: an empty or partial file would
+otherwise switch every limit it forgot off."""
 
 
 def _standalone(data: dict[str, Any], origin: str, default_name: str) -> Profile:
     unknown = sorted(set(data) - _PROFILE_KEYS)
     if unknown:
         raise ProfileError(f"{origin}: unknown key(s): {', '.join(unknown)}")
-    try:
-        return Profile(
-            name=str(data.get("name", default_name)),
-            description=str(data.get("description", "")),
-            provider=data.get("provider"),
-            image=ImageLimits(**parse_limits("image", data.get("image", {}), origin)),
-            video=VideoLimits(**parse_limits("video", data.get("video", {}), origin)),
-            content=ContentGates(dict(data.get("content", {}))),
-            max_prompt_chars=data.get("max_prompt_chars", 2500),
-            source=str(data.get("source", "")),
-            path=origin,
-        )
-    except (TypeError, ValueError) as exc:
-        raise ProfileError(f"{origin}: {exc}") from exc
+    for key, kind in (("name", str), ("description", str), ("source", str), ("base", str), ("provider", str),
+                      ("content", dict), ("max_prompt_chars", int)):  # fmt: skip
+        if key in data and (not isinstance(data[key], kind) or isinstance(data[key], bool)):
+            raise ProfileError(f"{origin}: {key} has the wrong type ({type(data[key]).__name__})")
+    own = {section: parse_limits(section, data.get(section, {}), origin) for section in ("image", "video")}
+    if "base" in data:
+        if Path(str(data["base"])).resolve() == Path(origin).resolve():
+            raise ProfileError(f"{origin}: base names the file itself")
+        base = load_profile(data["base"])
+        image = replace(base.image, **own["image"])
+        video = replace(base.video, **own["video"])
+        content = {**base.content.values, **data.get("content", {})}
+        prompt_chars = data.get("max_prompt_chars", base.max_prompt_chars)
+    else:
+        missing = [f"{sec}.{key}" for sec, keys in REQUIRED_WITHOUT_BASE.items() for key in keys if key not in own[sec]]
+        if missing:
+            raise ProfileError(
+                f"{origin}: sets no {', '.join(missing)}: set them, or start from a shipped profile with "
+                f'base = "{DEFAULT_PROFILE}" (any profile name, MODEL@PROVIDER or path)'
+            )
+        image, video = ImageLimits(**own["image"]), VideoLimits(**own["video"])
+        content, prompt_chars = dict(data.get("content", {})), data.get("max_prompt_chars", 2500)
+    for section, limits in (("image", image), ("video", video)):
+        check_pairs(vars(limits), f"{origin}: [{section}] (with its base)")
+    return Profile(
+        name=str(data.get("name", default_name)),
+        description=str(data.get("description", "")),
+        provider=data.get("provider"),
+        image=image,
+        video=video,
+        content=ContentGates(content),
+        max_prompt_chars=prompt_chars,
+        source=str(data.get("source", "")),
+        path=origin,
+    )

@@ -7,6 +7,7 @@ say where every effective limit comes from.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -15,7 +16,7 @@ from typing import Any
 from ..aspects import parse_choices
 from ..errors import ProfileError
 
-__all__ = ["ContentGates", "ImageLimits", "VideoLimits", "combine", "parse_limits"]
+__all__ = ["ContentGates", "ImageLimits", "VideoLimits", "check_pairs", "combine", "parse_limits"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def parse_limits(section: str, table: Any, origin: str) -> dict[str, Any]:
             if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
                 raise ProfileError(f"{where} must be a non-empty list of names")
             values[key] = tuple(v.lower() for v in value)
+            _check_names(key, values[key], where)
             if key == "aspect_choices":
                 try:
                     values[key] = parse_choices(value)  # each W:H checked on load: a typo is a profile error
@@ -111,11 +113,37 @@ def parse_limits(section: str, table: Any, origin: str) -> dict[str, Any]:
         if kind == "int" and value != int(value):
             raise ProfileError(f"{where} must be a whole number, not {value!r}")
         values[key] = int(value) if kind == "int" else float(value)
-    _check_pairs(values, f"{origin}: [{section}]")
+    check_pairs(values, f"{origin}: [{section}]")
     return values
 
 
-def _check_pairs(values: Mapping[str, Any], where: str) -> None:
+IMAGE_FORMATS = ("jpeg", "png", "gif", "webp", "bmp", "tiff", "heic", "avif", "mpo")
+"""The image format names probe gives (by content; Pillow's names, lower case)."""
+CONTAINERS = ("mp4", "mov", "matroska", "webm", "avi", "flv", "mpeg", "mpegts", "asf", "ogg")
+"""The container names probe gives by content (others fall back to FFmpeg's demuxer name)."""
+
+
+def _known(key: str) -> set[str] | None:
+    if key == "formats":
+        return set(IMAGE_FORMATS)
+    if key in ("containers", "video_codecs", "audio_codecs"):
+        import av  # only for a profile that names containers or codecs; probe needs it anyway
+
+        return set(CONTAINERS) | set(av.formats_available) if key == "containers" else set(av.codecs_available)
+    return None
+
+
+def _check_names(key: str, names: tuple[str, ...], where: str) -> None:
+    """A misspelt name (``jpg``, ``h.264``) would refuse every file: refuse the profile instead."""
+    known = _known(key)
+    for name in names if known is not None else ():
+        if name not in known:
+            near = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise ProfileError(f"{where}: unknown name {name!r}{hint}")
+
+
+def check_pairs(values: Mapping[str, Any], where: str) -> None:
     for low, high in _PAIRS:
         if values.get(low) is not None and values.get(high) is not None and values[low] > values[high]:
             raise ProfileError(f"{where} {low} = {values[low]} is above {high} = {values[high]}")
@@ -153,5 +181,5 @@ def combine(
         if isinstance(value, tuple) and not value:
             who = " and ".join(w for w, _ in layers)
             raise ProfileError(f"[{section}] {key}: {who} have no value in common")
-    _check_pairs(merged, f"[{section}] (combined)")
+    check_pairs(merged, f"[{section}] (combined)")
     return _SECTIONS[section](**merged), setter
