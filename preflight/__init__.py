@@ -4,6 +4,7 @@ Probe, check against a provider profile, fix, and submit a subject image and a m
 Kling v2.6 Motion Control and the providers that resell it.
 """
 
+from . import html_report  # noqa: F401  (adds the "html" format to preflight.report.FORMATS)
 from .api import check, check_one, collect_paths, probe, resolve_profile
 from .errors import PreflightError, ProbeError, ProfileError, UsageError
 from .models import Finding, Item, MediaInfo, Report, Severity, Skipped
