@@ -69,7 +69,7 @@ class BatchSettings:
 
     def fingerprint(self) -> str:
         """A short hash of the settings and the profile's contents (an edited profile redoes work)."""
-        from .. import __version__
+        from .._version import __version__
         from ..api import resolve_profile
 
         profile = resolve_profile(self.profile)
