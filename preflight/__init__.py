@@ -4,6 +4,8 @@ Probe, check against a provider profile, fix, and submit a subject image and a m
 Kling v2.6 Motion Control and the providers that resell it.
 """
 
+from . import html_report  # noqa: F401  (adds the "html" format to preflight.report.FORMATS)
+from ._version import __version__ as __version__
 from .api import check, check_one, collect_paths, probe, resolve_profile
 from .errors import PreflightError, ProbeError, ProfileError, UsageError
 from .models import Finding, Item, MediaInfo, Report, Severity, Skipped
@@ -29,4 +31,3 @@ __all__ = [
     "probe",
     "resolve_profile",
 ]
-__version__ = "0.1.0"

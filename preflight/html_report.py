@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from .models import Finding, Item, Report, Severity, Skipped, describe_skipped
-from .report import describe_media
+from .report import FORMATS, describe_media
 
 __all__ = ["render_html", "write_html"]
 
@@ -269,3 +269,6 @@ def write_html(report: Report, out: TextIO, color: bool = False) -> None:
             log.info("no preview for %s: %s", item.path, exc)
             previews[item.path] = None
     out.write(render_html(report, previews=previews))
+
+
+FORMATS["html"] = write_html  # report.py, below this module, writes the other formats

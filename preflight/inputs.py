@@ -7,7 +7,9 @@ Used by :func:`preflight.api.collect_inputs` (``check``, ``fix``) and :mod:`pref
   for a text file named ``.mp4``, ``file.empty``, ``file.unreadable``, ``file.not_found`` for a broken
   link and where it points, ``file.special`` for a FIFO, socket or device).
 - Walking never opens a file (a FIFO opened for reading waits for a writer forever); the check opens
-  regular files only (:func:`open_regular`).
+  regular files only (:func:`open_regular`), and so does :func:`file_digest` (batch's resume key).
+- A glob (:func:`expand_glob`) keeps what it matches inside its fixed leading folder, with the same
+  skip rules.
 - Skipped, and counted with a reason (:data:`preflight.models.SKIP_REASONS`):
   ``sidecar``  metadata a system or an editor writes beside media (:data:`SIDECAR_NAMES`,
                :data:`SIDECAR_SUFFIXES`, AppleDouble ``._*``), by name;
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import glob
+import hashlib
 import os
 import stat
 from collections.abc import Iterable, Sequence
@@ -31,11 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import ProbeError, UsageError
+from .errors import PreflightError, ProbeError, UsageError
 from .models import Skipped, describe_skipped
 
-__all__ = ["SIDECAR_NAMES", "SIDECAR_SUFFIXES", "FolderScan", "matches", "name_skip_reason", "no_files_error",
-           "open_regular", "resolved", "walk_folder"]  # fmt: skip
+__all__ = ["GLOB_CHARS", "SIDECAR_NAMES", "SIDECAR_SUFFIXES", "FolderScan", "expand_glob", "file_digest", "matches",
+           "name_skip_reason", "no_files_error", "open_regular", "resolved", "walk_folder"]  # fmt: skip
 
 SIDECAR_NAMES = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", ".directory", "icon\r"})
 """File names (any case) systems write into every folder they show: macOS Finder, Windows Explorer,
@@ -46,6 +50,9 @@ Photos applied; an export from an iPhone has one per edited picture) and XMP (Li
 Premiere, Resolve). They are text about media, never media: reporting each as
 ``format.unrecognized`` would fail every phone export and every editor's folder for nothing. Matched
 by name, so a walk opens no file to decide."""
+GLOB_CHARS = frozenset("*?[")
+"""An argument with one of these that is not an existing path is a glob (a URL: after its scheme)."""
+HASH_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,38 @@ def _unique(found: list[tuple[Path, bool]]) -> tuple[list[Path], list[Skipped]]:
     return list(chosen.values()), dupes
 
 
+def expand_glob(pattern: str) -> tuple[list[Path], list[Skipped]]:
+    """The files a glob matches inside its fixed leading folder, and what it matched but skipped."""
+    root = resolved(_glob_root(pattern))
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+    for match in sorted(Path(m) for m in glob.glob(pattern, recursive=True)):
+        link = match.is_symlink()
+        if match.is_dir() and not link:
+            continue  # a folder: the pattern matches its files itself, or means not to
+        reason = name_skip_reason(match.name)
+        target = resolved(match)
+        if reason is None and match.exists() and root not in target.parents:  # a link, or a file below one
+            skipped.append(Skipped(str(match), "link_outside", f"lies outside {root}: {target}"))
+        elif reason is None and match.is_dir():
+            skipped.append(Skipped(str(match), "folder_link", f"link to {target}"))
+        elif reason is not None:
+            skipped.append(Skipped(str(match), reason))
+        else:
+            files.append(match)
+    return files, skipped
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder a glob cannot leave: its leading parts without wildcards (``a/b/**/*.mp4`` -> ``a/b``)."""
+    parts: list[str] = []
+    for part in Path(pattern).parts:
+        if GLOB_CHARS & set(part):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path(".")
+
+
 def no_files_error(where: str, skipped: Sequence[Skipped], what: str = "in this folder") -> UsageError:
     """The usage error for a folder (or glob) with nothing to check, saying what was skipped."""
     why = describe_skipped(tuple(skipped))
@@ -248,3 +287,16 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def file_digest(path: str | os.PathLike[str]) -> str | None:
+    """SHA-256 of the file's bytes, or None when it cannot be read (or is no regular file: a FIFO
+    is never opened, reading it would wait forever)."""
+    sha = hashlib.sha256()
+    try:
+        with open_regular(path) as fh:
+            while chunk := fh.read(HASH_CHUNK):
+                sha.update(chunk)
+    except (OSError, PreflightError):
+        return None
+    return sha.hexdigest()

@@ -2,7 +2,8 @@
 
 ``text`` is for people (one block per file, errors first, a summary line); ``json`` is the
 "preflight.report/1" schema of DESIGN.md; ``junit`` is for CI systems (one test case per file);
-``html`` is one self-contained page (``html_report.py``).
+``html`` is one self-contained page: :mod:`preflight.html_report` stands above this module and adds
+itself to :data:`FORMATS`.
 """
 
 from __future__ import annotations
@@ -184,14 +185,10 @@ def write_junit(report: Report, out: TextIO, color: bool = False) -> None:
     out.write("\n")
 
 
-def write_html(report: Report, out: TextIO, color: bool = False) -> None:
-    from .html_report import write_html as _write_html  # thumbnails pull in numpy/PIL: only when asked
-
-    _write_html(report, out, color)
-
-
 Writer = Callable[[Report, TextIO, bool], None]
-FORMATS: dict[str, Writer] = {"text": write_text, "json": write_json, "junit": write_junit, "html": write_html}
+FORMATS: dict[str, Writer] = {"text": write_text, "json": write_json, "junit": write_junit}
+"""Format name -> writer. A writer that lives above this module adds itself: :mod:`preflight.html_report`
+adds ``html`` when it is imported, and ``import preflight`` (so any import of this module) imports it."""
 
 
 def write_report(report: Report, fmt: str, out: TextIO, color: bool = False) -> None:

@@ -1,336 +1,45 @@
 """Pose gates: one clearly visible person whose head, shoulders and torso show.
 
-:class:`PoseEstimator` wraps MediaPipe's Tasks ``PoseLandmarker`` (IMAGE mode for images, VIDEO
-mode for clips), loaded once per process. :func:`observe` turns its landmarks into a
-:class:`PoseObservation` (pure). :mod:`.pose_findings` turns observations into metrics and
-findings (:func:`analyze_image_pose`, :class:`PoseAnalyzer`, :func:`clip_metrics`); those names are
-importable from here too.
+The door to the pose modules, where callers have always found these names. Each module below it
+imports only the ones under it:
 
-Pixels must arrive upright: the caller applies EXIF orientation (``ImageOps.exif_transpose``) and
-the clip's display rotation (``frames.iter_samples`` does) before calling anything here.
+- :mod:`.pose_findings`: observations -> the ``analysis.pose`` metrics and the ``pose.*`` findings
+  (:func:`analyze_image_pose`, :class:`PoseAnalyzer`, :func:`clip_metrics`);
+- :mod:`.pose_looks`: :func:`estimate_pose`, the whole frame first, then second looks (crops,
+  faces, tiles for small people, the masked recount);
+- :mod:`.pose_landmarks`: the model (:class:`PoseEstimator`, MediaPipe's Tasks ``PoseLandmarker``)
+  and what it saw (:func:`observe` -> :class:`PoseObservation`, pure).
+
+Pixels must arrive upright: the caller applies EXIF orientation (:func:`load_upright_rgb`) and the
+clip's display rotation (``frames.iter_samples`` does) before calling anything here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, ClassVar
-
-import numpy as np
-
-from .people import FaceBox, before_exit, detect_faces, distinct_faces, faces_beside, quiet_native_logs
-
-if TYPE_CHECKING:  # for type checkers; at run time they come lazily (see __getattr__ at the end)
-    from .pose_findings import PoseAnalyzer, analyze_image_pose, clip_metrics  # noqa: F401
+# __all__ names the public ones; the rest (clip_metrics, the landmark indices and thresholds,
+# _working) stay importable from here as they always were.
+from .pose_findings import PoseAnalyzer, analyze_image_pose, clip_metrics  # noqa: F401
+from .pose_landmarks import (  # noqa: F401
+    CHEST_BELOW_SHOULDERS,
+    INSIDE_MARGIN,
+    L_EYE,
+    L_HIP,
+    L_SHOULDER,
+    MAX_POSES,
+    NOSE,
+    R_EYE,
+    R_HIP,
+    R_SHOULDER,
+    VISIBLE_MIN,
+    WORK_SIDE,
+    PoseEstimator,
+    PoseObservation,
+    _working,
+    facing_of,
+    load_upright_rgb,
+    observe,
+)
+from .pose_looks import estimate_pose
 
 __all__ = ["PoseEstimator", "PoseObservation", "estimate_pose", "facing_of", "load_upright_rgb", "observe"]
-__all__ += ["PoseAnalyzer", "analyze_image_pose"]  # defined in .pose_findings
-
-log = logging.getLogger("preflight")
-
-# BlazePose landmark indices (the person's own left/right).
-NOSE, L_EYE, R_EYE = 0, 2, 5
-L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 11, 12, 23, 24
-
-VISIBLE_MIN = 0.5
-"""Landmark visibility counted as seen. Astronaut: head/shoulder landmarks 0.94-0.999."""
-INSIDE_MARGIN = 0.03
-"""...and it must lie inside the frame by this much (normalized). The trap: a face-only crop of
-the astronaut reports shoulders with visibility 0.97-0.99 at the very edge (x=0.021) or outside."""
-CHEST_BELOW_SHOULDERS = 0.5
-"""Without hips, the torso counts as visible when the frame extends below the shoulder line by at
-least this share of the shoulder width (a chest shows). Astronaut: 1.4 shoulder widths below."""
-MAX_POSES = 4
-WORK_SIDE = 640
-"""Frames are scaled to this long side before pose: the model sees 224/256 px anyway, and a 1080p
-frame costs ~4 ms more per call in conversion alone (measured; see the module's tests/bench)."""
-
-
-@dataclass(frozen=True)
-class PoseObservation:
-    """What the pose model (and the face second opinion) saw in one frame."""
-
-    people: int
-    """Best count: the poses found, plus the faces no pose explains (see :mod:`.people`)."""
-    poses: int
-    faces: int | None
-    """Distinct faces found; None when the face detector is unavailable."""
-    head_visible: bool
-    """Nose and an eye inside the frame (largest person)."""
-    shoulders_visible: bool
-    torso_visible: bool
-    """Both shoulders, and both hips or a chest's height of frame below the shoulders."""
-    bbox: tuple[float, float, float, float] | None
-    """Largest person's box (x0, y0, x1, y1), normalized, clipped to the frame."""
-    subject_size: float
-    """Area of ``bbox`` as a share of the frame."""
-    facing: str | None
-    """``front``, ``back``, ``left`` or ``right`` (as the viewer sees it), None without a person."""
-    second_look: str | None = None
-    """``crop``, ``face``, ``near`` or ``tiles`` when the person was only found on a second look
-    (see :mod:`.pose_looks`), else None."""
-    landmarks: tuple[tuple[float, float, float], ...] | None = None
-    """The largest person's 33 BlazePose landmarks as (x, y, visibility), x and y normalized to
-    the whole frame (second looks mapped back), rounded to 3 decimals (a pixel at 1080p); for
-    drawing the skeleton (:mod:`.contact`). None without a person."""
-    recounted: bool = False
-    """The masked recount ran here, so ``people`` includes anyone beside the first person (clips
-    run it on every third sample only; :func:`.pose_findings.clip_metrics` carries it over)."""
-
-    @property
-    def person(self) -> bool:
-        return self.poses > 0
-
-
-# --- the model -----------------------------------------------------------------------------------
-
-
-class PoseEstimator:
-    """A Tasks ``PoseLandmarker`` in IMAGE or VIDEO mode. Get one with :meth:`shared`."""
-
-    _cache: ClassVar[dict[tuple[str, str], PoseEstimator]] = {}
-    _live: ClassVar[set[PoseEstimator]] = set()
-    """Every estimator not yet closed, held strongly: closed before interpreter teardown, whoever
-    forgot it. Never left to the garbage collector: ``PoseLandmarker.__del__`` at teardown prints a
-    TypeError traceback, and run by a collection in the middle of creating another landmarker it
-    waits on MediaPipe's dispatcher forever (seen: a check hung after a clip whose decode failed)."""
-    _live_lock = threading.Lock()
-    _exit_hook = False
-    _lock = threading.Lock()
-
-    def __init__(self, model_path: str, mode: str = "image") -> None:
-        from mediapipe.tasks.python import BaseOptions, vision
-
-        running = vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE
-        options = vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=model_path),
-            running_mode=running,
-            num_poses=MAX_POSES,
-        )
-        with quiet_native_logs():
-            self._landmarker = vision.PoseLandmarker.create_from_options(options)
-        self.mode = mode
-        self._last_ms = -1
-        self._calls = 0
-        with PoseEstimator._live_lock:
-            if not PoseEstimator._exit_hook:
-                before_exit(PoseEstimator._close_all)
-                PoseEstimator._exit_hook = True
-            PoseEstimator._live.add(self)
-
-    @classmethod
-    def shared(cls, mode: str = "image", model_path: str | None = None) -> PoseEstimator:
-        """The process-wide estimator for (model, mode); VIDEO ones are per clip (see reset)."""
-        from .posemodel import ensure_pose_model
-
-        path = model_path or ensure_pose_model().path
-        with cls._lock:
-            key = (path, mode)
-            if key not in cls._cache:
-                cls._cache[key] = cls(path, mode)
-            return cls._cache[key]
-
-    @classmethod
-    def for_clip(cls, model_path: str | None = None) -> PoseEstimator:
-        """A fresh VIDEO-mode estimator: its tracking state and timestamps belong to one clip."""
-        from .posemodel import ensure_pose_model
-
-        return cls(model_path or ensure_pose_model().path, "video")
-
-    def close(self) -> None:
-        """Release the landmarker (idempotent)."""
-        self._landmarker.close()
-        with PoseEstimator._live_lock:
-            PoseEstimator._live.discard(self)
-
-    @classmethod
-    def _close_all(cls) -> None:
-        with cls._lock:
-            cls._cache.clear()
-        with cls._live_lock:
-            live = list(cls._live)
-        for estimator in live:
-            estimator.close()
-
-    def landmarks(self, rgb: np.ndarray, time_s: float | None = None) -> list[np.ndarray]:
-        """(33, 3) arrays of x, y (normalized) and visibility, one per person found."""
-        import mediapipe as mp
-
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        # The first call prints C++ warnings of its own (NORM_RECT, tensor alignment): keep quiet.
-        quiet = quiet_native_logs() if self._calls == 0 else contextlib.nullcontext()
-        self._calls += 1
-        with quiet:
-            if self.mode == "video":
-                # VIDEO mode needs strictly increasing integer milliseconds.
-                ms = max(round((time_s or 0.0) * 1000), self._last_ms + 1)
-                self._last_ms = ms
-                result = self._landmarker.detect_for_video(image, ms)
-            else:
-                result = self._landmarker.detect(image)
-        return [
-            np.array([(p.x, p.y, p.visibility or 0.0) for p in pose], dtype=np.float32)
-            for pose in result.pose_landmarks
-        ]
-
-
-# --- landmarks -> observation (pure) -------------------------------------------------------------
-
-
-def _seen(points: np.ndarray, index: int) -> bool:
-    x, y, vis = points[index]
-    inside = INSIDE_MARGIN <= x <= 1 - INSIDE_MARGIN and INSIDE_MARGIN <= y <= 1 - INSIDE_MARGIN
-    return bool(vis >= VISIBLE_MIN and inside)
-
-
-def _bbox(points: np.ndarray) -> tuple[float, float, float, float]:
-    keep = points[points[:, 2] >= VISIBLE_MIN]
-    if len(keep) == 0:
-        keep = points
-    xy = np.clip(keep[:, :2], 0.0, 1.0)
-    x0, y0 = xy.min(axis=0)
-    x1, y1 = xy.max(axis=0)
-    # Landmarks stop at the eyes and ears: add half the eye-to-shoulder height above for the skull.
-    head = max(0.0, float(points[[L_SHOULDER, R_SHOULDER], 1].mean() - points[NOSE, 1]))
-    y0 = max(0.0, y0 - 0.5 * head)
-    return float(x0), float(y0), float(x1), float(y1)
-
-
-def _area(box: tuple[float, float, float, float]) -> float:
-    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
-
-
-def facing_of(points: np.ndarray, aspect: float = 1.0) -> str | None:
-    """Which way the person faces, as the viewer sees it: front, back, left or right.
-
-    Facing the camera, the person's left shoulder appears on the image's right. When the
-    shoulders nearly overlap (a profile), the nose says which side the face points to.
-    """
-    ls, rs, nose = points[L_SHOULDER], points[R_SHOULDER], points[NOSE]
-    if min(ls[2], rs[2]) < VISIBLE_MIN:
-        return None
-    dx = (ls[0] - rs[0]) * aspect  # in units of frame height
-    width = abs(dx)
-    torso = abs(float(points[[L_HIP, R_HIP], 1].mean() - points[[L_SHOULDER, R_SHOULDER], 1].mean()))
-    mid = (ls[0] + rs[0]) / 2 * aspect
-    # Shoulders narrower than 35% of the torso length read as a profile (astronaut: 1.4, front).
-    if torso > 0 and width < 0.35 * torso:
-        return "left" if nose[0] * aspect < mid else "right"
-    if dx > 0:
-        return "front"
-    return "back"
-
-
-def observe(
-    poses: Sequence[np.ndarray],
-    faces: Sequence[FaceBox] | None,
-    width: int,
-    height: int,
-    second_look: str | None = None,
-) -> PoseObservation:
-    """Landmarks of every person found (and faces) -> what the gates need, for the largest person."""
-    face_count = None if faces is None else len(distinct_faces(faces))
-    boxes = [_bbox(p) for p in poses]
-    people = len(poses) + len(faces_beside(faces or [], boxes))
-    if not poses:
-        return PoseObservation(people, 0, face_count, False, False, False, None, 0.0, None)
-    largest = max(range(len(poses)), key=lambda i: _area(boxes[i]))
-    points, box = poses[largest], boxes[largest]
-    head = _seen(points, NOSE) and (_seen(points, L_EYE) or _seen(points, R_EYE))
-    shoulders = _seen(points, L_SHOULDER) and _seen(points, R_SHOULDER)
-    hips = _seen(points, L_HIP) and _seen(points, R_HIP)
-    shoulder_y = float(max(points[L_SHOULDER, 1], points[R_SHOULDER, 1]))
-    shoulder_w = abs(float(points[L_SHOULDER, 0] - points[R_SHOULDER, 0])) * width / height
-    chest = (1.0 - shoulder_y) >= CHEST_BELOW_SHOULDERS * max(shoulder_w, 0.05)
-    torso = shoulders and (hips or chest)
-    return PoseObservation(
-        people=people,
-        poses=len(poses),
-        faces=face_count,
-        head_visible=head,
-        shoulders_visible=shoulders,
-        torso_visible=torso,
-        bbox=tuple(round(v, 4) for v in box),  # type: ignore[arg-type]
-        subject_size=round(_area(box), 4),
-        facing=facing_of(points, width / height),
-        second_look=second_look,
-        landmarks=tuple((round(float(x), 3), round(float(y), 3), round(float(v), 3)) for x, y, v in points[:, :3]),
-    )
-
-
-# --- estimation with a second look ---------------------------------------------------------------
-
-
-def _working(rgb: np.ndarray) -> np.ndarray:
-    height, width = rgb.shape[:2]
-    scale = WORK_SIDE / max(height, width)
-    if scale >= 1.0:
-        return rgb
-    import cv2
-
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-
-
-def estimate_pose(
-    rgb: np.ndarray,
-    estimator: PoseEstimator | None = None,
-    time_s: float | None = None,
-    faces: bool = True,
-    recount: bool = True,
-    near: tuple[float, float, float, float] | None = None,
-    tiles: bool = True,
-) -> PoseObservation:
-    """Observe one upright RGB frame: the whole frame, then second looks if nobody was found.
-
-    ``recount`` looks for a second person with the first one masked out; ``near`` is where the
-    person was in the clip's previous sample; ``tiles`` allows the costly tile search (see
-    :mod:`.pose_looks` for all three).
-    """
-    from . import pose_looks
-
-    estimator = estimator or PoseEstimator.shared("image")
-    height, width = rgb.shape[:2]
-    small = _working(rgb)
-    poses = estimator.landmarks(small, time_s)
-    found_faces = detect_faces(small) if faces else None
-    if poses:
-        if recount and len(poses) == 1:
-            poses += pose_looks.others(estimator if estimator.mode == "image" else None, small, poses[0])
-        return replace(observe(poses, found_faces, width, height), recounted=recount)
-    # Second looks always go through an IMAGE-mode estimator: a crop would confuse VIDEO tracking.
-    image_mode = estimator if estimator.mode == "image" else PoseEstimator.shared("image")
-    for why, box in pose_looks.regions(width, height, found_faces, near):
-        poses = pose_looks.look_in(image_mode, rgb, box)
-        if poses:
-            return observe(poses, found_faces, width, height, second_look=why)
-    if tiles:
-        poses = pose_looks.look_on_tiles(image_mode, rgb)
-        if poses:
-            return observe(poses, found_faces, width, height, second_look="tiles")
-    return observe([], found_faces, width, height)
-
-
-def load_upright_rgb(path: str) -> np.ndarray:
-    """An image file as upright uint8 RGB: EXIF orientation applied, as every detector needs."""
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as image:
-        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-
-
-# --- findings live in .pose_findings; importable from here as they always were -------------------
-
-_FINDINGS = ("PoseAnalyzer", "analyze_image_pose", "clip_metrics")
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy (PEP 562): pose_findings imports this module, so an eager import here would be a cycle.
-    if name in _FINDINGS:
-        from . import pose_findings
-
-        return getattr(pose_findings, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ += ["PoseAnalyzer", "analyze_image_pose"]  # from .pose_findings

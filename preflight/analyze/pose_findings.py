@@ -1,9 +1,9 @@
 """Pose findings: observations -> metrics and findings, for one image and for a clip.
 
-:func:`analyze_image_pose` and :class:`PoseAnalyzer` call :func:`.pose.estimate_pose` and turn its
-:class:`.pose.PoseObservation` into the ``analysis.pose`` metrics and the ``pose.*`` findings;
-:func:`clip_metrics` summarises a clip's observations (pure). All of these stay importable from
-:mod:`.pose`, where callers have always found them.
+:func:`analyze_image_pose` and :class:`PoseAnalyzer` call :func:`.pose_looks.estimate_pose` and turn
+its :class:`.pose_landmarks.PoseObservation` into the ``analysis.pose`` metrics and the ``pose.*``
+findings; :func:`clip_metrics` summarises a clip's observations (pure). All of these are importable
+from :mod:`.pose`, where callers have always found them.
 
 Every threshold is defined once as ``(key, default)``; a profile's ``[content]`` table overrides it
 by key, ``[content.severity]`` the severity of a code (see :mod:`.quality`).
@@ -19,7 +19,8 @@ import numpy as np
 
 from ..models import Severity
 from .base import AnalysisResult, Analyzer, FrameSample
-from .pose import PoseEstimator, PoseObservation, estimate_pose
+from .pose_landmarks import PoseEstimator, PoseObservation
+from .pose_looks import estimate_pose
 from .quality import finding_for, gate
 
 __all__ = ["PoseAnalyzer", "analyze_image_pose", "clip_metrics", "people_counts"]

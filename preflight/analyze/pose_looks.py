@@ -1,4 +1,5 @@
-"""Second looks: where :func:`.pose.estimate_pose` looks again when the whole frame is not enough.
+"""Estimation with a second look: :func:`estimate_pose` observes the whole frame, and looks again
+where the whole frame is not enough.
 
 BlazePose's detector sees the frame letterboxed into a 224 px square, so a person who fills little
 of a wide frame is a few dozen pixels to it and is missed. When nobody was found, look again on
@@ -18,11 +19,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from .people import FaceBox
-from .pose import (
+from .people import FaceBox, detect_faces
+from .pose_landmarks import (
     L_EYE,
     L_HIP,
     L_SHOULDER,
@@ -31,13 +33,15 @@ from .pose import (
     R_HIP,
     R_SHOULDER,
     PoseEstimator,
+    PoseObservation,
     _area,
     _bbox,
     _seen,
     _working,
+    observe,
 )
 
-__all__ = ["Box", "distinct", "look_in", "look_on_tiles", "others", "regions", "square_tiles"]
+__all__ = ["Box", "distinct", "estimate_pose", "look_in", "look_on_tiles", "others", "regions", "square_tiles"]
 
 Box = tuple[float, float, float, float]
 """(x0, y0, x1, y1), normalized to the frame."""
@@ -72,6 +76,43 @@ astronaut the tiles find is 120 px; a 29 px "person" made of lights on scikit-im
 passed every other test."""
 NEAR_SPAN = 2.5
 """The ``near`` region is this many times the last box's longer side, centred on it."""
+
+
+def estimate_pose(
+    rgb: np.ndarray,
+    estimator: PoseEstimator | None = None,
+    time_s: float | None = None,
+    faces: bool = True,
+    recount: bool = True,
+    near: tuple[float, float, float, float] | None = None,
+    tiles: bool = True,
+) -> PoseObservation:
+    """Observe one upright RGB frame: the whole frame, then second looks if nobody was found.
+
+    ``recount`` looks for a second person with the first one masked out; ``near`` is where the
+    person was in the clip's previous sample; ``tiles`` allows the costly tile search (see
+    the module doc for all three).
+    """
+    estimator = estimator or PoseEstimator.shared("image")
+    height, width = rgb.shape[:2]
+    small = _working(rgb)
+    poses = estimator.landmarks(small, time_s)
+    found_faces = detect_faces(small) if faces else None
+    if poses:
+        if recount and len(poses) == 1:
+            poses += others(estimator if estimator.mode == "image" else None, small, poses[0])
+        return replace(observe(poses, found_faces, width, height), recounted=recount)
+    # Second looks always go through an IMAGE-mode estimator: a crop would confuse VIDEO tracking.
+    image_mode = estimator if estimator.mode == "image" else PoseEstimator.shared("image")
+    for why, box in regions(width, height, found_faces, near):
+        poses = look_in(image_mode, rgb, box)
+        if poses:
+            return observe(poses, found_faces, width, height, second_look=why)
+    if tiles:
+        poses = look_on_tiles(image_mode, rgb)
+        if poses:
+            return observe(poses, found_faces, width, height, second_look="tiles")
+    return observe([], found_faces, width, height)
 
 
 def regions(

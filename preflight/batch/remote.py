@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import PreflightError, UsageError
+from ..inputs import GLOB_CHARS
 from ..models import Skipped
 
 __all__ = ["FSSPEC_INSTALL", "Fetched", "fetched", "is_url", "relabel", "remote_digest", "remote_stat", "scan_url",
@@ -37,7 +38,6 @@ __all__ = ["FSSPEC_INSTALL", "Fetched", "fetched", "is_url", "relabel", "remote_
 
 FSSPEC_INSTALL = 'pip install "preflight-motion[remote]"  (or: pip install fsspec)'
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
-_GLOB_CHARS = set("*?[")
 COPY_CHUNK = 1 << 20
 
 
@@ -81,7 +81,7 @@ def scan_url(url: str, patterns: Sequence[str] = ()) -> tuple[list[tuple[str, st
     from ..inputs import matches, name_skip_reason, no_files_error
 
     scheme_end = url.index("://") + 3
-    wild = [i for i, c in enumerate(url) if c in _GLOB_CHARS and i >= scheme_end]
+    wild = [i for i, c in enumerate(url) if c in GLOB_CHARS and i >= scheme_end]
     globbing = bool(wild)
     # A glob's root: the folder before its first wildcard (``s3://b/takes/*.mp4`` -> ``s3://b/takes``).
     root_url = url[: max(url.rfind("/", 0, wild[0]), scheme_end)] if wild else url
@@ -128,8 +128,7 @@ def _scan_local(url: str, root_url: str, root: str, pattern: str | None,
     links to folders and FIFOs as in a local walk), its files and skips named by URL."""
     from pathlib import Path
 
-    from ..inputs import no_files_error, walk_folder
-    from .walk import _expand_glob
+    from ..inputs import expand_glob, no_files_error, walk_folder
 
     prefix = root_url.rstrip("/")
 
@@ -140,7 +139,7 @@ def _scan_local(url: str, root_url: str, root: str, pattern: str | None,
             return Path(path).absolute().as_uri()
 
     if pattern is not None:
-        files, skips = _expand_glob(pattern)
+        files, skips = expand_glob(pattern)
         if not files:
             raise no_files_error(url, skips, "match")
         found = [(as_url(p), "") for p in files]
@@ -173,7 +172,7 @@ def fetched(url: str) -> Iterator[Fetched]:
     fs, path = _filesystem(url)
     name = path.rstrip("/").rsplit("/", 1)[-1] or "input"
     if _is_local(fs):  # already a path: no copy
-        from .work import file_digest
+        from ..inputs import file_digest
 
         yield Fetched(url, path, file_digest(path))
         return

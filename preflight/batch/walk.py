@@ -18,13 +18,12 @@
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..inputs import name_skip_reason, no_files_error, resolved, walk_folder
+from ..inputs import GLOB_CHARS, expand_glob, no_files_error, resolved, walk_folder
 from ..models import Skipped
 
 __all__ = ["InputFile", "Inputs", "find_inputs", "scan_inputs"]
@@ -33,8 +32,6 @@ InputFile = tuple[Path | str, str]
 """A file to work on (a Path, or a URL string) and its folder relative to the input folder it was found
 in ("" for files given directly or by a glob): fixed outputs go to the same relative folder under the
 output folder."""
-
-_GLOB_CHARS = set("*?[")
 
 
 @dataclass(frozen=True)
@@ -95,8 +92,8 @@ def scan_inputs(
             skipped.extend(scan.skipped)
             for p in scan.files:
                 keep(p, path)
-        elif not path.exists() and not path.is_symlink() and _GLOB_CHARS & set(text):
-            files, glob_skipped = _expand_glob(text)
+        elif not path.exists() and not path.is_symlink() and GLOB_CHARS & set(text):
+            files, glob_skipped = expand_glob(text)
             if not files:
                 raise no_files_error(text, glob_skipped, "match")
             skipped.extend(glob_skipped)
@@ -105,35 +102,3 @@ def scan_inputs(
         else:
             keep(path)  # missing or not media: the check reports it, the batch goes on
     return Inputs(tuple(out), tuple(skipped))
-
-
-def _expand_glob(pattern: str) -> tuple[list[Path], list[Skipped]]:
-    """The files a glob matches inside its fixed leading folder, and what it matched but skipped."""
-    root = resolved(_glob_root(pattern))
-    files: list[Path] = []
-    skipped: list[Skipped] = []
-    for match in sorted(Path(m) for m in glob.glob(pattern, recursive=True)):
-        link = match.is_symlink()
-        if match.is_dir() and not link:
-            continue  # a folder: the pattern matches its files itself, or means not to
-        reason = name_skip_reason(match.name)
-        target = resolved(match)
-        if reason is None and match.exists() and root not in target.parents:  # a link, or a file below one
-            skipped.append(Skipped(str(match), "link_outside", f"lies outside {root}: {target}"))
-        elif reason is None and match.is_dir():
-            skipped.append(Skipped(str(match), "folder_link", f"link to {target}"))
-        elif reason is not None:
-            skipped.append(Skipped(str(match), reason))
-        else:
-            files.append(match)
-    return files, skipped
-
-
-def _glob_root(pattern: str) -> Path:
-    """The folder a glob cannot leave: its leading parts without wildcards (``a/b/**/*.mp4`` -> ``a/b``)."""
-    parts: list[str] = []
-    for part in Path(pattern).parts:
-        if _GLOB_CHARS & set(part):
-            break
-        parts.append(part)
-    return Path(*parts) if parts else Path(".")

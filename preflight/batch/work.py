@@ -18,13 +18,13 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import PreflightError, UsageError
+from ..inputs import file_digest  # re-exported: it lived here first
 from ..models import Finding, Item, Severity, to_dict
 
 __all__ = ["BatchSettings", "FileResult", "file_digest", "prepare_worker", "process_file"]
 
 log = logging.getLogger("preflight")
 
-HASH_CHUNK = 1 << 20
 FIX_ASPECTS = ("pad", "crop")
 FIX_FILLS = ("blur", "solid")
 FIX_WINDOWS = ("best", "start")
@@ -69,7 +69,7 @@ class BatchSettings:
 
     def fingerprint(self) -> str:
         """A short hash of the settings and the profile's contents (an edited profile redoes work)."""
-        from .. import __version__
+        from .._version import __version__
         from ..api import resolve_profile
 
         profile = resolve_profile(self.profile)
@@ -129,21 +129,6 @@ class FileResult:
             "after": item_to_dict(self.after) if self.after is not None else None,
             "reason": self.reason,
         }
-
-
-def file_digest(path: str | os.PathLike[str]) -> str | None:
-    """SHA-256 of the file's bytes, or None when it cannot be read (or is no regular file: a FIFO
-    is never opened, reading it would wait forever)."""
-    from ..inputs import open_regular
-
-    sha = hashlib.sha256()
-    try:
-        with open_regular(path) as fh:
-            while chunk := fh.read(HASH_CHUNK):
-                sha.update(chunk)
-    except (OSError, PreflightError):
-        return None
-    return sha.hexdigest()
 
 
 @lru_cache(maxsize=8)

@@ -8,7 +8,7 @@ decides *where* to trim and crop; without it the window starts at 0 and crops ar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from ..aspects import matches, parse_ratio, target_choice
 from ..colorgraph import lut_peak
 from ..models import Finding, MediaInfo, Severity
 from ..profiles import ImageLimits, Profile, VideoLimits
-from .geometry import Box, Geometry, fit_geometry
+from .geometry import Geometry, fit_geometry
 from .ops import (
     AudioTranscode,
     BakeRotation,
@@ -38,7 +38,8 @@ from .ops import (
     Transcode,
     Trim,
 )
-from .window import choose_window, subject_in
+from .options import FixOptions
+from .window import ContentHints, PoseSample, choose_window, hints_from_analysis, subject_in
 
 __all__ = ["ContentHints", "FixOptions", "Plan", "PoseSample", "hints_from_analysis", "plan_fix", "tone_map_for"]
 
@@ -60,39 +61,6 @@ FRAME_KEEPING = (Copy, Remux, AudioTranscode)
 """Operations after which every video frame (or the image) is bit for bit the source's."""
 
 STANDARD_RATES = (23.976, 24.0, 25.0, 29.97, 30.0, 48.0, 50.0, 59.94, 60.0)
-
-
-@dataclass(frozen=True)
-class FixOptions:
-    start: float | None = None
-    """Seconds: where the kept window starts (overrides the window choice)."""
-    end: float | None = None
-    aspect: str = "pad"
-    """``pad`` (default, keeps every pixel) or ``crop`` into the aspect range."""
-    window: str = "best"
-    """``best``: the allowed-length window with the most torso-visible samples and no scene cut;
-    ``start``: the beginning of the clip."""
-    fill: str = "blur"
-    """Padding: ``blur`` (a blurred copy of the frame) or ``solid``."""
-    reencode: bool = False
-    """Skip the copy paths (fix falls back to this when a stream copy cannot be made exact)."""
-
-
-@dataclass(frozen=True)
-class PoseSample:
-    time: float
-    torso_visible: bool
-    bbox: Box | None
-
-
-@dataclass(frozen=True)
-class ContentHints:
-    """What the content analysis tells the planner; plain data so it is testable without a model."""
-
-    track: tuple[PoseSample, ...] = ()
-    cuts: tuple[float, ...] = ()
-    subject: Box | None = None
-    """The person's box in a still image."""
 
 
 @dataclass(frozen=True)
@@ -132,31 +100,6 @@ class Plan:
         a re-encode, a trim, a colour, size or timing change all need the content checked again.
         Asked this way round, an operation added later counts as a change until shown otherwise."""
         return not all(isinstance(op, FRAME_KEEPING) for op in self.operations)
-
-
-def hints_from_analysis(analysis: Mapping[str, Any] | None) -> ContentHints:
-    """Read the pose track and cut times out of a check's ``analysis`` (absent parts are empty).
-
-    Track rows are ``[time, torso_visible, x0, y0, x1, y1]`` (``-1`` box without a person), as
-    :class:`preflight.analyze.pose.PoseAnalyzer` writes them.
-    """
-    if not analysis:
-        return ContentHints()
-    pose = analysis.get("pose") or {}
-    track = tuple(_pose_rows(pose.get("track") or ()))
-    cuts_section = analysis.get("scene_cuts") or {}
-    cuts = tuple(float(t) for t in (cuts_section.get("times") or ()))
-    bbox = pose.get("bbox")
-    subject = tuple(float(v) for v in bbox) if bbox and len(bbox) == 4 and min(bbox) >= 0 else None
-    return ContentHints(track=track, cuts=cuts, subject=subject)  # type: ignore[arg-type]
-
-
-def _pose_rows(rows: Iterable[Sequence[float]]) -> Iterable[PoseSample]:
-    for row in rows:
-        if len(row) < 2:
-            continue
-        box = tuple(float(v) for v in row[2:6]) if len(row) >= 6 and min(row[2:6]) >= 0 else None
-        yield PoseSample(float(row[0]), bool(row[1]), box)  # type: ignore[arg-type]
 
 
 def plan_fix(

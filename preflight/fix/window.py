@@ -3,25 +3,69 @@
 ``window=best`` takes the allowed-length window with the fewest scene cuts inside, then the most
 torso-visible pose samples, preferring a window that starts on a keyframe (a stream copy) when it is
 nearly as good. Without content data the window starts at 0.
+
+The content data is :class:`ContentHints` (a pose track, the scene cuts, a still's subject box), read
+out of a check's ``analysis`` by :func:`hints_from_analysis`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from ..models import MediaInfo
 from ..profiles import Profile
 from .geometry import Box
+from .options import FixOptions
 
-if TYPE_CHECKING:
-    from .plan import ContentHints, FixOptions
-
-__all__ = ["KEYFRAME_PREFERENCE", "choose_window", "subject_in"]
+__all__ = ["KEYFRAME_PREFERENCE", "ContentHints", "PoseSample", "choose_window", "hints_from_analysis", "subject_in"]
 
 KEYFRAME_PREFERENCE = 0.95
 """window=best takes a keyframe-aligned window (stream copy, no quality loss) over the very best
 window when it has no more scene cuts and at least this share of its torso-visible samples."""
+
+
+@dataclass(frozen=True)
+class PoseSample:
+    time: float
+    torso_visible: bool
+    bbox: Box | None
+
+
+@dataclass(frozen=True)
+class ContentHints:
+    """What the content analysis tells the planner; plain data so it is testable without a model."""
+
+    track: tuple[PoseSample, ...] = ()
+    cuts: tuple[float, ...] = ()
+    subject: Box | None = None
+    """The person's box in a still image."""
+
+
+def hints_from_analysis(analysis: Mapping[str, Any] | None) -> ContentHints:
+    """Read the pose track and cut times out of a check's ``analysis`` (absent parts are empty).
+
+    Track rows are ``[time, torso_visible, x0, y0, x1, y1]`` (``-1`` box without a person), as
+    :class:`preflight.analyze.pose.PoseAnalyzer` writes them.
+    """
+    if not analysis:
+        return ContentHints()
+    pose = analysis.get("pose") or {}
+    track = tuple(_pose_rows(pose.get("track") or ()))
+    cuts_section = analysis.get("scene_cuts") or {}
+    cuts = tuple(float(t) for t in (cuts_section.get("times") or ()))
+    bbox = pose.get("bbox")
+    subject = tuple(float(v) for v in bbox) if bbox and len(bbox) == 4 and min(bbox) >= 0 else None
+    return ContentHints(track=track, cuts=cuts, subject=subject)  # type: ignore[arg-type]
+
+
+def _pose_rows(rows: Iterable[Sequence[float]]) -> Iterable[PoseSample]:
+    for row in rows:
+        if len(row) < 2:
+            continue
+        box = tuple(float(v) for v in row[2:6]) if len(row) >= 6 and min(row[2:6]) >= 0 else None
+        yield PoseSample(float(row[0]), bool(row[1]), box)  # type: ignore[arg-type]
 
 
 def choose_window(

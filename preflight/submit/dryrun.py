@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from .base import Provider, TaskInput
 from .keys import mask, redact
-
-if TYPE_CHECKING:
-    from .service import SubmitPlan
+from .plan import SubmitPlan
 
 __all__ = ["describe_request", "dry_run_text"]
 

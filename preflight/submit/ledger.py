@@ -25,7 +25,7 @@ from typing import Any
 from ..errors import UsageError
 from .base import TERMINAL, JobStatus
 from .keys import redact
-from .owner import current_owner
+from .process import current_owner
 
 __all__ = ["Job", "Ledger", "default_ledger_path"]
 

@@ -15,18 +15,14 @@ A row from before owners were recorded has none and is settled as before.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .ledger import Job, Ledger
+from .ledger import Job, Ledger
+from .process import Owner, current_owner, is_alive, process_started  # noqa: F401  (they lived here first)
 
 __all__ = ["HEARTBEAT_INTERVAL", "STALE_AFTER", "Owner", "busy_reason", "current_owner", "heartbeat", "is_alive"]
 
@@ -36,66 +32,6 @@ logger = logging.getLogger("preflight")
 
 STALE_AFTER = 60.0
 """A heartbeat older than this (six missed beats) means the owner is stuck or gone."""
-
-
-@dataclass(frozen=True)
-class Owner:
-    pid: int
-    host: str
-    started: str | None
-    """``<boot id>:<start ticks>`` from /proc on Linux (tells a recycled pid apart); None elsewhere."""
-
-    def describe(self) -> str:
-        return f"pid {self.pid} on {self.host}"
-
-
-def current_owner() -> Owner:
-    """This process (not cached: a forked worker is a different owner)."""
-    pid = os.getpid()
-    return Owner(pid, socket.gethostname(), process_started(pid))
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            text = stat.read()
-    except OSError:
-        return None
-    return text[text.rfind(")") + 2 :].split()
-
-
-def process_started(pid: int) -> str | None:
-    fields = _proc_stat(pid)
-    if not fields or len(fields) < 20:
-        return None
-    try:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot:
-            boot_id = boot.read().strip()
-    except OSError:
-        boot_id = "?"
-    return f"{boot_id}:{fields[19]}"  # field 22 of stat: start time in clock ticks since boot
-
-
-def is_alive(owner: Owner) -> bool | None:
-    """True/False for a process on this host; None when it cannot be told (another host, Windows)."""
-    if owner.host != socket.gethostname() or os.name == "nt":
-        # On Windows os.kill(pid, 0) would not probe: it terminates the process.
-        return None
-    try:
-        os.kill(owner.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by another user
-    fields = _proc_stat(owner.pid)
-    if fields is not None and fields[0] == "Z":
-        return False  # exited, not yet reaped by its parent
-    if owner.started is not None:
-        started = process_started(owner.pid)
-        if started is not None and started != owner.started:
-            return False  # the pid now belongs to another process
-    return True
 
 
 def _age(stamp: str | None, now: datetime) -> float | None:

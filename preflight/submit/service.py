@@ -1,14 +1,9 @@
-"""What ``submit`` and ``jobs`` do, below the CLI: plan, create, poll, download, resume.
+"""What ``submit`` and ``jobs`` do, below the CLI: plan (:mod:`.plan`), create, poll, download, resume.
 
 Nothing here prompts: questions (spend credits again? pay this much?) are the caller's, asked
-between :func:`plan_submit` and :func:`submit`.
+between :func:`~.plan.plan_submit` and :func:`submit`.
 
-Choices written down:
-- Idempotency key: sha256 of the provider name, each file's sha256 (or its URL when only a URL is
-  given) and the settings that change the output (mode, orientation, prompts, keep-sound); the
-  callback URL is left out, it does not change what is paid for.
-- External id: ``pf-<first 24 hex of the key>-<n>``, n = 1 + earlier jobs with the key in this
-  ledger, so ``--again`` gets a fresh id (Kling wants it unique per account).
+Choices written down (the idempotency key and the external id: :mod:`.plan`):
 - A create of unknown outcome: with a provider that can look a task up by our id (Kling), look;
   found -> recorded; provably absent -> sent once more (the external id makes a duplicate
   impossible anyway). Otherwise the row stays ``unknown`` and the error tells the user to check.
@@ -21,8 +16,6 @@ Choices written down:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import time
@@ -34,12 +27,13 @@ from typing import Any
 import httpx
 
 from ..errors import PreflightError, SubmitError
-from .base import JobStatus, MediaInput, Provider, SubmitSettings, TaskInput
+from .base import JobStatus, Provider, TaskInput
 from .dryrun import describe_request, dry_run_text  # re-exported: they lived here first
 from .http import OutcomeUnknown, RetryPolicy, download
 from .keys import redact
 from .ledger import Job, Ledger
 from .owner import busy_reason, heartbeat
+from .plan import SubmitPlan, idempotency_key, plan_submit  # re-exported: they lived here first
 
 __all__ = [
     "PollPolicy",
@@ -90,69 +84,6 @@ def policy_from_env() -> tuple[RetryPolicy, PollPolicy]:
         timeout=_env_float("PREFLIGHT_WAIT_TIMEOUT", 3 * 3600.0),
     )
     return retry, poll
-
-
-@dataclass(frozen=True)
-class SubmitPlan:
-    """Everything decided before any request goes out."""
-
-    provider: str
-    image: MediaInput
-    video: MediaInput
-    settings: SubmitSettings
-    key: str
-    external_id: str
-    image_sha256: str | None
-    video_sha256: str | None
-    duration: float | None
-    """Clip seconds (the output's length), when known."""
-    cost_estimate: float | None
-    earlier: tuple[Job, ...]
-    """Jobs in the ledger with the same key that may have spent (or be spending) credits."""
-
-
-def idempotency_key(provider: str, image: str, video: str, settings: SubmitSettings) -> str:
-    output_settings = {k: v for k, v in settings.as_dict().items() if k != "callback_url"}
-    blob = json.dumps(
-        {"provider": provider, "image": image, "video": video, "settings": output_settings}, sort_keys=True
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def plan_submit(
-    provider: Provider,
-    ledger: Ledger,
-    image: MediaInput,
-    video: MediaInput,
-    settings: SubmitSettings,
-    *,
-    duration: float | None = None,
-    image_sha256: str | None = None,
-    video_sha256: str | None = None,
-) -> SubmitPlan:
-    from ..bundle import sha256_file
-
-    provider.check_settings(settings)
-    provider.check_media(image)
-    provider.check_media(video)
-    image_sha256 = image_sha256 or (sha256_file(image.path) if image.path else None)
-    video_sha256 = video_sha256 or (sha256_file(video.path) if video.path else None)
-    key = idempotency_key(provider.name, image_sha256 or str(image.url), video_sha256 or str(video.url), settings)
-    jobs = ledger.by_key(key)
-    earlier = tuple(j for j in jobs if j.status not in (JobStatus.FAILED, JobStatus.CANCELED))
-    return SubmitPlan(
-        provider=provider.name,
-        image=image,
-        video=video,
-        settings=settings,
-        key=key,
-        external_id=f"pf-{key[:24]}-{len(jobs) + 1}",
-        image_sha256=image_sha256,
-        video_sha256=video_sha256,
-        duration=duration,
-        cost_estimate=provider.estimate_cost(settings, duration),
-        earlier=earlier,
-    )
 
 
 def submit(provider: Provider, ledger: Ledger, plan: SubmitPlan) -> Job:
