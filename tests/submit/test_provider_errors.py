@@ -1,0 +1,135 @@
+"""Provider error codes that a bare HTTP status misreads, against the fake servers.
+
+Each test asserts the finding code (``exc.code``) and the retry decision (how many requests reached
+the fake), never the provider's own words: where our advice is checked, the provider's echoed
+message is cut out of the text first.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from preflight.errors import AccountError, CreditsError, RateLimitError, SubmitError, ValidationError
+from preflight.submit import get_provider
+from preflight.submit.base import MediaInput, SubmitSettings
+from preflight.submit.http import RetryPolicy
+from preflight.submit.ledger import Ledger
+from preflight.submit.service import PollPolicy, plan_submit, submit, wait
+
+KLING_CREATE = "/v1/videos/motion-control"
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def _provider(name, server, sleeps, attempts=3):
+    policy = RetryPolicy(attempts=attempts, backoff=0.5, sleep=sleeps, random=lambda: 0.5)
+    return get_provider(name).from_env(base_url=server.url, policy=policy)
+
+
+def _submit(provider, media, ledger):
+    image, clip = media
+    video = MediaInput("video", clip, None if provider.can_upload else "https://cdn.example/clip.mp4")
+    settings = SubmitSettings(mode=provider.default_mode)
+    plan = plan_submit(provider, ledger, MediaInput("image", image), video, settings, duration=3.5)
+    return submit(provider, ledger, plan)
+
+
+def _sent(server, method, path):
+    return sum(1 for m, p, _ in server.requests if (m, p) == (method, path))
+
+
+def _ours(error, reply):
+    """The error's text without the provider's echoed message: what we add (the advice)."""
+    text = str(error)
+    for key in ("message", "msg", "detail", "reason"):
+        if isinstance(reply.body, dict) and isinstance(reply.body.get(key), str):
+            text = text.replace(reply.body[key], "")
+    return text
+
+
+# ----- Kling: HTTP 429 is read by its code ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "finding", "advice"),
+    [
+        (1100, AccountError, "submit.account", "account"),
+        (1101, CreditsError, "submit.no_credits", "pay the overdue bill"),
+        (1102, CreditsError, "submit.no_credits", "buy"),
+        (1103, AccountError, "submit.forbidden", "no permission"),
+        (1304, AccountError, "submit.ip_blocked", "IP address"),
+        (1300, ValidationError, "submit.content_policy", "policy"),
+        (1301, ValidationError, "submit.content_policy", "policy"),
+    ],
+)
+def test_kling_codes_waiting_cannot_fix_are_not_retried(fake, media, tmp_path, code, error, finding, advice):
+    server = fake("kling")
+    reply = server.error(code)
+    server.script["create"] += [reply, server.error(code)]  # a retry would only get the same answer
+    sleeps = Sleeps()
+    ledger = Ledger(tmp_path / "l.db")
+    with pytest.raises(error) as info:
+        _submit(_provider("kling", server, sleeps), media, ledger)
+    assert info.value.code == finding
+    assert advice in _ours(info.value, reply)
+    assert _sent(server, "POST", KLING_CREATE) == 1 and sleeps == [] and server.creates == 0
+    assert ledger.jobs()[0].status == "failed"
+
+
+def test_kling_permission_error_is_not_a_key_problem(fake, media, tmp_path):
+    server = fake("kling")
+    server.script["create"].append(server.error(1103))
+    with pytest.raises(AccountError) as info:
+        _submit(_provider("kling", server, Sleeps()), media, Ledger(tmp_path / "l.db"))
+    assert info.value.code == "submit.forbidden" and "KLINGAI_SECRET_KEY" not in str(info.value)
+
+
+@pytest.mark.parametrize("code", [1302, 1303])
+def test_kling_rate_limits_are_retried_until_they_run_out(fake, media, tmp_path, code):
+    server = fake("kling")
+    reply = server.error(code)
+    server.script["create"] += [reply, server.error(code), server.error(code)]
+    sleeps = Sleeps()
+    with pytest.raises(RateLimitError) as info:
+        _submit(_provider("kling", server, sleeps), media, Ledger(tmp_path / "l.db"))
+    assert info.value.code == "submit.rate_limited"
+    assert _sent(server, "POST", KLING_CREATE) == 3 and len(sleeps) == 2
+    if code == 1303:
+        assert "parallel" in _ours(info.value, reply)
+
+
+def test_kling_too_many_parallel_tasks_then_a_free_slot(fake, media, tmp_path):
+    server = fake("kling")
+    server.script["create"].append(server.error(1303))
+    job = _submit(_provider("kling", server, Sleeps()), media, Ledger(tmp_path / "l.db"))
+    assert job.status == "queued" and _sent(server, "POST", KLING_CREATE) == 2 and server.creates == 1
+
+
+def test_kling_server_errors_keep_the_shared_rules(fake, media, tmp_path):
+    server = fake("kling")
+    # 5001 (HTTP 503) to a create: refused, sent again. 5000 (HTTP 500): outcome unknown, so the task
+    # is looked up by its external id (none), then sent once more.
+    server.script["create"] += [server.error(5001), server.error(5000)]
+    sleeps = Sleeps()
+    provider = _provider("kling", server, sleeps)
+    ledger = Ledger(tmp_path / "l.db")
+    job = _submit(provider, ledger=ledger, media=media)
+    assert job.status == "queued" and server.creates == 1
+    assert _sent(server, "POST", KLING_CREATE) == 3
+    # 5002 (HTTP 504) to a poll: retried like any idempotent request.
+    server.script["status"].append(server.error(5002))
+    done = wait(provider, ledger, job, PollPolicy(interval=0, sleep=sleeps))
+    assert done.status == "succeeded"
+
+
+def test_kling_error_with_http_200_keeps_its_code(fake, media, tmp_path):
+    from fake_providers import Reply
+
+    server = fake("kling")
+    server.script["create"].append(Reply(200, {"code": 1101, "message": "x", "request_id": "r"}))
+    with pytest.raises(SubmitError) as info:
+        _submit(_provider("kling", server, Sleeps()), media, Ledger(tmp_path / "l.db"))
+    assert info.value.code == "submit.no_credits" and _sent(server, "POST", KLING_CREATE) == 1
