@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from preflight.errors import AccountError, CreditsError, RateLimitError, SubmitError, ValidationError
+from preflight.errors import AccountError, AuthError, CreditsError, RateLimitError, SubmitError, ValidationError
 from preflight.submit import get_provider
 from preflight.submit.base import MediaInput, SubmitSettings
 from preflight.submit.http import RetryPolicy
@@ -133,3 +133,43 @@ def test_kling_error_with_http_200_keeps_its_code(fake, media, tmp_path):
     with pytest.raises(SubmitError) as info:
         _submit(_provider("kling", server, Sleeps()), media, Ledger(tmp_path / "l.db"))
     assert info.value.code == "submit.no_credits" and _sent(server, "POST", KLING_CREATE) == 1
+
+
+# ----- Novita: `reason` says more than the HTTP status -------------------------------------------------
+
+NOVITA_CREATE = "/v3/async/kling-v2.6-pro-motion-control"
+
+
+def test_novita_balance_too_low_is_no_credits_not_bad_input(fake, media, tmp_path):
+    server = fake("novita")
+    reply = server.error("BILLING_BALANCE_NOT_ENOUGH")
+    assert reply.status == 400
+    server.script["create"] += [reply, server.error("BILLING_BALANCE_NOT_ENOUGH")]
+    sleeps = Sleeps()
+    ledger = Ledger(tmp_path / "l.db")
+    with pytest.raises(CreditsError) as info:
+        _submit(_provider("novita", server, sleeps), media, ledger)
+    assert info.value.code == "submit.no_credits" and "top it up" in _ours(info.value, reply)
+    assert _sent(server, "POST", NOVITA_CREATE) == 1 and sleeps == [] and server.creates == 0
+    assert ledger.jobs()[0].status == "failed"
+
+
+def test_novita_invalid_key_is_an_auth_error(fake, media, tmp_path, monkeypatch):
+    server = fake("novita")
+    monkeypatch.setenv("NOVITA_API_KEY", "nov-wrong-key-0000000000")
+    sleeps = Sleeps()
+    with pytest.raises(AuthError) as info:
+        _submit(_provider("novita", server, sleeps), media, Ledger(tmp_path / "l.db"))
+    assert info.value.code == "submit.auth" and "NOVITA_API_KEY" in str(info.value)
+    assert "nov-wrong-key" not in str(info.value)
+    assert _sent(server, "POST", NOVITA_CREATE) == 1 and sleeps == [] and server.creates == 0
+
+
+def test_novita_other_400_reasons_stay_invalid(fake, media, tmp_path):
+    from fake_providers import Reply
+
+    server = fake("novita")
+    server.script["create"].append(Reply(400, {"code": 400, "reason": "INVALID_REQUEST_BODY", "message": "m"}))
+    with pytest.raises(ValidationError) as info:
+        _submit(_provider("novita", server, Sleeps()), media, Ledger(tmp_path / "l.db"))
+    assert info.value.code == "submit.invalid" and _sent(server, "POST", NOVITA_CREATE) == 1
