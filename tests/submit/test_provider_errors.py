@@ -173,3 +173,62 @@ def test_novita_other_400_reasons_stay_invalid(fake, media, tmp_path):
     with pytest.raises(ValidationError) as info:
         _submit(_provider("novita", server, Sleeps()), media, Ledger(tmp_path / "l.db"))
     assert info.value.code == "submit.invalid" and _sent(server, "POST", NOVITA_CREATE) == 1
+
+
+# ----- fal: request errors (`error_type`) ------------------------------------------------------------
+
+FAL_CREATE = "/fal-ai/kling-video/v2.6/standard/motion-control"
+
+
+def test_fal_create_refused_with_503_is_sent_again(fake, media, tmp_path):
+    server = fake("fal")
+    server.script["create"].append(server.request_error("runner_scheduling_failure"))
+    job = _submit(_provider("fal", server, Sleeps()), media, Ledger(tmp_path / "l.db"))
+    assert job.status == "queued" and _sent(server, "POST", FAL_CREATE) == 2 and server.creates == 1
+
+
+@pytest.mark.parametrize(("retryable", "sent"), [(None, 3), (True, 3), (False, 1)])
+def test_fal_create_unavailable_until_retries_run_out(fake, media, tmp_path, retryable, sent):
+    server = fake("fal")
+    server.script["create"] += [server.request_error("runner_scheduling_failure", retryable) for _ in range(3)]
+    sleeps = Sleeps()
+    ledger = Ledger(tmp_path / "l.db")
+    with pytest.raises(SubmitError) as info:
+        _submit(_provider("fal", server, sleeps), media, ledger)
+    assert info.value.code == "submit.provider_unavailable"
+    assert "runner_scheduling_failure" in str(info.value)
+    assert _sent(server, "POST", FAL_CREATE) == sent and len(sleeps) == sent - 1 and server.creates == 0
+    assert ledger.jobs()[0].status == "failed"
+
+
+def test_fal_create_timeout_is_resent_only_when_fal_says_so(fake, media, tmp_path):
+    server = fake("fal")
+    server.script["create"].append(server.request_error("request_timeout", retryable=True))
+    job = _submit(_provider("fal", server, Sleeps()), media, Ledger(tmp_path / "l.db"))
+    assert job.status == "queued" and _sent(server, "POST", FAL_CREATE) == 2
+
+
+def test_fal_create_timeout_without_a_say_is_of_unknown_outcome(fake, media, tmp_path):
+    server = fake("fal")
+    server.script["create"].append(server.request_error("request_timeout"))  # 504: maybe enqueued
+    ledger = Ledger(tmp_path / "l.db")
+    with pytest.raises(SubmitError) as info:
+        _submit(_provider("fal", server, Sleeps()), media, ledger)
+    assert info.value.code == "submit.outcome_unknown"
+    assert _sent(server, "POST", FAL_CREATE) == 1 and ledger.jobs()[0].status == "unknown"
+
+
+@pytest.mark.parametrize(("error_type", "retryable"), [("runner_server_error", True), ("request_timeout", None)])
+def test_fal_result_with_a_request_error_is_a_failed_task(fake, media, tmp_path, capsys, error_type, retryable):
+    from preflight.cli import main
+
+    server = fake("fal")
+    server.script["result"] += [server.request_error(error_type, retryable) for _ in range(3)]
+    image, clip = media
+    args = ["submit", "--image", str(image), "--video", str(clip), "--provider", "fal"]
+    assert main([*args, "--base-url", server.url, "--yes", "--wait"]) == 1
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("preflight: ")]
+    assert line.startswith("preflight: submit.task_failed: ") and error_type in line
+    ((task_id, _),) = server.tasks.items()
+    assert _sent(server, "GET", f"/fal-ai/kling-video/requests/{task_id}") == 1  # the outcome is not re-fetched
+    assert Ledger().jobs()[0].status == "failed"
