@@ -232,3 +232,22 @@ def test_fal_result_with_a_request_error_is_a_failed_task(fake, media, tmp_path,
     ((task_id, _),) = server.tasks.items()
     assert _sent(server, "GET", f"/fal-ai/kling-video/requests/{task_id}") == 1  # the outcome is not re-fetched
     assert Ledger().jobs()[0].status == "failed"
+
+
+# ----- Replicate: `aborted` ends the job -----------------------------------------------------------
+
+
+def test_replicate_aborted_prediction_fails_the_job_at_once(fake, media, tmp_path, capsys):
+    from preflight.cli import main
+
+    server = fake("replicate")
+    server.deadline_passed = True
+    image, clip = media
+    args = ["submit", "--image", str(image), "--video", str(clip), "--provider", "replicate"]
+    assert main([*args, "--base-url", server.url, "--yes", "--wait"]) == 1
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("preflight: ")]
+    assert line.startswith("preflight: submit.task_failed: ") and "never ran" in line
+    ((task_id, _),) = server.tasks.items()
+    assert _sent(server, "GET", f"/v1/predictions/{task_id}") == 1  # not polled for hours
+    (job,) = Ledger().jobs()
+    assert (job.status, job.raw_status) == ("failed", "aborted")
