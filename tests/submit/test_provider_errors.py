@@ -251,3 +251,33 @@ def test_replicate_aborted_prediction_fails_the_job_at_once(fake, media, tmp_pat
     assert _sent(server, "GET", f"/v1/predictions/{task_id}") == 1  # not polled for hours
     (job,) = Ledger().jobs()
     assert (job.status, job.raw_status) == ("failed", "aborted")
+
+
+# ----- KIE: uploads named by content ----------------------------------------------------------------
+
+
+def test_kie_uploads_of_two_different_files_with_one_name_never_overwrite(fake, tmp_path):
+    import hashlib
+    import re
+
+    import httpx
+
+    server = fake("kie")
+    provider = _provider("kie", server, Sleeps())
+    clips = []
+    for folder, data in (("a", b"first clip " * 100), ("b", b"second clip " * 100), ("c", b"first clip " * 100)):
+        (tmp_path / folder).mkdir()
+        clips.append(tmp_path / folder / "clip.mp4")
+        clips[-1].write_bytes(data)
+    urls = [provider.upload(MediaInput("video", clip)) for clip in clips]
+    assert urls[0] != urls[1]
+    assert urls[2] == urls[0]  # identical bytes may share a name: it is the same file
+    for url, clip in zip(urls, clips, strict=True):
+        assert httpx.get(url).content == clip.read_bytes()
+    assert sorted(server.files) == sorted(
+        f"{hashlib.sha256(clip.read_bytes()).hexdigest()[:16]}-clip.mp4" for clip in clips[:2]
+    )
+    assert all(re.fullmatch(r"[0-9a-f]{16}-clip\.mp4", name) for name in server.files)
+    # --dry-run shows the same name the upload would use
+    (request,) = provider.upload_requests(MediaInput("video", clips[1]))
+    assert b"-clip.mp4" in request.read() and urls[1].rsplit("/", 1)[-1].encode() in request.content
