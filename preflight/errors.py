@@ -11,6 +11,7 @@ one line ``code: message`` and a pipeline can branch on the code.
      ├── ModelError           the pose model is not available
      └── SubmitError          a provider call failed
           ├── AuthError       401/403, a bad or missing key
+          ├── AccountError    the key is valid, the account may not do this (see the class)
           ├── CreditsError    402 or the provider's own "out of credits" code
           ├── ValidationError 400/422, the provider refused a parameter
           ├── RateLimitError  429 after the retries ran out
@@ -28,6 +29,7 @@ from collections.abc import Iterator
 from typing import Any
 
 __all__ = [
+    "AccountError",
     "AuthError",
     "CreditsError",
     "FixError",
@@ -95,6 +97,18 @@ class SubmitError(PreflightError):
 
 class AuthError(SubmitError):
     default_code = "submit.auth"
+
+
+class AccountError(SubmitError):
+    """The key is valid but the account may not make this call; waiting or retrying does not help.
+
+    Codes: ``submit.account`` (the default: the provider reports an account exception, e.g. Kling
+    1100), ``submit.forbidden`` (no permission for this API or model, e.g. Kling 1103) and
+    ``submit.ip_blocked`` (the caller's IP address is not on the account's whitelist, e.g. Kling 1304).
+    Not an :class:`AuthError`: changing the key fixes none of them.
+    """
+
+    default_code = "submit.account"
 
 
 class CreditsError(SubmitError):

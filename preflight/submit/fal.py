@@ -33,6 +33,18 @@ Multipart upload (files over 90 MiB), read from fal's own JS client (``@fal-ai/c
   upload is simply abandoned; no minimum part size is enforced on our side (we always send 10 MiB).
 - fal has no idempotency key and no lookup, so a create of unknown outcome leaves the job ``unknown``.
 - ``X-Fal-Retryable`` decides retries when present. A 403 that mentions the balance is a credits error.
+- Request errors (``{"detail": "...", "error_type": "..."}``, also in ``X-Fal-Error-Type``:
+  ``request_timeout``, ``startup_timeout``, ``runner_*``; typically 503/504) on a create: with no
+  ``X-Fal-Retryable``, a 503 is retried (the queue refused the submit, so nothing was enqueued and a
+  resend cannot run the job twice); a 504 is not (a gateway timeout may come after the submit was
+  enqueued: the job is left ``unknown`` rather than paid twice). When retries run out, or fal says
+  not to retry, the code is ``submit.provider_unavailable`` (fal could not take or run requests now;
+  fal bills no 5xx) and the message names the error_type. A status poll answered that way is retried
+  like any poll and ends the same way.
+- A *result* GET answered with an error_type is the stored outcome of a request fal already ran and
+  retried itself (up to 10 times): it is a failed task (``submit.task_failed``) naming the
+  error_type, and it is never re-fetched, whatever ``X-Fal-Retryable`` says (that header is about
+  running the request again, which only a new submit does).
 - Price: std about $0.07/s (fal model page); pro not verified, so no estimate for pro.
 """
 
@@ -200,6 +212,8 @@ class FalProvider(Provider):
         return file_url
 
     def retry_hint(self, response: httpx.Response) -> bool | None:
+        if _is_result(response.request) and _error_type(response):
+            return False  # a finished request's stored outcome: asking again returns it again
         flag = response.headers.get("X-Fal-Retryable")
         if flag is None:
             return None
@@ -225,15 +239,32 @@ class FalProvider(Provider):
         message = self.error_message(response)
         if response.status_code == 403 and "balance" in message.lower():
             return CreditsError(redact(f"fal: {message} (HTTP 403): top up the account"))
-        if (
-            response.request.method == "GET"
-            and "/requests/" in str(response.request.url)
-            and not str(response.request.url).endswith("/status")
-            and response.status_code in (400, 422, 500)
-        ):
+        error_type = _error_type(response)
+        if _is_result(response.request) and (error_type or response.status_code in (400, 422, 500)):
             # The result of a request that ran and failed.
-            return TaskFailedError(redact(f"fal: the task failed: {message}"))
+            kind = f" ({error_type})" if error_type else ""
+            return TaskFailedError(redact(f"fal: the task failed{kind}: {message}"))
+        if error_type and response.status_code >= 500:
+            return SubmitError(
+                redact(
+                    f"fal: {message} (error_type {error_type}, HTTP {response.status_code}): fal could not take "
+                    "or run the request now; try again later"
+                ),
+                "submit.provider_unavailable",
+            )
         return error_from_status("fal", response.status_code, message, self.key_names)
+
+
+def _is_result(request: httpx.Request) -> bool:
+    """A GET of a request's result (its ``response_url``), not of its status."""
+    return request.method == "GET" and "/requests/" in request.url.path and not request.url.path.endswith("/status")
+
+
+def _error_type(response: httpx.Response) -> str | None:
+    """fal's machine-readable request error category (body ``error_type`` or ``X-Fal-Error-Type``)."""
+    body = _json_or_none(response)
+    value = body.get("error_type") if isinstance(body, dict) else None
+    return str(value or response.headers.get("X-Fal-Error-Type") or "") or None
 
 
 def _beside(url: httpx.URL, name: str) -> httpx.URL:

@@ -10,6 +10,11 @@ Choices the docs left open (PROVIDERS.md, "KIE"):
   ``file`` + ``uploadPath`` + ``fileName``; the URL is ``data.downloadUrl``). Its host is
   ``PREFLIGHT_KIE_UPLOAD_URL``; when only the API base is overridden, the upload host follows it.
   Uploaded files are deleted after 3 days.
+- Uploads are named by content: ``fileName`` is ``<first 16 hex of the file's sha256>-<its name>``.
+  KIE overwrites a file of the same name (with caching delays), so two different ``clip.mp4`` from
+  two folders would make one task read the other's clip; identical bytes may share a name (they are
+  the same file). 16 hex digits (64 bits) make an accidental clash negligible, and the original name
+  stays readable in KIE's logs.
 - No keep-sound field and no negative prompt: both are refused rather than dropped.
 - ``prompt`` is sent only when given; ``callBackUrl`` only when given.
 - No idempotency key, no lookup and no documented cancel: a create of unknown outcome leaves the
@@ -19,6 +24,7 @@ Choices the docs left open (PROVIDERS.md, "KIE"):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -106,21 +112,28 @@ class KieProvider(Provider):
             return TaskState(status, raw, str(urls[0]))
         return TaskState(status, raw)
 
-    def _upload_request(self, media: MediaInput, content: bytes) -> httpx.Request:
+    def _upload_request(self, media: MediaInput, content: bytes, sha256: str) -> httpx.Request:
         assert media.path is not None
+        name = _upload_name(media.path.name, sha256)
         return self.request(
             "POST",
             f"{self.upload_url}/api/file-stream-upload",
-            data={"uploadPath": UPLOAD_PATH, "fileName": media.path.name},
-            files={"file": (media.path.name, content, media.content_type)},
+            data={"uploadPath": UPLOAD_PATH, "fileName": name},
+            files={"file": (name, content, media.content_type)},
         )
 
     def upload_requests(self, media: MediaInput) -> list[httpx.Request]:
-        return [self._upload_request(media, b"<file bytes>")]
+        assert media.path is not None
+        sha256 = hashlib.sha256()
+        with open(media.path, "rb") as source:
+            for chunk in iter(lambda: source.read(1 << 20), b""):
+                sha256.update(chunk)
+        return [self._upload_request(media, b"<file bytes>", sha256.hexdigest())]
 
     def upload(self, media: MediaInput) -> str:
         assert media.path is not None
-        data = self._data(self.call(self._upload_request(media, media.path.read_bytes())))
+        content = media.path.read_bytes()
+        data = self._data(self.call(self._upload_request(media, content, hashlib.sha256(content).hexdigest())))
         url = data.get("downloadUrl")
         if not url:
             raise SubmitError("kie: the upload answer has no data.downloadUrl", "submit.bad_response")
@@ -134,3 +147,8 @@ class KieProvider(Provider):
         if isinstance(body, dict) and body.get("msg"):
             return str(body["msg"])
         return super().error_message(response)
+
+
+def _upload_name(name: str, sha256: str) -> str:
+    """The ``fileName`` an upload gets at KIE: content hash first, so different files never share one."""
+    return f"{sha256[:16]}-{name}"

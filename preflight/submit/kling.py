@@ -15,6 +15,16 @@ Choices the docs left open (PROVIDERS.md, "Official Kling API"):
 - Prices (the route's): v2.6 about $0.07/s std and $0.112/s pro (seen through ComfyUI's proxy);
   v3 has no published per-second price here, so fal's v3 prices stand in (an estimate).
 - A result is kept 30 days.
+- Errors are read by Kling's ``code``, not only the HTTP status (429 means several things):
+  1100 account exception -> ``submit.account``; 1101 account in arrears and 1102 no credits ->
+  ``submit.no_credits`` (both are fixed by paying, so a pipeline that stops on no_credits treats
+  them alike; the message says which bill); 1103 (HTTP 403) no permission for this API or model ->
+  ``submit.forbidden`` (not ``submit.auth``: the key is fine); 1304 IP not on the account's
+  whitelist -> ``submit.ip_blocked``. None of these is retried. 1302 rate limit and 1303 too many
+  parallel tasks are retried with backoff (``Retry-After`` honoured; Kling refused the create, so a
+  resend cannot duplicate it) and end ``submit.rate_limited``. 1300/1301 -> ``submit.content_policy``.
+  5000-5002 follow the shared rules of ``.http`` (a poll is retried, a create answered 500/504 is
+  of unknown outcome and looked up by its external id).
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import AuthError, CreditsError, RateLimitError, SubmitError, ValidationError
+from ..errors import AccountError, AuthError, CreditsError, RateLimitError, SubmitError, ValidationError
 from .base import Created, JobStatus, Provider, TaskInput, TaskState
 from .keys import redact, register_secret
 
@@ -42,6 +52,11 @@ _STATUS = {
     "succeed": JobStatus.SUCCEEDED,
     "failed": JobStatus.FAILED,
 }
+
+_NOT_RETRIED = frozenset({1100, 1101, 1102, 1103, 1304})
+"""Account exception, arrears, no credits, no permission, IP not whitelisted: waiting fixes none."""
+_RETRIED = frozenset({1302, 1303})
+"""Rate limit, too many parallel tasks: Kling refused the create, so sending it again is safe."""
 
 
 class KlingProvider(Provider):
@@ -131,9 +146,14 @@ class KlingProvider(Provider):
         return TaskState(status, raw, url, message)
 
     def retry_hint(self, response: httpx.Response) -> bool | None:
-        if response.status_code == 429:
-            # 1102 = out of credits: waiting does not help. 1302/1303 = slow down: it does.
-            return _kling_code(response) != 1102
+        # Kling's 429 means several things: read the code. Account, billing, credits, permission and
+        # IP-whitelist codes do not get better by waiting; rate limit (1302) and too many parallel
+        # tasks (1303) do. Anything else (5000-5002 included) follows the defaults of .http.
+        code = _kling_code(response)
+        if code in _NOT_RETRIED:
+            return False
+        if code in _RETRIED:
+            return True
         return None
 
     def error_for(self, response: httpx.Response) -> SubmitError:
@@ -143,8 +163,22 @@ class KlingProvider(Provider):
         error: SubmitError
         if response.status_code == 401 or (code is not None and 1000 <= code <= 1004):
             error = AuthError(text + ": check KLINGAI_ACCESS_KEY / KLINGAI_SECRET_KEY (environment or config file)")
+        elif code == 1100:
+            error = AccountError(text + ": Kling reports an account exception: check the account in the Kling console")
+        elif code == 1101:
+            error = CreditsError(text + ": the account is in arrears: pay the overdue bill in the Kling console")
         elif code == 1102:
-            error = CreditsError(text + ": the account is out of credits")
+            error = CreditsError(text + ": the account is out of credits: buy a resource package in the Kling console")
+        elif code == 1103:
+            error = AccountError(
+                text + ": this account has no permission for this API or model: enable it in the Kling console",
+                "submit.forbidden",
+            )
+        elif code == 1304:
+            error = AccountError(
+                text + ": this machine's IP address is not on the account's IP whitelist: add it in the Kling console",
+                "submit.ip_blocked",
+            )
         elif code == 1302:
             error = RateLimitError(text + ": rate limit")
         elif code == 1303:

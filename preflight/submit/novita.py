@@ -10,7 +10,10 @@ Choices the docs left open (PROVIDERS.md, "Novita"):
   ``TASK_STATUS_QUEUED|PROCESSING|SUCCEED|FAILED``, the reason in ``task.reason``; the video at
   ``videos[0].video_url`` with ``video_url_ttl`` seconds (INFERRED from Novita's other async video
   APIs; PROVIDERS.md marks the field name INFERRED).
-- Errors: ``{"code", "reason", "message"}``; the HTTP status picks the class.
+- Errors: ``{"code", "reason", "message"}``. ``reason`` picks the class where it says more than the
+  HTTP status: ``BILLING_BALANCE_NOT_ENOUGH`` comes as HTTP 400 but is ``submit.no_credits`` (not
+  ``submit.invalid``: the input was fine), ``INVALID_API_KEY`` (HTTP 403) is ``submit.auth``.
+  Neither is retried (400 and 403 never are). Otherwise the HTTP status picks the class.
 - No idempotency key, lookup or cancel. Prices unverified.
 """
 
@@ -21,8 +24,9 @@ from typing import Any
 
 import httpx
 
-from ..errors import SubmitError
-from .base import Created, JobStatus, Provider, TaskInput, TaskState
+from ..errors import AuthError, CreditsError, SubmitError
+from .base import Created, JobStatus, Provider, TaskInput, TaskState, _json_or_none
+from .keys import redact
 
 __all__ = ["NovitaProvider"]
 
@@ -84,3 +88,15 @@ class NovitaProvider(Provider):
             if parts:
                 return ": ".join(parts)
         return super().error_message(response)
+
+    def error_for(self, response: httpx.Response) -> SubmitError:
+        body = _json_or_none(response)
+        reason = body.get("reason") if isinstance(body, dict) else None
+        text = redact(f"novita: {self.error_message(response)} (HTTP {response.status_code})")
+        if reason == "BILLING_BALANCE_NOT_ENOUGH":
+            return CreditsError(
+                text + ": the Novita balance is too low: top it up (Novita billing page), then submit again"
+            )
+        if reason == "INVALID_API_KEY":
+            return AuthError(text + ": check NOVITA_API_KEY (environment or config file)")
+        return super().error_for(response)

@@ -14,6 +14,10 @@ Choices the docs left open (PROVIDERS.md, "Replicate"):
 - Errors are problem details (``title``/``detail``); the HTTP status picks the class.
 - No idempotency key or lookup: a create of unknown outcome leaves the job ``unknown``.
 - API outputs are removed after about an hour: download promptly. Prices unverified.
+- Status ``aborted`` (the prediction's deadline passed before it started) ends the job as
+  ``failed``, with a message saying it never ran, instead of being polled as if still running.
+  Not ``canceled``: in the ledger that means someone asked for the cancel (``jobs cancel``); nobody
+  did here, and the user has to act (submit again), which is what a failure tells them.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ _STATUS = {
     "succeeded": JobStatus.SUCCEEDED,
     "failed": JobStatus.FAILED,
     "canceled": JobStatus.CANCELED,
+    "aborted": JobStatus.FAILED,  # deadline passed before it started: it never ran
 }
+ABORTED = "aborted: its deadline passed before it started, so it never ran; submit again"
 
 
 class ReplicateProvider(Provider):
@@ -75,7 +81,10 @@ class ReplicateProvider(Provider):
         raw = str(body.get("status", ""))
         status = _STATUS.get(raw, JobStatus.RUNNING)
         if status is JobStatus.FAILED:
-            return TaskState(status, raw, None, str(body.get("error") or "no reason given"))
+            error = body.get("error")
+            if raw == "aborted":
+                return TaskState(status, raw, None, ABORTED + (f" ({error})" if error else ""))
+            return TaskState(status, raw, None, str(error or "no reason given"))
         if status is JobStatus.SUCCEEDED:
             output = body.get("output")
             if isinstance(output, list):  # one URI documented; tolerate a list of one

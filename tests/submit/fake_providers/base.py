@@ -2,7 +2,7 @@
 
 A fake is one module in this package defining one :class:`FakeServer` subclass (as each provider is
 one module in ``preflight/submit/``). The subclass says how its provider authenticates
-(:meth:`FakeServer.authorized`), what its error body looks like (``auth_error``), which status words a
+(:meth:`FakeServer.authorized`), what a wrong key gets back (``auth_status``, ``auth_error``), which status words a
 task walks through (``statuses``) and how it answers (:meth:`FakeServer.route`); routes that need no
 API key (pre-signed uploads) go in :meth:`FakeServer.public`.
 
@@ -43,6 +43,8 @@ class FakeServer:
 
     name = "fake"
     auth_error: ClassVar[Any] = None
+    auth_status: ClassVar[int] = 401
+    """The HTTP status a request with a wrong key gets (with ``auth_error`` as its body)."""
     statuses: ClassVar[tuple[str, ...]] = ("done",)
     """The provider's status words a task walks through, one per poll (the last one repeats)."""
 
@@ -156,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fake.authorized(headers):
                 reply = fake.route(self.command, split.path, query, headers, body)
             else:
-                reply = Reply(401, fake.auth_error)
+                reply = Reply(fake.auth_status, fake.auth_error)
         if reply.drop:
             self.close_connection = True
             return

@@ -1,4 +1,4 @@
-"""fal fake: queue API (status/response/cancel URLs), `detail` error lists, storage uploads (single and multipart)."""
+"""fal fake: queue API (status/response/cancel URLs), `detail` error lists and request errors, storage uploads."""
 
 from __future__ import annotations
 
@@ -9,6 +9,14 @@ from typing import Any, ClassVar
 
 from .base import FakeServer, Reply, scripted
 from .contracts import CONTRACTS, problems
+
+REQUEST_ERRORS = {
+    # error_type: typical HTTP status (fal's "Request Error Types"); the rest of runner_* is 503
+    "request_timeout": 504,
+    "startup_timeout": 504,
+    "runner_scheduling_failure": 503,
+    "runner_disconnected": 503,
+}
 
 
 class FakeFal(FakeServer):
@@ -29,6 +37,14 @@ class FakeFal(FakeServer):
         """Multipart upload token -> the parts list its complete call sent."""
         self.failing_parts = 0
         """The next this many part PUTs answer 503 (storage hiccups the client must retry)."""
+
+    def request_error(self, error_type: str, retryable: bool | None = None) -> Reply:
+        """fal's request-error answer (flat ``detail`` + ``error_type``), to queue in ``script``."""
+        headers = {"X-Fal-Error-Type": error_type}
+        if retryable is not None:
+            headers["X-Fal-Retryable"] = str(retryable).lower()
+        status = REQUEST_ERRORS.get(error_type, 503)
+        return Reply(status, {"detail": "the request could not be processed", "error_type": error_type}, headers)
 
     def public(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
@@ -121,6 +137,9 @@ class FakeFal(FakeServer):
                 word = self.advance(task_id)
                 return Reply(200, {"status": "COMPLETED" if word == "FAILED" else word, "request_id": task_id})
             if method == "GET" and not parts[1:]:
+                canned = scripted(self, "result")
+                if canned:
+                    return canned
                 if self.fail_reason:
                     return Reply(
                         422,

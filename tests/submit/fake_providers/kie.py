@@ -24,7 +24,7 @@ class FakeKie(FakeServer):
             if "file" not in form or "uploadPath" not in form:
                 return Reply(400, {"success": False, "code": 400, "msg": "file and uploadPath are required"})
             name = form["fileName"][1].decode() if "fileName" in form else uuid.uuid4().hex
-            self.files[name] = form["file"][1]
+            self.files[name] = form["file"][1]  # as at KIE: the same fileName overwrites
             return Reply(
                 200,
                 {

@@ -11,6 +11,22 @@ import jwt
 
 from .base import FakeServer, Reply, scripted
 
+ERRORS = {
+    # code: (HTTP status, message), as Kling's error table lists them
+    1100: (429, "Account exception"),
+    1101: (429, "Account in arrears"),
+    1102: (429, "Account balance not enough"),
+    1103: (403, "No permission to access the requested resource"),
+    1300: (400, "Platform policy triggered"),
+    1301: (400, "Content security policy triggered"),
+    1302: (429, "API request too frequent"),
+    1303: (429, "Parallel tasks over the resource package limit"),
+    1304: (429, "IP whitelist policy triggered"),
+    5000: (500, "Server internal error"),
+    5001: (503, "Server temporarily unavailable"),
+    5002: (504, "Server internal timeout"),
+}
+
 
 class FakeKling(FakeServer):
     name = "kling"
@@ -39,6 +55,11 @@ class FakeKling(FakeServer):
 
     def _error(self, status: int, code: int, message: str) -> Reply:
         return Reply(status, {"code": code, "message": message, "request_id": uuid.uuid4().hex})
+
+    def error(self, code: int) -> Reply:
+        """Kling's answer for one of its error codes (``ERRORS``), to queue in ``script``."""
+        status, message = ERRORS[code]
+        return self._error(status, code, message)
 
     def route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> Reply:
         base = "/v1/videos/motion-control"

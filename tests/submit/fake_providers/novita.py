@@ -8,14 +8,26 @@ from typing import Any, ClassVar
 from .base import FakeServer, Reply, scripted
 from .contracts import CONTRACTS, problems
 
+ERRORS = {
+    # reason: (HTTP status, message)
+    "BILLING_BALANCE_NOT_ENOUGH": (400, "balance is not enough"),
+    "INVALID_API_KEY": (403, "invalid api key"),
+}
+
 
 class FakeNovita(FakeServer):
     name = "novita"
-    auth_error: ClassVar[Any] = {"code": 401, "reason": "INVALID_API_KEY", "message": "invalid api key"}
+    auth_status = 403
+    auth_error: ClassVar[Any] = {"code": 403, "reason": "INVALID_API_KEY", "message": "invalid api key"}
     statuses = ("TASK_STATUS_QUEUED", "TASK_STATUS_PROCESSING", "TASK_STATUS_SUCCEED")
 
     def authorized(self, headers: dict[str, str]) -> bool:
         return headers.get("authorization") == f"Bearer {self.secrets['NOVITA_API_KEY']}"
+
+    def error(self, reason: str) -> Reply:
+        """Novita's answer for one of its error reasons (``ERRORS``), to queue in ``script``."""
+        status, message = ERRORS[reason]
+        return Reply(status, {"code": status, "reason": reason, "message": message, "metadata": {}})
 
     def route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> Reply:
         if method == "POST" and path in CONTRACTS["novita"]:

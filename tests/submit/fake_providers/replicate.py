@@ -18,6 +18,8 @@ class FakeReplicate(FakeServer):
         "status": 401,
     }
     statuses = ("starting", "processing", "succeeded")
+    deadline_passed = False
+    """Set by a test: a prediction polled before it started is ``aborted`` (and stays so)."""
 
     def authorized(self, headers: dict[str, str]) -> bool:
         return headers.get("authorization") == f"Bearer {self.secrets['REPLICATE_API_TOKEN']}"
@@ -89,6 +91,9 @@ class FakeReplicate(FakeServer):
             if self.tasks[task_id]["canceled"]:
                 return Reply(200, self._prediction(task_id, "canceled"))
             word = self.advance(task_id)
+            if self.deadline_passed and (word == "starting" or self.tasks[task_id].get("aborted")):
+                self.tasks[task_id]["aborted"] = True
+                return Reply(200, self._prediction(task_id, "aborted"))
             if word == "FAILED":
                 prediction = self._prediction(task_id, "failed")
                 prediction["error"] = self.fail_reason
