@@ -112,7 +112,9 @@ def test_size_cap_is_met(tmp_path: Path, fmt: str):
     src = make_image(tmp_path / f"noise.{fmt.lower()}", pixels=noise, format=fmt, **options)
     cap = src.stat().st_size // 3
     profile = tmp_path / "tight.toml"
-    profile.write_text(f'name = "tight"\n[image]\nformats = ["jpeg", "png"]\nmax_bytes = {cap}\nmin_side = 300\n')
+    profile.write_text(
+        f'name = "tight"\nbase = "kling-v2.6"\n[image]\nformats = ["jpeg", "png"]\nmax_bytes = {cap}\nmin_side = 300\n'
+    )
     r, out = fixed(src, tmp_path, profile=profile)
     assert "compress under" in r.actions[0]
     assert out.stat().st_size <= cap and out.suffix == ".jpg" and r.after.verdict == "pass"
@@ -124,7 +126,9 @@ def test_image_is_padded_to_the_nearest_allowed_ratio(tmp_path: Path):
     # Runway Act-Two's ratios in a user's profile: a 4:3 photo is 0.48% off 1104:832, the nearest
     ratios = '["1280:720", "720:1280", "960:960", "1104:832", "832:1104", "1584:672"]'
     profile = tmp_path / "runway-act-two.toml"
-    profile.write_text(f'name = "runway-act-two"\n[image]\nformats = ["jpeg", "png"]\naspect_choices = {ratios}\n')
+    profile.write_text(
+        f'name = "runway-act-two"\nbase = "kling-v2.6"\n[image]\nformats = ["jpeg", "png"]\naspect_choices = {ratios}\n'
+    )
     src = make_image(tmp_path / "photo.jpg", width=640, height=480)
     r, out = fixed(src, tmp_path, profile=profile, fill="solid")
     assert r.actions == ("pad 640x480->640x482 (solid fill)",)
