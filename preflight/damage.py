@@ -306,13 +306,15 @@ def _finding(kind: str, damage: Damage) -> Finding:
 
 
 def libav_logs_for_debug() -> None:
-    """With ``PREFLIGHT_DEBUG=1``, route FFmpeg's warnings to Python logging (``libav.*`` loggers);
-    otherwise leave PyAV's default, which drops them (they would reach the user's terminal)."""
+    """With ``PREFLIGHT_DEBUG=1``, let FFmpeg print its own warnings to stderr; otherwise leave PyAV's
+    default, which drops them (they would reach the user's terminal).
+
+    FFmpeg's own callback, not PyAV's: PyAV's takes the GIL inside FFmpeg's frame threads, and a
+    decoder freed while one of them logs an error (a clip closed mid-stream, damage) deadlocks on
+    it, since the free runs with the GIL held and waits for that thread."""
     if os.environ.get("PREFLIGHT_DEBUG") != "1":
         return
-    import logging
-
     import av.logging
 
-    av.logging.set_level(av.logging.WARNING)
-    logging.getLogger("libav").setLevel(logging.WARNING)
+    av.logging.restore_default_callback()
+    av.logging.set_libav_level(av.logging.WARNING)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from code_recorder import record_codes
 
 from preflight.samples import make_clip, make_image
+
+record_codes()
 
 
 @pytest.fixture(autouse=True)
@@ -18,6 +22,15 @@ def no_error_logs(caplog: pytest.LogCaptureFixture):
     yield
     errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR and r.name.startswith("preflight")]
     assert not errors, f"preflight logged errors: {[r.getMessage() for r in errors]}"
+
+
+@pytest.fixture(autouse=True)
+def quiet_libav() -> Iterator[None]:
+    """A test that ran the CLI with --debug switched FFmpeg's log on for the process: switch it off
+    again (PyAV's default), so the next tests run as a user's process does."""
+    yield
+    if "av.logging" in sys.modules:
+        sys.modules["av.logging"].set_level(None)
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +43,7 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     monkeypatch.setenv("PREFLIGHT_LEDGER", str(base / "ledger.sqlite"))
     monkeypatch.setenv("PREFLIGHT_CONFIG", str(base / "config.toml"))
     monkeypatch.delenv("PREFLIGHT_PROFILE", raising=False)
+    monkeypatch.delenv("PREFLIGHT_MODEL", raising=False)
     monkeypatch.delenv("PREFLIGHT_DEBUG", raising=False)
 
 

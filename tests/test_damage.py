@@ -347,3 +347,29 @@ def test_an_estimator_nobody_closed_is_closed_before_teardown() -> None:
     proc = subprocess.run([sys.executable, "-c", LEAKED_ESTIMATOR], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
+
+
+def test_debug_logging_cannot_deadlock_a_decoder_closed_mid_stream(damaged_clip: Path) -> None:
+    """--debug once routed FFmpeg's log through PyAV's callback, which takes the GIL inside FFmpeg's
+    frame threads; closing a damaged clip mid-stream freed its decoder with the GIL held while a frame
+    thread waited for it to log an error: the whole process hung (seen in a full test run). Now
+    FFmpeg's own callback prints in debug mode; a subprocess closes the damaged clip mid-stream many
+    times and must finish."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os; os.environ['PREFLIGHT_DEBUG'] = '1'\n"
+        "import av.logging\n"
+        "from preflight.damage import libav_logs_for_debug\n"
+        "libav_logs_for_debug()\n"
+        "assert av.logging.get_level() is None  # PyAV's own callback stays off\n"
+        "from preflight.analyze.frames import iter_samples, DecodeStats\n"
+        "for _ in range(30):\n"
+        f"    samples = iter_samples({str(damaged_clip)!r}, [1], DecodeStats())\n"
+        "    for n, _ in zip(range(40), samples): pass\n"
+        "    samples.close()\n"
+        "print('done')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr[-2000:]
