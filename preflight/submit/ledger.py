@@ -8,6 +8,11 @@ and our external id), given the task id the moment the create answers, then upda
 change (each change also lands in ``events``), and finally given the result URL (with its expiry
 where the provider documents one) and the downloaded file's path. Secrets never reach it: rows hold
 settings, hashes, URLs and messages that went through :func:`~.keys.redact`.
+
+Choices written down:
+- Two submits of the same pair at the same instant both plan the same external id; the column is
+  UNIQUE, so the INSERT itself is the duplicate check: the second one fails there, before anything
+  is uploaded or created, and reports ``submit.duplicate`` naming the job that got there first.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import PreflightError, UsageError
 from .base import TERMINAL, JobStatus
 from .keys import redact
 from .process import current_owner
@@ -181,36 +186,46 @@ class Ledger:
         duration: float | None,
         cost_estimate: float | None,
     ) -> Job:
-        """Write a ``pending`` row owned by this process (call before the create request)."""
+        """Write a ``pending`` row owned by this process (call before the create request).
+
+        The external id is UNIQUE: when another process wrote a row with it first (both planned the
+        same job at once), nothing is written and the error (``submit.duplicate``) names that job.
+        """
         now = _now()
         owner = current_owner()
         with self._connect() as db:
-            cursor = db.execute(
-                "INSERT INTO jobs (provider, base_url, idempotency_key, external_id, status, settings, image,"
-                " video, image_sha256, video_sha256, duration, cost_estimate, created_at, updated_at,"
-                " owner_pid, owner_host, owner_started, heartbeat_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    provider,
-                    base_url,
-                    idempotency_key,
-                    external_id,
-                    JobStatus.PENDING.value,
-                    json.dumps(dict(settings), sort_keys=True),
-                    image,
-                    video,
-                    image_sha256,
-                    video_sha256,
-                    duration,
-                    cost_estimate,
-                    now,
-                    now,
-                    owner.pid,
-                    owner.host,
-                    owner.started,
-                    now,
-                ),
-            )
+            try:
+                cursor = db.execute(
+                    "INSERT INTO jobs (provider, base_url, idempotency_key, external_id, status, settings, image,"
+                    " video, image_sha256, video_sha256, duration, cost_estimate, created_at, updated_at,"
+                    " owner_pid, owner_host, owner_started, heartbeat_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        provider,
+                        base_url,
+                        idempotency_key,
+                        external_id,
+                        JobStatus.PENDING.value,
+                        json.dumps(dict(settings), sort_keys=True),
+                        image,
+                        video,
+                        image_sha256,
+                        video_sha256,
+                        duration,
+                        cost_estimate,
+                        now,
+                        now,
+                        owner.pid,
+                        owner.host,
+                        owner.started,
+                        now,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                row = db.execute("SELECT * FROM jobs WHERE external_id = ?", (external_id,)).fetchone()
+                if row is None:
+                    raise
+                raise _duplicate(_job(row)) from None
             job_id = int(cursor.lastrowid or 0)
             db.execute(
                 "INSERT INTO events (job_id, at, status) VALUES (?, ?, ?)", (job_id, now, JobStatus.PENDING.value)
@@ -315,3 +330,13 @@ def _job(row: sqlite3.Row, events: tuple[Mapping[str, Any], ...] = ()) -> Job:
     data["provider_data"] = json.loads(data["provider_data"] or "{}")
     data["settings"] = json.loads(data["settings"] or "{}")
     return Job(**data, events=events)
+
+
+def _duplicate(job: Job) -> PreflightError:
+    by = f" by pid {job.owner_pid} on {job.owner_host}" if job.owner_pid and job.owner_host else ""
+    return PreflightError(
+        f"already submitted as job {job.id} ({job.status}, {job.created_at}){by} a moment ago, with the same "
+        f"external id {job.external_id}; nothing was sent: pass --again to pay for it again "
+        f"(or: preflight jobs show {job.id})",
+        "submit.duplicate",
+    )
