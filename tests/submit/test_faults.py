@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 
+from preflight.cli import main
 from preflight.submit.ledger import Ledger
 
 
@@ -112,3 +113,135 @@ def test_two_submits_started_together_create_once(fake, media):
     assert sorted(codes) == [0, 1], stderr
     _one_error_line(stderr[codes.index(1)], "submit.duplicate")
     assert server.creates == 1 and len(Ledger().jobs()) == 1
+
+
+# The ledger file: damaged, another program's, an older preflight's.
+
+
+def _sha(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _damaged_ledger(path):
+    """A ledger of 40 jobs whose middle page has a garbage b-tree header."""
+    from ledger_rows import bare_job
+
+    ledger = Ledger(path)
+    for _ in range(40):
+        bare_job(ledger, "fal")
+    data = bytearray(path.read_bytes())
+    page_size = int.from_bytes(data[16:18], "big")
+    middle = (len(data) // page_size // 2) * page_size
+    data[middle : middle + 16] = b"\xff" * 16
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_damaged_ledger_is_refused_and_never_rewritten(fake, media, tmp_path, capsys):
+    path = _damaged_ledger(tmp_path / "jobs.sqlite3")
+    before = _sha(path)
+    assert main(["jobs", "list", "--ledger", str(path)]) == 2
+    line = _one_error_line(capsys.readouterr().err, "ledger.invalid")
+    assert str(path) in line and "damaged" in line and "move it aside" in line
+    server = fake("fal")
+    assert main([*_submit_args(server, media), "--ledger", str(path)]) == 2
+    _one_error_line(capsys.readouterr().err, "ledger.invalid")
+    assert server.creates == 0 and server.requests == []
+    assert _sha(path) == before
+    # Moved aside as told: a new ledger starts in its place.
+    path.rename(tmp_path / "jobs.sqlite3.damaged")
+    assert main([*_submit_args(server, media), "--ledger", str(path)]) == 0
+    assert server.creates == 1
+
+
+def test_a_file_that_is_not_sqlite_is_refused(tmp_path, capsys, secrets_env):
+    path = tmp_path / "notes.txt"
+    path.write_text("shopping list\n" * 400)
+    before = _sha(path)
+    assert main(["jobs", "list", "--ledger", str(path)]) == 2
+    line = _one_error_line(capsys.readouterr().err, "ledger.invalid")
+    assert str(path) in line and "never rewrites" in line
+    assert _sha(path) == before
+
+
+def test_another_programs_database_is_refused_untouched(fake, media, tmp_path, capsys):
+    path = tmp_path / "photos.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE albums (id INTEGER PRIMARY KEY, title TEXT)")
+        db.execute("INSERT INTO albums (title) VALUES ('holiday')")
+    db.close()
+    before = _sha(path)
+    assert main(["jobs", "list", "--ledger", str(path)]) == 2
+    line = _one_error_line(capsys.readouterr().err, "ledger.invalid")
+    assert "not a preflight ledger" in line and "table albums" in line
+    server = fake("fal")
+    assert main([*_submit_args(server, media), "--ledger", str(path)]) == 2
+    _one_error_line(capsys.readouterr().err, "ledger.invalid")
+    assert server.creates == 0
+    assert _sha(path) == before
+    # Another program's stamp on an otherwise empty database: not ours either.
+    stamped = tmp_path / "other.db"
+    with sqlite3.connect(stamped) as db:
+        db.execute("PRAGMA application_id = 1234")
+    db.close()
+    assert main(["jobs", "list", "--ledger", str(stamped)]) == 2
+    assert "application id 0x4d2" in _one_error_line(capsys.readouterr().err, "ledger.invalid")
+
+
+def test_a_new_or_empty_file_becomes_a_stamped_ledger(tmp_path, secrets_env):
+    from preflight.submit.ledger import APPLICATION_ID, SCHEMA_VERSION
+
+    empty = tmp_path / "empty.sqlite3"
+    empty.touch()  # e.g. made by mktemp
+    for path in (tmp_path / "new.sqlite3", empty):
+        assert Ledger(path).jobs() == []
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        db.close()
+
+
+def test_a_ledger_from_before_the_stamp_keeps_working(fake, media, tmp_path, capsys):
+    """Made by the previous release: preflight's tables and columns, no application id."""
+    from preflight.submit.ledger import APPLICATION_ID, SCHEMA
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA)
+        db.execute(
+            "INSERT INTO jobs (provider, base_url, idempotency_key, external_id, status, settings, created_at,"
+            " updated_at) VALUES ('fal', 'u', 'k', 'pf-old-1', 'succeeded', '{}', 't', 't')"
+        )
+    db.close()
+    assert main(["jobs", "list", "--ledger", str(path)]) == 0
+    assert "pf-old-1" not in capsys.readouterr().err
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    db.close()
+    server = fake("fal")
+    assert main([*_submit_args(server, media), "--ledger", str(path)]) == 0
+    assert [j.external_id for j in Ledger(path).jobs()][1] == "pf-old-1"
+
+
+def test_a_ledger_from_a_newer_preflight_is_refused(tmp_path, capsys, secrets_env):
+    from preflight.submit.ledger import SCHEMA_VERSION
+
+    path = tmp_path / "new.sqlite3"
+    Ledger(path)
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    assert main(["jobs", "list", "--ledger", str(path)]) == 2
+    assert "newer preflight" in _one_error_line(capsys.readouterr().err, "ledger.invalid")
+
+
+def test_a_ledger_that_cannot_be_opened_is_unavailable(tmp_path, capsys, secrets_env, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert main(["jobs", "list", "--ledger", str(blocker / "jobs.sqlite3")]) == 1
+    assert "cannot create its folder" in _one_error_line(capsys.readouterr().err, "ledger.unavailable")
+    monkeypatch.setenv("PREFLIGHT_LEDGER", str(tmp_path))  # a folder: SQLite cannot open it
+    assert main(["jobs", "list"]) == 1
+    _one_error_line(capsys.readouterr().err, "ledger.unavailable")
