@@ -17,6 +17,7 @@ Choices written down (the idempotency key and the external id: :mod:`.plan`):
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import PreflightError, SubmitError
+from ..errors import PreflightError, SubmitError, UsageError
 from .base import JobStatus, Provider, TaskInput
 from .dryrun import describe_request, dry_run_text  # re-exported: they lived here first
 from .http import OutcomeUnknown, RetryPolicy, download
@@ -65,15 +66,39 @@ class PollPolicy:
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
 
-def _env_float(name: str, default: float) -> float:
+MAX_SECONDS = 1e9
+"""The largest number of seconds an env knob takes (about 31 years; ``time.sleep`` overflows long before inf)."""
+
+
+def _env_float(name: str, default: float, *, whole: bool = False, minimum: float = 0.0) -> float:
+    """``name`` from the environment as a finite number >= ``minimum`` (a whole one with ``whole``);
+    unset or empty gives ``default``; anything else is ``config.invalid`` naming the variable and value."""
     value = os.environ.get(name)
-    return float(value) if value else default
+    if value is None or not value.strip():
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    ok = math.isfinite(number) and minimum <= number <= MAX_SECONDS and (not whole or number.is_integer())
+    if not ok:
+        kind = "a whole number" if whole else "a number of seconds"
+        raise UsageError(
+            f"{name}={value!r} is not {kind} from {minimum:g} to {MAX_SECONDS:.0f}: set it to one, or unset it "
+            f"for the default ({default:g})",
+            "config.invalid",
+        )
+    return number
 
 
 def policy_from_env() -> tuple[RetryPolicy, PollPolicy]:
-    """Retry and poll timing, tunable by env (``PREFLIGHT_RETRY_BACKOFF``, ``PREFLIGHT_POLL_INTERVAL``...)."""
+    """Retry and poll timing, tunable by env (``PREFLIGHT_RETRY_BACKOFF``, ``PREFLIGHT_POLL_INTERVAL``...).
+
+    Every knob must be a finite number >= 0 (attempts: a whole number >= 1), else ``config.invalid``
+    (exit 2) names the variable and its value: a typo never becomes a traceback or an endless wait.
+    """
     retry = RetryPolicy(
-        attempts=int(_env_float("PREFLIGHT_RETRY_ATTEMPTS", 5)),
+        attempts=int(_env_float("PREFLIGHT_RETRY_ATTEMPTS", 5, whole=True, minimum=1)),
         backoff=_env_float("PREFLIGHT_RETRY_BACKOFF", 1.0),
         max_retry_after=_env_float("PREFLIGHT_MAX_RETRY_AFTER", 300.0),
     )

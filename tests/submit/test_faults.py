@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 from preflight.cli import main
 from preflight.submit.ledger import Ledger
 
@@ -245,3 +247,58 @@ def test_a_ledger_that_cannot_be_opened_is_unavailable(tmp_path, capsys, secrets
     monkeypatch.setenv("PREFLIGHT_LEDGER", str(tmp_path))  # a folder: SQLite cannot open it
     assert main(["jobs", "list"]) == 1
     _one_error_line(capsys.readouterr().err, "ledger.unavailable")
+
+
+# Configuration: env knobs and the config file.
+
+KNOBS = [
+    "PREFLIGHT_POLL_INTERVAL",
+    "PREFLIGHT_RETRY_ATTEMPTS",
+    "PREFLIGHT_RETRY_BACKOFF",
+    "PREFLIGHT_MAX_RETRY_AFTER",
+    "PREFLIGHT_POLL_MAX",
+    "PREFLIGHT_WAIT_TIMEOUT",
+]
+
+
+@pytest.mark.parametrize("name", KNOBS)
+@pytest.mark.parametrize("value", ["abc", "-1", "nan", "inf", "1e400"])
+def test_a_bad_timing_knob_is_config_invalid(name, value, monkeypatch, secrets_env):
+    from preflight.errors import UsageError
+    from preflight.submit.service import policy_from_env
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(UsageError) as info:
+        policy_from_env()
+    assert info.value.code == "config.invalid"
+    assert f"{name}={value!r}" in str(info.value)
+
+
+def test_knob_values_that_are_fine(monkeypatch):
+    from preflight.errors import UsageError
+    from preflight.submit.service import policy_from_env
+
+    knobs = (("PREFLIGHT_POLL_INTERVAL", "0"), ("PREFLIGHT_RETRY_ATTEMPTS", "3"), ("PREFLIGHT_POLL_MAX", " "))
+    for name, value in knobs:
+        monkeypatch.setenv(name, value)
+    retry, poll = policy_from_env()
+    assert poll.interval == 0 and retry.attempts == 3 and poll.max_interval == 60
+    monkeypatch.setenv("PREFLIGHT_RETRY_ATTEMPTS", "2.5")
+    with pytest.raises(UsageError, match="whole number"):
+        policy_from_env()
+    monkeypatch.setenv("PREFLIGHT_RETRY_ATTEMPTS", "0")
+    with pytest.raises(UsageError, match="PREFLIGHT_RETRY_ATTEMPTS='0'"):
+        policy_from_env()
+
+
+def test_a_bad_knob_stops_the_cli_with_exit_2(fake, media, monkeypatch, capsys):
+    server = fake("fal")
+    monkeypatch.setenv("PREFLIGHT_POLL_INTERVAL", "abc")
+    assert main(_submit_args(server, media)) == 2
+    line = _one_error_line(capsys.readouterr().err, "config.invalid")
+    assert "PREFLIGHT_POLL_INTERVAL='abc'" in line
+    assert server.requests == []
+    monkeypatch.setenv("PREFLIGHT_POLL_INTERVAL", "1")
+    monkeypatch.setenv("PREFLIGHT_WAIT_TIMEOUT", "-5")
+    assert main(["jobs", "resume"]) == 2
+    _one_error_line(capsys.readouterr().err, "config.invalid")
