@@ -12,6 +12,7 @@ import sys
 import threading
 
 import pytest
+from fake_providers import RESULT
 
 from preflight.cli import main
 from preflight.submit.ledger import Ledger
@@ -302,3 +303,92 @@ def test_a_bad_knob_stops_the_cli_with_exit_2(fake, media, monkeypatch, capsys):
     monkeypatch.setenv("PREFLIGHT_WAIT_TIMEOUT", "-5")
     assert main(["jobs", "resume"]) == 2
     _one_error_line(capsys.readouterr().err, "config.invalid")
+
+
+# Downloads never replace a file unless told to.
+
+UNRELATED = b"someone's holiday video"
+
+
+def _finished_job(server, media) -> int:
+    assert main([*_submit_args(server, media), "--wait"]) == 0
+    return Ledger().jobs()[0].id
+
+
+def test_jobs_download_refuses_to_replace_a_file(fake, media, tmp_path, capsys):
+    server = fake("fal")
+    job_id = _finished_job(server, media)
+    existing = tmp_path / "keep.mp4"
+    existing.write_bytes(UNRELATED)
+    capsys.readouterr()
+    assert main(["jobs", "download", str(job_id), "-o", str(existing)]) == 1
+    line = _one_error_line(capsys.readouterr().err, "output.exists")
+    assert str(existing) in line and "--overwrite" in line
+    assert existing.read_bytes() == UNRELATED and server.downloads == 0
+    assert main(["jobs", "download", str(job_id), "-o", str(existing), "--force"]) == 0
+    assert existing.read_bytes() == RESULT
+
+
+def test_a_download_into_a_folder_does_not_replace_job_id_mp4(fake, media, tmp_path, capsys):
+    server = fake("fal")
+    job_id = _finished_job(server, media)
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / f"job{job_id}.mp4").write_bytes(UNRELATED)
+    capsys.readouterr()
+    assert main(["jobs", "download", str(job_id), "-o", str(folder)]) == 1
+    assert f"job{job_id}.mp4" in _one_error_line(capsys.readouterr().err, "output.exists")
+    assert (folder / f"job{job_id}.mp4").read_bytes() == UNRELATED and server.downloads == 0
+    assert main(["jobs", "wait", str(job_id), "-o", str(folder)]) == 1  # wait -o: refused before any poll
+    _one_error_line(capsys.readouterr().err, "output.exists")
+    assert main(["jobs", "download", str(job_id), "-o", str(folder), "--overwrite"]) == 0
+    assert (folder / f"job{job_id}.mp4").read_bytes() == RESULT
+
+
+def test_a_file_that_appears_during_the_download_is_not_replaced(fake, media, tmp_path, capsys):
+    server = fake("fal")
+    job_id = _finished_job(server, media)
+    target = tmp_path / "out.mp4"
+    serve = server.serve_file
+
+    def appear_then_serve(name):
+        target.write_bytes(UNRELATED)  # another program writes it while the bytes are on the way
+        return serve(name)
+
+    server.serve_file = appear_then_serve
+    capsys.readouterr()
+    assert main(["jobs", "download", str(job_id), "-o", str(target)]) == 1
+    _one_error_line(capsys.readouterr().err, "output.exists")
+    assert target.read_bytes() == UNRELATED
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
+
+
+def test_submit_with_an_existing_output_is_refused_before_anything_is_sent(fake, media, tmp_path, capsys):
+    server = fake("fal")
+    existing = tmp_path / "out.mp4"
+    existing.write_bytes(UNRELATED)
+    assert main([*_submit_args(server, media), "-o", str(existing)]) == 1
+    err = capsys.readouterr().err
+    _one_error_line(err, "output.exists")
+    assert "cost:" not in err  # refused before the cost question
+    assert server.requests == [] and Ledger().jobs() == []
+    assert existing.read_bytes() == UNRELATED
+    assert main([*_submit_args(server, media), "-o", str(existing), "--overwrite"]) == 0
+    assert existing.read_bytes() == RESULT and server.creates == 1
+
+
+def test_submit_into_a_folder_holding_job_id_mp4_is_refused_before_the_create(fake, media, tmp_path, capsys):
+    server = fake("fal")
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "job1.mp4").write_bytes(UNRELATED)  # the next job in a new ledger is job 1
+    assert main([*_submit_args(server, media), "-o", f"{folder}/"]) == 1
+    assert "job1.mp4" in _one_error_line(capsys.readouterr().err, "output.exists")
+    assert server.requests == [] and server.creates == 0  # no upload, no create
+    (job,) = Ledger().jobs()
+    assert job.status == "failed" and job.message.startswith("not created")
+    assert (folder / "job1.mp4").read_bytes() == UNRELATED
+    # The failed row is no duplicate: the next submit goes ahead, as job 2.
+    assert main([*_submit_args(server, media), "-o", str(folder)]) == 0
+    assert (folder / "job2.mp4").read_bytes() == RESULT and server.creates == 1
+
