@@ -112,12 +112,12 @@ def wait_cmd(job_id: int, ledger_path: Path | None, base_url: str | None, output
 
     ledger = _open(ledger_path)
     job = ledger.get(job_id)
+    if job.task_id is None:
+        raise service.no_task(job)
     if output is not None:
         service.check_output(service.download_target(output, job.id), overwrite)
-    provider = _provider(job, base_url)
-    if job.task_id is None:
-        raise SubmitError(f"job {job.id} has no task id ({job.status}); run preflight jobs resume", "job.no_task")
     _, poll = service.policy_from_env()
+    provider = _provider(job, base_url)
     job = wait_with_progress(provider, ledger, job, poll)
     finish(provider, ledger, job, output, overwrite=overwrite)
 
@@ -136,6 +136,8 @@ def download_cmd(job_id: int, output: Path, overwrite: bool, ledger_path: Path |
     ledger = _open(ledger_path)
     job = ledger.get(job_id)
     service.check_output(service.download_target(output, job.id), overwrite)  # before keys or requests
+    if job.task_id is None and not job.result_url:
+        raise service.no_task(job)
     job = service.download_result(_provider(job, base_url), ledger, job, output, overwrite=overwrite)
     click.echo(f"job {job.id}: saved {job.output}")
 
@@ -178,7 +180,9 @@ def cancel_cmd(job_id: int, ledger_path: Path | None, base_url: str | None) -> N
     if job.finished:
         raise SubmitError(f"job {job.id} already {job.status}", "job.finished")
     if job.task_id is None:
-        raise SubmitError(f"job {job.id} has no task id ({job.status})", "job.no_task")
+        from ..submit.service import no_task
+
+        raise no_task(job)
     provider = _provider(job, base_url)
     provider.cancel(job.task_id, job.provider_data)
     ledger.update(job.id, status=JobStatus.CANCELED, raw_status="cancel requested")

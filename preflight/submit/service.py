@@ -16,6 +16,8 @@ Choices written down (the idempotency key and the external id: :mod:`.plan`):
   otherwise). ``submit`` with an output checks it before anything is spent: a file target before the
   row is written, a folder's ``job<ID>.mp4`` (the id is known once the row is written) before the
   uploads and the create; that row is then marked failed, "not created".
+- A job without a task id (its create never answered) has nothing to wait for or download:
+  ``job.no_task``, pointing at ``jobs resume``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ __all__ = [
     "dry_run_text",
     "idempotency_key",
     "is_folder_target",
+    "no_task",
     "plan_submit",
     "policy_from_env",
     "provider_for_job",
@@ -288,6 +291,13 @@ def check_output(target: Path, overwrite: bool) -> None:
         raise output_exists(target)
 
 
+def no_task(job: Job) -> SubmitError:
+    return SubmitError(
+        f"job {job.id} has no task id ({job.status}): its create never answered; run preflight jobs resume",
+        "job.no_task",
+    )
+
+
 def download_result(
     provider: Provider, ledger: Ledger, job: Job, out: str | os.PathLike[str], *, overwrite: bool = False
 ) -> Job:
@@ -297,6 +307,8 @@ def download_result(
     """
     target = download_target(out, job.id)
     check_output(target, overwrite)
+    if not job.result_url and job.task_id is None:
+        raise no_task(job)
     if not job.result_url:
         job = refresh(provider, ledger, job)
     if not job.result_url:

@@ -392,3 +392,18 @@ def test_submit_into_a_folder_holding_job_id_mp4_is_refused_before_the_create(fa
     assert main([*_submit_args(server, media), "-o", str(folder)]) == 0
     assert (folder / "job2.mp4").read_bytes() == RESULT and server.creates == 1
 
+
+# Each bookkeeping and provider code README lists, from an input that produces it.
+
+
+@pytest.mark.parametrize("command", ["wait", "download", "cancel"])
+def test_a_job_without_a_task_id_is_job_no_task(command, tmp_path, capsys, monkeypatch, secrets_env):
+    """A row whose create never answered; asked about without keys, so the answer cannot need the provider."""
+    from ledger_rows import bare_job
+
+    job = bare_job(Ledger(), "kling")
+    monkeypatch.delenv("KLINGAI_ACCESS_KEY")
+    extra = ["-o", str(tmp_path / "out.mp4")] if command == "download" else []
+    assert main(["jobs", command, str(job.id), *extra]) == 1
+    assert "jobs resume" in _one_error_line(capsys.readouterr().err, "job.no_task")
+
