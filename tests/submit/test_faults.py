@@ -407,3 +407,69 @@ def test_a_job_without_a_task_id_is_job_no_task(command, tmp_path, capsys, monke
     assert main(["jobs", command, str(job.id), *extra]) == 1
     assert "jobs resume" in _one_error_line(capsys.readouterr().err, "job.no_task")
 
+
+def test_a_wait_that_runs_out_is_submit_timeout_and_jobs_wait_picks_it_up(fake, media, monkeypatch, capsys):
+    server = fake("fal")
+    monkeypatch.setenv("PREFLIGHT_WAIT_TIMEOUT", "0")
+    monkeypatch.setenv("PREFLIGHT_POLL_INTERVAL", "1")  # the next poll would be past the deadline
+    assert main([*_submit_args(server, media), "--wait"]) == 1
+    line = _one_error_line(capsys.readouterr().err, "submit.timeout")
+    (job,) = Ledger().jobs()
+    assert f"preflight jobs wait {job.id}" in line and not job.finished
+    monkeypatch.delenv("PREFLIGHT_WAIT_TIMEOUT")
+    monkeypatch.setenv("PREFLIGHT_POLL_INTERVAL", "0")
+    assert main(["jobs", "wait", str(job.id)]) == 0
+    assert Ledger().get(job.id).status == "succeeded" and server.creates == 1
+
+
+@pytest.mark.parametrize("text", ["[keys\nFAL_KEY = 'fal-secret-in-a-broken-file'", "keys = 3"])
+def test_a_malformed_config_file_is_config_invalid(text, fake, media, tmp_path, monkeypatch, capsys):
+    server = fake("fal")
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    monkeypatch.setenv("PREFLIGHT_CONFIG", str(config))
+    monkeypatch.delenv("FAL_KEY")  # so the key is looked for in the file
+    assert main(_submit_args(server, media)) == 2
+    line = _one_error_line(capsys.readouterr().err, "config.invalid")
+    assert str(config) in line and "fal-secret" not in line
+    assert server.requests == []
+
+
+def test_a_result_that_cannot_be_fetched_is_submit_download_failed(fake, media, tmp_path, capsys):
+    from fake_providers import Reply
+
+    server = fake("fal")
+    job_id = _finished_job(server, media)
+    server.cut_downloads = 99  # cut short every time: retried, then given up
+    capsys.readouterr()
+    assert main(["jobs", "download", str(job_id), "-o", str(tmp_path / "a.mp4")]) == 1
+    _one_error_line(capsys.readouterr().err, "submit.download_failed")
+    server.serve_file = lambda name: Reply(403, {"error": "expired"})  # an expired pre-signed URL
+    assert main(["jobs", "download", str(job_id), "-o", str(tmp_path / "b.mp4")]) == 1
+    assert "expired" in _one_error_line(capsys.readouterr().err, "submit.download_failed")
+    assert list(tmp_path.glob("*.mp4")) == []
+
+
+@pytest.fixture
+def bundle(media, tmp_path):
+    from preflight.bundle import write_bundle
+
+    folder = tmp_path / "job1"
+    write_bundle(folder, *media, profile="kling-v2.6", orientation="video")
+    return folder
+
+
+def test_a_bundle_edited_after_prepare_is_bundle_modified(bundle, fake, capsys):
+    server = fake("fal")
+    clip = bundle / "motion.mp4"
+    clip.write_bytes(clip.read_bytes()[:-10] + b"0123456789")  # same size, other bytes
+    assert main(["submit", str(bundle), "--provider", "fal", "--base-url", server.url, "--yes"]) == 1
+    assert "motion.mp4" in _one_error_line(capsys.readouterr().err, "bundle.modified")
+    assert server.requests == [] and Ledger().jobs() == []
+
+
+def test_a_folder_without_a_manifest_is_bundle_invalid(tmp_path, fake, capsys):
+    server = fake("fal")
+    assert main(["submit", str(tmp_path), "--provider", "fal", "--base-url", server.url, "--yes"]) == 2
+    assert "preflight prepare" in _one_error_line(capsys.readouterr().err, "bundle.invalid")
+    assert server.requests == []
