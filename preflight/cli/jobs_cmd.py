@@ -22,6 +22,16 @@ def _ledger_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def _overwrite_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--force",
+        "--overwrite",
+        "overwrite",
+        is_flag=True,
+        help="Replace an existing file at -o (else refused before anything is fetched).",
+    )(f)
+
+
 def _base_url_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--base-url", default=None, help="Override the API base URL stored with the job.")(f)
 
@@ -91,34 +101,44 @@ def show(job_id: int, ledger_path: Path | None, as_json: bool) -> None:
 @click.argument("job_id", type=int)
 @_ledger_option
 @_base_url_option
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Download the result here.")
-def wait_cmd(job_id: int, ledger_path: Path | None, base_url: str | None, output: Path | None) -> None:
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), default=None, help="Download the result here (file or folder)."
+)
+@_overwrite_option
+def wait_cmd(job_id: int, ledger_path: Path | None, base_url: str | None, output: Path | None, overwrite: bool) -> None:
     """Poll a job until it finishes (and download it with -o)."""
     from ..submit import service
     from .submit_cmd import finish, wait_with_progress
 
     ledger = _open(ledger_path)
     job = ledger.get(job_id)
-    provider = _provider(job, base_url)
     if job.task_id is None:
-        raise SubmitError(f"job {job.id} has no task id ({job.status}); run preflight jobs resume", "job.no_task")
+        raise service.no_task(job)
+    if output is not None:
+        service.check_output(service.download_target(output, job.id), overwrite)
     _, poll = service.policy_from_env()
+    provider = _provider(job, base_url)
     job = wait_with_progress(provider, ledger, job, poll)
-    finish(provider, ledger, job, output)
+    finish(provider, ledger, job, output, overwrite=overwrite)
 
 
 @command.command("download")
 @click.argument("job_id", type=int)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="File or folder.")
+@_overwrite_option
 @_ledger_option
 @_base_url_option
-def download_cmd(job_id: int, output: Path, ledger_path: Path | None, base_url: str | None) -> None:
-    """Download a finished job's result (temp name, size check, then rename)."""
+def download_cmd(job_id: int, output: Path, overwrite: bool, ledger_path: Path | None, base_url: str | None) -> None:
+    """Download a finished job's result (temp name, size check, then rename; never over an existing
+    file unless --force). A folder gets job<ID>.mp4."""
     from ..submit import service
 
     ledger = _open(ledger_path)
     job = ledger.get(job_id)
-    job = service.download_result(_provider(job, base_url), ledger, job, output)
+    service.check_output(service.download_target(output, job.id), overwrite)  # before keys or requests
+    if job.task_id is None and not job.result_url:
+        raise service.no_task(job)
+    job = service.download_result(_provider(job, base_url), ledger, job, output, overwrite=overwrite)
     click.echo(f"job {job.id}: saved {job.output}")
 
 
@@ -160,7 +180,9 @@ def cancel_cmd(job_id: int, ledger_path: Path | None, base_url: str | None) -> N
     if job.finished:
         raise SubmitError(f"job {job.id} already {job.status}", "job.finished")
     if job.task_id is None:
-        raise SubmitError(f"job {job.id} has no task id ({job.status})", "job.no_task")
+        from ..submit.service import no_task
+
+        raise no_task(job)
     provider = _provider(job, base_url)
     provider.cancel(job.task_id, job.provider_data)
     ledger.update(job.id, status=JobStatus.CANCELED, raw_status="cancel requested")

@@ -92,8 +92,13 @@ def _providers_epilog() -> str:
 @click.option("--again", is_flag=True, help="Submit even though this pair + settings was submitted before.")
 @click.option("--force", is_flag=True, help="Submit even if the pair does not pass the provider's profile.")
 @click.option(
-    "-o", "--output", type=click.Path(path_type=Path), default=None, help="Download the result here (implies --wait)."
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Download the result here, a file or a folder for job<ID>.mp4 (implies --wait).",
 )
+@click.option("--overwrite", is_flag=True, help="Replace an existing file at -o (else refused before any request).")
 def command(
     bundle_dir: Path | None,
     image: Path | None,
@@ -117,6 +122,7 @@ def command(
     again: bool,
     force: bool,
     output: Path | None,
+    overwrite: bool,
 ) -> None:
     """Send a subject image and a motion clip to a provider and record the job.
 
@@ -165,6 +171,8 @@ def command(
         )
 
     # Cheapest refusals first: arguments, then keys, then the pair check (which reads the files).
+    if output is not None and not dry_run and not service.is_folder_target(output):
+        service.check_output(output, overwrite)  # a folder's job<ID>.mp4 is checked once the row has its id
     profile = load_profile(profile_ref(None, model.name, provider_name))
     limit = profile.max_prompt_chars
     for label, option, text in (
@@ -217,13 +225,13 @@ def command(
         _echo_err("dry run: nothing was sent")
         return
 
-    job = service.submit(provider, ledger, plan)
+    job = service.submit(provider, ledger, plan, output=output, overwrite=overwrite)
     click.echo(f"job {job.id}: {provider.name} task {job.task_id} ({job.status})")
     if not (wait_flag or output):
         _echo_err(f"follow it with: preflight jobs wait {job.id}")
         return
     job = wait_with_progress(provider, ledger, job, poll)
-    finish(provider, ledger, job, output)
+    finish(provider, ledger, job, output, overwrite=overwrite)
 
 
 def _pairs(items: tuple[str, ...]) -> dict[str, str]:
@@ -306,7 +314,7 @@ def _confirm_cost(provider: Provider, plan: SubmitPlan, skip: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
-def finish(provider: Provider, ledger: Ledger, job: Job, output: Path | None) -> None:
+def finish(provider: Provider, ledger: Ledger, job: Job, output: Path | None, *, overwrite: bool = False) -> None:
     """After a wait: a failure becomes TaskFailedError (exit 1), a success is reported and downloaded."""
     from ..submit import service
 
@@ -316,5 +324,12 @@ def finish(provider: Provider, ledger: Ledger, job: Job, output: Path | None) ->
         raise TaskFailedError(f"job {job.id} ended {job.status}: {job.message or ''}".rstrip(": "))
     click.echo(f"job {job.id}: result {job.result_url} (expires {job.result_expires_at or 'unknown'})")
     if output is not None:
-        job = service.download_result(provider, ledger, job, output)
+        try:
+            job = service.download_result(provider, ledger, job, output, overwrite=overwrite)
+        except PreflightError as exc:
+            if exc.code != "output.exists":
+                raise
+            # The file appeared while the job ran: the result is still there to fetch.
+            kept = f"{exc}; the result is kept: preflight jobs download {job.id} -o FILE"
+            raise PreflightError(kept, exc.code) from exc
         click.echo(f"job {job.id}: saved {job.output}")

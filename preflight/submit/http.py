@@ -12,6 +12,11 @@ Retry rules (why each):
 - Backoff: ``backoff * 2**n`` capped at ``max_backoff``, times a random factor in [0.5, 1) ("equal
   jitter"), so many clients that failed together do not come back together.
 The sleep function and the random source are injectable, so tests never wait for real seconds.
+
+Downloads never replace a file unless told to (``overwrite``): an existing target is refused before
+any byte is fetched (``output.exists``), and the finished file is put in place with a hard link,
+which unlike a rename fails when a file appeared at that name meanwhile (a rename after a check where
+the file system has no hard links).
 """
 
 from __future__ import annotations
@@ -27,10 +32,18 @@ from pathlib import Path
 
 import httpx
 
-from ..errors import OutcomeUnknown, SubmitError, TransportError
+from ..errors import OutcomeUnknown, PreflightError, SubmitError, TransportError
 from .keys import redact
 
-__all__ = ["OutcomeUnknown", "RetryPolicy", "default_client", "download", "retry_after_seconds", "send"]
+__all__ = [
+    "OutcomeUnknown",
+    "RetryPolicy",
+    "default_client",
+    "download",
+    "output_exists",
+    "retry_after_seconds",
+    "send",
+]
 
 logger = logging.getLogger("preflight")
 
@@ -159,14 +172,19 @@ def download(
     policy: RetryPolicy,
     *,
     headers: dict[str, str] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Stream ``url`` to ``target`` safely; returns the final path.
 
     The bytes go to a hidden temp name in the target's folder (same file system, so the final
     rename is atomic), the count is checked against Content-Length, and only a complete file is
     renamed into place. A cut-short transfer is retried; the temp file never survives a failure.
+    An existing ``target`` is refused (``output.exists``), before and after the transfer, unless
+    ``overwrite``.
     """
     target = Path(target)
+    if not overwrite and _occupied(target):
+        raise output_exists(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{os.getpid()}.part")
     last_error = "no attempt made"
@@ -177,7 +195,7 @@ def download(
             except httpx.TransportError as exc:
                 complete, last_error = False, f"{type(exc).__name__}"
             if complete:
-                os.replace(temp, target)
+                _publish(temp, target, overwrite)
                 return target
             if attempt < policy.attempts - 1:
                 delay = policy.delay(attempt)
@@ -189,6 +207,31 @@ def download(
         f"download to {target} failed after {policy.attempts} attempts: {redact(last_error)}",
         "submit.download_failed",
     )
+
+
+def output_exists(target: Path) -> PreflightError:
+    return PreflightError(
+        f"{target} already exists; preflight does not replace it: give -o another name, or pass --overwrite",
+        "output.exists",
+    )
+
+
+def _occupied(target: Path) -> bool:
+    return target.exists() or target.is_symlink()
+
+
+def _publish(temp: Path, target: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(temp, target)
+        return
+    try:
+        os.link(temp, target)  # unlike a rename, refuses to replace a file that appeared meanwhile
+    except FileExistsError:
+        raise output_exists(target) from None
+    except OSError:  # no hard links on this file system: check, then rename
+        if _occupied(target):
+            raise output_exists(target) from None
+        os.replace(temp, target)
 
 
 def _download_once(client: httpx.Client, url: str, temp: Path, headers: dict[str, str]) -> tuple[bool, str]:

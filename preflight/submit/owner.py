@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from ..errors import PreflightError
 from .ledger import Job, Ledger
 from .process import Owner, current_owner, is_alive, process_started  # noqa: F401  (they lived here first)
 
@@ -70,7 +71,7 @@ def heartbeat(ledger: Ledger, job_id: int, interval: float = HEARTBEAT_INTERVAL)
         while not stop.wait(interval):
             try:
                 ledger.heartbeat(job_id)
-            except sqlite3.Error as exc:  # a busy ledger: the next beat tries again
+            except (sqlite3.Error, PreflightError) as exc:  # a busy ledger: the next beat tries again
                 logger.debug("job %d: heartbeat not written: %s", job_id, exc)
 
     thread = threading.Thread(target=beat, name=f"preflight-heartbeat-{job_id}", daemon=True)

@@ -12,11 +12,18 @@ Choices written down (the idempotency key and the external id: :mod:`.plan`):
   and its heartbeat recent (it would race a create still in flight); once the owner is dead or
   silent, the row is settled like an ``unknown`` one (the process died around the create).
 - Result downloads never send the API key: result URLs are pre-signed CDN links on other hosts.
+- A download never replaces an existing file unless asked (``overwrite``; ``output.exists``
+  otherwise). ``submit`` with an output checks it before anything is spent: a file target before the
+  row is written, a folder's ``job<ID>.mp4`` (the id is known once the row is written) before the
+  uploads and the create; that row is then marked failed, "not created".
+- A job without a task id (its create never answered) has nothing to wait for or download:
+  ``job.no_task``, pointing at ``jobs resume``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -26,10 +33,10 @@ from typing import Any
 
 import httpx
 
-from ..errors import PreflightError, SubmitError
+from ..errors import PreflightError, SubmitError, UsageError
 from .base import JobStatus, Provider, TaskInput
 from .dryrun import describe_request, dry_run_text  # re-exported: they lived here first
-from .http import OutcomeUnknown, RetryPolicy, download
+from .http import OutcomeUnknown, RetryPolicy, download, output_exists
 from .keys import redact
 from .ledger import Job, Ledger
 from .owner import busy_reason, heartbeat
@@ -38,10 +45,14 @@ from .plan import SubmitPlan, idempotency_key, plan_submit  # re-exported: they 
 __all__ = [
     "PollPolicy",
     "SubmitPlan",
+    "check_output",
     "describe_request",
     "download_result",
+    "download_target",
     "dry_run_text",
     "idempotency_key",
+    "is_folder_target",
+    "no_task",
     "plan_submit",
     "policy_from_env",
     "provider_for_job",
@@ -65,15 +76,39 @@ class PollPolicy:
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
 
-def _env_float(name: str, default: float) -> float:
+MAX_SECONDS = 1e9
+"""The largest number of seconds an env knob takes (about 31 years; ``time.sleep`` overflows long before inf)."""
+
+
+def _env_float(name: str, default: float, *, whole: bool = False, minimum: float = 0.0) -> float:
+    """``name`` from the environment as a finite number >= ``minimum`` (a whole one with ``whole``);
+    unset or empty gives ``default``; anything else is ``config.invalid`` naming the variable and value."""
     value = os.environ.get(name)
-    return float(value) if value else default
+    if value is None or not value.strip():
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    ok = math.isfinite(number) and minimum <= number <= MAX_SECONDS and (not whole or number.is_integer())
+    if not ok:
+        kind = "a whole number" if whole else "a number of seconds"
+        raise UsageError(
+            f"{name}={value!r} is not {kind} from {minimum:g} to {MAX_SECONDS:.0f}: set it to one, or unset it "
+            f"for the default ({default:g})",
+            "config.invalid",
+        )
+    return number
 
 
 def policy_from_env() -> tuple[RetryPolicy, PollPolicy]:
-    """Retry and poll timing, tunable by env (``PREFLIGHT_RETRY_BACKOFF``, ``PREFLIGHT_POLL_INTERVAL``...)."""
+    """Retry and poll timing, tunable by env (``PREFLIGHT_RETRY_BACKOFF``, ``PREFLIGHT_POLL_INTERVAL``...).
+
+    Every knob must be a finite number >= 0 (attempts: a whole number >= 1), else ``config.invalid``
+    (exit 2) names the variable and its value: a typo never becomes a traceback or an endless wait.
+    """
     retry = RetryPolicy(
-        attempts=int(_env_float("PREFLIGHT_RETRY_ATTEMPTS", 5)),
+        attempts=int(_env_float("PREFLIGHT_RETRY_ATTEMPTS", 5, whole=True, minimum=1)),
         backoff=_env_float("PREFLIGHT_RETRY_BACKOFF", 1.0),
         max_retry_after=_env_float("PREFLIGHT_MAX_RETRY_AFTER", 300.0),
     )
@@ -86,8 +121,21 @@ def policy_from_env() -> tuple[RetryPolicy, PollPolicy]:
     return retry, poll
 
 
-def submit(provider: Provider, ledger: Ledger, plan: SubmitPlan) -> Job:
-    """Write the job row, upload what needs uploading, create the task once, record the answer."""
+def submit(
+    provider: Provider,
+    ledger: Ledger,
+    plan: SubmitPlan,
+    *,
+    output: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+) -> Job:
+    """Write the job row, upload what needs uploading, create the task once, record the answer.
+
+    ``output``: where the result is to be downloaded (a file, or a folder for ``job<ID>.mp4``); an
+    existing file there is refused (``output.exists``) before anything is created, unless ``overwrite``.
+    """
+    if output is not None and not is_folder_target(output):
+        check_output(Path(output), overwrite)
     job = ledger.add(
         provider=provider.name,
         base_url=provider.base_url,
@@ -102,6 +150,12 @@ def submit(provider: Provider, ledger: Ledger, plan: SubmitPlan) -> Job:
         cost_estimate=plan.cost_estimate,
     )
     logger.info("job %d: %s, external id %s", job.id, provider.name, job.external_id)
+    if output is not None and is_folder_target(output):
+        try:
+            check_output(download_target(output, job.id), overwrite)
+        except PreflightError as exc:
+            ledger.update(job.id, status=JobStatus.FAILED, message=f"not created: {exc}")
+            raise
     with heartbeat(ledger, job.id):
         return _upload_and_create(provider, ledger, plan, job)
 
@@ -221,18 +275,47 @@ def wait(
         interval = min(poll.max_interval, interval * 1.5)
 
 
-def download_result(provider: Provider, ledger: Ledger, job: Job, out: str | os.PathLike[str]) -> Job:
-    """Download the result to ``out`` (a file, or a folder to put ``job<ID>.mp4`` in)."""
+def is_folder_target(out: str | os.PathLike[str]) -> bool:
+    """``-o`` names a folder (an existing one, or a path ending in a separator): ``job<ID>.mp4`` goes in it."""
+    return Path(out).is_dir() or str(out).endswith(os.sep)
+
+
+def download_target(out: str | os.PathLike[str], job_id: int) -> Path:
+    """Where a download of job ``job_id`` to ``out`` lands: ``out``, or ``out/job<ID>.mp4`` for a folder."""
+    return Path(out) / f"job{job_id}.mp4" if is_folder_target(out) else Path(out)
+
+
+def check_output(target: Path, overwrite: bool) -> None:
+    """Refuse (``output.exists``) a download target that exists, unless ``overwrite``."""
+    if not overwrite and (target.exists() or target.is_symlink()):
+        raise output_exists(target)
+
+
+def no_task(job: Job) -> SubmitError:
+    return SubmitError(
+        f"job {job.id} has no task id ({job.status}): its create never answered; run preflight jobs resume",
+        "job.no_task",
+    )
+
+
+def download_result(
+    provider: Provider, ledger: Ledger, job: Job, out: str | os.PathLike[str], *, overwrite: bool = False
+) -> Job:
+    """Download the result to ``out`` (a file, or a folder to put ``job<ID>.mp4`` in).
+
+    An existing file there is refused (``output.exists``) before anything is fetched, unless ``overwrite``.
+    """
+    target = download_target(out, job.id)
+    check_output(target, overwrite)
+    if not job.result_url and job.task_id is None:
+        raise no_task(job)
     if not job.result_url:
         job = refresh(provider, ledger, job)
     if not job.result_url:
         raise SubmitError(f"job {job.id} has no result yet (status {job.status})", "submit.no_result")
-    target = Path(out)
-    if target.is_dir() or str(out).endswith(os.sep):
-        target = target / f"job{job.id}.mp4"
     if job.result_expires_at and job.result_expires_at < time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()):
         logger.warning("job %d: the result URL expired at %s; trying anyway", job.id, job.result_expires_at)
-    path = download(provider.client, job.result_url, target, provider.policy)
+    path = download(provider.client, job.result_url, target, provider.policy, overwrite=overwrite)
     return ledger.update(job.id, output=str(path))
 
 
