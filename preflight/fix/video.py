@@ -18,6 +18,7 @@ from typing import Any
 
 from ..damage import Damage, PacketDecoder, demux_past_damage
 from ..errors import FixError
+from ..outfiles import output_error
 from .audio import AudioCopy, Window
 from .ops import AudioTranscode, FitSize, Pad, Transcode, Trim
 from .plan import Plan, video_bitrate
@@ -81,6 +82,8 @@ def execute_clip(plan: Plan, src: Path, dst: Path, progress: Progress | None = N
             return _copy_streams(plan, src, dst, window, progress)
         return _encode(plan, src, dst, window, progress)
     except av.FFmpegError as exc:
+        if output_error(exc, dst.parent) is not None:
+            raise  # a full disk or an unwritable folder: the caller names it and removes the file
         raise FixError(f"{src}: {' '.join(str(exc).split())}", "fix.failed") from exc
 
 
