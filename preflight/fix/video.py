@@ -249,6 +249,9 @@ def _encode_once(
             if _feed(frame, t0, frames, graph, vout, out):
                 break
         frames.flush(graph, vout, out)
+        if frames.next == 0:
+            # Nothing had a timestamp to place it (a raw H.264 stream has none): an empty MP4 is no fix.
+            raise FixError(f"{src}: no decoded frame had a time to place it at; nothing was encoded", "fix.failed")
         out.mux(vout.encode(None))
         if audio is not None:
             audio.finish()
