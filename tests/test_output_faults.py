@@ -98,6 +98,16 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
+def _noisy_clip(path: Path) -> Path:
+    """A clip of noise (about 0.5 MB in 3.5 s): too big for the little room the tests leave."""
+    import numpy as np
+
+    def noise(i: int, w: int, h: int) -> np.ndarray:
+        return np.random.default_rng(i).integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+    return make_clip(path, duration=3.5, width=480, height=360, fps=FPS, container="matroska", frames=noise)
+
+
 # --- 1. a full disk ----------------------------------------------------------------------------
 
 
@@ -203,9 +213,7 @@ def test_no_permission_for_real_without_root_powers(tmp_path: Path, media: Path)
 
 
 def test_prepare_on_a_full_disk_removes_the_folder_it_made(tmpfs: Path, media: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    clip = make_clip(tmpfs.parent / "take.mkv", duration=3.5, width=480, height=360, fps=FPS, container="matroska",
-                     frames=lambda i, w, h: __import__("numpy").random.default_rng(i).integers(0, 255, (h, w, 3),
-                                                                                              dtype="uint8"))  # fmt: skip
+    clip = _noisy_clip(tmpfs.parent / "take.mkv")
     _leave_free(tmpfs, 150_000)
     job = tmpfs / "jobs" / "job1"
     code = main(["prepare", "--no-content", "--image", str(media / "small.jpg"), "--video", str(clip), "-o", str(job)])
@@ -215,9 +223,7 @@ def test_prepare_on_a_full_disk_removes_the_folder_it_made(tmpfs: Path, media: P
 
 
 def test_prepare_never_removes_a_folder_that_existed(tmpfs: Path, media: Path) -> None:
-    clip = make_clip(tmpfs.parent / "take.mkv", duration=3.5, width=480, height=360, fps=FPS, container="matroska",
-                     frames=lambda i, w, h: __import__("numpy").random.default_rng(i).integers(0, 255, (h, w, 3),
-                                                                                              dtype="uint8"))  # fmt: skip
+    clip = _noisy_clip(tmpfs.parent / "take.mkv")
     job = tmpfs / "job"
     job.mkdir()
     (job / "notes.txt").write_text("mine")
@@ -349,8 +355,9 @@ class Boom(BaseException):
 
 
 @pytest.mark.parametrize("raised", [KeyboardInterrupt, SystemExit, Boom])
-def test_an_interrupted_encode_removes_its_temporary_file(tmp_path: Path, media: Path,
-                                                          monkeypatch: pytest.MonkeyPatch, raised: type) -> None:  # fmt: skip
+def test_an_interrupted_encode_removes_its_temporary_file(
+    tmp_path: Path, media: Path, monkeypatch: pytest.MonkeyPatch, raised: type
+) -> None:
     from preflight.fix import video
 
     real, calls = video._feed, []
@@ -370,8 +377,9 @@ def test_an_interrupted_encode_removes_its_temporary_file(tmp_path: Path, media:
     assert not seen[0].exists() and not (tmp_path / "out").exists()
 
 
-def test_an_interrupted_image_write_removes_its_temporary_file(tmp_path: Path, media: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_an_interrupted_image_write_removes_its_temporary_file(
+    tmp_path: Path, media: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from preflight.fix import outputs
 
     def interrupted(path: Path) -> None:
@@ -461,3 +469,41 @@ def test_a_full_disk_in_a_batch_is_per_file_and_the_state_does_not_stop_it(tmpfs
     assert by_name["noisy.mkv"].reason.startswith("output.no_space")
     assert by_name["small.jpg"].output == str(tmpfs / "out" / "small.jpg")
     assert _leftovers(tmpfs / "out") == [".preflight-batch.jsonl"]
+
+
+def test_an_aborted_pool_worker_removes_its_temporary_file(tmp_path: Path, long_clip: Path) -> None:
+    """abort() (the second Ctrl-C) terminates the workers with SIGTERM: the one encoding unwinds."""
+    import threading
+
+    from preflight.batch import BatchSettings
+    from preflight.batch.executors import LocalExecutor
+
+    out = tmp_path / "out"
+    engine = LocalExecutor(jobs=1, pin=False)
+    failures: list[BaseException] = []
+
+    def drive() -> None:
+        try:
+            list(engine.run([(str(long_clip), "")], BatchSettings(outdir=str(out), content=False)))
+        except BaseException as exc:  # the pool breaks when its worker is terminated
+            failures.append(exc)
+
+    runner = threading.Thread(target=drive)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 90
+        left = None
+        while left is None and time.monotonic() < deadline:
+            left = next((p for p in out.glob(".*") if is_temp_name(p.name)), None) if out.exists() else None
+            time.sleep(0.02)
+        assert left is not None, "the worker never started writing"
+        engine.abort()
+        runner.join(60)
+        gone = time.monotonic() + 30
+        while left.exists() and time.monotonic() < gone:
+            time.sleep(0.02)
+    finally:
+        engine.close()
+        runner.join(60)
+    assert not left.exists()
+    assert [p.name for p in out.iterdir()] == []
