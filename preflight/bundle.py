@@ -24,7 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import PreflightError, UsageError
+from .errors import PreflightError, ProbeError, UsageError
+from .inputs import open_regular
+from .outfiles import create_temp, output_error, share
 
 __all__ = ["MANIFEST", "SCHEMA", "Bundle", "BundleFile", "read_bundle", "sha256_file", "write_bundle"]
 
@@ -92,9 +94,31 @@ def _entry(directory: Path, path: Path) -> BundleFile:
     path = Path(path)
     if path.resolve().parent != directory.resolve():
         target = directory / path.name
-        shutil.copyfile(path, target)
+        _write_atomically(target, lambda tmp: shutil.copyfile(path, tmp), needed=path.stat().st_size)
         path = target
     return BundleFile(path.name, sha256_file(path), path.stat().st_size)
+
+
+def _write_atomically(target: Path, write: Any, needed: int | None = None) -> None:
+    """``write(tmp)`` into a temporary file beside ``target``, then replace ``target`` with it. On any
+    error or interruption the temporary file is removed; a full disk or an unwritable folder is
+    ``output.no_space`` / ``output.not_writable`` (see :mod:`preflight.outfiles`)."""
+    tmp: Path | None = None
+    try:
+        tmp = create_temp(target)
+        write(tmp)
+        share(tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        mapped = output_error(exc, target.parent, needed)
+        if mapped is None:
+            raise
+        raise mapped from exc
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def write_bundle(
@@ -110,7 +134,13 @@ def write_bundle(
 ) -> Bundle:
     """Write ``manifest.json`` for ``image`` and ``video`` (copied into ``directory`` if elsewhere)."""
     folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        mapped = output_error(exc, folder, creating=True)
+        if mapped is None:
+            raise
+        raise mapped from exc
     image_entry, video_entry = _entry(folder, Path(image)), _entry(folder, Path(video))
     if image_entry.name == video_entry.name:
         raise UsageError("the image and the clip have the same file name", "usage.invalid")
@@ -125,9 +155,8 @@ def write_bundle(
         model=model,
         provider=provider,
     )
-    temp = folder / f".{MANIFEST}.{os.getpid()}.tmp"
-    temp.write_text(json.dumps(bundle.to_json(), indent=2) + "\n", encoding="utf-8")
-    os.replace(temp, folder / MANIFEST)
+    text = json.dumps(bundle.to_json(), indent=2) + "\n"
+    _write_atomically(folder / MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"), needed=len(text))
     return bundle
 
 
@@ -135,13 +164,15 @@ def read_bundle(directory: str | os.PathLike[str], *, verify: bool = True) -> Bu
     """Read a bundle's manifest and (by default) check both files' sizes and hashes."""
     folder = Path(directory)
     manifest = folder / MANIFEST
+    if not os.path.lexists(manifest):
+        raise UsageError(f"{folder} is not a bundle: no {MANIFEST} (make one with preflight prepare)", "bundle.invalid")
     try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(
-            f"{folder} is not a bundle: no {MANIFEST} (make one with preflight prepare)", "bundle.invalid"
-        ) from None
-    except (OSError, json.JSONDecodeError) as exc:
+        with open_regular(manifest) as fh:  # a FIFO named manifest.json is refused, never read
+            data = json.loads(fh.read().decode("utf-8"))
+    except ProbeError as exc:
+        code = exc.code if exc.code == "file.special" else "bundle.invalid"
+        raise PreflightError(f"unreadable manifest: {exc.message}", code) from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PreflightError(f"{manifest}: unreadable manifest: {exc}", "bundle.invalid") from exc
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise PreflightError(f"{manifest}: not a {SCHEMA} manifest", "bundle.invalid")

@@ -7,10 +7,15 @@
 Steps: check + fix both (``preflight.fix``), the pair checks (facing, framing) on the fixed pair, and
 ``manifest.json`` (``preflight.bundle``) naming the two files with their hashes, the profile, the
 orientation and what was done. No manifest is written unless both outputs pass: ``submit`` trusts it.
+
+A prepare that fails (an input cannot be fixed, the disk is full, Ctrl-C) in a folder it created
+takes back what it wrote and removes the folder: no half bundle is left to be mistaken for one. A
+folder that existed before is never removed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +26,7 @@ from .api import resolve_profile
 from .bundle import Bundle, write_bundle
 from .errors import UsageError
 from .fix import FixReport, FixResult, fix
+from .fix.outputs import OutputNamer
 from .models import Finding, Item, to_dict
 from .probe import probe
 
@@ -76,20 +82,38 @@ def prepare(
     _require_role(image, "image", "--image")
     _require_role(video, "video", "--video")
     prof = resolve_profile(profile)
-    fixed = fix([image, video], outdir, prof, orientation, content=content, **fix_options)
-    img, clip = fixed.results
-    pair = tuple(pair_findings(_with_pose(img), _with_pose(clip), orientation, prof.content.values)) if content else ()
+    namer = OutputNamer(outdir, [image, video])
     bundle = None
-    if img.ok and clip.ok and img.output and clip.output:
-        settings = {
-            "content_checked": content,
-            "actions": {"image": list(img.actions), "video": list(clip.actions)},
-            "sources": {"image": str(image), "video": str(video)},
-            "pair_findings": [f.code for f in pair],
-        }
-        bundle = write_bundle(outdir, img.output, clip.output, profile=prof.name, orientation=orientation,
-                              settings=settings, model=prof.model, provider=prof.provider)  # fmt: skip
+    discarded = False
+    try:
+        fixed = fix([image, video], outdir, prof, orientation, content=content, namer=namer, **fix_options)
+        img, clip = fixed.results
+        pair = (tuple(pair_findings(_with_pose(img), _with_pose(clip), orientation, prof.content.values))
+                if content else ())  # fmt: skip
+        if img.ok and clip.ok and img.output and clip.output:
+            settings = {
+                "content_checked": content,
+                "actions": {"image": list(img.actions), "video": list(clip.actions)},
+                "sources": {"image": str(image), "video": str(video)},
+                "pair_findings": [f.code for f in pair],
+            }
+            bundle = write_bundle(outdir, img.output, clip.output, profile=prof.name, orientation=orientation,
+                                  settings=settings, model=prof.model, provider=prof.provider)  # fmt: skip
+    finally:
+        if bundle is None and namer.created:
+            namer.discard()  # a folder prepare made holds a bundle or nothing
+            discarded = True
+    if discarded:
+        fixed = dataclasses.replace(fixed, results=tuple(_taken_back(r) for r in fixed.results))
     return PrepareResult(Path(outdir), fixed, pair, bundle)
+
+
+def _taken_back(result: FixResult) -> FixResult:
+    """A result whose output was removed with the unfinished bundle."""
+    if not result.output:
+        return result
+    why = f"not kept: no bundle was written, so prepare removed what it had written ({result.output})"
+    return dataclasses.replace(result, output=None, reason=why)
 
 
 def _require_role(path: PathLike, role: str, option: str) -> None:

@@ -8,6 +8,11 @@ Each file is handled on its own by :func:`~preflight.batch.work.process_file` (c
 output folder fix); an executor runs that function (in-process, process pool, Dask); finished files
 are appended to a state file at once, so Ctrl-C or a crash keeps them and ``resume=True`` skips
 every file whose content hash and settings are already recorded.
+
+With an output folder, the run holds its lock (:mod:`.lock`) from before the state is read until the
+state is closed: a second batch into the same folder refuses at once (``batch.locked``), and a folder
+nothing can be written to is refused before any file is looked at (``output.not_writable``). Temporary
+files a killed run left below the output folder are removed first (:mod:`preflight.outfiles`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from ..errors import UsageError
 from ..models import Report, Skipped
 from ..profiles import ORIENTATIONS
 from .executors import Executor, make_executor
+from .lock import OutputLock
 from .progress import Progress, SilentProgress
 from .state import BatchState
 from .walk import scan_inputs
@@ -158,6 +164,35 @@ def run_batch(
         window=window,
     )
     settings.validate()
+    lock = OutputLock(outdir) if outdir is not None else None
+    if lock is not None:
+        lock.acquire()  # before the state is read: another run's state must not be mixed with ours
+    try:
+        return _run_locked(inputs, settings, prof, outdir, executor, jobs, scheduler, resume, state_path,
+                           previews, patterns, progress, on_result, content)  # fmt: skip
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_locked(
+    inputs: list[str],
+    settings: BatchSettings,
+    prof: Any,
+    outdir: str | os.PathLike[str] | None,
+    executor: str | Executor,
+    jobs: int | None,
+    scheduler: str | None,
+    resume: bool,
+    state_path: str | os.PathLike[str] | None,
+    previews: bool,
+    patterns: Sequence[str],
+    progress: Progress | None,
+    on_result: Callable[[FileResult], None] | None,
+    content: bool,
+) -> BatchResult:
+    if outdir is not None:
+        _remove_stale_temps_below(Path(outdir))
     state_file = Path(state_path) if state_path is not None else default_state_path(inputs, outdir)
     found = scan_inputs(inputs, patterns, exclude=[outdir] if outdir is not None else [])
     paths = [str(p) for p, _ in found.files]
@@ -211,6 +246,14 @@ def run_batch(
         state_path=str(state_file),
         skipped=found.skipped,
     )
+
+
+def _remove_stale_temps_below(outdir: Path) -> None:
+    """What a killed run left in the output folder and its subfolders (outputs mirror the input tree)."""
+    from ..outfiles import remove_stale_temps
+
+    for folder, _, _ in os.walk(outdir):
+        remove_stale_temps(Path(folder))
 
 
 @contextlib.contextmanager

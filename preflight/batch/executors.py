@@ -91,10 +91,18 @@ class SerialExecutor(Executor):
 def _init_pool_worker(settings: BatchSettings, log_level: int, cores: Any = None) -> None:
     # Ctrl-C is the parent's to handle: it decides to let running files finish.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # abort() terminates workers (SIGTERM): unwind, so the output being written removes its temporary file.
+    signal.signal(signal.SIGTERM, _unwind_on_sigterm)
     logging.getLogger("preflight").setLevel(log_level)
     if cores is not None:
         _pin_to_a_core(cores)  # before the model: MediaPipe's threads inherit the core
     prepare_worker(settings)
+
+
+def _unwind_on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM in a pool worker: raise SystemExit, so ``finally`` blocks run (a second SIGTERM kills)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise SystemExit(128 + signum)
 
 
 def _pin_to_a_core(cores: Any) -> None:

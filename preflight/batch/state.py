@@ -9,21 +9,27 @@ A file counts as done when an entry with its SHA-256 and the run's settings fing
 renamed or moved file is still known) and, when it was fixed, its output still exists. Hashing
 every input on ``--resume`` would read every byte again, so the entry also records the size and
 mtime the file had: an unchanged (path, size, mtime) reuses the recorded hash.
+
+The state is a convenience: when it cannot be written (a full disk), the run goes on with a warning
+and only ``--resume`` loses what was not recorded. A state path that is a FIFO or a device is
+refused unread (``file.special``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import ProbeError, UsageError
+from ..inputs import open_regular
 from ..models import AudioStream, Finding, ImageDetails, Item, MediaInfo, Severity, VideoStream
+from ..outfiles import create_temp, output_error, remove_stale_temps, share
 from .remote import is_url, remote_digest, remote_stat
 from .work import FileResult, file_digest
 
@@ -42,15 +48,24 @@ class BatchState:
         self._entries: dict[str, dict[str, Any]] = {}
         self._by_stat: dict[tuple[str, int, str], str] = {}
         self._handle: Any = None
+        self._unwritable = False
+        """Set once a write failed: the run goes on without recording (a warning said so)."""
         self._load()
+        remove_stale_temps(self.path.parent)  # a compaction a kill -9 interrupted
 
     def _load(self) -> None:
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
+        if not os.path.lexists(self.path):
             return
-        except OSError as exc:
-            raise UsageError(f"{self.path}: cannot read the batch state: {exc.strerror}", "file.unreadable") from exc
+        try:
+            with open_regular(self.path) as fh:  # a FIFO would block the read (and the append) forever
+                lines = fh.read().decode("utf-8").splitlines()
+        except ProbeError as exc:
+            reason = exc.message.removeprefix(f"{self.path}: ")
+            code = "file.special" if exc.code == "file.special" else "file.unreadable"
+            raise UsageError(f"{self.path}: cannot read the batch state: {reason}", code) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise UsageError(f"{self.path}: cannot read the batch state: {reason}", "file.unreadable") from exc
         if lines and json.loads(lines[0]).get("schema") != STATE_SCHEMA:
             raise UsageError(f"{self.path}: not a preflight batch state file", "format.unrecognized")
         for n, line in enumerate(lines[1:], start=2):
@@ -105,7 +120,7 @@ class BatchState:
 
     def record(self, result: FileResult, fingerprint: str) -> None:
         """Append the result of a finished file, on disk before this returns."""
-        if result.digest is None:
+        if result.digest is None or self._unwritable:
             return  # unreadable: nothing to key it by, and it is cheap to find out again
         entry = {
             "key": self.key(result.digest, fingerprint),
@@ -113,37 +128,56 @@ class BatchState:
             "stat": _stat_list(result.path),
             "result": result_to_dict(result),
         }
-        if self._handle is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fresh = not self.path.exists() or self.path.stat().st_size == 0
-            self._handle = self.path.open("a", encoding="utf-8")
-            if fresh:
-                self._handle.write(json.dumps({"schema": STATE_SCHEMA}) + "\n")
-        self._handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            if self._handle is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fresh = not self.path.exists() or self.path.stat().st_size == 0
+                self._handle = self.path.open("a", encoding="utf-8")
+                if fresh:
+                    self._handle.write(json.dumps({"schema": STATE_SCHEMA}) + "\n")
+            self._handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:
+            self._give_up(exc)
+            return
         self._remember(entry)
+
+    def _give_up(self, exc: OSError) -> None:
+        """Stop recording after a failed write; the batch itself goes on."""
+        self._unwritable = True
+        mapped = output_error(exc, self.path.parent)
+        why = mapped.one_line() if mapped is not None else f"{exc.strerror or exc}"
+        log.warning("%s: the resume state is not saved from here on (%s); the batch goes on", self.path, why)
+        if self._handle is not None:
+            with contextlib.suppress(OSError):  # the lines written are whole, or torn and ignored on load
+                self._handle.close()
+            self._handle = None
 
     def close(self) -> None:
         """Rewrite the file compactly (atomic rename); safe to call more than once."""
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-        if not self._entries:
+        if not self._entries or self._unwritable:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        tmp: Path | None = None
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = create_temp(self.path)
+            with open(tmp, "w", encoding="utf-8") as fh:
                 fh.write(json.dumps({"schema": STATE_SCHEMA}) + "\n")
                 for entry in self._entries.values():
                     fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
+            share(tmp)
             os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        except OSError as exc:  # the appended file stays as it is: whole lines, still valid
+            self._give_up(exc)
+        finally:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
 
 
 def _stat_key(path: str | os.PathLike[str]) -> tuple[str, int, str] | None:

@@ -45,7 +45,8 @@ def command(
             for f in r.after.findings:
                 click.echo(f"         {f.severity.value} {f.code}: {f.message}")
         else:
-            click.echo(f"{role:<6} {r.path}  CANNOT FIX: {r.reason}")
+            label = "NOT KEPT" if r.after is not None else "CANNOT FIX"  # fixed, removed with the half bundle
+            click.echo(f"{role:<6} {r.path}  {label}: {r.reason}")
     for f in result.pair:
         click.echo(f"pair   {f.severity.value} {f.code}: {f.message}")
     if result.ok:

@@ -7,7 +7,10 @@
 Per input: check it (``api.check_one``), plan (:mod:`.plan`, pure), execute (:mod:`.video` with PyAV,
 :mod:`.image` with Pillow) into a temporary file renamed into ``outdir`` (:mod:`.outputs`), then
 check the output again. Inputs are never modified. An input that cannot be fixed is reported with
-its reason and the batch goes on.
+its reason and the batch goes on; so is one whose output could not be written (``output.no_space``:
+the next file may still fit). An output folder nothing can be written to is found before any input
+is decoded (``output.not_writable``, reported for every input). Temporary files a killed run left in
+the output folder are removed first; a folder fix created and left empty is removed at the end.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from typing import Any
 from ..api import check_one, collect_inputs, resolve_profile
 from ..errors import FixError, UsageError
 from ..models import Finding, Item, Report, Skipped, verdict_for
+from ..outfiles import OUTPUT_CODES, remove_stale_temps
 from ..profiles import ORIENTATIONS, Profile
-from .ops import AudioTranscode, FirstFrame, Operation
+from .ops import AudioTranscode, FirstFrame, Operation, Trim
 from .outputs import OutputNamer, written_atomically
 from .plan import CONTENT_PREFIXES, DAMAGE_CODES, MP4_AUDIO_COPY, FixOptions, Plan, hints_from_analysis, plan_fix
 
@@ -45,7 +49,8 @@ class FixResult:
     before: Item
     """The check of the input."""
     plan: Plan | None
-    """The operations planned (None when the input could not even be probed)."""
+    """The operations planned (None when the input could not even be probed, or the output folder
+    cannot be written: then ``before`` is the limits check alone)."""
     output: str | None = None
     """The file written; None for an unfixable input or a dry run."""
     actions: tuple[str, ...] = ()
@@ -124,24 +129,49 @@ def fix(
     fill: str = "blur",
     progress: Progress | None = None,
     strict: bool = False,
+    namer: OutputNamer | None = None,
 ) -> FixReport:
     """Fix every path into ``outdir``; a folder stands for every file below it (as in :func:`preflight.check`).
 
     ``strict``: warnings (and a pose left unchecked) count as errors in the checks of inputs and outputs,
-    so an output passes only with none."""
+    so an output passes only with none. ``namer``: the :class:`OutputNamer` to write through (for
+    ``outdir``), so a caller knows what was written and whether the folder was created (``prepare``)."""
     prof = resolve_profile(profile)
     options = FixOptions(start=start, end=end, aspect=aspect, window=window, fill=fill)
     _validate(orientation, options)
     found = collect_inputs(paths, exclude=[outdir])
     files = list(found.files)
-    namer = OutputNamer(outdir, files)
-    results = tuple(
-        fix_one(p, namer, prof, orientation, options, content=content, dry_run=dry_run, progress=progress,
-                strict=strict)
-        for p in files
-    )  # fmt: skip
+    namer = namer or OutputNamer(outdir, files)
+    for p in files:
+        namer.protect(p)
+    blocked: FixError | None = None
+    if not dry_run:
+        try:
+            namer.check_writable()  # before any decoding: a read-only folder fails every file at once
+        except FixError as exc:
+            blocked = exc
+            log.warning("%s", exc.one_line())
+        else:
+            remove_stale_temps(namer.outdir)
+    try:
+        results = tuple(
+            _not_written(p, blocked, prof, orientation, strict) if blocked is not None else
+            fix_one(p, namer, prof, orientation, options, content=content, dry_run=dry_run, progress=progress,
+                    strict=strict)
+            for p in files
+        )  # fmt: skip
+    finally:
+        if not dry_run:
+            namer.remove_if_empty()  # nothing written into a folder fix created: leave no trace
     return FixReport(prof.name, orientation, results, dry_run=dry_run, strict=strict, skipped=found.skipped,
                      model=prof.model, provider=prof.provider)  # fmt: skip
+
+
+def _not_written(path: PathLike, why: FixError, profile: Profile, orientation: str, strict: bool) -> FixResult:
+    """The result for an input whose output cannot be written anywhere: its limits are checked (a probe,
+    no decode), nothing more."""
+    before = check_one(Path(path), profile, orientation, content=False, strict=strict)
+    return FixResult(str(path), before, None, reason=why.one_line())
 
 
 def _validate(orientation: str, options: FixOptions) -> None:
@@ -279,20 +309,24 @@ def _execute(
 
         rendered = render_image(plan, src, profile.image.min_side)
         target = namer.reserve(src.stem, rendered.ext)
-        with written_atomically(target, lambda: namer.reserve(src.stem, rendered.ext)) as staged:
+        with written_atomically(target, lambda: namer.reserve(src.stem, rendered.ext),
+                                needed=len(rendered.data)) as staged:  # fmt: skip
             staged.tmp.write_bytes(rendered.data)
+        namer.wrote(staged.target)
         return staged.target, list(rendered.notes), plan
     from .video import execute_clip
 
     report = None if progress is None else (lambda done, total: progress(str(src), done, total))
     ext = plan.output_ext or "mp4"
     target = namer.reserve(src.stem, ext)
+    needed = None if plan.encodes else _copy_size(plan, src)
     try:
-        with written_atomically(target, lambda: namer.reserve(src.stem, ext)) as staged:
+        with written_atomically(target, lambda: namer.reserve(src.stem, ext), needed=needed) as staged:
             notes = execute_clip(plan, src, staged.tmp, report)
+        namer.wrote(staged.target)
         return staged.target, notes, plan
     except FixError as exc:
-        if plan.encodes:
+        if plan.encodes or exc.code in OUTPUT_CODES:  # re-encoding would not make room or permission
             raise
         # A copy path that cannot be made exact (or a container FFmpeg will not remux): re-encode.
         log.info("%s: %s; re-encoding instead", src, exc.one_line())
@@ -302,7 +336,20 @@ def _execute(
         plan = plan_fix(before.media, findings, profile, orientation, forced, hints, keyframes)  # type: ignore[arg-type]
         with written_atomically(target, lambda: namer.reserve(src.stem, "mp4")) as staged:
             notes = execute_clip(plan, src, staged.tmp, report)
+        namer.wrote(staged.target)
         return staged.target, [f"re-encoded: {exc.message}", *notes], plan
+
+
+def _copy_size(plan: Plan, src: Path) -> int | None:
+    """About the bytes a copy, remux or stream-copy trim of ``src`` writes (for a full disk's message)."""
+    try:
+        size = src.stat().st_size
+    except OSError:
+        return None
+    trim = plan.find(Trim)
+    if trim is not None and plan.duration:
+        return round(size * min(1.0, trim.length / plan.duration))
+    return size
 
 
 def _recheck(

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..damage import Damage, PacketDecoder, demux_past_damage
 from ..errors import FixError
+from ..outfiles import output_error
 from .audio import AudioCopy, Window
 from .ops import AudioTranscode, FitSize, Pad, Transcode, Trim
 from .plan import Plan, video_bitrate
@@ -81,6 +82,8 @@ def execute_clip(plan: Plan, src: Path, dst: Path, progress: Progress | None = N
             return _copy_streams(plan, src, dst, window, progress)
         return _encode(plan, src, dst, window, progress)
     except av.FFmpegError as exc:
+        if output_error(exc, dst.parent) is not None:
+            raise  # a full disk or an unwritable folder: the caller names it and removes the file
         raise FixError(f"{src}: {' '.join(str(exc).split())}", "fix.failed") from exc
 
 
@@ -246,6 +249,9 @@ def _encode_once(
             if _feed(frame, t0, frames, graph, vout, out):
                 break
         frames.flush(graph, vout, out)
+        if frames.next == 0:
+            # Nothing had a timestamp to place it (a raw H.264 stream has none): an empty MP4 is no fix.
+            raise FixError(f"{src}: no decoded frame had a time to place it at; nothing was encoded", "fix.failed")
         out.mux(vout.encode(None))
         if audio is not None:
             audio.finish()

@@ -21,7 +21,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import ProfileError, UsageError
+from ..errors import ProbeError, ProfileError, UsageError
+from ..inputs import open_regular
 from .limits import parse_limits
 
 __all__ = [
@@ -230,7 +231,11 @@ def read_toml(ref: str, kind: str) -> tuple[dict[str, Any], str]:
     """A shipped contract's table by name, or a user's file by path; ``(table, origin)``."""
     if is_path(ref):
         try:
-            text = Path(ref).read_text(encoding="utf-8")
+            with open_regular(ref) as fh:  # a FIFO named x.toml would wait forever: refused unread
+                text = fh.read().decode("utf-8")
+        except ProbeError as exc:
+            code = exc.code if exc.code == "file.special" else "profile.unknown"
+            raise ProfileError(f"cannot read {ref}: {exc.message.removeprefix(f'{ref}: ')}", code) from exc
         except OSError as exc:
             raise ProfileError(f"cannot read {ref}: {exc.strerror}", "profile.unknown") from exc
         except UnicodeDecodeError:
