@@ -238,12 +238,21 @@ def test_decompression_bomb_png_is_probed_cheaply(tmp_path: Path) -> None:
     assert grown_kb < 100_000  # decoding it would take 400 MB as grey, 1.2 GB as RGB
 
 
-def test_unreadable_file(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads everything")
+def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "locked.mp4"
     path.write_bytes(b"x")
     path.chmod(0)
+    if os.geteuid() == 0:  # root reads everything: make the open fail where the OS would refuse it
+        import preflight.inputs
+
+        real_open = os.open
+
+        def refuse(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if os.fspath(name) == str(path):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(name, *args, **kwargs)
+
+        monkeypatch.setattr(preflight.inputs.os, "open", refuse)
     assert _code(path) == "file.unreadable"
 
 
