@@ -179,6 +179,11 @@ def test_user_model_and_provider_contracts(tmp_path: Path) -> None:
         ('kind = "model"\n[video]\ncontainers = "mp4"\n', "list of names"),
         ('kind = "provider"\n[models.x]\nmodes = { std = "a" }\n', "model_id is required"),
         ('kind = "gadget"\n', "kind must be"),
+        ('kind = "provider"\n[models.x]\nmodel_id = "a"\nfields = { image = "i" }\n', "where the video go"),
+        (
+            'kind = "provider"\n[models.x]\nmodel_id = "a/{tier}"\nfields = { image = "i", video = "v" }\n',
+            "model_id has {tier}",
+        ),
     ],
 )
 def test_bad_contracts_are_refused(tmp_path: Path, text: str, words: str) -> None:

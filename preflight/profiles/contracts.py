@@ -12,6 +12,7 @@ or ``kind = "provider"``).
 from __future__ import annotations
 
 import os
+import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -369,6 +370,14 @@ def _route(model: str, table: Mapping[str, Any], where: str) -> Route:
     unknown = sorted(set(prices) - set(modes))
     if unknown:
         raise ProfileError(f"{where}: prices for unknown mode(s): {', '.join(unknown)}")
+    fields = table.get("fields", {})
+    missing = [name for name in ("image", "video") if not (isinstance(fields, Mapping) and fields.get(name))]
+    if missing:
+        raise ProfileError(f"{where}: fields must name where the {' and the '.join(missing)} go")
+    placeholders = {name for _, name, _, _ in string.Formatter().parse(str(table["model_id"])) if name}
+    strange = sorted(placeholders - {"mode"} - set(fields))
+    if strange:
+        raise ProfileError(f"{where}: model_id has {{{'}, {'.join(strange)}}} but no input of that name")
     return Route(
         model=model,
         model_id=str(table["model_id"]),
