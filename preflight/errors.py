@@ -25,6 +25,7 @@ Messages never contain secrets: providers build them from status, code and the p
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,6 +46,7 @@ __all__ = [
     "UsageError",
     "ValidationError",
     "map_av_errors",
+    "printable",
 ]
 
 
@@ -62,8 +64,9 @@ class PreflightError(Exception):
         return self.message
 
     def one_line(self) -> str:
-        """The form the CLI prints: ``code: message`` on a single line."""
-        return f"{self.code}: {' '.join(self.message.split())}"
+        """The form the CLI prints: ``code: message`` on a single line (a newline in a file name
+        shows as ``\\n``: see :func:`printable`)."""
+        return f"{self.code}: {printable(self.message.strip())}"
 
 
 class UsageError(PreflightError):
@@ -151,3 +154,25 @@ def map_av_errors(path: str, code: str = "decode.error") -> Iterator[None]:
 def _av_reason(exc: Exception) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return " ".join(str(text).split())
+
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` safe for one line of a terminal, a log or an XML file: control characters spelt out
+    like Python does (``\\n``, ``\\t``, ``\\x1b``), a byte of a file name that was not UTF-8 (a lone
+    surrogate from ``surrogateescape``) as ``\\xff``, line and paragraph separators and the two
+    non-characters XML forbids as ``\\u2028``... Anything else (accents, emoji, right-to-left) is kept."""
+    return _UNPRINTABLE.sub(_spelt, text)
+
+
+def _spelt(match: re.Match[str]) -> str:
+    char = match.group()
+    n = ord(char)
+    if char in _NAMED:
+        return _NAMED[char]
+    if 0xDC80 <= n <= 0xDCFF:  # surrogateescape: the undecodable byte n - 0xDC00
+        return f"\\x{n - 0xDC00:02x}"
+    return f"\\x{n:02x}" if n <= 0xFF else f"\\u{n:04x}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -12,8 +11,9 @@ from typing import Any, TextIO
 import click
 
 from ..batch import BatchResult, FileResult, run_batch
+from ..errors import printable
 from ..models import describe_skipped
-from ..report import item_to_dict, report_to_dict, skipped_to_dict, write_report
+from ..report import item_to_dict, report_to_dict, skipped_to_dict, to_json, write_report
 from . import exit_with
 from .options import (
     FIX_OPTION_NAMES,
@@ -137,7 +137,7 @@ def command(
 
     def stream(result: FileResult) -> None:
         if jsonl:
-            sys.stdout.write(json.dumps(_jsonl_line(result, outdir is not None), ensure_ascii=False) + "\n")
+            sys.stdout.write(to_json(_jsonl_line(result, outdir is not None)) + "\n")
             sys.stdout.flush()
 
     result = run_batch(
@@ -163,7 +163,7 @@ def command(
         window=window,
     )
     if jsonl:
-        sys.stdout.write(json.dumps({"event": "summary", **_summary(result)}) + "\n")
+        sys.stdout.write(to_json({"event": "summary", **_summary(result)}) + "\n")
         _summary_table(result, sys.stderr)
     elif stdout_fmt == "text":
         _summary_table(result, sys.stdout)
@@ -221,8 +221,7 @@ def _write(result: BatchResult, fmt: str, out: TextIO) -> None:
     if fmt == "json":
         data = report_to_dict(result.report, extra=result.fixes() if fixing else None)
         data["batch"] = _summary(result)
-        json.dump(data, out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        out.write(to_json(data, indent=2) + "\n")
     elif fmt == "html":
         from ..html_report import render_html
 
@@ -250,6 +249,7 @@ def _write_file(result: BatchResult, fmt: str, target: Path) -> None:
 def _summary_table(result: BatchResult, out: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console(file=out, highlight=False, soft_wrap=True)
     s = result.summary
@@ -263,11 +263,13 @@ def _summary_table(result: BatchResult, out: TextIO) -> None:
         for r in bad[:LISTED_MAX]:
             first = next(iter(r.item.findings), None)
             why = r.reason if fixing and r.reason else (f"{first.code}: {first.message}" if first else "")
-            listing.add_row(r.path, r.final_verdict, why)
+            # Text, not str: a file name like "x[/y]z.mp4" is not rich markup (MarkupError)
+            listing.add_row(Text(printable(r.path)), r.final_verdict, Text(printable(why)))
         console.print(listing)
         if len(bad) > LISTED_MAX:
             console.print(f"... and {len(bad) - LISTED_MAX} more")
-    table = Table(title=f"preflight batch: profile {result.profile}, orientation {result.settings.orientation}",
+    table = Table(title=Text(printable(f"preflight batch: profile {result.profile}, "
+                                       f"orientation {result.settings.orientation}")),
                   title_justify="left", show_edge=False)  # fmt: skip
     content = result.settings.content
     for name in ("files", "pass", "fixable", "fail", *(["pose not checked"] if content else []),
