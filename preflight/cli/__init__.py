@@ -2,9 +2,10 @@
 
 Each command lives in its own module ``preflight/cli/<name>_cmd.py`` exposing ``command``; modules are
 imported only when their command runs, so ``preflight probe`` never pays for mediapipe or httpx.
-:func:`main` turns every error into one line ``code: message`` and the exit codes of DESIGN.md:
-0 all pass, 1 some input fails, 2 usage error, 3 internal error. ``--debug`` or ``PREFLIGHT_DEBUG=1``
-lets the traceback through.
+:func:`main` turns every error into one line ``preflight: code: message`` and the exit codes of
+DESIGN.md: 0 all pass, 1 some input fails, 2 usage error, 3 internal error. click's own usage errors
+(unknown option, missing argument, bad choice) are such a line too, coded ``usage.invalid`` and
+pointing at the command's ``--help``. ``--debug`` or ``PREFLIGHT_DEBUG=1`` lets the traceback through.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 
 import click
 
-from ..errors import PreflightError, UsageError
+from ..errors import PreflightError, UsageError, printable
 
 __all__ = ["cli", "main", "run"]
 
@@ -92,20 +93,28 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("preflight: interrupted", err=True)
         return 130
-    except click.ClickException as exc:
-        exc.show()
+    except click.exceptions.NoArgsIsHelpError as exc:  # `preflight`, `preflight jobs`: show what there is
+        if exc.ctx is not None:
+            click.echo(exc.ctx.get_help())
+        _say(f"usage.invalid: missing a command ({_help_hint(exc.ctx, argv)})")
         return EXIT_USAGE
+    except click.UsageError as exc:  # unknown option, missing argument, bad choice or value
+        _say(f"usage.invalid: {exc.format_message()} ({_help_hint(exc.ctx, argv)})")
+        return EXIT_USAGE
+    except click.ClickException as exc:  # click.FileError and the like: the environment, not the usage
+        _say(f"{_CLICK_CODES.get(type(exc).__name__, 'usage.invalid')}: {exc.format_message()}")
+        return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except UsageError as exc:
         if debug:
             raise
-        click.echo(f"preflight: {exc.one_line()}", err=True)
+        _say(exc.one_line())
         return EXIT_USAGE
     except PreflightError as exc:
         if debug:
             raise
-        click.echo(f"preflight: {exc.one_line()}", err=True)
+        _say(exc.one_line())
         return EXIT_FAIL
     except KeyboardInterrupt:
         click.echo("preflight: interrupted", err=True)
@@ -115,13 +124,28 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        click.echo(
-            f"preflight: internal.error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
-            err=True,
-        )
+        _say(f"internal.error: {type(exc).__name__}: {exc} (rerun with --debug for details)")
         return EXIT_INTERNAL
     # In non-standalone mode click returns the code of a click.exceptions.Exit (see exit_with).
     return result if isinstance(result, int) else EXIT_OK
+
+
+_CLICK_CODES = {"FileError": "file.unreadable"}
+"""click's non-usage exceptions -> finding code (click.File arguments; none in use today)."""
+
+
+def _say(line: str) -> None:
+    """The one line on stderr: ``preflight: code: message``, whatever the message holds."""
+    click.echo(f"preflight: {printable(' '.join(line.split(' ')).strip())}", err=True)
+
+
+def _help_hint(ctx: click.Context | None, argv: list[str] | None) -> str:
+    """``preflight check --help``: where the failing command's options are listed. click gives no
+    context for some errors (``fix -o`` without a value): then the command named in ``argv``."""
+    if ctx is not None:
+        return f"{ctx.command_path} --help"
+    named = next((a for a in (sys.argv[1:] if argv is None else argv) if a in COMMANDS), None)
+    return f"preflight {named} --help" if named else "preflight --help"
 
 
 def run() -> None:
