@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import click
 import pytest
 
-from preflight.cli import main
+from preflight.cli import Terminated, main
 from preflight.samples import make_clip
 
 
@@ -103,10 +106,10 @@ def test_help_and_version_still_print_and_exit_0(capsys: pytest.CaptureFixture[s
     assert out.startswith("Usage: preflight") or out.startswith("preflight, version")
 
 
-def run_preflight(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run_preflight(*args: str, stdout: int = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "PREFLIGHT_DEBUG"}
-    return subprocess.run([sys.executable, "-m", "preflight", *args], capture_output=True, text=True, env=env,
-                          timeout=120, **kwargs)  # type: ignore[call-overload]  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "preflight", *args], stdout=stdout, stderr=subprocess.PIPE,
+                          text=True, env=env, timeout=120)  # fmt: skip
 
 
 def test_usage_error_in_a_real_process() -> None:
@@ -127,3 +130,125 @@ def test_a_profile_threshold_that_is_not_a_number_is_refused(
     profile.write_text('base = "kling-v2.6"\n[content]\npose_min_torso_share = nan\nblur_min_variance = inf\n')
     code, _, err = run(capsys, "check", "--profile", str(profile), str(clip))
     assert code == 2 and err.startswith("preflight: profile.invalid: ")
+
+
+# --- interrupts: Ctrl-C and SIGTERM ------------------------------------------------------------
+
+
+def _raising(exc: BaseException):  # type: ignore[no-untyped-def]
+    def boom(*args: object, **kwargs: object) -> None:
+        raise exc
+
+    return boom
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "line"),
+    [(KeyboardInterrupt(), 130, "preflight: interrupted: stopped by Ctrl-C (SIGINT)"),
+     (Terminated(), 143, "preflight: interrupted: stopped by SIGTERM")],
+)  # fmt: skip
+def test_an_interrupt_is_one_coded_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, clip: Path,
+    exc: BaseException, code: int, line: str,
+) -> None:  # fmt: skip
+    """Was a blank line (click's) and an uncoded "preflight: interrupted"."""
+    from preflight import api
+
+    monkeypatch.setattr(api, "check", _raising(exc))
+    assert run(capsys, "check", str(clip)) == (code, "", line + "\n")
+
+
+def test_a_question_on_a_closed_stdin_is_not_an_interrupt(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, clip: Path
+) -> None:
+    """click.confirm turns the end of stdin into Abort, which read as "interrupted" (exit 130)."""
+    from preflight import api
+
+    def ask(*args: object, **kwargs: object) -> None:
+        try:
+            raise EOFError
+        except EOFError:
+            raise click.exceptions.Abort() from None  # what click.confirm does
+
+    monkeypatch.setattr(api, "check", ask)
+    code, _, err = run(capsys, "check", str(clip))
+    assert (code, err) == (2, "preflight: usage.invalid: a question went unanswered: stdin ended "
+                              "(pass --yes to answer yes)\n")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1080p MPEG-4 Part 2: fix must re-encode it to H.264, which takes seconds."""
+    return make_clip(tmp_path_factory.mktemp("sig") / "long.mp4", duration=10, width=1920, height=1080,
+                     codec="mpeg4")  # fmt: skip
+
+
+def _stop_mid_encode(args: list[str], outdir: Path, signum: int) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PREFLIGHT_DEBUG"}
+    child = subprocess.Popen([sys.executable, "-m", "preflight", *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not list(outdir.glob("**/.*.part.*")):  # the encode's temporary output exists
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "no temporary output appeared"
+            time.sleep(0.02)
+        time.sleep(0.3)  # well into the encode
+        assert child.poll() is None, "finished before the signal: make the clip longer"
+        child.send_signal(signum)
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    return subprocess.CompletedProcess(child.args, child.returncode, out, err)
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "line"),
+    [(signal.SIGINT, 130, "preflight: interrupted: stopped by Ctrl-C (SIGINT)"),
+     (signal.SIGTERM, 143, "preflight: interrupted: stopped by SIGTERM")],
+)  # fmt: skip
+def test_fix_stopped_mid_encode_says_so_and_leaves_nothing(
+    tmp_path: Path, long_clip: Path, signum: int, code: int, line: str
+) -> None:
+    """SIGTERM used to kill the process outright (exit -15) and leave the half-written temporary file."""
+    out = tmp_path / "out"
+    done = _stop_mid_encode(["fix", "--no-content", "-o", str(out), str(long_clip)], out, signum)
+    assert (done.returncode, done.stderr) == (code, line + "\n")
+    assert "Traceback" not in done.stdout
+    assert list(out.iterdir()) == []  # no temporary file, no partial output
+
+
+def test_batch_stopped_by_sigterm_keeps_its_state_and_says_how_far_it_got(tmp_path: Path, long_clip: Path) -> None:
+    out = tmp_path / "ready"
+    done = _stop_mid_encode(["batch", "--no-content", "-q", "-j", "1", "-o", str(out), str(long_clip)], out,
+                            signal.SIGTERM)  # fmt: skip
+    assert done.returncode == 143, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("preflight: interrupted: stopped by SIGTERM; 0 of 1 file(s) done, state kept in ")
+    assert not list(out.glob("**/.*.part.*")) and not list(out.glob("*.mp4"))
+
+
+# --- a closed stdout ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["check", "--no-content"], ["check", "--no-content", "--json"], ["probe"],
+     ["batch", "--check-only", "--no-content", "-q", "-j", "1", "--jsonl"], ["--help"], ["profiles", "list"]],
+)  # fmt: skip
+def test_a_reader_that_leaves_early_ends_the_run_quietly(tmp_path: Path, clip: Path, args: list[str]) -> None:
+    """`preflight check ... | head -1`: was exit 120 with "Exception ignored ... BrokenPipeError" (or
+    exit 1 from click), now exit 141 and nothing on stderr, as SIGPIPE ends other tools."""
+    if args[0] in ("check", "probe", "batch"):
+        args = [*args, str(clip)]
+    if args[0] == "batch":
+        args = [*args, "--state", str(tmp_path / "state.jsonl")]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first byte
+    try:
+        done = run_preflight(*args, stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")

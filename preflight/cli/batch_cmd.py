@@ -14,7 +14,7 @@ from ..batch import BatchResult, FileResult, run_batch
 from ..errors import printable
 from ..models import describe_skipped
 from ..report import item_to_dict, report_to_dict, skipped_to_dict, to_json, write_report
-from . import exit_with
+from . import exit_with, interrupted
 from .options import (
     FIX_OPTION_NAMES,
     check_window,
@@ -28,7 +28,6 @@ from .options import (
     strict_option,
 )
 
-EXIT_INTERRUPTED = 130
 LISTED_MAX = 25
 """Files not passing listed by name in the text summary (the rest are counted)."""
 
@@ -173,13 +172,9 @@ def command(
             _summary_table(result, sys.stderr)
     if report_path and file_fmt:
         _write_file(result, file_fmt, Path(report_path))
-    if result.interrupted:
-        click.echo(
-            f"preflight: interrupted; {len(result.results)} of {result.total} file(s) done, "
-            f"state kept in {result.state_path} (rerun with --resume)",
-            err=True,
-        )
-        exit_with(EXIT_INTERRUPTED)
+    if result.interrupted:  # 130 after Ctrl-C, 143 after SIGTERM
+        exit_with(interrupted(f"{len(result.results)} of {result.total} file(s) done, "
+                              f"state kept in {result.state_path} (rerun with --resume)"))  # fmt: skip
     exit_with(0 if result.ok else 1)
 
 
