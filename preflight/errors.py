@@ -46,6 +46,7 @@ __all__ = [
     "UsageError",
     "ValidationError",
     "map_av_errors",
+    "os_error_code",
     "printable",
 ]
 
@@ -176,3 +177,20 @@ def _spelt(match: re.Match[str]) -> str:
     if 0xDC80 <= n <= 0xDCFF:  # surrogateescape: the undecodable byte n - 0xDC00
         return f"\\x{n - 0xDC00:02x}"
     return f"\\x{n:02x}" if n <= 0xFF else f"\\u{n:04x}"
+
+
+def os_error_code(exc: OSError) -> str:
+    """The finding code for an OS error nothing more specific caught (a report or state file that
+    cannot be written, an output folder that cannot be made): ``file.not_found``, ``file.is_directory``,
+    ``file.permission_denied`` (also a read-only file system), ``disk.full`` (also a quota) or ``os.error``."""
+    import errno
+
+    if isinstance(exc, FileNotFoundError | NotADirectoryError):
+        return "file.not_found"
+    if isinstance(exc, IsADirectoryError):
+        return "file.is_directory"
+    if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+        return "file.permission_denied"
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "disk.full"
+    return "os.error"

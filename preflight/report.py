@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, TextIO
 from xml.etree import ElementTree as ET
 
-from .errors import printable
+from .errors import PreflightError, os_error_code, printable
 from .models import Item, MediaInfo, Report, Severity, Skipped, describe_skipped, skip_counts, to_dict
 
 __all__ = ["FORMATS", "describe_media", "report_to_dict", "skipped_to_dict", "summary_words", "to_json",
-           "verdict_words", "write_report", "write_report_file"]  # fmt: skip
+           "verdict_words", "write_file", "write_report", "write_report_file"]  # fmt: skip
 
 
 def report_to_dict(report: Report, extra: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
@@ -223,16 +223,36 @@ def _umask() -> int:
 
 
 def write_report_file(report: Report, fmt: str, path: str | os.PathLike[str]) -> Path:
-    """Write atomically: a temporary file in the same folder, then a rename."""
+    """Write the report to ``path`` (see :func:`write_file`)."""
+    return write_file(path, lambda out: write_report(report, fmt, out))
+
+
+def write_file(path: str | os.PathLike[str], write: Callable[[TextIO], None], what: str = "the report") -> Path:
+    """Call ``write`` on ``path`` opened as UTF-8 text: atomically (a temporary file in the same
+    folder, then a rename) when ``path`` is or will be a regular file; straight into it when it is a
+    device, FIFO or terminal (``--report /dev/stdout``), which a rename would replace. A symbolic
+    link is followed, not replaced. An OS error becomes a :class:`PreflightError` that names ``path``
+    (not the temporary file) with the code of :func:`preflight.errors.os_error_code`."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            write_report(report, fmt, fh)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is meant to be shared
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if target.exists() and not target.is_file() and not target.is_dir():
+            with open(target, "w", encoding="utf-8") as fh:
+                write(fh)
+            return target
+        if target.is_symlink():
+            target = target.resolve()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                write(fh)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is meant to be shared
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except BrokenPipeError:  # --report /dev/stdout into a pipe whose reader left: the CLI's to handle
         raise
+    except OSError as exc:
+        raise PreflightError(f"{path}: cannot write {what}: {exc.strerror or exc}", os_error_code(exc)) from exc
     return target

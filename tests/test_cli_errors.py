@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import re
 import signal
@@ -252,3 +254,83 @@ def test_a_reader_that_leaves_early_ends_the_run_quietly(tmp_path: Path, clip: P
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+# --- the environment, not a bug ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("exc", "line"),
+    [(PermissionError(errno.EACCES, "Permission denied", "/srv/out/r.json"),
+      "preflight: file.permission_denied: /srv/out/r.json: Permission denied"),
+     (OSError(errno.EROFS, "Read-only file system", "/mnt/ro/x"), "preflight: file.permission_denied: /mnt/ro/x: "
+                                                                  "Read-only file system"),
+     (FileNotFoundError(errno.ENOENT, "No such file or directory", "/gone"),
+      "preflight: file.not_found: /gone: No such file or directory"),
+     (OSError(errno.ENOSPC, "No space left on device", "/full/out.mp4"),
+      "preflight: disk.full: /full/out.mp4: No space left on device"),
+     (OSError(errno.EIO, "Input/output error"), "preflight: os.error: Input/output error"),
+     (OSError(errno.EXDEV, "Invalid cross-device link", "/a\nb", None, "/c"),
+      "preflight: os.error: /a\\nb -> /c: Invalid cross-device link"),
+     (MemoryError(), "preflight: memory.exhausted: this machine ran out of memory (try fewer --jobs, or smaller "
+                     "inputs)")],
+)  # fmt: skip
+def test_os_errors_are_the_environment_exit_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, clip: Path, exc: BaseException, line: str
+) -> None:
+    """These were internal.error (exit 3, "a bug") with Python's "[Errno 13] ..." wording."""
+    from preflight import api
+
+    monkeypatch.setattr(api, "check", _raising(exc))
+    assert run(capsys, "check", str(clip)) == (1, "", line + "\n")
+    monkeypatch.setenv("PREFLIGHT_DEBUG", "1")
+    with pytest.raises(type(exc)):
+        main(["check", str(clip)])
+
+
+needs_linux_fs = pytest.mark.skipif(not Path("/proc/self").is_dir() or not Path("/sys/kernel").is_dir(),
+                                    reason="uses /proc and /sys, where nobody (not even root) may create a file")
+
+
+@needs_linux_fs
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [(["check", "--report", "/proc/preflight-report.json"],
+      "preflight: file.not_found: /proc/preflight-report.json: cannot write the report: No such file or directory"),
+     (["check", "--report", "/sys/kernel/preflight.xml"],
+      "preflight: file.permission_denied: /sys/kernel/preflight.xml: cannot write the report: Permission denied"),
+     (["batch", "--check-only", "-q", "--report", "/sys/kernel/preflight.json"],
+      "preflight: file.permission_denied: /sys/kernel/preflight.json: cannot write the report: Permission denied"),
+     (["batch", "--check-only", "-q", "--state", "/proc/preflight-state.jsonl"],
+      "preflight: file.not_found: /proc/preflight-state.jsonl: No such file or directory")],
+)  # fmt: skip
+def test_a_report_or_state_file_that_cannot_be_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, clip: Path, args: list[str], line: str
+) -> None:
+    """Was internal.error, naming the hidden temporary file (/proc/.preflight-report.json.x1y2.tmp)."""
+    if args[0] == "batch" and "--state" not in args:
+        args = [*args, "--state", str(tmp_path / "state.jsonl")]
+    code, _, err = run(capsys, *args, "--no-content", str(clip))
+    assert (code, err) == (1, line + "\n")
+
+
+def test_a_report_into_a_fifo_or_through_a_link_does_not_replace_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, clip: Path
+) -> None:
+    """The atomic rename replaced whatever was at --report: as root, `--report /dev/stdout` put a
+    regular file where the system's /dev/stdout link was (tested here on a FIFO and a link of our own)."""
+    import threading
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    code, _, err = run(capsys, "check", "--no-content", "--report", str(fifo), str(clip))
+    reader.join(timeout=30)
+    assert (code, err) == (0, "") and json.loads(got[0])["summary"]["pass"] == 1
+    assert fifo.is_fifo()
+    real, link = tmp_path / "real.xml", tmp_path / "link.xml"
+    link.symlink_to(real)
+    assert run(capsys, "check", "--no-content", "--report", str(link), str(clip))[0] == 0
+    assert link.is_symlink() and real.read_text().startswith('<?xml version="1.0"')

@@ -25,7 +25,7 @@ from typing import Any
 
 import click
 
-from ..errors import PreflightError, UsageError, printable
+from ..errors import PreflightError, UsageError, os_error_code, printable
 
 __all__ = ["Terminated", "cli", "interrupted", "main", "run"]
 
@@ -173,6 +173,16 @@ def main(argv: list[str] | None = None) -> int:
         return interrupted(cause=exc)  # during parsing into Abort, above)
     except BrokenPipeError:
         return EXIT_BROKEN_PIPE
+    except OSError as exc:  # the environment (a folder that cannot be written, a full disk), not a bug
+        if debug:
+            raise
+        _say(f"{os_error_code(exc)}: {_os_error_words(exc)}")
+        return EXIT_FAIL
+    except MemoryError:
+        if debug:
+            raise
+        _say("memory.exhausted: this machine ran out of memory (try fewer --jobs, or smaller inputs)")
+        return EXIT_FAIL
     except Exception as exc:
         if debug:
             raise
@@ -225,6 +235,13 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 _handler_pid: dict[str, int] = {}
+
+
+def _os_error_words(exc: OSError) -> str:
+    """``/out/report.json: Permission denied``: the file and the system's words, no ``[Errno 13]``."""
+    words = exc.strerror or str(exc) or type(exc).__name__
+    where = [os.fsdecode(f) for f in (exc.filename, exc.filename2) if f is not None]
+    return f"{' -> '.join(where)}: {words}" if where else words
 
 
 def _help_hint(ctx: click.Context | None, argv: list[str] | None) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -13,7 +11,7 @@ import click
 from ..batch import BatchResult, FileResult, run_batch
 from ..errors import printable
 from ..models import describe_skipped
-from ..report import item_to_dict, report_to_dict, skipped_to_dict, to_json, write_report
+from ..report import item_to_dict, report_to_dict, skipped_to_dict, to_json, write_file, write_report
 from . import exit_with, interrupted
 from .options import (
     FIX_OPTION_NAMES,
@@ -227,18 +225,13 @@ def _write(result: BatchResult, fmt: str, out: TextIO) -> None:
 
 
 def _write_file(result: BatchResult, fmt: str, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if fmt == "text":
-                _summary_table(result, fh)
-            else:
-                _write(result, fmt, fh)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    def write(fh: TextIO) -> None:
+        if fmt == "text":
+            _summary_table(result, fh)
+        else:
+            _write(result, fmt, fh)
+
+    write_file(target, write)
 
 
 def _summary_table(result: BatchResult, out: TextIO) -> None:
