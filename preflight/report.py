@@ -94,15 +94,26 @@ def summary_words(report: Report) -> str:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def to_json(data: Any, indent: int | None = None) -> str:
+def to_json(data: Any, indent: int | None = None, out: TextIO | None = None) -> str:
     """``json.dumps`` that any UTF-8 stream can take: a byte of a file name that was not UTF-8 (a
-    lone surrogate, which UTF-8 cannot encode and strict JSON parsers refuse) becomes the text ``\\xff``."""
-    text = json.dumps(data, indent=indent, ensure_ascii=False)
-    return _SURROGATE.sub(lambda m: printable(m.group()).replace("\\", "\\\\"), text)
+    lone surrogate, which UTF-8 cannot encode and strict JSON parsers refuse) becomes the text ``\\xff``.
+    For an ``out`` that is not UTF-8 (``PYTHONIOENCODING=ascii``) everything else is ``\\u`` escaped."""
+    encoding = (getattr(out, "encoding", None) or "utf-8").lower().replace("_", "-")
+    return json.dumps(_no_surrogates(data), indent=indent, ensure_ascii=not encoding.startswith("utf"))
+
+
+def _no_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub(lambda m: printable(m.group()), value)
+    if isinstance(value, Mapping):
+        return {_no_surrogates(k): _no_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_no_surrogates(v) for v in value]
+    return value
 
 
 def write_json(report: Report, out: TextIO, color: bool = False) -> None:
-    out.write(to_json(report_to_dict(report), indent=2))
+    out.write(to_json(report_to_dict(report), indent=2, out=out))
     out.write("\n")
 
 

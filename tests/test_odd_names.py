@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -175,3 +177,28 @@ def test_batch_takes_an_undecodable_name(capsys: pytest.CaptureFixture[str], tmp
     out, err = capsys.readouterr()
     assert code == 1, err
     assert '"path": "' + str(root).replace("\\", "\\\\") + '/caf\\\\xe9.mp4"' in out
+
+
+def _preflight(*args: str, encoding: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PREFLIGHT_DEBUG"} | {"PYTHONIOENCODING": encoding}
+    return subprocess.run([sys.executable, "-m", "preflight", *args], capture_output=True, text=True, env=env,
+                          encoding="utf-8", errors="surrogateescape", timeout=120)  # fmt: skip
+
+
+def test_a_strict_stdout_spells_out_what_it_cannot_encode(odd_dir: Path, tmp_path: Path) -> None:
+    """A UTF-8 locale's stdout is strict: fix's listing of an undecodable name was internal.error."""
+    done = _preflight("fix", "--dry-run", "--no-content", "-o", str(tmp_path / "out"), str(odd_dir),
+                      encoding="utf-8:strict")  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "caf\\udce9.mp4" in done.stdout  # backslashreplace; reports proper spell it caf\\xe9.mp4
+
+
+def test_json_on_an_ascii_stdout_is_still_json(tmp_path: Path) -> None:
+    from preflight.samples import make_clip
+
+    make_clip(tmp_path / "vidéo d'été ✓.mp4", duration=4, width=360, height=360)
+    shutil.copy(tmp_path / "vidéo d'été ✓.mp4", tmp_path / BAD_BYTE_NAME)
+    done = _preflight("check", "--no-content", "--json", str(tmp_path), encoding="ascii")
+    assert done.returncode == 0, done.stderr
+    paths = sorted(Path(i["path"]).name for i in json.loads(done.stdout)["items"])
+    assert paths == ["caf\\xe9.mp4", "vidéo d'été ✓.mp4"]

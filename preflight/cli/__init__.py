@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import logging
 import os
 import signal
@@ -261,6 +262,8 @@ def run() -> None:
         from ..nativelog import filter_native_logs
 
         filter_native_logs()
+    if isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.errors == "strict":
+        sys.stdout.reconfigure(errors="backslashreplace")  # a character stdout's encoding lacks: spelt out
     _handler_pid["pid"] = os.getpid()
     signal.signal(signal.SIGTERM, _on_sigterm)
     code = main()

@@ -134,7 +134,7 @@ def command(
 
     def stream(result: FileResult) -> None:
         if jsonl:
-            sys.stdout.write(to_json(_jsonl_line(result, outdir is not None)) + "\n")
+            sys.stdout.write(to_json(_jsonl_line(result, outdir is not None), out=sys.stdout) + "\n")
             sys.stdout.flush()
 
     result = run_batch(
@@ -160,7 +160,7 @@ def command(
         window=window,
     )
     if jsonl:
-        sys.stdout.write(to_json({"event": "summary", **_summary(result)}) + "\n")
+        sys.stdout.write(to_json({"event": "summary", **_summary(result)}, out=sys.stdout) + "\n")
         _summary_table(result, sys.stderr)
     elif stdout_fmt == "text":
         _summary_table(result, sys.stdout)
@@ -214,7 +214,7 @@ def _write(result: BatchResult, fmt: str, out: TextIO) -> None:
     if fmt == "json":
         data = report_to_dict(result.report, extra=result.fixes() if fixing else None)
         data["batch"] = _summary(result)
-        out.write(to_json(data, indent=2) + "\n")
+        out.write(to_json(data, indent=2, out=out) + "\n")
     elif fmt == "html":
         from ..html_report import render_html
 
