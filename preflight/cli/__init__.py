@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             _say("usage.invalid: a question went unanswered: stdin ended (pass --yes to answer yes)")
             return EXIT_USAGE
         return interrupted(cause=exc.__cause__ or exc.__context__)
-    except click.exceptions.NoArgsIsHelpError as exc:  # `preflight`, `preflight jobs`: show what there is
+    except _NO_ARGS_IS_HELP as exc:  # `preflight`, `preflight jobs`: show what there is
         if exc.ctx is not None:
             click.echo(exc.ctx.get_help())
         _say(f"usage.invalid: missing a command ({_help_hint(exc.ctx, argv)})")
@@ -192,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     # In non-standalone mode click returns the code of a click.exceptions.Exit (see exit_with).
     return result if isinstance(result, int) else EXIT_OK
 
+
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+"""click 8.2+ raises it for a group given no command; 8.1 prints the help and exits 0 itself."""
 
 _CLICK_CODES = {"FileError": "file.unreadable"}
 """click's non-usage exceptions -> finding code (click.File arguments; none in use today)."""
