@@ -25,6 +25,7 @@ Messages never contain secrets: providers build them from status, code and the p
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,6 +46,8 @@ __all__ = [
     "UsageError",
     "ValidationError",
     "map_av_errors",
+    "os_error_code",
+    "printable",
 ]
 
 
@@ -62,8 +65,9 @@ class PreflightError(Exception):
         return self.message
 
     def one_line(self) -> str:
-        """The form the CLI prints: ``code: message`` on a single line."""
-        return f"{self.code}: {' '.join(self.message.split())}"
+        """The form the CLI prints: ``code: message`` on a single line (a newline in a file name
+        shows as ``\\n``: see :func:`printable`)."""
+        return f"{self.code}: {printable(self.message.strip())}"
 
 
 class UsageError(PreflightError):
@@ -151,3 +155,43 @@ def map_av_errors(path: str, code: str = "decode.error") -> Iterator[None]:
 def _av_reason(exc: Exception) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return " ".join(str(text).split())
+
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` safe for one line of a terminal, a log or an XML file: control characters spelt out
+    like Python does (``\\n``, ``\\t``, ``\\x1b``), a byte of a file name that was not UTF-8 (a lone
+    surrogate from ``surrogateescape``) as ``\\xff``, line and paragraph separators and the two
+    non-characters XML forbids as ``\\u2028``... Anything else (accents, emoji, right-to-left) is kept."""
+    return _UNPRINTABLE.sub(_spelt, text)
+
+
+def _spelt(match: re.Match[str]) -> str:
+    char = match.group()
+    n = ord(char)
+    if char in _NAMED:
+        return _NAMED[char]
+    if 0xDC80 <= n <= 0xDCFF:  # surrogateescape: the undecodable byte n - 0xDC00
+        return f"\\x{n - 0xDC00:02x}"
+    return f"\\x{n:02x}" if n <= 0xFF else f"\\u{n:04x}"
+
+
+def os_error_code(exc: OSError) -> str:
+    """The finding code for an OS error nothing more specific caught (a report or state file that
+    cannot be written, an output folder that cannot be made): ``file.not_found``, ``file.is_directory``,
+    ``output.not_writable`` (no permission, a read-only file system), ``output.no_space`` (also a
+    quota) or ``os.error``: the same codes fix and batch give for their media outputs."""
+    import errno
+
+    if isinstance(exc, FileNotFoundError | NotADirectoryError):
+        return "file.not_found"
+    if isinstance(exc, IsADirectoryError):
+        return "file.is_directory"
+    if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+        return "output.not_writable"
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "output.no_space"
+    return "os.error"

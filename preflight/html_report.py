@@ -3,7 +3,9 @@
 A row per file: preview (sampled frames with the pose skeleton, embedded as ``data:`` URIs), path,
 verdict, the media line and the findings; with ``fix`` results also the output, the actions and the
 re-check's verdict. Rows sort by clicking a column header and filter by verdict buttons and a search
-box (inline JavaScript). Every path and message is HTML-escaped; a Content-Security-Policy forbids
+box (inline JavaScript). Every path and message is HTML-escaped, and its control characters and
+undecodable bytes spelt out (``\\n``, ``\\x1b``, ``\\xff``: :func:`preflight.errors.printable`) so a name
+shows as the one it is and the page encodes as UTF-8; a Content-Security-Policy forbids
 anything but the inline style, the inline script and ``data:`` images, so a report opened from a
 shared folder cannot fetch or run anything else.
 """
@@ -16,6 +18,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from .errors import printable
 from .models import Finding, Item, Report, Severity, Skipped, describe_skipped
 from .report import FORMATS, describe_media
 
@@ -111,7 +114,7 @@ _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(printable(str(value)), quote=True)
 
 
 def render_html(

@@ -9,6 +9,7 @@ show`` print every threshold with its value.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -59,5 +60,5 @@ def validate_content_gates(values: dict[str, Any], origin: str) -> None:
         elif isinstance(known[key], bool):
             if not isinstance(value, bool):
                 raise ProfileError(f"{origin}: [content] {key} must be true or false, not {value!r}")
-        elif isinstance(value, bool) or not isinstance(value, int | float):
+        elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise ProfileError(f"{origin}: [content] {key} must be a number, not {value!r}")

@@ -2,25 +2,55 @@
 
 Each command lives in its own module ``preflight/cli/<name>_cmd.py`` exposing ``command``; modules are
 imported only when their command runs, so ``preflight probe`` never pays for mediapipe or httpx.
-:func:`main` turns every error into one line ``code: message`` and the exit codes of DESIGN.md:
-0 all pass, 1 some input fails, 2 usage error, 3 internal error. ``--debug`` or ``PREFLIGHT_DEBUG=1``
-lets the traceback through.
+:func:`main` turns every error into one line ``preflight: code: message`` and the exit codes of
+DESIGN.md: 0 all pass, 1 some input fails, 2 usage error, 3 internal error. click's own usage errors
+(unknown option, missing argument, bad choice) are such a line too, coded ``usage.invalid`` and
+pointing at the command's ``--help``. ``--debug`` or ``PREFLIGHT_DEBUG=1`` lets the traceback through.
+
+Ctrl-C ends a run with ``preflight: interrupted: stopped by Ctrl-C (SIGINT)``, exit 130. :func:`run`
+(the script) turns SIGTERM into the same path, a :class:`Terminated` raised in the main thread, so
+``finally`` blocks run and temporary files go; it ends with exit 143. A closed stdout (``preflight
+check ... | head -1``) ends the run quietly with exit 141, as SIGPIPE ends other Unix tools.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import logging
 import os
+import signal
 import sys
+from typing import Any
 
 import click
 
-from ..errors import PreflightError, UsageError
+from ..errors import PreflightError, UsageError, os_error_code, printable
 
-__all__ = ["cli", "main", "run"]
+__all__ = ["Terminated", "cli", "interrupted", "main", "run"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as a shell reports a program Ctrl-C ended
+EXIT_BROKEN_PIPE = 128 + 13  # 141: SIGPIPE's number (not in Windows' signal module)
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread by :func:`run`'s handler.
+
+    A KeyboardInterrupt so that everything that cleans up after Ctrl-C (``finally`` blocks, the
+    removal of a half-written output, batch's stop that keeps finished files) does so after SIGTERM too.
+    """
+
+
+class _Through(Exception):
+    """Carries an interrupt or a closed stdout past click's ``main``, which would print a blank line
+    and turn the first into a bare ``Abort`` (which signal was it?) and the second into ``sys.exit(1)``."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(cause)
+        self.cause = cause
 
 # Command name -> module under preflight.cli. Order is the order of `preflight --help`.
 COMMANDS = {
@@ -49,6 +79,20 @@ class LazyGroup(click.Group):
             return None
         module = importlib.import_module(f"{__name__}.{module_name}")
         return module.command
+
+    # The root group parses (and prints --help) in make_context and runs the command in invoke.
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:  # fmt: skip
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except (KeyboardInterrupt, BrokenPipeError) as exc:
+            raise _Through(exc) from exc
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, BrokenPipeError) as exc:
+            raise _Through(exc) from exc
 
 
 def _module_exists(module_name: str) -> bool:
@@ -87,41 +131,130 @@ def _init_logging(level: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``preflight`` script; returns the exit code."""
     debug = os.environ.get("PREFLIGHT_DEBUG") == "1" or "--debug" in (argv or sys.argv[1:])
+    _received.clear()
     try:
         result = cli.main(args=argv, prog_name="preflight", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("preflight: interrupted", err=True)
-        return 130
-    except click.ClickException as exc:
-        exc.show()
+    except _Through as exc:
+        if isinstance(exc.cause, BrokenPipeError):
+            return EXIT_BROKEN_PIPE  # the reader has gone: nothing to say, and nowhere to say it
+        if debug:
+            import traceback
+
+            traceback.print_exception(exc.cause)
+        return interrupted(cause=exc.cause)
+    except click.exceptions.Abort as exc:  # click.confirm: Ctrl-C or end of input at the question
+        if isinstance(exc.__cause__ or exc.__context__, EOFError):
+            _say("usage.invalid: a question went unanswered: stdin ended (pass --yes to answer yes)")
+            return EXIT_USAGE
+        return interrupted(cause=exc.__cause__ or exc.__context__)
+    except _NO_ARGS_IS_HELP as exc:  # `preflight`, `preflight jobs`: show what there is
+        if exc.ctx is not None:
+            click.echo(exc.ctx.get_help())
+        _say(f"usage.invalid: missing a command ({_help_hint(exc.ctx, argv)})")
         return EXIT_USAGE
+    except click.UsageError as exc:  # unknown option, missing argument, bad choice or value
+        _say(f"usage.invalid: {exc.format_message()} ({_help_hint(exc.ctx, argv)})")
+        return EXIT_USAGE
+    except click.ClickException as exc:  # click.FileError and the like: the environment, not the usage
+        _say(f"{_CLICK_CODES.get(type(exc).__name__, 'preflight.error')}: {exc.format_message()}")
+        return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except UsageError as exc:
         if debug:
             raise
-        click.echo(f"preflight: {exc.one_line()}", err=True)
+        _say(exc.one_line())
         return EXIT_USAGE
     except PreflightError as exc:
         if debug:
             raise
-        click.echo(f"preflight: {exc.one_line()}", err=True)
+        _say(exc.one_line())
         return EXIT_FAIL
-    except KeyboardInterrupt:
-        click.echo("preflight: interrupted", err=True)
-        return 130
+    except KeyboardInterrupt as exc:  # before or after the command ran (click's main turns one
+        return interrupted(cause=exc)  # during parsing into Abort, above)
     except BrokenPipeError:
-        return EXIT_OK
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:  # the environment (a folder that cannot be written, a full disk), not a bug
+        if debug:
+            raise
+        _say(f"{os_error_code(exc)}: {_os_error_words(exc)}")
+        return EXIT_FAIL
+    except MemoryError:
+        if debug:
+            raise
+        _say("memory.exhausted: this machine ran out of memory (try fewer --jobs, or smaller inputs)")
+        return EXIT_FAIL
     except Exception as exc:
         if debug:
             raise
-        click.echo(
-            f"preflight: internal.error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
-            err=True,
-        )
+        _say(f"internal.error: {type(exc).__name__}: {exc} (rerun with --debug for details)")
         return EXIT_INTERNAL
     # In non-standalone mode click returns the code of a click.exceptions.Exit (see exit_with).
     return result if isinstance(result, int) else EXIT_OK
+
+
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+"""click 8.2+ raises it for a group given no command; 8.1 prints the help and exits 0 itself."""
+
+_CLICK_CODES = {"FileError": "file.unreadable"}
+"""click's non-usage exceptions -> finding code (click.File arguments; none in use today)."""
+
+
+def _say(line: str) -> None:
+    """The one line on stderr: ``preflight: code: message``, whatever the message holds."""
+    with contextlib.suppress(OSError):  # stderr closed too (`2>&1 | head -1`): nowhere left to say it
+        click.echo(f"preflight: {printable(line.strip())}", err=True)
+
+
+_STOPPED_BY = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+_received: list[int] = []
+"""Signals :func:`run`'s handler turned into :class:`Terminated` during this :func:`main`."""
+
+
+def interrupted(detail: str = "", cause: BaseException | None = None) -> int:
+    """Say that the run was stopped, and by what (one line, code ``interrupted``); return the exit
+    code: 130 after Ctrl-C, 143 after SIGTERM. ``batch``, which lets running files finish after a
+    Ctrl-C, calls it with how far it got."""
+    signum = signal.SIGTERM if isinstance(cause, Terminated) or signal.SIGTERM in _received else signal.SIGINT
+    if signum == signal.SIGINT and _isatty(sys.stderr):
+        click.echo(err=True)  # end the line the terminal's "^C" is on
+    _say(f"interrupted: stopped by {_STOPPED_BY[signum]}" + (f"; {detail}" if detail else ""))
+    return EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    if os.getpid() != _handler_pid.get("pid"):  # a child forked with this handler: die as asked
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    _received.append(signum)
+    raise Terminated
+
+
+_handler_pid: dict[str, int] = {}
+
+
+def _os_error_words(exc: OSError) -> str:
+    """``/out/report.json: Permission denied``: the file and the system's words, no ``[Errno 13]``."""
+    words = exc.strerror or str(exc) or type(exc).__name__
+    where = [os.fsdecode(f) for f in (exc.filename, exc.filename2) if f is not None]
+    return f"{' -> '.join(where)}: {words}" if where else words
+
+
+def _help_hint(ctx: click.Context | None, argv: list[str] | None) -> str:
+    """``preflight check --help``: where the failing command's options are listed. click gives no
+    context for some errors (``fix -o`` without a value): then the command named in ``argv``."""
+    if ctx is not None:
+        return f"{ctx.command_path} --help"
+    named = next((a for a in (sys.argv[1:] if argv is None else argv) if a in COMMANDS), None)
+    return f"preflight {named} --help" if named else "preflight --help"
 
 
 def run() -> None:
@@ -132,7 +265,24 @@ def run() -> None:
         from ..nativelog import filter_native_logs
 
         filter_native_logs()
-    sys.exit(main())
+    if isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.errors == "strict":
+        sys.stdout.reconfigure(errors="backslashreplace")  # a character stdout's encoding lacks: spelt out
+    _handler_pid["pid"] = os.getpid()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    code = main()
+    # Done: a signal now ends the process the default way, with nothing left to clean up.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        sys.stdout.flush()  # what is still buffered: a reader that went early makes this fail
+    except BrokenPipeError:
+        code = EXIT_BROKEN_PIPE
+    except OSError:
+        pass
+    if code == EXIT_BROKEN_PIPE:  # and Python's own flush at exit must not complain about it either
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(code)
 
 
 def exit_with(code: int) -> None:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
 from ..batch import BatchResult, FileResult, run_batch
+from ..errors import printable
 from ..models import describe_skipped
-from ..report import item_to_dict, report_to_dict, skipped_to_dict, write_report
-from . import exit_with
+from ..report import item_to_dict, report_to_dict, skipped_to_dict, to_json, write_file, write_report
+from . import exit_with, interrupted
 from .options import (
     FIX_OPTION_NAMES,
     check_window,
@@ -28,7 +26,6 @@ from .options import (
     strict_option,
 )
 
-EXIT_INTERRUPTED = 130
 LISTED_MAX = 25
 """Files not passing listed by name in the text summary (the rest are counted)."""
 
@@ -137,7 +134,7 @@ def command(
 
     def stream(result: FileResult) -> None:
         if jsonl:
-            sys.stdout.write(json.dumps(_jsonl_line(result, outdir is not None), ensure_ascii=False) + "\n")
+            sys.stdout.write(to_json(_jsonl_line(result, outdir is not None), out=sys.stdout) + "\n")
             sys.stdout.flush()
 
     result = run_batch(
@@ -163,7 +160,7 @@ def command(
         window=window,
     )
     if jsonl:
-        sys.stdout.write(json.dumps({"event": "summary", **_summary(result)}) + "\n")
+        sys.stdout.write(to_json({"event": "summary", **_summary(result)}, out=sys.stdout) + "\n")
         _summary_table(result, sys.stderr)
     elif stdout_fmt == "text":
         _summary_table(result, sys.stdout)
@@ -173,13 +170,9 @@ def command(
             _summary_table(result, sys.stderr)
     if report_path and file_fmt:
         _write_file(result, file_fmt, Path(report_path))
-    if result.interrupted:
-        click.echo(
-            f"preflight: interrupted; {len(result.results)} of {result.total} file(s) done, "
-            f"state kept in {result.state_path} (rerun with --resume)",
-            err=True,
-        )
-        exit_with(EXIT_INTERRUPTED)
+    if result.interrupted:  # 130 after Ctrl-C, 143 after SIGTERM
+        exit_with(interrupted(f"{len(result.results)} of {result.total} file(s) done, "
+                              f"state kept in {result.state_path} (rerun with --resume)"))  # fmt: skip
     exit_with(0 if result.ok else 1)
 
 
@@ -221,8 +214,7 @@ def _write(result: BatchResult, fmt: str, out: TextIO) -> None:
     if fmt == "json":
         data = report_to_dict(result.report, extra=result.fixes() if fixing else None)
         data["batch"] = _summary(result)
-        json.dump(data, out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        out.write(to_json(data, indent=2, out=out) + "\n")
     elif fmt == "html":
         from ..html_report import render_html
 
@@ -233,23 +225,19 @@ def _write(result: BatchResult, fmt: str, out: TextIO) -> None:
 
 
 def _write_file(result: BatchResult, fmt: str, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if fmt == "text":
-                _summary_table(result, fh)
-            else:
-                _write(result, fmt, fh)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    def write(fh: TextIO) -> None:
+        if fmt == "text":
+            _summary_table(result, fh)
+        else:
+            _write(result, fmt, fh)
+
+    write_file(target, write)
 
 
 def _summary_table(result: BatchResult, out: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console(file=out, highlight=False, soft_wrap=True)
     s = result.summary
@@ -263,11 +251,13 @@ def _summary_table(result: BatchResult, out: TextIO) -> None:
         for r in bad[:LISTED_MAX]:
             first = next(iter(r.item.findings), None)
             why = r.reason if fixing and r.reason else (f"{first.code}: {first.message}" if first else "")
-            listing.add_row(r.path, r.final_verdict, why)
+            # Text, not str: a file name like "x[/y]z.mp4" is not rich markup (MarkupError)
+            listing.add_row(Text(printable(r.path)), r.final_verdict, Text(printable(why)))
         console.print(listing)
         if len(bad) > LISTED_MAX:
             console.print(f"... and {len(bad) - LISTED_MAX} more")
-    table = Table(title=f"preflight batch: profile {result.profile}, orientation {result.settings.orientation}",
+    table = Table(title=Text(printable(f"preflight batch: profile {result.profile}, "
+                                       f"orientation {result.settings.orientation}")),
                   title_justify="left", show_edge=False)  # fmt: skip
     content = result.settings.content
     for name in ("files", "pass", "fixable", "fail", *(["pose not checked"] if content else []),

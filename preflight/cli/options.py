@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -90,10 +91,29 @@ def output_format_options(f: F) -> F:
     return f
 
 
+class Seconds(click.FloatRange):
+    """A time in seconds: a finite number, at least 0 (above 0 with ``positive``).
+
+    ``click.FloatRange`` lets ``nan`` through (every comparison with it is false) and ``inf`` with no
+    upper bound: ``--start nan`` was taken as no start at all, ``--end inf`` as the clip's end.
+    """
+
+    name = "seconds"
+
+    def __init__(self, positive: bool = False) -> None:
+        super().__init__(min=0, min_open=positive)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
+
+
 def start_option(f: F) -> F:
     return click.option(
         "--start",
-        type=click.FloatRange(min=0),
+        type=Seconds(),
         default=None,
         metavar="S",
         help="Keep the clip from S seconds (a window of the allowed length).",
@@ -103,7 +123,7 @@ def start_option(f: F) -> F:
 def end_option(f: F) -> F:
     return click.option(
         "--end",
-        type=click.FloatRange(min=0, min_open=True),
+        type=Seconds(positive=True),
         default=None,
         metavar="S",
         help="Keep the clip up to S seconds.",
@@ -153,6 +173,9 @@ def fix_options(f: F) -> F:
 
 def check_window(start: float | None, end: float | None) -> None:
     """``--end`` must come after ``--start`` (click checks each alone, not the pair)."""
+    for name, value in (("--start", start), ("--end", end)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise click.BadParameter(f"{value!r} is not a number of seconds", param_hint=name)
     if start is not None and end is not None and end <= start:
         raise click.BadParameter(f"{end:g} is not after --start {start:g}", param_hint="--end")
 

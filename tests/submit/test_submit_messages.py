@@ -78,7 +78,9 @@ def test_prompt_too_long_says_which_option_to_shorten(bundle, capsys, secrets_en
 def test_missing_provider_is_one_line_with_the_choices(bundle, capsys):
     assert main(["submit", str(bundle)]) == 2
     err = capsys.readouterr().err
-    assert "Error: --provider is required: one of fal, kie, kling, novita, replicate" in err
+    (line,) = err.splitlines()
+    assert line.startswith("preflight: usage.invalid: --provider is required: one of fal, kie, kling, novita, replic")
+    assert line.endswith(" (preflight submit --help)")
     assert "\t" not in err
 
 
