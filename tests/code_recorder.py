@@ -22,3 +22,21 @@ def record_codes() -> None:
 
         init.records_codes = True  # type: ignore[attr-defined]
         cls.__init__ = init  # type: ignore[method-assign]
+    _record_cli_lines()
+
+
+def _record_cli_lines() -> None:
+    """The CLI's own last-resort lines (an OS error, no memory) carry a code without an exception
+    object: record the code of every ``preflight: code: message`` line it prints."""
+    import preflight.cli as cli
+
+    if getattr(cli._say, "records_codes", False):
+        return
+    original = cli._say
+
+    def say(line: str) -> None:
+        CODES_SEEN.add(line.strip().split(":", 1)[0])
+        original(line)
+
+    say.records_codes = True  # type: ignore[attr-defined]
+    cli._say = say

@@ -249,3 +249,16 @@ def test_ratio_geometry_always_lands_on_the_nearest_choice(even, mode, sides):
             assert not g.cropped, (w, h, g)  # pad keeps every pixel
         if within((w, h), choice) and (lo is None or min(w, h) >= lo) and (hi is None or max(w, h) <= hi):
             assert g.changed is bool(even and (w % 2 or h % 2)), (w, h, g)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"start": float("nan")}, {"end": float("inf")}, {"start": -1.0}, {"start": 5.0, "end": 4.0}, {"aspect": "zoom"}],
+)
+def test_fix_options_refuse_what_the_cli_refuses(kwargs) -> None:  # type: ignore[no-untyped-def]
+    from preflight.errors import UsageError
+    from preflight.fix.options import FixOptions
+
+    with pytest.raises(UsageError) as info:
+        FixOptions(**kwargs)
+    assert info.value.code == "usage.invalid"

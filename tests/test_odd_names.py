@@ -166,9 +166,6 @@ def test_batch_jsonl_and_summary_table(capsys: pytest.CaptureFixture[str], tmp_p
         assert name in out.replace("\n ", "")  # rich may fold a long name at the table's edge
 
 
-@pytest.mark.xfail(strict=True, reason="the batch state file (preflight/batch/state.py, the outputs branch's) is "
-                   "opened strict UTF-8: an undecodable byte in a name is internal.error; errors='surrogateescape' "
-                   "on its open/read_text would keep the name exactly")  # fmt: skip
 def test_batch_takes_an_undecodable_name(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     root = _odd_dir(tmp_path / "in", (BAD_BYTE_NAME,))
@@ -190,7 +187,7 @@ def test_a_strict_stdout_spells_out_what_it_cannot_encode(odd_dir: Path, tmp_pat
     done = _preflight("fix", "--dry-run", "--no-content", "-o", str(tmp_path / "out"), str(odd_dir),
                       encoding="utf-8:strict")  # fmt: skip
     assert (done.returncode, done.stderr) == (0, "")
-    assert "caf\\udce9.mp4" in done.stdout  # backslashreplace; reports proper spell it caf\\xe9.mp4
+    assert "caf\\xe9.mp4" in done.stdout  # spelt as every report spells it
 
 
 def test_json_on_an_ascii_stdout_is_still_json(tmp_path: Path) -> None:
@@ -202,3 +199,13 @@ def test_json_on_an_ascii_stdout_is_still_json(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     paths = sorted(Path(i["path"]).name for i in json.loads(done.stdout)["items"])
     assert paths == ["caf\\xe9.mp4", "vidéo d'été ✓.mp4"]
+
+
+def test_fix_listing_keeps_one_line_per_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from preflight.cli import main
+    from preflight.samples import make_clip
+
+    odd = make_clip(tmp_path / "odd\nname.mp4", duration=3.2, width=640, height=360)
+    assert main(["fix", "--no-content", "-o", str(tmp_path / "out"), str(odd)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"{tmp_path}/odd\\nname.mp4 -> ") and first.endswith("PASS -> PASS")

@@ -58,7 +58,7 @@ class BatchState:
             return
         try:
             with open_regular(self.path) as fh:  # a FIFO would block the read (and the append) forever
-                lines = fh.read().decode("utf-8").splitlines()
+                lines = fh.read().decode("utf-8", "surrogateescape").splitlines()
         except ProbeError as exc:
             reason = exc.message.removeprefix(f"{self.path}: ")
             code = "file.special" if exc.code == "file.special" else "file.unreadable"
@@ -132,7 +132,7 @@ class BatchState:
             if self._handle is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 fresh = not self.path.exists() or self.path.stat().st_size == 0
-                self._handle = self.path.open("a", encoding="utf-8")
+                self._handle = self.path.open("a", encoding="utf-8", errors="surrogateescape")
                 if fresh:
                     self._handle.write(json.dumps({"schema": STATE_SCHEMA}) + "\n")
             self._handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
@@ -165,7 +165,7 @@ class BatchState:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = create_temp(self.path)
-            with open(tmp, "w", encoding="utf-8") as fh:
+            with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
                 fh.write(json.dumps({"schema": STATE_SCHEMA}) + "\n")
                 for entry in self._entries.values():
                     fh.write(json.dumps(entry, ensure_ascii=False) + "\n")

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import click
 
+from ..errors import printable
 from ..fix import FixReport, FixResult, Progress, fix
 from ..models import describe_skipped
 from ..report import describe_media, verdict_words
@@ -103,15 +104,17 @@ def _print_text(report: FixReport) -> None:
 def _print_result(r: FixResult, dry_run: bool, color: bool) -> None:
     verdict = verdict_words(r.before)
     if r.reason:
-        click.echo(f"{r.path}  {click.style('CANNOT FIX', fg='red') if color else 'CANNOT FIX'}  ({verdict})")
-        click.echo(f"    {r.reason}")
+        cannot = click.style("CANNOT FIX", fg="red") if color else "CANNOT FIX"
+        click.echo(f"{printable(r.path)}  {cannot}  ({verdict})")
+        click.echo(f"    {printable(str(r.reason))}")
         return
     if dry_run:
-        click.echo(f"{r.path}  {verdict}  would write <outdir>/{_stem(r.path)}.{r.plan.output_ext if r.plan else '?'}")
+        ext = r.plan.output_ext if r.plan else "?"
+        click.echo(f"{printable(r.path)}  {verdict}  would write <outdir>/{printable(_stem(r.path))}.{ext}")
     else:
         after = r.after.verdict.upper() if r.after else "?"
         shown = click.style(after, fg="green" if after == "PASS" else "red") if color else after
-        click.echo(f"{r.path} -> {r.output}  {verdict} -> {shown}")
+        click.echo(f"{printable(r.path)} -> {printable(str(r.output))}  {verdict} -> {shown}")
         if r.after is not None and r.after.media is not None:
             click.echo(f"    {describe_media(r.after.media)}")
     for action in r.actions:

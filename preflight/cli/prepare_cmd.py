@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..errors import printable
 from ..prepare import prepare
 from . import exit_with
 from .options import check_window, content_option, fix_options, orientation_option, profile_option
@@ -41,12 +42,12 @@ def command(
     for role, r in (("image", result.image), ("video", result.video)):
         if r.output and r.after is not None:
             actions = ", ".join(r.actions) or "copy"
-            click.echo(f"{role:<6} {r.path} -> {r.output}  [{r.after.verdict}]  {actions}")
+            click.echo(f"{role:<6} {printable(r.path)} -> {printable(str(r.output))}  [{r.after.verdict}]  {actions}")
             for f in r.after.findings:
                 click.echo(f"         {f.severity.value} {f.code}: {f.message}")
         else:
             label = "NOT KEPT" if r.after is not None else "CANNOT FIX"  # fixed, removed with the half bundle
-            click.echo(f"{role:<6} {r.path}  {label}: {r.reason}")
+            click.echo(f"{role:<6} {printable(r.path)}  {label}: {printable(str(r.reason))}")
     for f in result.pair:
         click.echo(f"pair   {f.severity.value} {f.code}: {f.message}")
     if result.ok:

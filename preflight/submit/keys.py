@@ -106,7 +106,7 @@ def _config_keys() -> dict[str, str]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         # The parser's message may quote the line, and the line may hold a key: say where, not what.
         raise UsageError(f"cannot read config file {path}: {type(exc).__name__}", "config.invalid") from None
     table = data.get("keys", {})

@@ -422,11 +422,16 @@ def test_a_wait_that_runs_out_is_submit_timeout_and_jobs_wait_picks_it_up(fake, 
     assert Ledger().get(job.id).status == "succeeded" and server.creates == 1
 
 
-@pytest.mark.parametrize("text", ["[keys\nFAL_KEY = 'fal-secret-in-a-broken-file'", "keys = 3"])
+@pytest.mark.parametrize(
+    "text", ["[keys\nFAL_KEY = 'fal-secret-in-a-broken-file'", "keys = 3", b"[keys]\nFAL_KEY = 'fal-secret-\xff'"]
+)
 def test_a_malformed_config_file_is_config_invalid(text, fake, media, tmp_path, monkeypatch, capsys):
     server = fake("fal")
     config = tmp_path / "config.toml"
-    config.write_text(text)
+    if isinstance(text, bytes):  # not UTF-8
+        config.write_bytes(text)
+    else:
+        config.write_text(text)
     monkeypatch.setenv("PREFLIGHT_CONFIG", str(config))
     monkeypatch.delenv("FAL_KEY")  # so the key is looked for in the file
     assert main(_submit_args(server, media)) == 2
