@@ -12,6 +12,7 @@ import sys
 import threading
 
 import pytest
+from cli_args import submit_args
 from fake_providers import RESULT
 
 from preflight.cli import main
@@ -26,20 +27,7 @@ def _one_error_line(err: str, code: str) -> str:
 
 
 def _submit_args(server, media, *extra: str) -> list[str]:
-    image, clip = media
-    return [
-        "submit",
-        "--image",
-        str(image),
-        "--video",
-        str(clip),
-        "--provider",
-        "fal",
-        "--base-url",
-        server.url,
-        "--yes",
-        *extra,
-    ]
+    return submit_args("fal", server, media, *extra)
 
 
 def _start(args: list[str]) -> tuple[subprocess.Popen, queue.Queue]:

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from cli_args import submit_args
 from fake_providers import RESULT, Reply
 
 from preflight.cli import main
@@ -14,28 +15,10 @@ from preflight.submit import providers
 from preflight.submit.ledger import Ledger
 
 # Providers without an upload API get the clip as a URL the fake server "hosts".
-NEEDS_VIDEO_URL = {"kling", "novita"}
 
 
 def _args(name: str, server, media, *extra: str) -> list[str]:
-    image, clip = media
-    args = [
-        "submit",
-        "--image",
-        str(image),
-        "--video",
-        str(clip),
-        "--provider",
-        name,
-        "--base-url",
-        server.url,
-        "--yes",
-        *extra,
-    ]
-    if name in NEEDS_VIDEO_URL:
-        server.files["hosted-clip.mp4"] = clip.read_bytes()
-        args += ["--video-url", f"{server.url}/files/hosted-clip.mp4"]
-    return args
+    return submit_args(name, server, media, *extra)
 
 
 def test_every_provider_module_is_registered():
