@@ -239,6 +239,12 @@ def _verify_image(im, fmt: str, p: Path) -> None:  # type: ignore[no-untyped-def
 
 # --- clips ------------------------------------------------------------------------------------
 
+TEXT_DEMUXERS = frozenset({"tty", "lrc", "srt", "ass", "webvtt", "subviewer", "subviewer1", "jacosub", "mpl2",
+                           "mpsub", "pjs", "realtext", "sami", "stl", "vplayer", "microdvd", "aqtitle", "scc",
+                           "subrip", "txt"})  # fmt: skip
+"""FFmpeg demuxers that take any text file (``tty`` renders text as an ANSI "video", ``lrc`` reads
+lyrics): a file whose bytes no magic number names is refused rather than judged as such a clip."""
+
 
 def _probe_clip(p: Path, kind: Sniffed) -> MediaInfo:
     import av
@@ -257,6 +263,8 @@ def _probe_clip(p: Path, kind: Sniffed) -> MediaInfo:
         raise ProbeError(f"{p}: cannot open: {exc}", "decode.error") from exc
     with container:
         fmt = kind.format if kind.format != "unknown" else container.format.name.split(",")[0]
+        if kind.format == "unknown" and fmt in TEXT_DEMUXERS:
+            raise ProbeError(f"{p}: not an image or video file preflight can read", "format.unrecognized")
         video_stream = next(
             (s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic),
             None,

@@ -371,3 +371,16 @@ def test_hdr_colour_description_and_peak(tmp_path: Path) -> None:
     (item,) = check([wide], content=False).items
     (gamut,) = [f for f in item.findings if f.code == "video.wide_gamut"]
     assert gamut.fixable and gamut.severity.value == "warning" and gamut.measured == "bt2020"
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("SOURCES.txt", "preflight.egg-info\nSOURCES.txt\npyproject.toml\n" * 40),
+     ("pyproject.toml", "[project]\nname = 'x'\nversion = '1'\n[tool.x]\na = 1\n")],
+)  # fmt: skip
+def test_a_text_file_is_not_a_tty_or_lyrics_clip(tmp_path: Path, name: str, text: str) -> None:
+    """FFmpeg's tty demuxer renders any text as an ANSI "video" and lrc reads lyrics: a project's
+    SOURCES.txt showed up as a 0.56 s TTY clip failing the pose gate, pyproject.toml as a lyrics file."""
+    path = tmp_path / name
+    path.write_text(text)
+    assert _code(path) == "format.unrecognized"
