@@ -51,3 +51,110 @@ def clip_1080p(seconds: float = 30.0, name: str | None = None, container: str = 
                   audio=True, container=container)  # fmt: skip
         path.with_suffix(".part" + path.suffix).rename(path)
     return path
+
+
+# --- phone-like clips ----------------------------------------------------------------------------
+# What people bring: phone bitrates, film grain (so the encoder cannot cheat), a person in frame,
+# slow zoom and a little hand-held drift. Described by PHONE_CLIPS; made once into bench/out/.
+
+PHONE_CLIPS = {
+    "1080p-h264": dict(width=1920, height=1080, seconds=30, codec="libx264", pix_fmt="yuv420p", mbps=16,
+                       bframes=3, rotation=0,
+                       about="30 s 1920x1080 30 fps H.264 High 8-bit, 16 Mb/s, B-frames (non-reference "
+                             "frames), AAC"),
+    "1080p-h264-noB": dict(width=1920, height=1080, seconds=30, codec="libx264", pix_fmt="yuv420p", mbps=16,
+                           bframes=0, rotation=0,
+                           about="30 s 1920x1080 30 fps H.264 High 8-bit, 16 Mb/s, no B-frames (every frame "
+                                 "a reference, as many Android phones write), AAC"),
+    "4k-hevc10": dict(width=3840, height=2160, seconds=10, codec="libx265", pix_fmt="yuv420p10le", mbps=40,
+                      bframes=4, rotation=90,
+                      about="10 s 3840x2160 30 fps HEVC Main10, 40 Mb/s, HLG-tagged, portrait (90 degree "
+                            "display matrix) as an iPhone writes it, AAC"),
+    "4k-hevc10-30s": dict(width=3840, height=2160, seconds=30, codec="libx265", pix_fmt="yuv420p10le", mbps=40,
+                          bframes=4, rotation=90,
+                          about="30 s 3840x2160 30 fps HEVC Main10, 40 Mb/s, HLG-tagged, portrait, AAC"),
+    "720p-h264": dict(width=1280, height=720, seconds=8, codec="libx264", pix_fmt="yuv420p", mbps=6,
+                      bframes=3, rotation=0, about="8 s 1280x720 30 fps H.264, 6 Mb/s, AAC"),
+}
+
+
+def phone_clip(kind: str) -> Path:
+    """The phone-like clip ``kind`` (a key of PHONE_CLIPS), made once into bench/out/."""
+    spec = PHONE_CLIPS[kind]
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"phone_{kind}.mp4"
+    if not path.exists():
+        print(f"making {path.name}: {spec['about']} ...", file=sys.stderr)
+        partial = path.with_suffix(".part.mp4")
+        _encode_phone_clip(partial, spec)
+        partial.rename(path)
+    return path
+
+
+def _encode_phone_clip(path: Path, spec: dict) -> None:  # type: ignore[type-arg]
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    w, h, fps = spec["width"], spec["height"], 30
+    frames = fps * spec["seconds"]
+    rng = np.random.default_rng(7)
+    photo = _person_photo()
+    grains = [rng.normal(0, 5, (h, w)).astype(np.int16) for _ in range(5)]
+    with av.open(str(path), "w") as out:
+        video = out.add_stream(spec["codec"], rate=Fraction(fps))
+        video.width, video.height, video.pix_fmt = w, h, spec["pix_fmt"]
+        video.bit_rate = spec["mbps"] * 1_000_000
+        if spec["codec"] == "libx265":
+            video.options = {"preset": "ultrafast", "x265-params": f"bframes={spec['bframes']}:log-level=error"}
+            video.codec_context.color_primaries = 9  # BT.2020
+            video.codec_context.color_trc = 18  # ARIB STD-B67 (HLG)
+            video.codec_context.colorspace = 9  # BT.2020 NCL
+        else:
+            video.options = {"preset": "veryfast", "bf": str(spec["bframes"])}
+        if spec["rotation"]:
+            video.set_display_rotation(-spec["rotation"] % 360)
+        audio = out.add_stream("aac", rate=48000)
+        audio.layout = "stereo"
+        samples = 1024
+        t_audio = 0
+        for i in range(frames):
+            rgb = _phone_frame(photo, w, h, i, grains[i % len(grains)], spec["rotation"])
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            if spec["pix_fmt"] != "yuv420p":
+                frame = frame.reformat(format=spec["pix_fmt"])
+            frame.pts = i
+            out.mux(video.encode(frame))
+            while t_audio < (i + 1) * 48000 // fps:
+                tone = 0.1 * np.sin(2 * np.pi * 440 * (t_audio + np.arange(samples)) / 48000)
+                a = av.AudioFrame.from_ndarray(np.tile(tone.astype(np.float32), (2, 1)), format="fltp",
+                                               layout="stereo")  # fmt: skip
+                a.sample_rate, a.pts = 48000, t_audio
+                out.mux(audio.encode(a))
+                t_audio += samples
+        out.mux(video.encode(None))
+        out.mux(audio.encode(None))
+
+
+def _person_photo():  # type: ignore[no-untyped-def]
+    from skimage import data
+
+    return data.astronaut()
+
+
+def _phone_frame(photo, w: int, h: int, i: int, grain, rotation: int):  # type: ignore[no-untyped-def]
+    """The photo of a person, upright as displayed, zooming slowly with a small hand-held drift, plus
+    grain; stored turned back by ``rotation`` (a phone stores portrait frames sideways)."""
+    import cv2
+    import numpy as np
+
+    dw, dh = (h, w) if rotation in (90, 270) else (w, h)
+    ph, pw = photo.shape[:2]
+    scale = min(dw / pw, dh / ph) * (0.95 + 0.0005 * i)
+    dx, dy = 6 * np.sin(i / 11), 4 * np.cos(i / 7)
+    m = np.float32([[scale, 0, dw / 2 - pw / 2 * scale + dx], [0, scale, dh / 2 - ph / 2 * scale + dy]])
+    frame = cv2.warpAffine(photo, m, (dw, dh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    if rotation:
+        frame = np.ascontiguousarray(np.rot90(frame, k=rotation // 90))  # counter-clockwise, undone on display
+    return np.clip(frame.astype(np.int16) + grain[..., None], 0, 255).astype(np.uint8)
