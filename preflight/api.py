@@ -43,6 +43,7 @@ def check(
     content: bool = True,
     strict: bool = False,
     contact_sheet: PathLike | None = None,
+    every_frame: bool = False,
 ) -> Report:
     """Check every path against a provider profile; a folder stands for every file below it.
 
@@ -61,7 +62,9 @@ def check(
     files = list(found.files)
     sheets = _sheet_paths(files, contact_sheet) if content and contact_sheet else {}
     items = [
-        check_one(p, prof, orientation, content=content, strict=strict, contact_sheet=sheets.get(p)) for p in files
+        check_one(p, prof, orientation, content=content, strict=strict, contact_sheet=sheets.get(p),
+                  every_frame=every_frame)
+        for p in files
     ]
     if content:
         items = _with_pair_checks(items, prof, orientation, strict)
@@ -78,8 +81,12 @@ def check_one(
     strict: bool = False,
     media: MediaInfo | None = None,
     contact_sheet: PathLike | None = None,
+    every_frame: bool = False,
 ) -> Item:
-    """Check one file: probe, limits, and (with ``content``) the content gates."""
+    """Check one file: probe, limits, and (with ``content``) the content gates.
+
+    ``every_frame``: decode a clip's non-reference pictures too (the content check leaves them out:
+    see :func:`preflight.analyze.analyze_clip`)."""
     try:
         info = media or probe(path)
     except ProbeError as exc:
@@ -88,7 +95,7 @@ def check_one(
     findings = list(check_media(info, profile, orientation))
     analysis: dict[str, Any] = {}
     if content and not _blocks_analysis(findings):
-        metrics, content_findings = _analyze(info, profile, contact_sheet)
+        metrics, content_findings = _analyze(info, profile, contact_sheet, every_frame)
         analysis.update(metrics)
         findings.extend(_require_pose(content_findings, profile, strict))
     ordered = tuple(sorted(findings, key=_severity_rank))
@@ -112,7 +119,9 @@ def _blocks_analysis(findings: list[Finding]) -> bool:
     return any(f.code == "image.too_many_pixels" for f in findings)
 
 
-def _analyze(info: MediaInfo, profile: Profile, contact_sheet: PathLike | None) -> tuple[dict[str, Any], list[Finding]]:
+def _analyze(
+    info: MediaInfo, profile: Profile, contact_sheet: PathLike | None, every_frame: bool = False
+) -> tuple[dict[str, Any], list[Finding]]:
     from . import analyze
     from .analyze.gates import validate_content_gates
 
@@ -122,7 +131,9 @@ def _analyze(info: MediaInfo, profile: Profile, contact_sheet: PathLike | None) 
         if info.role == "image":
             metrics, found = analyze.analyze_image(info.path, info, profile.content)
         else:
-            metrics, found = analyze.analyze_clip(info.path, info, profile.content, contact_sheet=contact_sheet)
+            metrics, found = analyze.analyze_clip(
+                info.path, info, profile.content, contact_sheet=contact_sheet, every_frame=every_frame
+            )
     except PreflightError as exc:
         return {}, [Finding(exc.code, Severity.ERROR, exc.message)]
     except Exception as exc:  # cv2, MediaPipe or a bug on one odd file must not stop the others

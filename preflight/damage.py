@@ -69,6 +69,9 @@ class Damage:
     """Seconds (from the clip's start) of the first :data:`MAX_TIMES` damaged packets/frames."""
     reason: str | None = None
     """FFmpeg's error for the first refused packet."""
+    skipped: int = 0
+    """Packets of non-reference pictures the analysis chose not to decode (``analyze/nonref.py``):
+    not in ``packets``, and nothing is known of their damage."""
 
     @property
     def count(self) -> int:
@@ -93,6 +96,7 @@ class Damage:
             "corrupt": self.corrupt,
             "damaged": self.count,
             "times": list(self.times),
+            **({"skipped": self.skipped} if self.skipped else {}),
         }
 
 
@@ -272,9 +276,10 @@ def damage_findings(path: str, video: Damage | None, audio: Damage | None) -> li
     if video is not None and video.packets and (video.frames == 0 or video.count):
         if video.clean == 0 or video.clean < MOSTLY_UNDECODABLE * video.packets:
             why = f" ({video.reason})" if video.reason else ""
+            unread = f" ({video.skipped} non-reference pictures not decoded)" if video.skipped else ""
             raise ProbeError(
                 f"{path}: the video is too damaged to use: {video.clean} of {video.packets} packets "
-                f"decoded cleanly{why}",
+                f"decoded cleanly{unread}{why}",
                 "decode.error",
             )
         out.append(_finding("video", video))

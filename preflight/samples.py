@@ -64,6 +64,7 @@ def make_clip(
     gop: int | None = None,
     sample_aspect: Fraction | None = None,
     crf: int = 30,
+    bframes: int = 0,
 ) -> Path:
     """Encode a synthetic clip and return its path.
 
@@ -72,6 +73,8 @@ def make_clip(
     ``frames`` draws each frame; the default is :func:`moving_pattern`.
     ``sample_aspect`` makes non-square (anamorphic) pixels, e.g. ``Fraction(4, 3)``.
     ``crf``: libx264's quality (30, the default, keeps test clips small; lower is closer to the frames).
+    ``bframes``: libx264 B-frames (``ultrafast`` makes none; phones' clips often have them, and the
+    ones nothing refers to are what the content check leaves undecoded).
     """
     import av
 
@@ -91,7 +94,7 @@ def make_clip(
         if sample_aspect is not None:
             stream.codec_context.sample_aspect_ratio = sample_aspect
         if codec == "libx264":
-            stream.options = {"preset": "ultrafast", "crf": str(crf)}
+            stream.options = {"preset": "ultrafast", "crf": str(crf), **({"bf": str(bframes)} if bframes else {})}
         if timestamps_given:
             stream.codec_context.time_base = Fraction(1, 1000)
         if rotation:

@@ -116,8 +116,13 @@ def analyze_clip(
     *,
     pose: bool = True,
     contact_sheet: str | os.PathLike[str] | None = None,
+    every_frame: bool = False,
 ) -> tuple[dict[str, Any], tuple[Finding, ...]]:
     """Decode ``path`` once and run every content analyzer on it.
+
+    Non-reference pictures are not decoded unless ``every_frame`` (``frames.iter_samples``): the
+    analyzers see about half the frames of a clip with B-frames, each exact; damage inside a skipped
+    picture is not looked for (``fix`` decodes every frame of a clip it may stream-copy).
 
     Returns ``({analyzer name: metrics}, findings)``; ``analysis["decode"]`` says what the decode
     pass did. With ``contact_sheet`` a PNG of sampled frames (pose drawn) is written there too.
@@ -128,7 +133,7 @@ def analyze_clip(
     analyzers, notes = clip_analyzers(
         gates, pose=pose, duration=duration, contact_sheet=contact_sheet is not None
     )
-    results, stats = decode_pass(str(path), analyzers)
+    results, stats = decode_pass(str(path), analyzers, every_frame=every_frame)
     # Skipped damage becomes warnings; a mostly undecodable clip raises decode.error here.
     damage = damage_findings(str(path), stats.video_damage, stats.audio_damage)
     if contact_sheet is not None:

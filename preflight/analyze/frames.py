@@ -62,6 +62,8 @@ class DecodeStats:
     rgb_frames: int = 0
     """Frames converted to full-size RGB."""
     dropped: int = 0
+    skipped: int = 0
+    """Non-reference pictures left undecoded (``nonref.py``): no decoded pixel depends on them."""
     rotation: int = 0
     """Counter-clockwise rotation applied to the coded frames (PyAV's ``frame.rotation``)."""
     work_size: tuple[int, int] = (0, 0)
@@ -80,6 +82,7 @@ class DecodeStats:
             "samples": self.samples,
             "rgb_frames": self.rgb_frames,
             "dropped": self.dropped,
+            "skipped": self.skipped,
             "rotation_ccw": self.rotation,
             "work_size": list(self.work_size),
             "seconds": round(self.seconds, 3),
@@ -169,8 +172,12 @@ def iter_samples(
     rgb_intervals: Sequence[float | None] = (),
     stats: DecodeStats | None = None,
     work_side: int = WORK_SIDE,
+    every_frame: bool = False,
 ) -> Iterator[FrameSample]:
     """Decode ``path`` once, sequentially, yielding frames in display orientation.
+
+    Non-reference pictures are left undecoded (counted in ``stats.skipped``) unless ``every_frame``:
+    see ``nonref.py``; every frame yielded has exactly the pixels a full decode gives it.
 
     Times start at the stream's start time and strictly increase: a frame whose time is not after
     the previous one is dropped (counted in ``stats.dropped``); a frame without a timestamp gets the
@@ -193,7 +200,7 @@ def iter_samples(
         last_time: float | None = None
         size: tuple[int, int] | None = None
         convert: _Converter | None = None
-        for frame in _frames_past_damage(container, stream, stats):
+        for frame in _frames_past_damage(container, stream, stats, every_frame):
             stats.frames += 1
             if size is None:
                 # The first frame's display matrix holds for the clip (as players read it).
@@ -228,7 +235,7 @@ def iter_samples(
         log.debug("%s: dropped %d frames with repeated timestamps", path, stats.dropped)
 
 
-def _frames_past_damage(container: Any, stream: Any, stats: DecodeStats) -> Iterator[Any]:
+def _frames_past_damage(container: Any, stream: Any, stats: DecodeStats, every_frame: bool) -> Iterator[Any]:
     """The video frames of ``stream``, packet by packet, past any damage (counted in ``stats``).
 
     The first audio stream is demuxed and decoded in the same loop, its frames dropped: that is how
@@ -239,7 +246,14 @@ def _frames_past_damage(container: Any, stream: Any, stats: DecodeStats) -> Iter
     video = decoders[stream.index]
     stats.video_damage = video.damage
     stats.audio_damage = next((d.damage for d in decoders.values() if d is not video), None)
+    from .nonref import nonref_filter
+
+    skippable = None if every_frame else nonref_filter(stream)
     for packet in demux_past_damage(container, [d.stream for d in decoders.values()], video.damage):
+        if skippable is not None and packet.stream.index == stream.index and skippable(packet):
+            stats.skipped += 1
+            video.damage.skipped += 1
+            continue
         frames = decoders[packet.stream.index].decode(packet)
         if packet.stream.index == stream.index:
             yield from frames
@@ -250,9 +264,11 @@ def _frames_past_damage(container: Any, stream: Any, stats: DecodeStats) -> Iter
 
 
 def decode_pass(
-    path: str, analyzers: Sequence[Analyzer], *, pipelined: bool = True
+    path: str, analyzers: Sequence[Analyzer], *, pipelined: bool = True, every_frame: bool = False
 ) -> tuple[list[AnalysisResult], DecodeStats]:
     """Run every analyzer over one decode of ``path``; return their results and the decode stats.
+
+    ``every_frame``: decode the non-reference pictures too (see :func:`iter_samples`).
 
     ``pipelined``: decode on a second thread while the analyzers work on earlier frames. FFmpeg,
     OpenCV and MediaPipe all release the GIL, so the decoder's threads keep the cores busy during a
@@ -260,7 +276,7 @@ def decode_pass(
     runs alternated: serial 12.4-12.7 s, pipelined 11.0-11.2 s).
     """
     stats = DecodeStats()
-    samples = iter_samples(path, [a.rgb_interval for a in analyzers], stats)
+    samples = iter_samples(path, [a.rgb_interval for a in analyzers], stats, every_frame=every_frame)
     try:
         for sample in (_read_ahead(samples) if pipelined else samples):
             for analyzer in analyzers:

@@ -258,7 +258,21 @@ def _status(path: Path, source: Source) -> ModelStatus:
     )
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+"""sha256 by (path, size, mtime): the estimator asks for the model's status on every masked recount,
+and hashing the 9.4 MB bundle each time cost 7 ms a call (about 0.2 s of a 30 s clip's check)."""
+
+
 def _sha256_file(path: Path) -> str:
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    known = _DIGESTS.get(key)
+    if known is None:
+        known = _DIGESTS[key] = _hash_file(path)
+    return known
+
+
+def _hash_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

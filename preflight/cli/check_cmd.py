@@ -29,6 +29,8 @@ from .options import (
 @output_format_options
 @click.option("--contact-sheet", "contact_sheet", type=click.Path(dir_okay=False), default=None,
               help="Write a PNG of sampled frames with the pose skeleton for each clip.")  # fmt: skip
+@click.option("--every-frame", is_flag=True,
+              help="Decode every picture, non-reference ones too (slower; finds damage in them as well).")  # fmt: skip
 def command(
     paths: tuple[str, ...],
     profile: str | None,
@@ -39,6 +41,7 @@ def command(
     as_json: bool,
     report_path: str | None,
     contact_sheet: str | None,
+    every_frame: bool,
 ) -> None:
     """Check images and clips against a provider profile; exit 0 only if every file passes.
 
@@ -50,7 +53,7 @@ def command(
         raise click.BadParameter("needs the content pass; drop --no-content", param_hint="--contact-sheet")
     report = api.check(
         paths, profile=profile, orientation=orientation, content=not no_content, strict=strict,
-        contact_sheet=contact_sheet,
+        contact_sheet=contact_sheet, every_frame=every_frame,
     )  # fmt: skip
     shown = pick_format(fmt, as_json)
     if shown == "html" and report_path:

@@ -18,15 +18,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..api import check_one, collect_inputs, resolve_profile
-from ..errors import FixError, UsageError
-from ..models import Finding, Item, Report, Skipped, verdict_for
+from ..errors import FixError, ProbeError, UsageError
+from ..models import Finding, Item, MediaInfo, Report, Skipped, verdict_for
 from ..outfiles import OUTPUT_CODES, remove_stale_temps
+from ..probe import probe
 from ..profiles import ORIENTATIONS, Profile
 from .ops import AudioTranscode, FirstFrame, Operation, Trim
 from .outputs import OutputNamer, written_atomically
@@ -209,7 +210,11 @@ def fix_one(
     """
     options = options or FixOptions()
     src = Path(path)
-    before = check_one(src, profile, orientation, content=content, contact_sheet=contact_sheet, strict=strict)
+    media = _probed(src)
+    before = check_one(
+        src, profile, orientation, content=content, contact_sheet=contact_sheet, strict=strict, media=media,
+        every_frame=_may_copy_video(media, profile),
+    )  # fmt: skip
     info = before.media
     if info is None:
         reason = "; ".join(f"{f.code}: {f.message}" for f in before.findings) or "cannot be read"
@@ -224,8 +229,8 @@ def fix_one(
             log.debug("%s: no keyframe index (%s): a trim will re-encode", src, exc)
     hints = hints_from_analysis(before.analysis)
     plan = plan_fix(info, before.findings, profile, orientation, options, hints, keyframes)
-    if plan.fixable and not dry_run and "decode" not in before.analysis:
-        before = _find_damage(src, before, plan, strict)  # no decode pass ran: nothing damaged may be copied
+    if plan.fixable and not dry_run and not _every_packet_decoded(before.analysis):
+        before = _find_damage(src, before, plan, strict)  # nothing damaged may be copied
         plan = plan_fix(info, before.findings, profile, orientation, options, hints, keyframes)
     if not plan.fixable:
         return FixResult(str(path), before, plan, reason=plan.reason, notes=plan.notes)
@@ -249,6 +254,30 @@ def fix_one(
         str(path), before, plan, output=str(output), actions=plan.actions + tuple(notes), after=after,
         notes=plan.notes,
     )  # fmt: skip
+
+
+def _probed(src: Path) -> MediaInfo | None:
+    """The probe ``check_one`` would make (it reports the error itself when there is one)."""
+    try:
+        return probe(src)
+    except ProbeError:
+        return None
+
+
+def _may_copy_video(media: MediaInfo | None, profile: Profile) -> bool:
+    """Whether the plan may stream-copy this clip's video: then the check decodes every picture, so
+    its one pass also proves each packet the copy carries. Other clips are re-encoded whatever the
+    check finds (codec, rotation, HDR, 10-bit), so damage in a picture it skipped cannot reach the
+    provider: the re-encode's own decoder skips it."""
+    v = media.video if media is not None else None
+    if v is None:
+        return False
+    return v.codec in profile.video.video_codecs and not v.rotation and not v.hdr and (v.bit_depth or 8) <= 8
+
+
+def _every_packet_decoded(analysis: Mapping[str, Any]) -> bool:
+    decode = analysis.get("decode")
+    return decode is not None and not decode.get("skipped")
 
 
 def _find_damage(src: Path, before: Item, plan: Plan, strict: bool = False) -> Item:
