@@ -66,6 +66,7 @@ def run_check(files: Files, profile_ref: str | None, orientation: str, content: 
     from ..models import Report
     from ..report import report_to_dict
 
+    started = time.time()
     progress = _Progress(folder)
     profile = resolve_profile(profile_ref)
     items = []
@@ -93,7 +94,13 @@ def run_check(files: Files, profile_ref: str | None, orientation: str, content: 
         "report": _relabel(report_to_dict(report), labels),
         "timeline": timeline(video, profile, orientation) if video is not None else None,
         "files": out_files,
+        "worker": _worker(started),
     }
+
+
+def _worker(started: float) -> dict[str, Any]:
+    """Which pool worker ran the job and when (wall clock): shows two uploads checked side by side."""
+    return {"pid": os.getpid(), "started": round(started, 3), "finished": round(time.time(), 3)}
 
 
 def _image_with_pose(item: Any, folder: str) -> str | None:
@@ -159,6 +166,7 @@ def run_fix(files: Files, outdir: str, profile_ref: str | None, orientation: str
     """Fix the uploaded files into ``outdir``: the fix report and the outputs by server-side name."""
     from ..fix import fix
 
+    started = time.time()
     progress = _Progress(folder)
     progress("checking", 0, 1)
     labels = {path: label for _, path, label in files}
@@ -179,7 +187,7 @@ def run_fix(files: Files, outdir: str, profile_ref: str | None, orientation: str
             outputs.append({"field": field, "name": name, "download_name": labels[result.output],
                             "verdict": result.after.verdict if result.after else None})  # fmt: skip
     return {"report": _relabel(report.to_dict(), labels), "outputs": outputs, "files": out_files,
-            "ok": report.ok}  # fmt: skip
+            "ok": report.ok, "worker": _worker(started)}  # fmt: skip
 
 
 def run_prepare(files: Files, outdir: str, profile_ref: str | None, orientation: str, options: dict[str, Any],
@@ -187,6 +195,7 @@ def run_prepare(files: Files, outdir: str, profile_ref: str | None, orientation:
     """``prepare`` of the uploaded image and clip: fixed pair, pair findings, manifest (the bundle submit reads)."""
     from ..prepare import prepare
 
+    started = time.time()
     progress = _Progress(folder)
     byfield = {field: (path, label) for field, path, label in files}
     labels = {path: label for path, label in byfield.values()}
@@ -215,4 +224,4 @@ def run_prepare(files: Files, outdir: str, profile_ref: str | None, orientation:
     data = _relabel(result.to_dict(), labels)
     data["manifest"] = "manifest.json" if result.bundle is not None else None
     return {"report": data, "outputs": outputs, "files": out_files, "ok": result.ok,
-            "bundle": str(result.directory) if result.ok else None}  # fmt: skip
+            "bundle": str(result.directory) if result.ok else None, "worker": _worker(started)}  # fmt: skip
