@@ -402,6 +402,7 @@ def create_app(config: ServeConfig, executor: Any = None) -> Starlette:
     routes = [
         Route("/", index),
         Route("/static/{name}", static),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),  # no icon; and no 404 in the console
         Route("/v1/health", health),
         Route("/v1/openapi.json", openapi),
         Route("/v1/config", settings),

@@ -5,7 +5,7 @@
 
 const $ = (id) => document.getElementById(id);
 const CSRF = document.querySelector('meta[name="preflight-csrf"]').content;
-const state = { image: null, video: null, config: null, timeline: null, check: null, bundle: null, bundleKey: null };
+const state = { image: null, video: null, config: null, timeline: null, win: null, check: null, bundle: null, bundleKey: null };
 
 function el(tag, text, cls) {
   const node = document.createElement(tag);
@@ -199,6 +199,7 @@ function setWindow(start, end, why) {
   const t = state.timeline;
   for (const id of ["win-start", "win-end"]) { $(id).max = t.duration; }
   $("win-start").value = start; $("win-end").value = end;
+  state.win = { start, end };
   $("win-why").textContent = why || "";
   drawTimeline();
 }
@@ -208,13 +209,13 @@ function windowValues() {
 }
 
 function onWindow(moved) {
+  // The start slider slides the window (its length kept while the clip allows); the end slider resizes it.
   const t = state.timeline; if (!t) return;
   let { start, end } = windowValues();
   const longest = t.max_length || t.duration;
   const shortest = Math.min(t.min_length || 0.1, t.duration);
   if (moved === "start") {
-    if (end - start > longest) end = Math.min(t.duration, start + longest);
-    if (end - start < shortest) end = Math.min(t.duration, start + shortest);
+    end = Math.min(t.duration, start + (state.win.end - state.win.start));
     if (end - start < shortest) start = Math.max(0, end - shortest);
   } else {
     if (end - start > longest) start = Math.max(0, end - longest);
@@ -222,6 +223,7 @@ function onWindow(moved) {
     if (end - start < shortest) end = Math.min(t.duration, start + shortest);
   }
   $("win-start").value = start; $("win-end").value = end;
+  state.win = { start, end };
   $("win-why").textContent = "your window";
   state.bundle = null;
   drawTimeline();
