@@ -90,7 +90,7 @@ def test_check_pair_sync_then_its_job(client: Any, person_media: tuple[Path, Pat
 def test_two_uploads_check_in_parallel_and_the_server_answers_meanwhile(
     client: Any, person_media: tuple[Path, Path]
 ) -> None:
-    image, clip = person_media
+    _, clip = person_media
     ids = []
     for _ in range(2):
         response = client.post("/v1/check", files=files_of(clip=clip), headers={"Prefer": "respond-async"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -145,3 +146,4 @@ def test_drop_check_window_fix_download_dry_run(live_server: str, page: Any,
         shot = shots / f"failed-at-{step.replace(' ', '-')}.png"
         page.screenshot(path=str(shot), full_page=True)
         raise AssertionError(f"the page failed at step {step!r}: {exc} (screenshot: {shot})") from exc
+    shutil.rmtree(shots)  # kept only when the walk failed
