@@ -174,6 +174,13 @@ class LocalExecutor(Executor):
         # The executor keeps them in a private dict; abort() relies on it too.
         return list(getattr(self._pool, "_processes", {}) or {})
 
+    def submit(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn(*args)`` on one of these workers (a Future): ``preflight serve`` sends its checks and fixes
+        here, so they share batch's warm workers. Starts the pool first (:meth:`warm`) if needed."""
+        if self._pool is None:
+            self.warm(self._settings or BatchSettings())
+        return self._pool.submit(fn, *args)
+
     def run(self, files: Sequence[tuple[str, str]], settings: BatchSettings) -> Iterator[FileResult]:
         from concurrent.futures import FIRST_COMPLETED, wait
 

@@ -61,6 +61,7 @@ COMMANDS = {
     "submit": "submit_cmd",
     "jobs": "jobs_cmd",
     "batch": "batch_cmd",
+    "serve": "serve_cmd",
     "profiles": "profiles_cmd",
     "models": "models_cmd",
     "demo": "demo_cmd",

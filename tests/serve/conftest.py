@@ -1,0 +1,75 @@
+"""Fixtures for the serve tests: media with a person, an app on a real pool, a raw ASGI driver."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("starlette", reason="preflight serve needs the serve extra: pip install -e '.[dev,serve]'")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "submit"))  # the fake provider servers
+
+
+@pytest.fixture(scope="session")
+def person_media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A photo of a person (JPEG) and a 12 s clip of one (longer than the 10 s cap of orientation=image)."""
+    from preflight.samples import make_clip, make_image, photo_frames, sample_photo
+
+    folder = tmp_path_factory.mktemp("serve-media")
+    photo = sample_photo()
+    image = make_image(folder / "me.jpg", pixels=photo)
+    clip = make_clip(folder / "dance.mp4", duration=12, width=360, height=480, fps=12, audio=True,
+                     frames=photo_frames(photo, frames=144, zoom=(1.0, 1.1)))  # fmt: skip
+    assert isinstance(image, Path)
+    return image, clip
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[Any]:
+    """One batch pool (two workers, as `preflight serve --jobs 2`) shared by a module's apps."""
+    from preflight.batch.executors import LocalExecutor
+
+    executor = LocalExecutor(2)
+    yield executor
+    executor.close()
+
+
+@pytest.fixture
+def client(pool: Any) -> Iterator[Any]:
+    """A TestClient on an app whose jobs run on ``pool``; the client's base URL is loopback."""
+    from starlette.testclient import TestClient
+
+    from preflight.serve.app import create_app
+    from preflight.serve.config import ServeConfig
+
+    app = create_app(ServeConfig(), executor=pool)
+    with TestClient(app, base_url="http://127.0.0.1:8765") as test_client:
+        test_client.server = app.app.state.server  # type: ignore[attr-defined]
+        yield test_client
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    """Start a fake provider server (tests/submit/fake_providers) with test keys in the environment."""
+    from fake_providers import FAKES
+
+    secrets = {"FAL_KEY": "fal-TEST-key-2b7c9e4f1a3d5c8e:0aa1", "KIE_API_KEY": "kie-TEST-key-6e1f8a3b9c2d4e7f"}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PREFLIGHT_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.setenv("PREFLIGHT_POLL_INTERVAL", "0")
+    monkeypatch.setenv("PREFLIGHT_RETRY_BACKOFF", "0")
+    started: list[Any] = []
+
+    def start(name: str) -> Any:
+        server = FAKES[name](secrets)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
