@@ -2,6 +2,13 @@
 detection against PySceneDetect's ContentDetector.
 
     python bench/bench_check.py [--workdir DIR] [--runs N] [--no-scenedetect] [--no-pose]
+    python bench/bench_check.py --phone [--runs N] [--kinds 1080p-h264,1080p-h264-noB,4k-hevc10]
+
+``--phone``: the issue-12 figures. For each phone-like clip (``common.PHONE_CLIPS``), whole processes
+side by side, alternating, N runs each: ``ffmpeg -i clip -f null -`` (the decode floor), ``preflight
+check clip --json`` (probe, limits, every content gate; non-reference pictures left undecoded) and
+``preflight check --every-frame``; medians of wall and CPU (children's rusage) and the largest peak
+RSS, with ratios to ffmpeg.
 
 1. Makes (once, cached in the workdir) a 30 s 1920x1080 30 fps H.264 clip:
    photos of a person (astronaut) then of a cup (coffee) with a slow zoom and film grain
@@ -110,7 +117,59 @@ def scenedetect_cuts(clip: Path, workdir: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _child_run(cmd: list[str]) -> tuple[float, float, float]:
+    """(wall s, CPU s, peak RSS MB) of one child process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def phone_bench(kinds: list[str], runs: int) -> None:
+    import statistics
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import PHONE_CLIPS, need_ffmpeg, phone_clip
+
+    need_ffmpeg()
+    exe = shutil.which("preflight") or sys.exit("install the package first: pip install -e .")
+    ffmpeg = shutil.which("ffmpeg")
+    print(f"cores: {os.cpu_count()}; {runs} alternating runs each; medians (peak RSS: the largest)")
+    for kind in kinds:
+        clip = phone_clip(kind)
+        print(f"\n{kind}: {PHONE_CLIPS[kind]['about']} ({clip.stat().st_size / 1e6:.0f} MB)")
+        cmds = {
+            "ffmpeg -i clip -f null - (decode floor)": [ffmpeg, "-v", "error", "-nostdin", "-i", str(clip),
+                                                        "-f", "null", "-"],
+            "preflight check --json": [exe, "check", str(clip), "--json"],
+            "preflight check --every-frame --json": [exe, "check", str(clip), "--every-frame", "--json"],
+        }  # fmt: skip
+        _child_run([exe, "check", "--help"])  # warm the page cache and imports
+        got: dict[str, list[tuple[float, float, float]]] = {k: [] for k in cmds}
+        for _ in range(runs):
+            for label, cmd in cmds.items():
+                got[label].append(_child_run(cmd))
+        floor_w = statistics.median(w for w, _, _ in got[next(iter(cmds))])
+        floor_c = statistics.median(c for _, c, _ in got[next(iter(cmds))])
+        print(f"  {'':42s} {'wall s':>7s} {'x ffmpeg':>8s} {'CPU s':>7s} {'x ffmpeg':>8s} {'peak MB':>8s}")
+        for label, rows in got.items():
+            w = statistics.median(r[0] for r in rows)
+            c = statistics.median(r[1] for r in rows)
+            m = max(r[2] for r in rows)
+            print(f"  {label:42s} {w:7.2f} {w / floor_w:8.2f} {c:7.2f} {c / floor_c:8.2f} {m:8.0f}")
+
+
 def main() -> None:
+    if "--phone" in sys.argv:
+        parser = argparse.ArgumentParser(description="issue 12: full check on phone-like clips")
+        parser.add_argument("--phone", action="store_true")
+        parser.add_argument("--runs", type=int, default=3)
+        parser.add_argument("--kinds", default="1080p-h264,1080p-h264-noB,4k-hevc10")
+        args = parser.parse_args()
+        phone_bench(args.kinds.split(","), args.runs)
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "preflight-bench")
     parser.add_argument("--runs", type=int, default=3)
