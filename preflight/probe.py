@@ -1,7 +1,9 @@
 """Probe a file: what it really is, as a provider will see it.
 
-Reads headers only (plus, for clips, the first frame: FFmpeg exposes the display matrix on decoded
-frames, and decoding one frame proves the stream is readable). Never decodes a whole clip.
+Reads headers only. A clip's display matrix comes from its MP4/MOV boxes (:mod:`preflight.isobmff`:
+PyAV exposes it on decoded frames only); the first frame is decoded only where the headers cannot
+say: an HDR10 (PQ) clip's peak luminance, and the rotation of containers other than MP4/MOV.
+Readable here means a video stream with at least one packet; the content check decodes it all.
 Images are checked for corruption cheaply: JPEG decodes at 1/8 scale, PNG verifies its chunk CRCs.
 """
 
@@ -18,6 +20,8 @@ from .colorgraph import peak_luminance
 from .errors import ProbeError, map_av_errors
 from .hdrphoto import still_color
 from .inputs import open_regular
+from .isobmff import display_matrix
+from .isobmff import rotation as matrix_rotation
 from .models import AudioStream, ImageDetails, MediaInfo, VideoStream
 from .sniff import SNIFF_BYTES, Sniffed, sniff
 
@@ -297,7 +301,14 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
     import av
 
     ctx = stream.codec_context
-    rotation, peak = _first_frame(container, stream, p)
+    hdr = _HDR_TRANSFERS.get(ctx.color_trc)
+    rotation = _header_rotation(container, stream, p)
+    peak = None
+    if rotation is None or hdr == "PQ":
+        frame_rotation, peak = _first_frame(container, stream, p)
+        rotation = frame_rotation if rotation is None else rotation
+    else:
+        _require_a_packet(container, stream, p)
     coded_w, coded_h = ctx.width, ctx.height
     sar = stream.sample_aspect_ratio
     # Non-square pixels (anamorphic video): players widen the frame by the sample aspect ratio.
@@ -305,7 +316,6 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
     shown_w = round(coded_w * sar) if sample_aspect else coded_w
     width, height = (coded_h, shown_w) if rotation in (90, 270) else (shown_w, coded_h)
     pix_fmt = ctx.pix_fmt
-    hdr = _HDR_TRANSFERS.get(ctx.color_trc)
     bit_depth = None
     if pix_fmt:
         try:
@@ -341,6 +351,36 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
 
 def _is_rgb(pix_fmt: str | None) -> bool:
     return bool(pix_fmt) and pix_fmt.startswith(("gbr", "rgb", "bgr", "argb", "abgr", "rgba", "bgra"))
+
+
+def _header_rotation(container, stream, p: Path) -> int | None:  # type: ignore[no-untyped-def]
+    """Clockwise display rotation from the MP4/MOV box headers; None for other containers and for
+    box trees :mod:`preflight.isobmff` does not vouch for (the first frame decides then)."""
+    if "mov" not in container.format.name.split(","):
+        return None
+    video_index = list(container.streams.video).index(stream)
+    with open(p, "rb", buffering=0) as fh:
+        matrix = display_matrix(fh, os.fstat(fh.fileno()).st_size, stream.id, video_index)
+    return None if matrix is None else matrix_rotation(matrix)
+
+
+_PACKETS_TO_FIRST_VIDEO = 1000
+"""Packets demuxed at most looking for the first video packet of a file without an index (other
+streams' packets may come first): a stream with none in that many is as good as empty."""
+
+
+def _require_a_packet(container, stream, p: Path) -> None:  # type: ignore[no-untyped-def]
+    """The no-decode stand-in for "the first frame decodes": the video stream has a packet with
+    data (an index entry, or one demuxed). Damaged frame data is the content check's to find."""
+    entries = stream.index_entries
+    if entries is not None and any(entries[i].size > 0 for i in range(min(len(entries), 16))):
+        return
+    for n, packet in enumerate(container.demux(stream)):
+        if packet.stream is stream and packet.size:
+            return
+        if n >= _PACKETS_TO_FIRST_VIDEO:
+            break
+    raise ProbeError(f"{p}: the video stream holds no frame", "decode.error")
 
 
 def _first_frame(container, stream, p: Path) -> tuple[int, float | None]:  # type: ignore[no-untyped-def]

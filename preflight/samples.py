@@ -64,6 +64,7 @@ def make_clip(
     gop: int | None = None,
     sample_aspect: Fraction | None = None,
     crf: int = 30,
+    movflags: str | None = None,
 ) -> Path:
     """Encode a synthetic clip and return its path.
 
@@ -72,6 +73,8 @@ def make_clip(
     ``frames`` draws each frame; the default is :func:`moving_pattern`.
     ``sample_aspect`` makes non-square (anamorphic) pixels, e.g. ``Fraction(4, 3)``.
     ``crf``: libx264's quality (30, the default, keeps test clips small; lower is closer to the frames).
+    ``movflags``: the MP4/MOV muxer's flags, e.g. ``faststart`` (movie header first) or
+    ``frag_keyframe+empty_moov`` (fragmented MP4); by default the movie header comes last.
     """
     import av
 
@@ -83,7 +86,8 @@ def make_clip(
         times = [i / float(rate) for i in range(round(duration * float(rate)))]
     else:
         timestamps_given, times = True, timestamps
-    with av.open(str(path), "w", format=container) as out:
+    muxer_options = {"movflags": movflags} if movflags else None
+    with av.open(str(path), "w", format=container, options=muxer_options) as out:
         stream = out.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         if gop is not None:
