@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .colorgraph import peak_luminance
 from .errors import ProbeError, map_av_errors
+from .h264sps import SpsFacts, sps_facts
 from .hdrphoto import still_color
 from .inputs import open_regular
 from .isobmff import display_matrix
@@ -254,7 +255,7 @@ def _probe_clip(p: Path, kind: Sniffed) -> MediaInfo:
     import av
 
     try:
-        container = av.open(str(p), metadata_errors="ignore")
+        container, facts = _open_clip(p, kind)
     except av.InvalidDataError as exc:
         if kind.format in ("mp4", "mov"):
             raise ProbeError(
@@ -276,7 +277,7 @@ def _probe_clip(p: Path, kind: Sniffed) -> MediaInfo:
         if video_stream is None:
             raise ProbeError(f"{p}: no video stream in this {fmt} file", "video.missing_stream")
         with map_av_errors(str(p)):
-            video = _describe_video(container, video_stream, p)
+            video = _describe_video(container, video_stream, p, facts)
         audio = tuple(_describe_audio(s) for s in container.streams.audio)
         duration = _container_duration(container)
         bitrate = container.bit_rate or None
@@ -297,11 +298,46 @@ def _probe_clip(p: Path, kind: Sniffed) -> MediaInfo:
     )
 
 
-def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[no-untyped-def]
+def _open_clip(p: Path, kind: Sniffed):  # type: ignore[no-untyped-def]
+    """The open container, and the H.264 SPS facts that stand in for its decoder's when the header
+    fast path was taken. MP4/MOV open with ``skip_frame=all``: FFmpeg's stream analysis then decodes
+    no picture (it decodes a whole H.264 frame otherwise, 6-120 ms, only to learn the pixel format;
+    see :mod:`preflight.h264sps`). A first video stream the fast open left without a pixel format
+    that the SPS cannot give is opened again as before."""
+    import av
+
+    if kind.format not in ("mp4", "mov"):
+        return av.open(str(p), metadata_errors="ignore"), None
+    container = av.open(str(p), metadata_errors="ignore", options=_HEADERS_ONLY)
+    stream = next((s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
+    if stream is None or stream.codec_context.pix_fmt:
+        return container, None
+    ctx = stream.codec_context
+    facts = (
+        sps_facts(ctx.extradata, ctx.color_range, ctx.color_primaries, ctx.color_trc, ctx.colorspace)
+        if ctx.name == "h264"
+        else None
+    )
+    if facts is not None:
+        return container, facts
+    container.close()
+    return av.open(str(p), metadata_errors="ignore"), None
+
+
+_HEADERS_ONLY = {"skip_frame": "all"}
+"""Decoder option for FFmpeg's stream analysis at open: parse headers, decode no picture."""
+
+
+def _describe_video(container, stream, p: Path, facts: SpsFacts | None = None) -> VideoStream:  # type: ignore[no-untyped-def]
     import av
 
     ctx = stream.codec_context
-    hdr = _HDR_TRANSFERS.get(ctx.color_trc)
+    pix_fmt, trc, primaries, colorspace, color_range = (
+        (ctx.pix_fmt, ctx.color_trc, ctx.color_primaries, ctx.colorspace, ctx.color_range)
+        if facts is None
+        else (facts.pix_fmt, facts.color_trc, facts.color_primaries, facts.colorspace, facts.color_range)
+    )
+    hdr = _HDR_TRANSFERS.get(trc)
     rotation = _header_rotation(container, stream, p)
     peak = None
     if rotation is None or hdr == "PQ":
@@ -315,7 +351,6 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
     sample_aspect = f"{sar.numerator}:{sar.denominator}" if sar and sar != 1 else None
     shown_w = round(coded_w * sar) if sample_aspect else coded_w
     width, height = (coded_h, shown_w) if rotation in (90, 270) else (shown_w, coded_h)
-    pix_fmt = ctx.pix_fmt
     bit_depth = None
     if pix_fmt:
         try:
@@ -341,10 +376,10 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
         duration=_seconds(stream.duration, stream.time_base),
         sample_aspect=sample_aspect,
         hdr=hdr,
-        color_primaries=_PRIMARIES.get(ctx.color_primaries),
-        color_transfer=_TRANSFERS.get(ctx.color_trc),
-        color_matrix=_MATRICES.get(ctx.colorspace) if ctx.colorspace != 0 or _is_rgb(pix_fmt) else None,
-        color_range=_RANGES.get(ctx.color_range) or ("pc" if (pix_fmt or "").startswith("yuvj") else None),
+        color_primaries=_PRIMARIES.get(primaries),
+        color_transfer=_TRANSFERS.get(trc),
+        color_matrix=_MATRICES.get(colorspace) if colorspace != 0 or _is_rgb(pix_fmt) else None,
+        color_range=_RANGES.get(color_range) or ("pc" if (pix_fmt or "").startswith("yuvj") else None),
         peak_luminance=peak if hdr == "PQ" else None,
     )
 
@@ -387,6 +422,7 @@ def _first_frame(container, stream, p: Path) -> tuple[int, float | None]:  # typ
     """Clockwise display rotation, read from the first decoded frame's display matrix, and the HDR
     peak luminance from its side data (FFmpeg exposes neither on the stream)."""
     stream.thread_type = "SLICE"  # frame threading would buffer several packets before one frame
+    stream.codec_context.skip_frame = "DEFAULT"  # the container may have been opened headers-only
     for packet in container.demux(stream):
         for frame in packet.decode():
             return (-round(frame.rotation / 90) * 90) % 360, peak_luminance(frame)
