@@ -20,8 +20,21 @@ _HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
 _RGB, _RANGE_MPEG, _RANGE_JPEG = 0, 1, 2  # AVCOL_SPC_RGB, AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
 
 
+_PROFILE_NAMES = {
+    66: "Baseline", 66 | 512: "Constrained Baseline", 77: "Main", 88: "Extended", 100: "High", 110: "High 10",
+    110 | 2048: "High 10 Intra", 122: "High 4:2:2", 122 | 2048: "High 4:2:2 Intra", 144: "High 4:4:4",
+    244: "High 4:4:4 Predictive", 244 | 2048: "High 4:4:4 Intra", 44: "CAVLC 4:4:4", 118: "Multiview High",
+    128: "Stereo High",
+}  # fmt: skip
+"""FFmpeg's H.264 profile names (libavcodec/profiles.c) by AV_PROFILE_H264_* value: profile_idc,
+plus 512 (constrained: Baseline with constraint_set1) or 2048 (intra: constraint_set3 on High 10,
+4:2:2 and 4:4:4 Predictive), as ``ff_h264_get_profile`` makes it."""
+
+
 @dataclass(frozen=True)
 class SpsFacts:
+    profile: str | None
+    """FFmpeg's profile name (``High``, ``Constrained Baseline``...)."""
     pix_fmt: str
     color_range: int
     """AVColorRange after the SPS (the container's when the SPS has no video signal type)."""
@@ -97,8 +110,8 @@ def sps_facts(extradata: bytes | None, range_: int, primaries: int, trc: int, co
 
 
 def _parse(b: _Bits, range_: int, primaries: int, trc: int, colorspace: int) -> SpsFacts | None:
-    profile_idc = b.u(8)
-    b.u(16)  # constraint flags, level_idc
+    profile_idc, constraints = b.u(8), b.u(8)
+    b.u(8)  # level_idc
     b.ue()  # seq_parameter_set_id
     chroma, depth = 1, 8
     if profile_idc in _HIGH_PROFILES:
@@ -144,7 +157,13 @@ def _parse(b: _Bits, range_: int, primaries: int, trc: int, colorspace: int) -> 
             range_ = _RANGE_JPEG if b.u(1) else _RANGE_MPEG
             if b.u(1):  # colour_description_present_flag
                 primaries, trc, colorspace = b.u(8), b.u(8), b.u(8)
-    return SpsFacts(_pix_fmt(chroma, depth, range_, colorspace), range_, primaries, trc, colorspace)
+    profile = profile_idc
+    if profile_idc == 66 and constraints & 0x40:  # constraint_set1_flag (flags are MSB first)
+        profile |= 512
+    elif profile_idc in (110, 122, 244) and constraints & 0x10:  # constraint_set3_flag
+        profile |= 2048
+    return SpsFacts(_PROFILE_NAMES.get(profile), _pix_fmt(chroma, depth, range_, colorspace), range_, primaries,
+                    trc, colorspace)  # fmt: skip
 
 
 def _pix_fmt(chroma: int, depth: int, range_: int, colorspace: int) -> str:

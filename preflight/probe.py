@@ -310,22 +310,28 @@ def _open_clip(p: Path, kind: Sniffed):  # type: ignore[no-untyped-def]
         return av.open(str(p), metadata_errors="ignore"), None
     container = av.open(str(p), metadata_errors="ignore", options=_HEADERS_ONLY)
     stream = next((s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
-    if stream is None or stream.codec_context.pix_fmt:
+    if stream is None:
         return container, None
     ctx = stream.codec_context
-    facts = (
-        sps_facts(ctx.extradata, ctx.color_range, ctx.color_primaries, ctx.color_trc, ctx.colorspace)
-        if ctx.name == "h264"
-        else None
-    )
-    if facts is not None:
+    facts = None
+    if not ctx.pix_fmt and ctx.name == "h264":
+        facts = sps_facts(ctx.extradata, ctx.color_range, ctx.color_primaries, ctx.color_trc, ctx.colorspace)
+    # The one-packet analysis holds when the header has it all: a sample table (not a fragmented
+    # file), a base rate from regular frame timing (FFmpeg estimates an irregular one from ~20
+    # packets' times; short of packets it falls back to 1/time base, which is no rate), and a pixel
+    # format (HEVC's from its hvcC) or the SPS's. Otherwise: the full analysis, as before.
+    header_rate = stream.base_rate and stream.time_base and stream.base_rate != 1 / stream.time_base
+    if stream.frames and header_rate and (ctx.pix_fmt or facts is not None):
         return container, facts
     container.close()
     return av.open(str(p), metadata_errors="ignore"), None
 
 
-_HEADERS_ONLY = {"skip_frame": "all"}
-"""Decoder option for FFmpeg's stream analysis at open: parse headers, decode no picture."""
+_HEADERS_ONLY = {"skip_frame": "all", "probesize": "32"}
+"""Options of FFmpeg's stream analysis at open: parse headers, decode no picture (``skip_frame``),
+and stop after the first packet (``probesize``, in bytes; 32 is FFmpeg's minimum): with no pixel
+format coming, FFmpeg would otherwise read 5 MB of packets waiting for one. An MP4/MOV header
+gives everything else (sizes, rates of regularly timed clips, durations, index, audio format)."""
 
 
 def _describe_video(container, stream, p: Path, facts: SpsFacts | None = None) -> VideoStream:  # type: ignore[no-untyped-def]
@@ -338,6 +344,7 @@ def _describe_video(container, stream, p: Path, facts: SpsFacts | None = None) -
         else (facts.pix_fmt, facts.color_trc, facts.color_primaries, facts.colorspace, facts.color_range)
     )
     hdr = _HDR_TRANSFERS.get(trc)
+    profile = (facts.profile if facts is not None else None) or stream.profile or None
     rotation = _header_rotation(container, stream, p)
     peak = None
     if rotation is None or hdr == "PQ":
@@ -360,7 +367,7 @@ def _describe_video(container, stream, p: Path, facts: SpsFacts | None = None) -
     avg, base = _rate(stream.average_rate), _rate(stream.base_rate or stream.guessed_rate)
     return VideoStream(
         codec=ctx.name,
-        profile=stream.profile or None,
+        profile=profile,
         pix_fmt=pix_fmt,
         bit_depth=bit_depth,
         coded_width=coded_w,

@@ -66,3 +66,44 @@ def test_tagged_bt709_full_range(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_unreadable_sps_opens_the_slow_way() -> None:
     assert sps_facts(None, 0, 2, 2, 2) is None
     assert sps_facts(b"\x01\x64\x00\x1f\xff\xe1\x00\x04\x67\x64", 0, 2, 2, 2) is None  # cut short
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(timestamps=[i * 0.033 + (0.01 if i % 3 == 0 else 0) for i in range(60)], audio=True),  # irregular
+        dict(timestamps=[0, 0.04, 0.1, 0.12, 0.2, 0.3, 0.31, 0.5, 0.52, 0.7]),
+        dict(duration=0.6, movflags="frag_keyframe+empty_moov", audio=True),  # no sample table in moov
+        dict(duration=0.4, audio=True, movflags="faststart"),
+    ],
+)
+def test_irregular_timing_and_fragments_match_the_decoding_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kwargs: dict
+) -> None:  # type: ignore[type-arg]
+    clip = make_clip(tmp_path / "c.mp4", width=320, height=240, **kwargs)
+    assert dataclasses.asdict(probe(clip)) == dataclasses.asdict(_slow_probe(clip, monkeypatch))
+
+
+@pytest.mark.parametrize(
+    ("profile", "name"), [("baseline", "Constrained Baseline"), ("main", "Main"), ("high", "High")]
+)
+def test_profile_name_from_the_sps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str, name: str) -> None:
+    path = tmp_path / "p.mp4"
+    with av.open(str(path), "w") as out:
+        audio = out.add_stream("aac", rate=48000)  # the first packet is audio: the video's is never read
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt, s.options = 160, 96, "yuv420p", {"profile": profile}
+        for i in range(5):
+            a = av.AudioFrame(format="fltp", layout="stereo", samples=1024)
+            for plane in a.planes:
+                plane.update(bytes(plane.buffer_size))
+            a.sample_rate, a.pts = 48000, i * 1024
+            out.mux(audio.encode(a))
+            frame = av.VideoFrame(160, 96, "yuv420p")
+            frame.pts = i
+            out.mux(s.encode(frame))
+        out.mux(s.encode(None))
+        out.mux(audio.encode(None))
+    fast = probe(path)
+    assert fast.video is not None and fast.video.profile == name
+    assert dataclasses.asdict(fast) == dataclasses.asdict(_slow_probe(path, monkeypatch))
