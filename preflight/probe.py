@@ -1,7 +1,9 @@
 """Probe a file: what it really is, as a provider will see it.
 
-Reads headers only (plus, for clips, the first frame: FFmpeg exposes the display matrix on decoded
-frames, and decoding one frame proves the stream is readable). Never decodes a whole clip.
+Reads headers only. A clip's display matrix comes from its MP4/MOV boxes (:mod:`preflight.isobmff`:
+PyAV exposes it on decoded frames only); the first frame is decoded only where the headers cannot
+say: an HDR10 (PQ) clip's peak luminance, and the rotation of containers other than MP4/MOV.
+Readable here means a video stream with at least one packet; the content check decodes it all.
 Images are checked for corruption cheaply: JPEG decodes at 1/8 scale, PNG verifies its chunk CRCs.
 """
 
@@ -16,8 +18,11 @@ from pathlib import Path
 
 from .colorgraph import peak_luminance
 from .errors import ProbeError, map_av_errors
+from .h264sps import SpsFacts, sps_facts
 from .hdrphoto import still_color
 from .inputs import open_regular
+from .isobmff import display_matrix
+from .isobmff import rotation as matrix_rotation
 from .models import AudioStream, ImageDetails, MediaInfo, VideoStream
 from .sniff import SNIFF_BYTES, Sniffed, sniff
 
@@ -250,7 +255,7 @@ def _probe_clip(p: Path, kind: Sniffed) -> MediaInfo:
     import av
 
     try:
-        container = av.open(str(p), metadata_errors="ignore")
+        container, facts = _open_clip(p, kind)
     except av.InvalidDataError as exc:
         if kind.format in ("mp4", "mov"):
             raise ProbeError(
@@ -272,7 +277,7 @@ def _probe_clip(p: Path, kind: Sniffed) -> MediaInfo:
         if video_stream is None:
             raise ProbeError(f"{p}: no video stream in this {fmt} file", "video.missing_stream")
         with map_av_errors(str(p)):
-            video = _describe_video(container, video_stream, p)
+            video = _describe_video(container, video_stream, p, facts)
         audio = tuple(_describe_audio(s) for s in container.streams.audio)
         duration = _container_duration(container)
         bitrate = container.bit_rate or None
@@ -293,19 +298,66 @@ def _probe_clip(p: Path, kind: Sniffed) -> MediaInfo:
     )
 
 
-def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[no-untyped-def]
+def _open_clip(p: Path, kind: Sniffed):  # type: ignore[no-untyped-def]
+    """The open container, and the H.264 SPS facts that stand in for its decoder's when the header
+    fast path was taken. MP4/MOV open with ``skip_frame=all``: FFmpeg's stream analysis then decodes
+    no picture (it decodes a whole H.264 frame otherwise, 6-120 ms, only to learn the pixel format;
+    see :mod:`preflight.h264sps`). A first video stream the fast open left without a pixel format
+    that the SPS cannot give is opened again as before."""
+    import av
+
+    if kind.format not in ("mp4", "mov"):
+        return av.open(str(p), metadata_errors="ignore"), None
+    container = av.open(str(p), metadata_errors="ignore", options=_HEADERS_ONLY)
+    stream = next((s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
+    if stream is None:
+        return container, None
+    ctx = stream.codec_context
+    facts = None
+    if not ctx.pix_fmt and ctx.name == "h264":
+        facts = sps_facts(ctx.extradata, ctx.color_range, ctx.color_primaries, ctx.color_trc, ctx.colorspace)
+    # The one-packet analysis holds when the header has it all: a sample table (not a fragmented
+    # file), a base rate from regular frame timing (FFmpeg estimates an irregular one from ~20
+    # packets' times; short of packets it falls back to 1/time base, which is no rate), and a pixel
+    # format (HEVC's from its hvcC) or the SPS's. Otherwise: the full analysis, as before.
+    header_rate = stream.base_rate and stream.time_base and stream.base_rate != 1 / stream.time_base
+    if stream.frames and header_rate and (ctx.pix_fmt or facts is not None):
+        return container, facts
+    container.close()
+    return av.open(str(p), metadata_errors="ignore"), None
+
+
+_HEADERS_ONLY = {"skip_frame": "all", "probesize": "32"}
+"""Options of FFmpeg's stream analysis at open: parse headers, decode no picture (``skip_frame``),
+and stop after the first packet (``probesize``, in bytes; 32 is FFmpeg's minimum): with no pixel
+format coming, FFmpeg would otherwise read 5 MB of packets waiting for one. An MP4/MOV header
+gives everything else (sizes, rates of regularly timed clips, durations, index, audio format)."""
+
+
+def _describe_video(container, stream, p: Path, facts: SpsFacts | None = None) -> VideoStream:  # type: ignore[no-untyped-def]
     import av
 
     ctx = stream.codec_context
-    rotation, peak = _first_frame(container, stream, p)
+    pix_fmt, trc, primaries, colorspace, color_range = (
+        (ctx.pix_fmt, ctx.color_trc, ctx.color_primaries, ctx.colorspace, ctx.color_range)
+        if facts is None
+        else (facts.pix_fmt, facts.color_trc, facts.color_primaries, facts.colorspace, facts.color_range)
+    )
+    hdr = _HDR_TRANSFERS.get(trc)
+    profile = (facts.profile if facts is not None else None) or stream.profile or None
+    rotation = _header_rotation(container, stream, p)
+    peak = None
+    if rotation is None or hdr == "PQ":
+        frame_rotation, peak = _first_frame(container, stream, p)
+        rotation = frame_rotation if rotation is None else rotation
+    else:
+        _require_a_packet(container, stream, p)
     coded_w, coded_h = ctx.width, ctx.height
     sar = stream.sample_aspect_ratio
     # Non-square pixels (anamorphic video): players widen the frame by the sample aspect ratio.
     sample_aspect = f"{sar.numerator}:{sar.denominator}" if sar and sar != 1 else None
     shown_w = round(coded_w * sar) if sample_aspect else coded_w
     width, height = (coded_h, shown_w) if rotation in (90, 270) else (shown_w, coded_h)
-    pix_fmt = ctx.pix_fmt
-    hdr = _HDR_TRANSFERS.get(ctx.color_trc)
     bit_depth = None
     if pix_fmt:
         try:
@@ -315,7 +367,7 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
     avg, base = _rate(stream.average_rate), _rate(stream.base_rate or stream.guessed_rate)
     return VideoStream(
         codec=ctx.name,
-        profile=stream.profile or None,
+        profile=profile,
         pix_fmt=pix_fmt,
         bit_depth=bit_depth,
         coded_width=coded_w,
@@ -331,10 +383,10 @@ def _describe_video(container, stream, p: Path) -> VideoStream:  # type: ignore[
         duration=_seconds(stream.duration, stream.time_base),
         sample_aspect=sample_aspect,
         hdr=hdr,
-        color_primaries=_PRIMARIES.get(ctx.color_primaries),
-        color_transfer=_TRANSFERS.get(ctx.color_trc),
-        color_matrix=_MATRICES.get(ctx.colorspace) if ctx.colorspace != 0 or _is_rgb(pix_fmt) else None,
-        color_range=_RANGES.get(ctx.color_range) or ("pc" if (pix_fmt or "").startswith("yuvj") else None),
+        color_primaries=_PRIMARIES.get(primaries),
+        color_transfer=_TRANSFERS.get(trc),
+        color_matrix=_MATRICES.get(colorspace) if colorspace != 0 or _is_rgb(pix_fmt) else None,
+        color_range=_RANGES.get(color_range) or ("pc" if (pix_fmt or "").startswith("yuvj") else None),
         peak_luminance=peak if hdr == "PQ" else None,
     )
 
@@ -343,10 +395,41 @@ def _is_rgb(pix_fmt: str | None) -> bool:
     return bool(pix_fmt) and pix_fmt.startswith(("gbr", "rgb", "bgr", "argb", "abgr", "rgba", "bgra"))
 
 
+def _header_rotation(container, stream, p: Path) -> int | None:  # type: ignore[no-untyped-def]
+    """Clockwise display rotation from the MP4/MOV box headers; None for other containers and for
+    box trees :mod:`preflight.isobmff` does not vouch for (the first frame decides then)."""
+    if "mov" not in container.format.name.split(","):
+        return None
+    video_index = list(container.streams.video).index(stream)
+    with open(p, "rb", buffering=0) as fh:
+        matrix = display_matrix(fh, os.fstat(fh.fileno()).st_size, stream.id, video_index)
+    return None if matrix is None else matrix_rotation(matrix)
+
+
+_PACKETS_TO_FIRST_VIDEO = 1000
+"""Packets demuxed at most looking for the first video packet of a file without an index (other
+streams' packets may come first): a stream with none in that many is as good as empty."""
+
+
+def _require_a_packet(container, stream, p: Path) -> None:  # type: ignore[no-untyped-def]
+    """The no-decode stand-in for "the first frame decodes": the video stream has a packet with
+    data (an index entry, or one demuxed). Damaged frame data is the content check's to find."""
+    entries = stream.index_entries
+    if entries is not None and any(entries[i].size > 0 for i in range(min(len(entries), 16))):
+        return
+    for n, packet in enumerate(container.demux(stream)):
+        if packet.stream is stream and packet.size:
+            return
+        if n >= _PACKETS_TO_FIRST_VIDEO:
+            break
+    raise ProbeError(f"{p}: the video stream holds no frame", "decode.error")
+
+
 def _first_frame(container, stream, p: Path) -> tuple[int, float | None]:  # type: ignore[no-untyped-def]
     """Clockwise display rotation, read from the first decoded frame's display matrix, and the HDR
     peak luminance from its side data (FFmpeg exposes neither on the stream)."""
     stream.thread_type = "SLICE"  # frame threading would buffer several packets before one frame
+    stream.codec_context.skip_frame = "DEFAULT"  # the container may have been opened headers-only
     for packet in container.demux(stream):
         for frame in packet.decode():
             return (-round(frame.rotation / 90) * 90) % 360, peak_luminance(frame)

@@ -65,6 +65,7 @@ def make_clip(
     sample_aspect: Fraction | None = None,
     crf: int = 30,
     bframes: int = 0,
+    movflags: str | None = None,
 ) -> Path:
     """Encode a synthetic clip and return its path.
 
@@ -75,6 +76,8 @@ def make_clip(
     ``crf``: libx264's quality (30, the default, keeps test clips small; lower is closer to the frames).
     ``bframes``: libx264 B-frames (``ultrafast`` makes none; phones' clips often have them, and the
     ones nothing refers to are what the content check leaves undecoded).
+    ``movflags``: the MP4/MOV muxer's flags, e.g. ``faststart`` (movie header first) or
+    ``frag_keyframe+empty_moov`` (fragmented MP4); by default the movie header comes last.
     """
     import av
 
@@ -86,7 +89,8 @@ def make_clip(
         times = [i / float(rate) for i in range(round(duration * float(rate)))]
     else:
         timestamps_given, times = True, timestamps
-    with av.open(str(path), "w", format=container) as out:
+    muxer_options = {"movflags": movflags} if movflags else None
+    with av.open(str(path), "w", format=container, options=muxer_options) as out:
         stream = out.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         if gop is not None:

@@ -340,3 +340,63 @@ def test_pool_workers_get_a_core_each(tmp_path: Path) -> None:
             assert sorted(next(iter(m)) for m in masks) == cores[:2]  # one core each, not the same one
         else:
             assert masks == [set(cores)] * 2
+
+
+def test_dask_worker_processes_check_every_file(incoming: Path, tmp_path: Path) -> None:
+    """Worker processes, not threads of this one: each file's pid is a Dask worker's."""
+    distributed = pytest.importorskip("dask.distributed")
+    local = run_batch([incoming], content=False, executor=SerialExecutor(), state_path=tmp_path / "a")
+    assert {r.worker_pid for r in local.results} == {os.getpid()}
+    cluster_args = dict(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    with distributed.LocalCluster(**cluster_args) as cluster, distributed.Client(cluster) as client:
+        workers = set(client.run(os.getpid).values())
+        on_dask = run_batch([incoming], content=False, executor=DaskExecutor(client=client),
+                            state_path=tmp_path / "b")  # fmt: skip
+    assert len(workers) == 2 and os.getpid() not in workers
+    pids = [r.worker_pid for r in on_dask.results]
+    assert len(pids) == 6 and set(pids) <= workers
+    assert report_to_dict(on_dask.report) == report_to_dict(local.report)
+
+
+def test_jobs_2_spreads_files_over_two_worker_processes(tmp_path: Path) -> None:
+    """``--jobs 2``: two worker processes share the files. Each file costs a SHA-256 of 8 MB (~20 ms),
+    so the second worker is up before the first could have done them all."""
+    import time
+
+    from preflight.batch import BatchSettings
+    from preflight.batch.executors import LocalExecutor
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    first = folder / "c00.mp4"
+    first.write_bytes(os.urandom(8 << 20))  # not media: format.unrecognized, after its digest
+    for i in range(1, 16):
+        os.link(first, folder / f"c{i:02d}.mp4")
+    settings = BatchSettings(content=False)
+    pool = LocalExecutor(2)
+    try:
+        pool.warm(settings)
+        pool.wait_warm()
+        deadline = time.monotonic() + 20
+        while len(pool.worker_pids()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = set(pool.worker_pids())
+        result = run_batch([folder], content=False, executor=pool, state_path=tmp_path / "s")
+    finally:
+        pool.close()
+    pids = [r.worker_pid for r in result.results]
+    assert len(pids) == 16 and set(pids) == workers  # both pool workers checked files
+    assert len(workers) == 2 and os.getpid() not in workers  # two processes, neither this one
+
+
+def test_cli_executor_dask_end_to_end(incoming: Path, tmp_path: Path) -> None:
+    pytest.importorskip("dask.distributed")
+    args = ["batch", str(incoming), "--no-content", "--jsonl", "--executor", "dask", "-j", "2",
+            "--state", str(tmp_path / "s.jsonl")]  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "preflight", *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr  # upload.mp4 is cut off
+    lines = _jsonl(proc.stdout)
+    files = {Path(x["path"]).name: x["verdict"] for x in lines if x["event"] == "file"}
+    assert files == {"good.mp4": "pass", "good2.mp4": "pass", "photo.jpg": "pass", "photo.webp": "fixable",
+                     "phone.mov": files["phone.mov"], "upload.mp4": "fail"}  # fmt: skip
+    assert lines[-1]["event"] == "summary" and lines[-1]["total"] == 6

@@ -109,6 +109,9 @@ class FileResult:
     """data: URI of the preview image for the HTML report."""
     resumed: bool = False
     """True when the result came from the state file of an earlier run."""
+    worker_pid: int | None = field(default=None, compare=False)
+    """The process that checked the file (a pool or Dask worker, or this one); None for a result
+    resumed from the state file. For tests and debugging: not written to reports or the state."""
 
     @property
     def final_verdict(self) -> str:
@@ -171,7 +174,7 @@ def process_file(path: str, settings: BatchSettings, subdir: str = "") -> FileRe
         result = _process_url(path, settings, subdir)
     else:
         result = _process_local(path, settings, subdir, file_digest(path))
-    return replace(result, seconds=round(time.perf_counter() - started, 4))
+    return replace(result, seconds=round(time.perf_counter() - started, 4), worker_pid=os.getpid())
 
 
 def _process_local(path: str, settings: BatchSettings, subdir: str, digest: str | None) -> FileResult:
