@@ -181,13 +181,19 @@ def run_fix(files: Files, outdir: str, profile_ref: str | None, orientation: str
     out_files: dict[str, str] = {}
     for (field, _, label), result in zip(files, report.results, strict=True):
         if result.output:
-            name = f"{field}{Path(result.output).suffix}"
-            out_files[name] = result.output
-            labels[result.output] = f"{Path(label).stem}-ready{Path(result.output).suffix}"
-            outputs.append({"field": field, "name": name, "download_name": labels[result.output],
-                            "verdict": result.after.verdict if result.after else None})  # fmt: skip
+            outputs.append(_offered(field, result.output, label, result.after, out_files, labels))
     return {"report": _relabel(report.to_dict(), labels), "outputs": outputs, "files": out_files,
             "ok": report.ok, "worker": _worker(started)}  # fmt: skip
+
+
+def _offered(field: str, output: str, label: str, after: Any, out_files: dict[str, str],
+             labels: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+    """Register ``output`` for download under a server-chosen name; its row for the page."""
+    name = f"{field}{Path(output).suffix}"
+    out_files[name] = output
+    labels[output] = f"{Path(label).stem}-ready{Path(output).suffix}"
+    return {"field": field, "name": name, "download_name": labels[output],
+            "verdict": after.verdict if after else None}  # fmt: skip
 
 
 def run_prepare(files: Files, outdir: str, profile_ref: str | None, orientation: str, options: dict[str, Any],
@@ -211,11 +217,7 @@ def run_prepare(files: Files, outdir: str, profile_ref: str | None, orientation:
     outputs = []
     for field, fixed in (("image", result.image), ("video", result.video)):
         if fixed.output:
-            name = f"{field}{Path(fixed.output).suffix}"
-            out_files[name] = fixed.output
-            labels[fixed.output] = f"{Path(byfield[field][1]).stem}-ready{Path(fixed.output).suffix}"
-            outputs.append({"field": field, "name": name, "download_name": labels[fixed.output],
-                            "verdict": fixed.after.verdict if fixed.after else None})  # fmt: skip
+            outputs.append(_offered(field, fixed.output, byfield[field][1], fixed.after, out_files, labels))
     if result.bundle is not None:
         out_files["manifest.json"] = str(Path(outdir) / "manifest.json")
         outputs.append({"field": "manifest", "name": "manifest.json", "download_name": "manifest.json",
