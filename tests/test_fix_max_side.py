@@ -211,3 +211,52 @@ def test_batch_refuses_a_bad_max_side_and_one_without_an_output_folder(media, tm
     runner = CliRunner()
     result = runner.invoke(cli, ["batch", str(media["wide"].parent), "--max-side", "320", "-q"])
     assert result.exit_code == 2 and "--max-side says how to fix" in result.output
+
+
+def _corner(index: int, width: int, height: int):
+    """A dark frame, bright in the stored top-left quarter: where that corner lands shows the turn."""
+    import numpy as np
+
+    frame = np.full((height, width, 3), 30, np.uint8)
+    frame[: height // 2, : width // 2] = 220
+    return frame
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_a_rotated_clip_scaled_before_its_turn_shows_what_the_uncapped_fix_shows(rotation, media, tmp_path: Path):
+    # The graph scales a rotated SDR clip before turning it (cheaper); the picture must be the same.
+    import av
+    import numpy as np
+
+    src = make_clip(tmp_path / "c.mp4", duration=2, width=640, height=360, fps=10, rotation=rotation,
+                    frames=_corner)  # fmt: skip
+
+    def first_frame(max_side: int) -> np.ndarray:
+        r = _one(fix([src], tmp_path / str(max_side), media["profile"], content=False, max_side=max_side))
+        with av.open(r.output) as c:
+            return next(c.decode(video=0)).to_ndarray(format="gray")
+
+    small, full = first_frame(320), first_frame(0)
+    assert small.shape == (full.shape[0] // 2, full.shape[1] // 2)
+    shrunk = full.reshape(small.shape[0], 2, small.shape[1], 2).mean(axis=(1, 3))
+    assert np.abs(small.astype(float) - shrunk).mean() < 6
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 270])
+def test_the_graph_itself_gives_the_capped_size(rotation, media, tmp_path: Path):
+    # PyAV's encoder would silently resize a frame of the wrong size: check what the graph makes.
+    import av
+
+    from preflight import check_one
+    from preflight.fix.videograph import build_graph
+
+    src = make_clip(tmp_path / "c.mp4", duration=2, width=640, height=360, fps=10, rotation=rotation)
+    profile = load_profile(str(media["profile"]))
+    item = check_one(src, profile, content=False)
+    p = plan_fix(item.media, item.findings, profile, "video", FixOptions(max_side=320, reencode=True))
+    with av.open(str(src)) as c:
+        stream = c.streams.video[0]
+        graph = build_graph(stream, p)
+        graph.push(next(c.decode(stream)))
+        out = graph.vpull()
+    assert (out.width, out.height) == p.geometry.canvas == ((320, 180) if rotation == 0 else (180, 320))
