@@ -34,6 +34,7 @@ from common import OUT, PHONE_CLIPS, clip_1080p, loadavg, measured, median_time,
 
 from preflight import probe
 from preflight.fix import fix
+from preflight.fix.ops import FitSize, Trim
 from preflight.fix.plan import FixOptions, plan_fix
 from preflight.fix.video import ENCODER_CRF, ENCODER_PRESET, container_duration, execute_clip, keyframe_times
 from preflight.profiles import load_profile
@@ -147,11 +148,12 @@ def bench_4k(work: Path, runs: int, kind: str = PHONE_4K) -> bool:
         plan = our_plan(src, profile, options=FixOptions(max_side=side))
         assert plan.encodes, plan.actions
         size = plan.geometry.canvas if plan.geometry else None
-        x264 = _x264_options(None, plan)  # exactly what preflight's encoder is given
+        fit, trim = plan.find(FitSize), plan.find(Trim)
+        x264 = _x264_options(fit.video_bitrate if fit else None, plan)  # exactly what preflight's encoder is given
         out, ref = work / f"4k_{side}", work / f"4k_{side}_ffmpeg.mp4"
         ours = [sys.executable, "-m", "preflight", "fix", str(src), "-o", str(out), "--no-content",
                 "--max-side", str(side)]  # fmt: skip
-        theirs = ffmpeg_4k(src, ref, size if side else None, x264)
+        theirs = ffmpeg_4k(src, ref, size if side else None, x264, trim)
         print(f"\n  --max-side {side}: preflight actions: {', '.join(plan.actions)}")
         print(f"    preflight: {' '.join(ours[1:])}")
         print(f"    ffmpeg:    {' '.join(theirs)}")
@@ -191,10 +193,11 @@ def shutil_rmtree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def ffmpeg_4k(src: Path, dst: Path, size: tuple[int, int] | None, x264: dict[str, str]) -> list[str]:
+def ffmpeg_4k(src: Path, dst: Path, size: tuple[int, int] | None, x264: dict[str, str], trim: Trim | None) -> list[str]:
     """ffmpeg doing preflight's re-encode of an HLG clip: autorotate (ffmpeg's default), the downscale
     first (bicubic, as preflight's graph: it tone-maps after the downscale), zscale to linear light,
-    mobius highlights, zscale back to BT.709 limited range, libx264 with preflight's options, AAC copied."""
+    mobius highlights, zscale back to BT.709 limited range, libx264 with preflight's options (CRF under a
+    VBV ceiling, or the bitrate the size cap asks for), AAC copied, cut to preflight's window."""
     filters = subprocess.run(["ffmpeg", "-hide_banner", "-filters"], capture_output=True, text=True).stdout
     if " zscale " not in filters:
         raise SystemExit("this ffmpeg has no zscale: no yardstick for the HLG fix (Debian's ffmpeg has it)")
@@ -202,9 +205,10 @@ def ffmpeg_4k(src: Path, dst: Path, size: tuple[int, int] | None, x264: dict[str
              "zscale=t=bt709:m=bt709:r=tv,format=yuv420p")  # fmt: skip
     if size is not None:
         chain = f"scale={size[0]}:{size[1]}:flags=bicubic," + chain
-    args = ["ffmpeg", "-v", "error", "-y", "-i", str(src), "-vf", chain, "-c:v", "libx264"]
+    window = ["-ss", f"{trim.start:.3f}", "-t", f"{trim.length:.3f}"] if trim is not None else []
+    args = ["ffmpeg", "-v", "error", "-y", *window, "-i", str(src), "-vf", chain, "-c:v", "libx264"]
     for key, value in x264.items():
-        args += [f"-{key}", value]
+        args += ["-b:v" if key == "b" else f"-{key}", value]
     args += ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv",
              "-c:a", "copy", "-movflags", "+faststart", str(dst)]  # fmt: skip
     return args
