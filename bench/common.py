@@ -158,3 +158,32 @@ def _phone_frame(photo, w: int, h: int, i: int, grain, rotation: int):  # type: 
     if rotation:
         frame = np.ascontiguousarray(np.rot90(frame, k=rotation // 90))  # counter-clockwise, undone on display
     return np.clip(frame.astype(np.int16) + grain[..., None], 0, 255).astype(np.uint8)
+
+
+# --- one process, measured ------------------------------------------------------------------------
+
+
+def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """Run ``cmd`` to completion: (wall seconds, CPU seconds user+system, peak RSS in MB) of that process
+    and the children it waited for. ``os.wait4`` gives this child's own rusage, so each run has its own
+    peak (``getrusage(RUSAGE_CHILDREN)`` would give the largest of every child so far)."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty child cannot block on a full pipe
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 1):  # 1: preflight's "an output still fails" is still a measured run
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} exited {code}: {err.read().decode(errors='replace')[-2000:]}")
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def loadavg() -> str:
+    import os
+
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (5 min {five:.1f}) on {os.cpu_count()} cores"

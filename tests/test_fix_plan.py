@@ -211,7 +211,7 @@ def test_an_image_goes_to_the_nearest_ratio_and_stays_within_the_sides():
     cropped = plan(image(w=1000, h=300), profile=RUNWAY, aspect="crop")
     assert [type(op) for op in cropped.operations] == [Crop, Scale]
     assert min(cropped.geometry.canvas) >= 340 and within(cropped.geometry.canvas, "1584:672")
-    big = plan(clip(w=3840, h=2880), profile=RUNWAY)  # padding must not pass the 3850 px cap
+    big = plan(clip(w=3840, h=2880), profile=RUNWAY, max_side=0)  # padding must not pass the 3850 px cap
     assert big.geometry.canvas == (3840, 2894) and within(big.geometry.canvas, "1104:832")
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..fix.options import DEFAULT_MAX_SIDE
 from ..models import Report, Skipped
 from ..profiles import ORIENTATIONS
 from .executors import Executor, make_executor
@@ -135,10 +136,11 @@ def run_batch(
     aspect: str = "pad",
     fill: str = "blur",
     window: str = "best",
+    max_side: int = DEFAULT_MAX_SIDE,
 ) -> BatchResult:
     """Check every file below ``inputs`` (and fix it into ``outdir``); see the module docstring.
 
-    ``start``, ``end``, ``aspect``, ``fill`` and ``window`` are :func:`preflight.fix.fix`'s options,
+    ``start``, ``end``, ``aspect``, ``fill``, ``window`` and ``max_side`` are :func:`preflight.fix.fix`'s options,
     applied to every file fixed (they are part of the resume key).
 
     ``on_result`` is called in this process as each file finishes (resumed ones first). The first
@@ -162,6 +164,7 @@ def run_batch(
         aspect=aspect,
         fill=fill,
         window=window,
+        max_side=max_side,
     )
     settings.validate()
     lock = OutputLock(outdir) if outdir is not None else None

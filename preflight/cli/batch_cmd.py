@@ -93,6 +93,7 @@ def command(
     aspect: str,
     fill: str,
     window: str,
+    max_side: int,
     jobs: int | None,
     resume: bool,
     state_path: str | None,
@@ -158,6 +159,7 @@ def command(
         aspect=aspect,
         fill=fill,
         window=window,
+        max_side=max_side,
     )
     if jsonl:
         sys.stdout.write(to_json({"event": "summary", **_summary(result)}, out=sys.stdout) + "\n")
@@ -183,7 +185,7 @@ def _fix_options_need_outdir(outdir: str | None) -> None:
     ctx = click.get_current_context()
     given = [n for n in FIX_OPTION_NAMES if ctx.get_parameter_source(n) is click.core.ParameterSource.COMMANDLINE]
     if given:
-        raise click.UsageError(f"--{given[0]} says how to fix: it needs -o/--outdir")
+        raise click.UsageError(f"--{given[0].replace('_', '-')} says how to fix: it needs -o/--outdir")
 
 
 def _jsonl_line(result: FileResult, fixing: bool) -> dict[str, Any]:

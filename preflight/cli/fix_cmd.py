@@ -42,6 +42,7 @@ def command(
     aspect: str,
     fill: str,
     window: str,
+    max_side: int,
 ) -> None:
     """Fix images and clips for a provider: exit 0 only if every output passes.
 
@@ -52,7 +53,8 @@ def command(
     with _progress_bar(enabled=sys.stderr.isatty() and not dry_run) as progress:
         report = fix(
             paths, outdir, profile=profile, orientation=orientation, content=not no_content, dry_run=dry_run,
-            start=start, end=end, aspect=aspect, window=window, fill=fill, progress=progress, strict=strict,
+            start=start, end=end, aspect=aspect, window=window, fill=fill, max_side=max_side,
+            progress=progress, strict=strict,
         )  # fmt: skip
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..fix.options import DEFAULT_MAX_SIDE, MIN_MAX_SIDE
 from ..profiles import available_profiles, default_profile_name, profile_ref, shipped_models, shipped_providers
 
 F = Callable[..., Any]
@@ -160,13 +161,43 @@ def window_option(f: F) -> F:
     )(f)
 
 
-FIX_OPTION_NAMES = ("start", "end", "aspect", "fill", "window")
+def max_side_option(f: F) -> F:
+    return click.option(
+        "--max-side",
+        type=MaxSide(),
+        default=DEFAULT_MAX_SIDE,
+        show_default=True,
+        metavar="PX",
+        help="Scale a clip that is re-encoded anyway down to this long side, in the same pass (the models "
+        "generate at most 1080p); 0 keeps the size. A clip that can be copied is not re-encoded for it.",
+    )(f)
+
+
+class MaxSide(click.ParamType):
+    """0 or a whole number of pixels from :data:`MIN_MAX_SIDE` (what :class:`FixOptions` takes)."""
+
+    name = "px"
+
+    def __repr__(self) -> str:
+        return f"MaxSide(0 or >= {MIN_MAX_SIDE})"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            side = int(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not a whole number of pixels", param, ctx)
+        if side != 0 and side < MIN_MAX_SIDE:
+            self.fail(f"{side} is neither 0 (keep the size) nor at least {MIN_MAX_SIDE} px", param, ctx)
+        return side
+
+
+FIX_OPTION_NAMES = ("start", "end", "aspect", "fill", "window", "max_side")
 """The parameters :func:`fix_options` adds (the keyword names ``preflight.fix.fix`` takes)."""
 
 
 def fix_options(f: F) -> F:
-    """``--start --end --aspect --fill --window``, in that order in ``--help`` (fix, prepare, batch)."""
-    for option in (window_option, fill_option, aspect_option, end_option, start_option):
+    """``--start --end --aspect --fill --window --max-side``, in that order in ``--help`` (fix, prepare, batch)."""
+    for option in (max_side_option, window_option, fill_option, aspect_option, end_option, start_option):
         f = option(f)
     return f
 

@@ -30,6 +30,7 @@ from ..outfiles import OUTPUT_CODES, remove_stale_temps
 from ..probe import probe
 from ..profiles import ORIENTATIONS, Profile
 from .ops import AudioTranscode, FirstFrame, Operation, Trim
+from .options import DEFAULT_MAX_SIDE
 from .outputs import OutputNamer, written_atomically
 from .plan import CONTENT_PREFIXES, DAMAGE_CODES, MP4_AUDIO_COPY, FixOptions, Plan, hints_from_analysis, plan_fix
 
@@ -128,6 +129,7 @@ def fix(
     aspect: str = "pad",
     window: str = "best",
     fill: str = "blur",
+    max_side: int = DEFAULT_MAX_SIDE,
     progress: Progress | None = None,
     strict: bool = False,
     namer: OutputNamer | None = None,
@@ -135,10 +137,11 @@ def fix(
     """Fix every path into ``outdir``; a folder stands for every file below it (as in :func:`preflight.check`).
 
     ``strict``: warnings (and a pose left unchecked) count as errors in the checks of inputs and outputs,
-    so an output passes only with none. ``namer``: the :class:`OutputNamer` to write through (for
+    so an output passes only with none. ``max_side``: the long side a re-encoded clip is scaled down to
+    (:attr:`FixOptions.max_side`; 0 keeps the size). ``namer``: the :class:`OutputNamer` to write through (for
     ``outdir``), so a caller knows what was written and whether the folder was created (``prepare``)."""
     prof = resolve_profile(profile)
-    options = FixOptions(start=start, end=end, aspect=aspect, window=window, fill=fill)
+    options = FixOptions(start=start, end=end, aspect=aspect, window=window, fill=fill, max_side=max_side)
     _validate(orientation, options)
     found = collect_inputs(paths, exclude=[outdir])
     files = list(found.files)

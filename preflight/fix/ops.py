@@ -126,10 +126,13 @@ class Crop:
 class Scale:
     source: tuple[int, int]
     target: tuple[int, int]
+    max_side: int | None = None
+    """Set when the clip was scaled down to ``fix --max-side`` (not for a profile's limits)."""
 
     @property
     def action(self) -> str:
-        return f"scale {_size(self.source)}->{_size(self.target)}"
+        why = f" (max side {self.max_side})" if self.max_side else ""
+        return f"scale {_size(self.source)}->{_size(self.target)}{why}"
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,25 @@
-"""What the user asks ``fix`` for: :class:`FixOptions` (``preflight fix --start/--end/--aspect/--fill/--window``)."""
+"""What the user asks ``fix`` for: :class:`FixOptions` (``preflight fix --start/--end/--aspect/--fill/--window``
+``--max-side``)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from numbers import Real
 
 from ..errors import UsageError
 
-__all__ = ["FixOptions"]
+__all__ = ["DEFAULT_MAX_SIDE", "FixOptions"]
+
+DEFAULT_MAX_SIDE = 1920
+"""The long side (px) a clip that is re-encoded anyway is scaled down to. The models generate at most
+1080p (Kling v2.6/v3 "pro" = 1080p, "std" = 720p; Wan 2.2 at most 720p; Runway Act-Two at most
+1584x672 / 1280x720; PROVIDERS.md, December 2026), so pixels past a 1920 px long side only cost upload
+bytes, encode time and the provider's own decode. A constant rather than profile data: no profile
+states its output size (only prose notes do), and one number keeps every provider's output equal."""
+
+MIN_MAX_SIDE = 16
+"""The smallest cap taken: one H.264 macroblock (a 1 px cap cannot hold a frame with even sides)."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +34,10 @@ class FixOptions:
     ``start``: the beginning of the clip."""
     fill: str = "blur"
     """Padding: ``blur`` (a blurred copy of the frame) or ``solid``."""
+    max_side: int = DEFAULT_MAX_SIDE
+    """Long side (displayed, after rotation and square pixels) a re-encoded clip is scaled down to, in the
+    same pass; 0 keeps the size. Never scales up, never below the profile's minimum side, and never makes
+    a re-encode by itself: a clip that can be copied is copied at its size. Images are not affected."""
     reencode: bool = False
     """Skip the copy paths (fix falls back to this when a stream copy cannot be made exact)."""
 
@@ -33,6 +49,12 @@ class FixOptions:
                 raise UsageError(f"{name} must be a time in seconds (0 or more), not {value!r}", "usage.invalid")
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise UsageError(f"end ({self.end:g} s) must come after start ({self.start:g} s)", "usage.invalid")
+        side = self.max_side
+        if isinstance(side, bool) or not isinstance(side, Real) or not math.isfinite(side) or side != int(side) \
+                or not (side == 0 or side >= MIN_MAX_SIDE):
+            raise UsageError(f"max_side must be 0 (keep the size) or a whole number of pixels from {MIN_MAX_SIDE}, "
+                             f"not {side!r}", "usage.invalid")  # fmt: skip
+        object.__setattr__(self, "max_side", int(side))  # 1920.0 from a JSON config is 1920
         for name, allowed in (("aspect", ("pad", "crop")), ("window", ("best", "start")), ("fill", ("blur", "solid"))):
             if getattr(self, name) not in allowed:
                 raise UsageError(f"{name} must be {' or '.join(allowed)}, not {getattr(self, name)!r}", "usage.invalid")

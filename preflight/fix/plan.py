@@ -8,6 +8,7 @@ decides *where* to trim and crop; without it the window starts at 0 and crops ar
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -211,8 +212,11 @@ def _plan_clip(
             return Plan("video", (Copy(),), _clip_ext(info.format), notes=tuple(notes), **sizes)
         return Plan("video", tuple(ops), "mp4", notes=tuple(notes), **sizes)
 
-    # One re-encode does everything: trim, rotation, geometry (even sides now), rate, size.
-    geometry = fit_geometry(*shown, even=True, **limits)  # type: ignore[arg-type]
+    # One re-encode does everything: trim, rotation, geometry (even sides now), scale to --max-side, rate, size.
+    geometry, capped = _capped_geometry(shown, limits, options.max_side)
+    if capped and max(geometry.canvas) > options.max_side:
+        notes.append(f"max side {options.max_side} would take the short side under the profile's {lim.min_side} px: "
+                     f"scaled to {geometry.canvas[0]}x{geometry.canvas[1]}")  # fmt: skip
     ops = []
     if trim:
         ops.append(Trim(window[0], window[1], stream_copy=False))  # type: ignore[index]
@@ -223,7 +227,7 @@ def _plan_clip(
         ops.append(SquarePixels(v.sample_aspect, (v.coded_width, v.coded_height), (v.square_width, v.coded_height)))
     if v.rotation:
         ops.append(BakeRotation(v.rotation))
-    ops.extend(_geometry_ops(geometry, options.fill))
+    ops.extend(_geometry_ops(geometry, options.fill, options.max_side if capped else None))
     if tone is not None:
         ops.append(tone)
     if rate is not None:
@@ -283,12 +287,36 @@ def _ratio_target(width: int, height: int, lim: ImageLimits | VideoLimits, mode:
     return parse_ratio(choice)
 
 
-def _geometry_ops(g: Geometry, fill: str) -> list[Operation]:
+def _capped_geometry(shown: tuple[int, int], limits: dict[str, Any], cap: int) -> tuple[Geometry, bool]:
+    """The re-encode's geometry, its long side scaled down to ``cap`` (``--max-side``; 0: no cap), and
+    whether the cap changed it.
+
+    The cap lowers the profile's ``max_side`` and nothing else, so it never scales up. It gives way to
+    the profile's ``min_side``: a frame whose padded or cropped shape would put the short side under the
+    minimum at ``cap`` keeps the smallest long side that holds the minimum."""
+    plain = fit_geometry(*shown, even=True, **limits)
+    if not cap or max(plain.canvas) <= cap:
+        return plain, False
+    w, h = plain.canvas
+    lowest = limits["min_side"] or 0
+    side = max(cap, math.ceil(lowest * max(w, h) / min(w, h) / 2) * 2)  # even: the canvas sides are
+    for _ in range(8):
+        if side >= max(plain.canvas):
+            return plain, False
+        upper = limits["max_side"]
+        capped = fit_geometry(*shown, even=True, **{**limits, "max_side": min(side, upper) if upper else side})
+        if min(capped.canvas) >= lowest:
+            return capped, True
+        side += 2  # rounding the short side down took it under the minimum: one step larger
+    return plain, False
+
+
+def _geometry_ops(g: Geometry, fill: str, max_side: int | None = None) -> list[Operation]:
     ops: list[Operation] = []
     if g.cropped:
         ops.append(Crop(g.source, g.crop))
     if g.scaled:
-        ops.append(Scale(g.crop[2:], g.content))  # type: ignore[arg-type]
+        ops.append(Scale(g.crop[2:], g.content, max_side))  # type: ignore[arg-type]
     if g.padded:
         ops.append(Pad(g.content, g.canvas, g.offset, fill))
     return ops
