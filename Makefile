@@ -19,7 +19,10 @@ bench:
 	python bench/bench_probe.py
 	python bench/bench_fix.py
 	python bench/bench_check.py
+	python bench/bench_check.py --phone
 	python bench/bench_batch.py
+	python bench/bench_batch.py --phone 1080p-h264
+	python bench/bench_memory.py
 	python bench/bench_hdr.py
 
 demo:
