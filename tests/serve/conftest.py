@@ -55,7 +55,7 @@ def client(pool: Any) -> Iterator[Any]:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     """Start a fake provider server (tests/submit/fake_providers) with test keys in the environment."""
-    from fake_providers import FAKES
+    from fake_providers import starting_fakes
 
     secrets = {"FAL_KEY": "fal-TEST-key-2b7c9e4f1a3d5c8e:0aa1", "KIE_API_KEY": "kie-TEST-key-6e1f8a3b9c2d4e7f"}
     for name, value in secrets.items():
@@ -63,13 +63,4 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     monkeypatch.setenv("PREFLIGHT_CONFIG", str(tmp_path / "no-config.toml"))
     monkeypatch.setenv("PREFLIGHT_POLL_INTERVAL", "0")
     monkeypatch.setenv("PREFLIGHT_RETRY_BACKOFF", "0")
-    started: list[Any] = []
-
-    def start(name: str) -> Any:
-        server = FAKES[name](secrets)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.close()
+    yield from starting_fakes(secrets)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fake_providers import FAKES, FakeServer
+from fake_providers import FAKES, FakeServer, starting_fakes
 
 SECRETS = {
     "KLINGAI_ACCESS_KEY": "ak-TEST-access-7f3a9c2e1b",
@@ -47,13 +47,4 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def fake(secrets_env: dict[str, str]) -> Iterator[Callable[[str], FakeServer]]:
-    started: list[FakeServer] = []
-
-    def start(name: str) -> FakeServer:
-        server = FAKES[name](secrets_env)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.close()
+    yield from starting_fakes(secrets_env)

@@ -15,7 +15,7 @@ import pkgutil
 
 from .base import RESULT, FakeServer, Reply, parse_multipart, scripted
 
-__all__ = ["FAKES", "RESULT", "FakeServer", "Reply", "parse_multipart", "scripted"]
+__all__ = ["FAKES", "RESULT", "FakeServer", "Reply", "parse_multipart", "scripted", "starting_fakes"]
 
 
 def _find_fakes() -> dict[str, type[FakeServer]]:
@@ -31,3 +31,17 @@ def _find_fakes() -> dict[str, type[FakeServer]]:
 
 
 FAKES: dict[str, type[FakeServer]] = _find_fakes()
+
+
+def starting_fakes(secrets: dict[str, str]):  # type: ignore[no-untyped-def]
+    """A fixture body: yields ``start(name) -> FakeServer``; every server started is closed after."""
+    started: list[FakeServer] = []
+
+    def start(name: str) -> FakeServer:
+        server = FAKES[name](secrets)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
