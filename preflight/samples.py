@@ -316,6 +316,10 @@ def make_hdr_clip(
         "log-level=error", rate_control, "colorprim=bt2020", "colormatrix=bt2020nc", "range=limited",
         "transfer=" + {18: "arib-std-b67", 16: "smpte2084", 14: "bt2020-10"}[code],
     ]  # fmt: skip
+    if count < 4:
+        # x265 learns its B-frame delay from the frame after the delay; a clip shorter than that
+        # gets a DTS offset from uninitialized memory (garbage DTS, the muxer then fails at random).
+        params.append("bframes=0")
     if max_cll is not None:
         params.append(f"max-cll={max_cll},{max_cll // 4}")
         params.append("master-display=G(8500,39850)B(6550,2300)R(35400,14600)WP(15635,16450)L(10000000,1)")
