@@ -73,6 +73,11 @@ PHONE_CLIPS = {
     "4k-hevc10-30s": dict(width=3840, height=2160, seconds=30, codec="libx265", pix_fmt="yuv420p10le", mbps=40,
                           bframes=4, rotation=90,
                           about="30 s 3840x2160 30 fps HEVC Main10, 40 Mb/s, HLG-tagged, portrait, AAC"),
+    "1080p-h264-moving": dict(width=1920, height=1080, seconds=30, codec="libx264", pix_fmt="yuv420p", mbps=16,
+                              bframes=3, rotation=0, motion="sway",
+                              about="the 1080p-h264 clip with the person moving as a dancer's body does: "
+                                    "swaying a quarter of the frame side to side every 4 s, bobbing, "
+                                    "stepping closer and back"),
     "720p-h264": dict(width=1280, height=720, seconds=8, codec="libx264", pix_fmt="yuv420p", mbps=6,
                       bframes=3, rotation=0, about="8 s 1280x720 30 fps H.264, 6 Mb/s, AAC"),
 }
@@ -120,7 +125,7 @@ def _encode_phone_clip(path: Path, spec: dict) -> None:  # type: ignore[type-arg
         samples = 1024
         t_audio = 0
         for i in range(frames):
-            rgb = _phone_frame(photo, w, h, i, grains[i % len(grains)], spec["rotation"])
+            rgb = _phone_frame(photo, w, h, i, grains[i % len(grains)], spec["rotation"], spec.get("motion"))
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             if spec["pix_fmt"] != "yuv420p":
                 frame = frame.reformat(format=spec["pix_fmt"])
@@ -143,9 +148,11 @@ def _person_photo():  # type: ignore[no-untyped-def]
     return data.astronaut()
 
 
-def _phone_frame(photo, w: int, h: int, i: int, grain, rotation: int):  # type: ignore[no-untyped-def]
+def _phone_frame(photo, w: int, h: int, i: int, grain, rotation: int, motion: str | None = None):  # type: ignore[no-untyped-def]
     """The photo of a person, upright as displayed, zooming slowly with a small hand-held drift, plus
-    grain; stored turned back by ``rotation`` (a phone stores portrait frames sideways)."""
+    grain; stored turned back by ``rotation`` (a phone stores portrait frames sideways). ``sway``:
+    the person moves as a dancer's body does (side to side by a quarter of the frame every 4 s,
+    bobbing twice a second, stepping 10% closer and back every 3 s)."""
     import cv2
     import numpy as np
 
@@ -153,8 +160,16 @@ def _phone_frame(photo, w: int, h: int, i: int, grain, rotation: int):  # type: 
     ph, pw = photo.shape[:2]
     scale = min(dw / pw, dh / ph) * (0.95 + 0.0005 * i)
     dx, dy = 6 * np.sin(i / 11), 4 * np.cos(i / 7)
+    if motion == "sway":
+        t = i / 30
+        scale *= 0.8 * (1 + 0.1 * np.sin(2 * np.pi * t / 3))
+        dx += 0.25 * dw * np.sin(2 * np.pi * t / 4)
+        dy += 0.04 * dh * np.sin(2 * np.pi * t * 2)
     m = np.float32([[scale, 0, dw / 2 - pw / 2 * scale + dx], [0, scale, dh / 2 - ph / 2 * scale + dy]])
-    frame = cv2.warpAffine(photo, m, (dw, dh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    # A moving photo on a plain backdrop: mirrored edges would bring in half-people of their own.
+    border = dict(borderMode=cv2.BORDER_CONSTANT, borderValue=(96, 96, 96)) if motion else dict(
+        borderMode=cv2.BORDER_REFLECT)
+    frame = cv2.warpAffine(photo, m, (dw, dh), flags=cv2.INTER_LINEAR, **border)
     if rotation:
         frame = np.ascontiguousarray(np.rot90(frame, k=rotation // 90))  # counter-clockwise, undone on display
     return np.clip(frame.astype(np.int16) + grain[..., None], 0, 255).astype(np.uint8)

@@ -105,8 +105,10 @@ def test_verdicts_are_the_same_with_every_frame(tmp_path, case):
     for a, b in zip(fast["scene_cuts"]["times"], full["scene_cuts"]["times"], strict=True):
         assert abs(a - b) <= 2 / 25  # the first decoded frame of the new shot
     assert fast["exposure"]["mean"] == pytest.approx(full["exposure"]["mean"], abs=2.0)
+    # abs: about a tenth of the 0.25% gate. every_frame also runs pose on every sample, and the
+    # model's box flickers on this zoom, moving the mask shake leaves out (steady: 0.005 vs 0.026).
     assert fast["camera_shake"]["jitter_rms_pct"] == pytest.approx(full["camera_shake"]["jitter_rms_pct"],
-                                                                   rel=0.35, abs=0.02)  # fmt: skip
+                                                                   rel=0.35, abs=0.03)  # fmt: skip
     assert fast["blur"]["laplacian_var_median"] == pytest.approx(full["blur"]["laplacian_var_median"], rel=0.15)
     assert fast["pose"]["samples"] == full["pose"]["samples"]
     assert fast["pose"]["person_share"] == pytest.approx(full["pose"]["person_share"], abs=0.15)

@@ -48,7 +48,7 @@ IMAGE_DECODE_SIDE = 2048
 blur at 640 px, so a 50 MP photo need not be decoded in full."""
 
 
-def _pose_analyzer(gates: Any) -> tuple[Analyzer | None, Finding | None]:
+def _pose_analyzer(gates: Any, every_sample: bool = False) -> tuple[Analyzer | None, Finding | None]:
     """The pose analyzer, or why there is none (an info finding)."""
     try:
         from . import pose as pose_module
@@ -59,7 +59,7 @@ def _pose_analyzer(gates: Any) -> tuple[Analyzer | None, Finding | None]:
         ensure_pose_model()
     except ModelError as exc:
         return None, _pose_skipped(str(exc))
-    return pose_module.PoseAnalyzer(gates), None
+    return pose_module.PoseAnalyzer(gates, defer=0) if every_sample else pose_module.PoseAnalyzer(gates), None
 
 
 def _pose_skipped(why: str) -> Finding:
@@ -77,13 +77,22 @@ def _latest_observation(pose: Analyzer | None) -> Any:
 
 
 def clip_analyzers(
-    gates: Any, *, pose: bool = True, duration: float | None = None, contact_sheet: bool = False
+    gates: Any,
+    *,
+    pose: bool = True,
+    duration: float | None = None,
+    contact_sheet: bool = False,
+    every_sample: bool = False,
 ) -> tuple[list[Analyzer], list[Finding]]:
-    """Every analyzer a clip check runs, in order (pose first: the others read its latest box)."""
+    """Every analyzer a clip check runs, in order (pose first: the others read its latest box).
+
+    ``every_sample``: run the pose model on every pose sample, none inferred from its neighbours
+    (:mod:`.pose_cadence`); a contact sheet implies it, since it draws what the model saw.
+    """
     notes: list[Finding] = []
     pose_analyzer: Analyzer | None = None
     if pose:
-        pose_analyzer, note = _pose_analyzer(gates)
+        pose_analyzer, note = _pose_analyzer(gates, every_sample or contact_sheet)
         if note is not None:
             notes.append(note)
 
@@ -122,7 +131,9 @@ def analyze_clip(
 
     Non-reference pictures are not decoded unless ``every_frame`` (``frames.iter_samples``): the
     analyzers see about half the frames of a clip with B-frames, each exact; damage inside a skipped
-    picture is not looked for (``fix`` decodes every frame of a clip it may stream-copy).
+    picture is not looked for (``fix`` decodes every frame of a clip it may stream-copy). Nor does
+    the pose model run on the samples of a steady stretch unless ``every_frame``: they are inferred
+    from the observations either side (:mod:`.pose_cadence`).
 
     Returns ``({analyzer name: metrics}, findings)``; ``analysis["decode"]`` says what the decode
     pass did. With ``contact_sheet`` a PNG of sampled frames (pose drawn) is written there too.
@@ -131,7 +142,11 @@ def analyze_clip(
     """
     duration = media.duration if media is not None else None
     analyzers, notes = clip_analyzers(
-        gates, pose=pose, duration=duration, contact_sheet=contact_sheet is not None
+        gates,
+        pose=pose,
+        duration=duration,
+        contact_sheet=contact_sheet is not None,
+        every_sample=every_frame,
     )
     results, stats = decode_pass(str(path), analyzers, every_frame=every_frame)
     # Skipped damage becomes warnings; a mostly undecodable clip raises decode.error here.

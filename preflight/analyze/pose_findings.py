@@ -19,6 +19,7 @@ import numpy as np
 
 from ..models import Severity
 from .base import AnalysisResult, Analyzer, FrameSample
+from .pose_cadence import DEFER_SAMPLES, agrees, inferred_between, steady
 from .pose_landmarks import PoseEstimator, PoseObservation
 from .pose_looks import estimate_pose
 from .quality import finding_for, gate
@@ -155,10 +156,14 @@ class PoseAnalyzer(Analyzer):
     name = "pose"
     rgb_interval = RGB_INTERVAL
 
-    def __init__(self, gates: Any = None, estimator: PoseEstimator | None = None) -> None:
+    def __init__(self, gates: Any = None, estimator: PoseEstimator | None = None, defer: int = DEFER_SAMPLES) -> None:
         self.gates = gates
         self._estimator = estimator
+        self.defer = defer
+        """Samples that may be held back after a steady observation (0: observe every sample)."""
         self.observations: list[tuple[float, PoseObservation]] = []
+        self._held: list[tuple[float, np.ndarray]] = []  # (time, rgb) after the last observation
+        self._last_recount = -RECOUNT_EVERY
         self._next_tiles = 0  # sample index from which the tile search may run again
         self._tile_wait = TILE_EVERY  # samples to wait after the next fruitless search
 
@@ -167,16 +172,27 @@ class PoseAnalyzer(Analyzer):
             return
         if self._estimator is None:
             self._estimator = PoseEstimator.for_clip()
+        anchor = self.observations[-1][1] if self.observations else None
+        if anchor is not None and len(self._held) < self.defer and steady(anchor):
+            self._held.append((sample.time, sample.rgb))
+            return
+        obs = self._observe(sample.rgb, sample.time, len(self.observations) + len(self._held))
+        self._settle(obs, sample.time)
+        self.observations.append((sample.time, obs))
+
+    def _observe(self, rgb: np.ndarray, time_s: float, index: int) -> PoseObservation:
         # The masked recount costs a second pose call; a second person stays for seconds, so
         # every third sample is enough (full path measured 55 ms per 1080p sample with it, 21 without).
-        index = len(self.observations)
         previous = self.observations[-1][1] if self.observations else None
         tiles = index >= self._next_tiles
+        recount = index - self._last_recount >= RECOUNT_EVERY
+        if recount:
+            self._last_recount = index
         obs = estimate_pose(
-            sample.rgb,
+            rgb,
             self._estimator,
-            sample.time,
-            recount=index % RECOUNT_EVERY == 0,
+            time_s,
+            recount=recount,
             near=previous.bbox if previous is not None else None,
             tiles=tiles,
         )
@@ -184,9 +200,29 @@ class PoseAnalyzer(Analyzer):
             gap = TILE_EVERY if obs.person else self._tile_wait
             self._next_tiles = index + gap
             self._tile_wait = TILE_EVERY if obs.person else 2 * gap
-        self.observations.append((sample.time, obs))
+        return obs
+
+    def _settle(self, after: PoseObservation | None, time_s: float) -> None:
+        """Give the held samples an observation: inferred when both sides agree, else observed."""
+        held, self._held = self._held, []
+        if not held:
+            return
+        start, before = self.observations[-1]
+        if after is not None and agrees(before, after):
+            for t, _ in held:
+                self.observations.append((t, inferred_between(before, after, (t - start) / (time_s - start))))
+            return
+        # Something changed in between: look at each held frame after all, through the clip's
+        # tracker (its clock moves on by a millisecond a frame: VIDEO mode only goes forward). IMAGE
+        # mode, which detects afresh on every frame, lost a person the tracker kept (the astronaut
+        # zoom clip: 1 sample in 13).
+        for t, rgb in held:
+            near = self.observations[-1][1].bbox
+            obs = estimate_pose(rgb, self._estimator, t, recount=False, near=near, tiles=False)
+            self.observations.append((t, obs))
 
     def finish(self) -> AnalysisResult:
+        self._settle(None, 0.0)
         self.close()
         metrics = clip_metrics(self.observations)
         return AnalysisResult(self.name, metrics, tuple(self._findings(metrics)))
@@ -256,6 +292,7 @@ def clip_metrics(observations: Sequence[tuple[float, PoseObservation]]) -> dict[
     counts = people_counts([o for _, o in observations])
     return {
         "samples": samples,
+        "observed": sum(not o.inferred for _, o in observations),
         "person_share": round(len(with_person) / n, 4),
         "head_share": round(sum(o.head_visible for o in with_person) / max(1, len(with_person)), 4),
         "torso_share": round(sum(o.torso_visible for o in with_person) / max(1, len(with_person)), 4),

@@ -76,6 +76,9 @@ class PoseObservation:
     recounted: bool = False
     """The masked recount ran here, so ``people`` includes anyone beside the first person (clips
     run it on every third sample only; :func:`.pose_findings.clip_metrics` carries it over)."""
+    inferred: bool = False
+    """Not observed: a clip's sample inside a steady stretch, given the state the observations
+    either side agreed on and a box between theirs (see :mod:`.pose_cadence`)."""
 
     @property
     def person(self) -> bool:
@@ -278,4 +281,3 @@ def load_upright_rgb(path: str) -> np.ndarray:
 
     with Image.open(path) as image:
         return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-

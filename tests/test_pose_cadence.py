@@ -1,0 +1,159 @@
+"""Steady stretches: pose samples inferred from agreeing neighbours, observed when anything changed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from people import astronaut, coffee
+
+from preflight.analyze import clip_analyzers
+from preflight.analyze import pose_findings as pf
+from preflight.analyze.base import FrameSample
+from preflight.analyze.frames import decode_pass
+from preflight.analyze.pose_cadence import agrees, inferred_between, steady
+from preflight.analyze.pose_landmarks import PoseObservation
+from preflight.samples import make_clip
+
+RGB = np.zeros((8, 8, 3), np.uint8)
+
+
+def person(box=(0.2, 0.1, 0.6, 0.9), **changes) -> PoseObservation:
+    fields = dict(
+        people=1, poses=1, faces=1, head_visible=True, shoulders_visible=True, torso_visible=True,
+        bbox=box, subject_size=round((box[2] - box[0]) * (box[3] - box[1]), 4), facing="front",
+        landmarks=((0.5, 0.2, 0.9),) * 33,
+    )  # fmt: skip
+    fields.update(changes)
+    return PoseObservation(**fields)  # type: ignore[arg-type]
+
+
+NOBODY = PoseObservation(0, 0, 0, False, False, False, None, 0.0, None)
+
+
+# --- pure ------------------------------------------------------------------------------------------
+
+
+def test_only_one_person_found_on_the_whole_frame_is_steady() -> None:
+    assert steady(person())
+    assert not steady(NOBODY)
+    assert not steady(person(people=2))  # a face beside the pose
+    assert not steady(person(poses=2, people=2))
+    assert not steady(person(second_look="face"))
+    assert not steady(person(inferred=True))
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        person(torso_visible=False),
+        person(head_visible=False),
+        person(facing="back"),
+        person(faces=0),
+        person(people=2),
+        person(box=(0.5, 0.1, 0.9, 0.9)),  # moved: IoU 0.14
+        NOBODY,
+    ],
+)
+def test_anything_seen_differently_disagrees(after: PoseObservation) -> None:
+    assert not agrees(person(), after)
+
+
+def test_a_box_that_moved_a_little_agrees() -> None:
+    assert agrees(person(), person(box=(0.25, 0.1, 0.65, 0.9)))  # IoU 0.78
+
+
+def test_an_inferred_sample_lies_between_its_neighbours_and_draws_nothing() -> None:
+    mid = inferred_between(person(), person(box=(0.3, 0.1, 0.7, 0.9)), 0.5)
+    assert mid.bbox == (0.25, 0.1, 0.65, 0.9)
+    assert mid.subject_size == pytest.approx(0.32)
+    assert mid.inferred and mid.landmarks is None and not mid.recounted
+    assert (mid.person, mid.torso_visible, mid.facing, mid.people) == (True, True, "front", 1)
+
+
+# --- the analyzer, with a scripted model --------------------------------------------------------------
+
+
+class Script:
+    """Stands in for estimate_pose: what the model "sees" at each sample time, and which were looked at."""
+
+    def __init__(self, at) -> None:  # type: ignore[no-untyped-def]
+        self.at = at
+        self.looked: list[tuple[float, bool]] = []  # (time, recount)
+
+    def __call__(self, rgb, estimator, time_s, recount=True, near=None, tiles=True):  # type: ignore[no-untyped-def]
+        self.looked.append((round(time_s, 2), recount))
+        return self.at(time_s)
+
+
+def run(monkeypatch, at, samples: int, defer: int = pf.DEFER_SAMPLES) -> tuple[pf.PoseAnalyzer, Script]:  # type: ignore[no-untyped-def]
+    script = Script(at)
+    monkeypatch.setattr(pf, "estimate_pose", script)
+    analyzer = pf.PoseAnalyzer(estimator=object(), defer=defer)  # type: ignore[arg-type]
+    monkeypatch.setattr(analyzer, "close", lambda: None)
+    for i in range(samples):
+        analyzer.process(FrameSample(index=i, time=i / 3, luma=RGB[..., 0], rgb=RGB, width=8, height=8))
+    analyzer.result = analyzer.finish()  # type: ignore[attr-defined]
+    return analyzer, script
+
+
+def test_a_steady_person_is_looked_at_once_a_second(monkeypatch) -> None:
+    analyzer, script = run(monkeypatch, lambda t: person(box=(0.2 + t / 100, 0.1, 0.6 + t / 100, 0.9)), 10)
+    assert [t for t, _ in script.looked] == [0.0, 1.0, 2.0, 3.0]
+    assert all(recount for _, recount in script.looked)  # the recount stays about once a second
+    inferred = [o.inferred for _, o in analyzer.observations]
+    assert inferred == [False, True, True] * 3 + [False]
+    assert [round(t, 2) for t, _ in analyzer.observations] == [round(i / 3, 2) for i in range(10)]
+    x0 = [o.bbox[0] for _, o in analyzer.observations]
+    assert x0 == pytest.approx([0.2 + i / 300 for i in range(10)], abs=1e-4)  # boxes in between
+    metrics = analyzer.result.metrics  # type: ignore[attr-defined]
+    assert (metrics["samples"], metrics["observed"], metrics["person_share"]) == (10, 4, 1.0)
+
+
+def test_a_change_inside_a_held_stretch_is_observed(monkeypatch) -> None:
+    # The person leaves at 1.5 s: the samples at 1.33 and 1.67 were held after the look at 1.0.
+    def at(t: float) -> PoseObservation:
+        return person() if t < 1.5 else NOBODY
+
+    analyzer, script = run(monkeypatch, at, 8)
+    exact, _ = run(monkeypatch, at, 8, defer=0)
+    assert [o.person for _, o in analyzer.observations] == [o.person for _, o in exact.observations]
+    assert [o.inferred for _, o in analyzer.observations] == [False, True, True, False] + [False] * 4
+    assert [t for t, _ in script.looked] == [0.0, 1.0, 2.0, 1.33, 1.67, 2.33]  # late, in the order held
+
+
+def test_samples_held_at_the_end_are_observed(monkeypatch) -> None:
+    analyzer, script = run(monkeypatch, lambda t: person(), 6)
+    assert [t for t, _ in script.looked] == [0.0, 1.0, 1.33, 1.67]
+    assert [o.inferred for _, o in analyzer.observations] == [False, True, True, False, False, False]
+
+
+def test_defer_zero_looks_at_every_sample_and_recounts_every_third(monkeypatch) -> None:
+    analyzer, script = run(monkeypatch, lambda t: person(), 7, defer=0)
+    assert [recount for _, recount in script.looked] == [True, False, False, True, False, False, True]
+    assert analyzer.result.metrics["observed"] == 7  # type: ignore[attr-defined]
+
+
+# --- the model on real frames ---------------------------------------------------------------------
+
+
+@pytest.mark.model
+def test_held_samples_agree_with_looking_at_every_one(tmp_path) -> None:
+    # The astronaut for 1.5 s, a cup of coffee for 1.5 s, the astronaut again: the person's
+    # presence per sample, and the findings, must be those of the model run on every sample.
+    photos = [astronaut(), coffee()]
+
+    def frames(i: int, w: int, h: int) -> np.ndarray:
+        import cv2
+
+        return cv2.resize(photos[(i // 15) % 2], (w, h), interpolation=cv2.INTER_AREA)
+
+    clip = str(make_clip(tmp_path / "swap.mp4", duration=4.5, width=480, height=480, fps=10, frames=frames))
+    runs = {}
+    for every in (False, True):
+        analyzers, _ = clip_analyzers(None, every_sample=every)
+        results, _ = decode_pass(clip, analyzers)
+        runs[every] = (analyzers[0].observations, results[0])
+    held, exact = runs[False], runs[True]
+    assert [o.person for _, o in held[0]] == [o.person for _, o in exact[0]]
+    assert [f.code for f in held[1].findings] == [f.code for f in exact[1].findings]
+    assert held[1].metrics["observed"] < exact[1].metrics["observed"] == exact[1].metrics["samples"]
