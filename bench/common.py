@@ -166,13 +166,28 @@ def _phone_frame(photo, w: int, h: int, i: int, grain, rotation: int, motion: st
         dx += 0.25 * dw * np.sin(2 * np.pi * t / 4)
         dy += 0.04 * dh * np.sin(2 * np.pi * t * 2)
     m = np.float32([[scale, 0, dw / 2 - pw / 2 * scale + dx], [0, scale, dh / 2 - ph / 2 * scale + dy]])
-    # A moving photo on a plain backdrop: mirrored edges would bring in half-people of their own.
-    border = dict(borderMode=cv2.BORDER_CONSTANT, borderValue=(96, 96, 96)) if motion else dict(
-        borderMode=cv2.BORDER_REFLECT)
-    frame = cv2.warpAffine(photo, m, (dw, dh), flags=cv2.INTER_LINEAR, **border)
+    frame = cv2.warpAffine(photo, m, (dw, dh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    if motion:
+        # The moving person before a wall that only the hand-held drift moves (mirrored edges would
+        # bring in half-people, a plain backdrop would leave the shake gate nothing still to lock on).
+        inside = cv2.warpAffine(np.full(photo.shape[:2], 255, np.uint8), m, (dw, dh)) > 127
+        frame = np.where(inside[..., None], frame, _wall(dw, dh, dx, dy))
     if rotation:
         frame = np.ascontiguousarray(np.rot90(frame, k=rotation // 90))  # counter-clockwise, undone on display
     return np.clip(frame.astype(np.int16) + grain[..., None], 0, 255).astype(np.uint8)
+
+
+def _wall(w: int, h: int, dx: float, dy: float):  # type: ignore[no-untyped-def]
+    """A brick wall (scikit-image's photo, tiled) filling w x h, shifted by the camera's drift."""
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    brick = data.brick()
+    tiles = np.tile(brick, (h // brick.shape[0] + 2, w // brick.shape[1] + 2))
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    wall = cv2.warpAffine(tiles, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return np.dstack([wall] * 3)
 
 
 # --- one process, measured ------------------------------------------------------------------------

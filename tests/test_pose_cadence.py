@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
-from people import astronaut, coffee
+from people import astronaut, camera, coffee, side_by_side
 
 from preflight.analyze import clip_analyzers
 from preflight.analyze import pose_findings as pf
@@ -82,7 +84,7 @@ class Script:
 
     def __call__(self, rgb, estimator, time_s, recount=True, near=None, tiles=True):  # type: ignore[no-untyped-def]
         self.looked.append((round(time_s, 2), recount))
-        return self.at(time_s)
+        return replace(self.at(time_s), recounted=recount)
 
 
 def run(monkeypatch, at, samples: int, defer: int = pf.DEFER_SAMPLES) -> tuple[pf.PoseAnalyzer, Script]:  # type: ignore[no-untyped-def]
@@ -127,6 +129,17 @@ def test_samples_held_at_the_end_are_observed(monkeypatch) -> None:
     assert [o.inferred for _, o in analyzer.observations] == [False, True, True, False, False, False]
 
 
+def test_a_second_person_found_by_the_recount_stops_the_holding(monkeypatch) -> None:
+    # The clip tracker follows one person; only the masked recount sees the second one.
+    analyzer, script = run(monkeypatch, lambda t: person(), 7)
+    assert len(script.looked) < 7
+    monkeypatch.setattr(Script, "__call__", lambda self, rgb, est, t, recount=True, near=None, tiles=True: (
+        self.looked.append((round(t, 2), recount)) or person(people=2 if recount else 1, recounted=recount)))
+    analyzer, script = run(monkeypatch, lambda t: person(), 7)
+    assert len(script.looked) == 7
+    assert analyzer.result.metrics["multi_people_share"] == 1.0  # type: ignore[attr-defined]
+
+
 def test_defer_zero_looks_at_every_sample_and_recounts_every_third(monkeypatch) -> None:
     analyzer, script = run(monkeypatch, lambda t: person(), 7, defer=0)
     assert [recount for _, recount in script.looked] == [True, False, False, True, False, False, True]
@@ -157,3 +170,22 @@ def test_held_samples_agree_with_looking_at_every_one(tmp_path) -> None:
     assert [o.person for _, o in held[0]] == [o.person for _, o in exact[0]]
     assert [f.code for f in held[1].findings] == [f.code for f in exact[1].findings]
     assert held[1].metrics["observed"] < exact[1].metrics["observed"] == exact[1].metrics["samples"]
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("every", [False, True])
+def test_two_people_in_a_clip_are_counted(tmp_path, every: bool) -> None:
+    # The clip tracker follows one person; the second is found by the masked recount (and its face).
+    import cv2
+
+    pair = side_by_side(astronaut(), camera(), gap=16)
+
+    def frames(i: int, w: int, h: int) -> np.ndarray:
+        return cv2.resize(pair, (w, h), interpolation=cv2.INTER_AREA)
+
+    clip = str(make_clip(tmp_path / "two.mp4", duration=4, width=960, height=480, fps=10, frames=frames))
+    analyzers, _ = clip_analyzers(None, every_sample=every)
+    results, _ = decode_pass(clip, analyzers)
+    metrics = results[0].metrics
+    assert metrics["max_people"] == 2 and metrics["multi_people_share"] >= 0.8
+    assert "pose.multiple_people" in [f.code for f in results[0].findings]

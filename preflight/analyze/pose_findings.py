@@ -173,12 +173,19 @@ class PoseAnalyzer(Analyzer):
         if self._estimator is None:
             self._estimator = PoseEstimator.for_clip()
         anchor = self.observations[-1][1] if self.observations else None
-        if anchor is not None and len(self._held) < self.defer and steady(anchor):
+        if anchor is not None and len(self._held) < self.defer and steady(anchor) and self._alone():
             self._held.append((sample.time, sample.rgb))
             return
+        recounted_at = self._last_recount  # before this look takes a recount the held ones skipped
         obs = self._observe(sample.rgb, sample.time, len(self.observations) + len(self._held))
-        self._settle(obs, sample.time)
+        self._settle(obs, sample.time, recounted_at)
         self.observations.append((sample.time, obs))
+
+    def _alone(self) -> bool:
+        """The latest masked recount found one person: the clip tracker follows only one, so a
+        second person shows on recounted samples alone (a two-person clip is never held)."""
+        latest = next((o for _, o in reversed(self.observations) if o.recounted), None)
+        return latest is not None and latest.people == 1
 
     def _observe(self, rgb: np.ndarray, time_s: float, index: int) -> PoseObservation:
         # The masked recount costs a second pose call; a second person stays for seconds, so
@@ -202,8 +209,10 @@ class PoseAnalyzer(Analyzer):
             self._tile_wait = TILE_EVERY if obs.person else 2 * gap
         return obs
 
-    def _settle(self, after: PoseObservation | None, time_s: float) -> None:
-        """Give the held samples an observation: inferred when both sides agree, else observed."""
+    def _settle(self, after: PoseObservation | None, time_s: float, recounted_at: int) -> None:
+        """Give the held samples an observation: inferred when both sides agree, else observed
+        (with the recount where its cadence falls: the people count carries a recount over the
+        next samples only, and the clip tracker follows one person)."""
         held, self._held = self._held, []
         if not held:
             return
@@ -217,12 +226,15 @@ class PoseAnalyzer(Analyzer):
         # mode, which detects afresh on every frame, lost a person the tracker kept (the astronaut
         # zoom clip: 1 sample in 13).
         for t, rgb in held:
+            index = len(self.observations)
+            recount = index - recounted_at >= RECOUNT_EVERY
+            recounted_at = index if recount else recounted_at
             near = self.observations[-1][1].bbox
-            obs = estimate_pose(rgb, self._estimator, t, recount=False, near=near, tiles=False)
+            obs = estimate_pose(rgb, self._estimator, t, recount=recount, near=near, tiles=False)
             self.observations.append((t, obs))
 
     def finish(self) -> AnalysisResult:
-        self._settle(None, 0.0)
+        self._settle(None, 0.0, self._last_recount)
         self.close()
         metrics = clip_metrics(self.observations)
         return AnalysisResult(self.name, metrics, tuple(self._findings(metrics)))
