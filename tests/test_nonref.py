@@ -105,11 +105,15 @@ def test_verdicts_are_the_same_with_every_frame(tmp_path, case):
     for a, b in zip(fast["scene_cuts"]["times"], full["scene_cuts"]["times"], strict=True):
         assert abs(a - b) <= 2 / 25  # the first decoded frame of the new shot
     assert fast["exposure"]["mean"] == pytest.approx(full["exposure"]["mean"], abs=2.0)
-    # abs: about a tenth of the 0.25% gate. every_frame also runs pose on every sample, and the
-    # model's box flickers on this zoom, moving the mask shake leaves out (steady: 0.005 vs 0.026).
-    assert fast["camera_shake"]["jitter_rms_pct"] == pytest.approx(full["camera_shake"]["jitter_rms_pct"],
-                                                                   rel=0.35, abs=0.03)  # fmt: skip
-    assert fast["blur"]["laplacian_var_median"] == pytest.approx(full["blur"]["laplacian_var_median"], rel=0.15)
     assert fast["pose"]["samples"] == full["pose"]["samples"]
     assert fast["pose"]["person_share"] == pytest.approx(full["pose"]["person_share"], abs=0.15)
-    assert fast["pose"]["torso_share"] == pytest.approx(full["pose"]["torso_share"], abs=0.15)
+    # Shake looks beside the pose box and blur on it, and the box moves with the model's noise (on
+    # this zoom it flickers between the astronaut's head and her whole body; after the cut, a
+    # phantom person on the coffee cup comes and goes with the tracker's state): the decode's own
+    # effect on them is compared without pose.
+    bare_fast, _ = analyze_clip(clip, None, pose=False)
+    bare_full, _ = analyze_clip(clip, None, pose=False, every_frame=True)
+    jitter_fast, jitter_full = bare_fast["camera_shake"]["jitter_rms_pct"], bare_full["camera_shake"]["jitter_rms_pct"]
+    assert jitter_fast == pytest.approx(jitter_full, rel=0.35, abs=0.02)
+    blur_fast, blur_full = bare_fast["blur"]["laplacian_var_median"], bare_full["blur"]["laplacian_var_median"]
+    assert blur_fast == pytest.approx(blur_full, rel=0.15)

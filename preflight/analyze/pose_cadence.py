@@ -31,7 +31,7 @@ be inferred: a dancer's box changes with the arms, a person walking out of the f
 
 def steady(obs: PoseObservation) -> bool:
     """One person, found by the model on the whole frame: a state worth holding samples back on."""
-    return obs.poses == 1 and obs.people == 1 and obs.second_look is None and not obs.inferred
+    return obs.poses == 1 and obs.people == 1 and obs.second_look is None
 
 
 def agrees(before: PoseObservation, after: PoseObservation) -> bool:

@@ -20,7 +20,7 @@ import numpy as np
 from ..models import Severity
 from .base import AnalysisResult, Analyzer, FrameSample
 from .pose_cadence import DEFER_SAMPLES, agrees, inferred_between, steady
-from .pose_landmarks import PoseEstimator, PoseObservation
+from .pose_landmarks import PoseEstimator, PoseObservation, _working
 from .pose_looks import estimate_pose
 from .quality import finding_for, gate
 
@@ -163,6 +163,8 @@ class PoseAnalyzer(Analyzer):
         """Samples that may be held back after a steady observation (0: observe every sample)."""
         self.observations: list[tuple[float, PoseObservation]] = []
         self._held: list[tuple[float, np.ndarray]] = []  # (time, rgb) after the last observation
+        self._last_rgb: np.ndarray | None = None  # the frame of the last observation
+        self._catch_up: PoseEstimator | None = None  # a second tracker for held frames seen late
         self._last_recount = -RECOUNT_EVERY
         self._next_tiles = 0  # sample index from which the tile search may run again
         self._tile_wait = TILE_EVERY  # samples to wait after the next fruitless search
@@ -172,20 +174,23 @@ class PoseAnalyzer(Analyzer):
             return
         if self._estimator is None:
             self._estimator = PoseEstimator.for_clip()
-        anchor = self.observations[-1][1] if self.observations else None
-        if anchor is not None and len(self._held) < self.defer and steady(anchor) and self._alone():
+        if len(self._held) < self.defer and self._settled():
             self._held.append((sample.time, sample.rgb))
             return
         recounted_at = self._last_recount  # before this look takes a recount the held ones skipped
         obs = self._observe(sample.rgb, sample.time, len(self.observations) + len(self._held))
-        self._settle(obs, sample.time, recounted_at)
+        obs = self._settle(obs, sample, recounted_at)
         self.observations.append((sample.time, obs))
+        self._last_rgb = sample.rgb
 
-    def _alone(self) -> bool:
-        """The latest masked recount found one person: the clip tracker follows only one, so a
-        second person shows on recounted samples alone (a two-person clip is never held)."""
+    def _settled(self) -> bool:
+        """One person, seen the same way with about the same box on the last two samples, and the
+        latest masked recount found nobody else (the clip tracker follows one person, so a second
+        one shows on recounted samples alone): the next samples may be held back."""
+        if len(self.observations) < 2 or not steady(self.observations[-1][1]):
+            return False
         latest = next((o for _, o in reversed(self.observations) if o.recounted), None)
-        return latest is not None and latest.people == 1
+        return latest is not None and latest.people == 1 and agrees(*(o for _, o in self.observations[-2:]))
 
     def _observe(self, rgb: np.ndarray, time_s: float, index: int) -> PoseObservation:
         # The masked recount costs a second pose call; a second person stays for seconds, so
@@ -209,32 +214,44 @@ class PoseAnalyzer(Analyzer):
             self._tile_wait = TILE_EVERY if obs.person else 2 * gap
         return obs
 
-    def _settle(self, after: PoseObservation | None, time_s: float, recounted_at: int) -> None:
-        """Give the held samples an observation: inferred when both sides agree, else observed
-        (with the recount where its cadence falls: the people count carries a recount over the
-        next samples only, and the clip tracker follows one person)."""
+    def _settle(self, after: PoseObservation, sample: FrameSample | None, recounted_at: int) -> PoseObservation:
+        """Give the held samples an observation and return the one of ``sample`` (the look after
+        them; None at the end of the clip): inferred when both sides agree, else observed."""
         held, self._held = self._held, []
         if not held:
-            return
+            return after
         start, before = self.observations[-1]
-        if after is not None and agrees(before, after):
+        if sample is not None and agrees(before, after):
             for t, _ in held:
-                self.observations.append((t, inferred_between(before, after, (t - start) / (time_s - start))))
-            return
-        # Something changed in between: look at each held frame after all, through the clip's
-        # tracker (its clock moves on by a millisecond a frame: VIDEO mode only goes forward). IMAGE
-        # mode, which detects afresh on every frame, lost a person the tracker kept (the astronaut
-        # zoom clip: 1 sample in 13).
+                share = (t - start) / (sample.time - start)
+                self.observations.append((t, inferred_between(before, after, share)))
+            return after
+        # Something changed in between: look at each held frame after all, in order, through a
+        # second tracker that first sees the frame before them, then at this sample again; that
+        # tracker, now where the person is, becomes the clip's. A tracker fed a frame a second
+        # or more after its last one searches where the person was (a dancer's samples came out as
+        # fragments and phantom second people), and IMAGE mode, which detects afresh on every
+        # frame, lost a person a tracker kept (the astronaut zoom clip: 1 sample in 13).
+        catch_up = self._catch_up or PoseEstimator.for_clip()
+        if self._last_rgb is not None:
+            catch_up.landmarks(_working(self._last_rgb), start)
         for t, rgb in held:
             index = len(self.observations)
             recount = index - recounted_at >= RECOUNT_EVERY
             recounted_at = index if recount else recounted_at
             near = self.observations[-1][1].bbox
-            obs = estimate_pose(rgb, self._estimator, t, recount=recount, near=near, tiles=False)
-            self.observations.append((t, obs))
+            self.observations.append((t, estimate_pose(rgb, catch_up, t, recount=recount, near=near, tiles=False)))
+        if sample is None:
+            self._catch_up = catch_up
+            return after
+        near = self.observations[-1][1].bbox
+        again = estimate_pose(sample.rgb, catch_up, sample.time, recount=after.recounted, near=near, tiles=False)
+        self._catch_up, self._estimator = self._estimator, catch_up
+        return again if again.person or not after.person else after
 
     def finish(self) -> AnalysisResult:
-        self._settle(None, 0.0, self._last_recount)
+        if self.observations:
+            self._settle(self.observations[-1][1], None, self._last_recount)
         self.close()
         metrics = clip_metrics(self.observations)
         return AnalysisResult(self.name, metrics, tuple(self._findings(metrics)))
@@ -243,6 +260,10 @@ class PoseAnalyzer(Analyzer):
         if self._estimator is not None and self._estimator.mode == "video":
             self._estimator.close()
             self._estimator = None
+        if self._catch_up is not None:
+            self._catch_up.close()
+            self._catch_up = None
+        self._last_rgb = None
 
     def _findings(self, m: dict[str, Any]) -> list:
         gates, out = self.gates, []
