@@ -189,8 +189,9 @@ def test_a_question_on_a_closed_stdin_is_not_an_interrupt(
 
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """1080p MPEG-4 Part 2: fix must re-encode it to H.264, which takes seconds."""
-    return make_clip(tmp_path_factory.mktemp("sig") / "long.mp4", duration=10, width=1920, height=1080,
+    """1080p MPEG-4 Part 2: fix must re-encode it to H.264, which takes seconds (30 s of it: with 10 a
+    loaded machine once let the encode finish between the signal's send and its handling, exit 0)."""
+    return make_clip(tmp_path_factory.mktemp("sig") / "long.mp4", duration=30, width=1920, height=1080,
                      codec="mpeg4")  # fmt: skip
 
 

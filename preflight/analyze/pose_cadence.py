@@ -2,14 +2,15 @@
 
 A clip's pose samples come about three a second. While one person is found at full frame, sample
 after sample the same way, running the model on every one repeats the same answer: a check of a
-30 s 1080p phone clip spent as much CPU on pose as on decoding. So :class:`.pose_findings.PoseAnalyzer`
-holds up to :data:`DEFER_SAMPLES` samples back after a :func:`steady` observation and looks at the
-next one. When that one :func:`agrees` with the observation before the held samples, the person
-was there, seen the same way, with about the same box, on both sides: the held samples get
-:func:`inferred_between` (state of both sides, box interpolated, ``inferred=True``). When it does
-not, every held sample is observed after all. An event shorter than the gap (under a second)
-inside a stretch whose two ends agree is what this can miss; the people count only counts a
-second person who stays on a majority of 7 samples (2.3 s), so it cannot.
+30 s 1080p phone clip spent as much CPU on pose as on decoding. So once two looks in a row
+:func:`agrees` (and the latest masked recount found nobody else), :class:`.pose_findings.PoseAnalyzer`
+holds up to :data:`DEFER_SAMPLES` samples back and looks at the next one. When that one agrees with
+the look before the held samples, the person was there, seen the same way, with about the same box,
+on both sides: the held samples get :func:`inferred_between` (state of both sides, box interpolated,
+``inferred=True``). When it does not, every held sample is looked at after all. A dancer whose box
+moves from one sample to the next is looked at on every sample. What this can miss is an event
+shorter than the gap (under a second) inside a stretch whose two ends agree; a second person counts
+only when present on a majority of 7 samples (2.3 s), and a recount that finds one stops the holding.
 """
 
 from __future__ import annotations

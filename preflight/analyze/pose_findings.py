@@ -149,6 +149,10 @@ def _size_finding(gates: Any, size: float) -> list:
 class PoseAnalyzer(Analyzer):
     """Pose on about three frames a second of a clip (VIDEO mode), then clip-level findings.
 
+    While one person is seen the same way sample after sample, up to ``defer`` samples are held
+    back and inferred from the looks either side when those agree (:mod:`.pose_cadence`); held
+    samples are looked at after all when anything changed. ``defer=0`` looks at every sample.
+
     ``metrics["track"]`` is what ``fix`` uses to choose a trim window and a crop: one row per
     sample, ``[time, torso_visible (0/1), x0, y0, x1, y1]`` (box normalized; -1s without a person).
     """
@@ -232,9 +236,12 @@ class PoseAnalyzer(Analyzer):
         # or more after its last one searches where the person was (a dancer's samples came out as
         # fragments and phantom second people), and IMAGE mode, which detects afresh on every
         # frame, lost a person a tracker kept (the astronaut zoom clip: 1 sample in 13).
-        catch_up = self._catch_up or PoseEstimator.for_clip()
-        if self._last_rgb is not None:
-            catch_up.landmarks(_working(self._last_rgb), start)
+        if sample is None:  # the end: the clip's tracker saw the frame before them last
+            catch_up = self._estimator
+        else:  # made on the first change only: a second tracker costs about 54 MB
+            catch_up = self._catch_up or PoseEstimator.for_clip()
+            if self._last_rgb is not None:
+                catch_up.landmarks(_working(self._last_rgb), start)
         for t, rgb in held:
             index = len(self.observations)
             recount = index - recounted_at >= RECOUNT_EVERY
@@ -242,7 +249,6 @@ class PoseAnalyzer(Analyzer):
             near = self.observations[-1][1].bbox
             self.observations.append((t, estimate_pose(rgb, catch_up, t, recount=recount, near=near, tiles=False)))
         if sample is None:
-            self._catch_up = catch_up
             return after
         near = self.observations[-1][1].bbox
         again = estimate_pose(sample.rgb, catch_up, sample.time, recount=after.recounted, near=near, tiles=False)
