@@ -87,9 +87,17 @@ class Script:
 
 
 class Tracker:
-    """Stands in for the second VIDEO-mode estimator, which the analyzer shows the frame before held ones."""
+    """Stands in for a VIDEO-mode estimator (a new one sees the frame before held ones first)."""
+
+    mode = "video"
+    made = 0
+    seen: list[float] = []  # noqa: RUF012 (times every stand-in was shown, in order)
+
+    def __init__(self) -> None:
+        Tracker.made += 1
 
     def landmarks(self, rgb, time_s=None):  # type: ignore[no-untyped-def]
+        Tracker.seen.append(round(time_s, 2))
         return []
 
     def close(self) -> None:
@@ -98,9 +106,10 @@ class Tracker:
 
 def run(monkeypatch, at, samples: int, defer: int = pf.DEFER_SAMPLES) -> tuple[pf.PoseAnalyzer, Script]:  # type: ignore[no-untyped-def]
     script = Script(at)
+    Tracker.seen = []
     monkeypatch.setattr(pf, "estimate_pose", script)
     monkeypatch.setattr(pf.PoseEstimator, "for_clip", classmethod(lambda cls: Tracker()))
-    analyzer = pf.PoseAnalyzer(estimator=object(), defer=defer)  # type: ignore[arg-type]
+    analyzer = pf.PoseAnalyzer(estimator=Tracker(), defer=defer)  # type: ignore[arg-type]
     monkeypatch.setattr(analyzer, "close", lambda: None)
     for i in range(samples):
         analyzer.process(FrameSample(index=i, time=i / 3, luma=RGB[..., 0], rgb=RGB, width=8, height=8))
@@ -128,11 +137,14 @@ def test_a_change_inside_a_held_stretch_is_observed(monkeypatch) -> None:
         return person() if t < 1.5 else NOBODY
 
     analyzer, script = run(monkeypatch, at, 8)
+    seen = Tracker.seen
     exact, _ = run(monkeypatch, at, 8, defer=0)
     assert [o.person for _, o in analyzer.observations] == [o.person for _, o in exact.observations]
     assert [o.inferred for _, o in analyzer.observations] == [False, False, True, True] + [False] * 4
-    # Late, in the order held, then the look at 2.33 again through the tracker that saw them.
+    # Late, in the order held, then the look at 2.33 again through the tracker that saw them: a new
+    # one, shown the frame of the look before them (1.33) first.
     assert [t for t, _ in script.looked] == [0.0, 0.33, 1.33, 2.33, 1.67, 2.0, 2.33]
+    assert seen == [1.33]
 
 
 def test_samples_held_at_the_end_are_observed(monkeypatch) -> None:

@@ -168,7 +168,6 @@ class PoseAnalyzer(Analyzer):
         self.observations: list[tuple[float, PoseObservation]] = []
         self._held: list[tuple[float, np.ndarray]] = []  # (time, rgb) after the last observation
         self._last_rgb: np.ndarray | None = None  # the frame of the last observation
-        self._catch_up: PoseEstimator | None = None  # a second tracker for held frames seen late
         self._last_recount = -RECOUNT_EVERY
         self._next_tiles = 0  # sample index from which the tile search may run again
         self._tile_wait = TILE_EVERY  # samples to wait after the next fruitless search
@@ -230,18 +229,20 @@ class PoseAnalyzer(Analyzer):
                 share = (t - start) / (sample.time - start)
                 self.observations.append((t, inferred_between(before, after, share)))
             return after
-        # Something changed in between: look at each held frame after all, in order, through a
-        # second tracker that first sees the frame before them, then at this sample again; that
-        # tracker, now where the person is, becomes the clip's. A tracker fed a frame a second
-        # or more after its last one searches where the person was (a dancer's samples came out as
-        # fragments and phantom second people), and IMAGE mode, which detects afresh on every
-        # frame, lost a person a tracker kept (the astronaut zoom clip: 1 sample in 13).
+        # Something changed in between: look at each held frame after all, in order, through a new
+        # tracker that first sees the frame before them, then at this sample again; it becomes the
+        # clip's. The clip's tracker, shown this sample a second after its last frame, searched
+        # where the person had been (a dancer's samples came out as fragments and phantom second
+        # people), fed the held frames after it, it searched the future; and IMAGE mode, which
+        # detects afresh on every frame, lost a person a tracker kept (astronaut zoom: 1 in 13).
         if sample is None:  # the end: the clip's tracker saw the frame before them last
             catch_up = self._estimator
-        else:  # made on the first change only: a second tracker costs about 54 MB
-            catch_up = self._catch_up or PoseEstimator.for_clip()
-            if self._last_rgb is not None:
-                catch_up.landmarks(_working(self._last_rgb), start)
+        else:  # a fresh one, once the clip's is closed: a second tracker alive would cost 54 MB
+            before_rgb = self._last_rgb
+            self.close()
+            catch_up = self._estimator = PoseEstimator.for_clip()
+            if before_rgb is not None:
+                catch_up.landmarks(_working(before_rgb), start)
         for t, rgb in held:
             index = len(self.observations)
             recount = index - recounted_at >= RECOUNT_EVERY
@@ -252,7 +253,6 @@ class PoseAnalyzer(Analyzer):
             return after
         near = self.observations[-1][1].bbox
         again = estimate_pose(sample.rgb, catch_up, sample.time, recount=after.recounted, near=near, tiles=False)
-        self._catch_up, self._estimator = self._estimator, catch_up
         return again if again.person or not after.person else after
 
     def finish(self) -> AnalysisResult:
@@ -266,9 +266,6 @@ class PoseAnalyzer(Analyzer):
         if self._estimator is not None and self._estimator.mode == "video":
             self._estimator.close()
             self._estimator = None
-        if self._catch_up is not None:
-            self._catch_up.close()
-            self._catch_up = None
         self._last_rgb = None
 
     def _findings(self, m: dict[str, Any]) -> list:
