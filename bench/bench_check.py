@@ -2,7 +2,7 @@
 detection against PySceneDetect's ContentDetector.
 
     python bench/bench_check.py [--workdir DIR] [--runs N] [--no-scenedetect] [--no-pose]
-    python bench/bench_check.py --phone [--runs N] [--kinds 1080p-h264,1080p-h264-noB,4k-hevc10]
+    python bench/bench_check.py --phone [--runs N] [--kinds 1080p-h264,1080p-h264-noB,1080p-h264-moving,4k-hevc10]
 
 ``--phone``: the issue-12 figures. For each phone-like clip (``common.PHONE_CLIPS``), whole processes
 side by side, alternating, N runs each: ``ffmpeg -i clip -f null -`` (the decode floor), ``preflight
@@ -166,7 +166,7 @@ def main() -> None:
         parser = argparse.ArgumentParser(description="issue 12: full check on phone-like clips")
         parser.add_argument("--phone", action="store_true")
         parser.add_argument("--runs", type=int, default=3)
-        parser.add_argument("--kinds", default="1080p-h264,1080p-h264-noB,4k-hevc10")
+        parser.add_argument("--kinds", default="1080p-h264,1080p-h264-noB,1080p-h264-moving,4k-hevc10")
         args = parser.parse_args()
         phone_bench(args.kinds.split(","), args.runs)
         return

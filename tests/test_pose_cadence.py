@@ -12,7 +12,7 @@ from preflight.analyze import clip_analyzers
 from preflight.analyze import pose_findings as pf
 from preflight.analyze.base import FrameSample
 from preflight.analyze.frames import decode_pass
-from preflight.analyze.pose_cadence import agrees, inferred_between, steady
+from preflight.analyze.pose_cadence import STILL_IOU, agrees, inferred_between, steady
 from preflight.analyze.pose_landmarks import PoseObservation
 from preflight.samples import make_clip
 
@@ -61,6 +61,7 @@ def test_anything_seen_differently_disagrees(after: PoseObservation) -> None:
 
 def test_a_box_that_moved_a_little_agrees() -> None:
     assert agrees(person(), person(box=(0.25, 0.1, 0.65, 0.9)))  # IoU 0.78
+    assert not agrees(person(), person(box=(0.25, 0.1, 0.65, 0.9)), STILL_IOU)  # too much to start holding
 
 
 def test_an_inferred_sample_lies_between_its_neighbours_and_draws_nothing() -> None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..models import Severity
 from .base import AnalysisResult, Analyzer, FrameSample
-from .pose_cadence import DEFER_SAMPLES, agrees, inferred_between, steady
+from .pose_cadence import DEFER_SAMPLES, STILL_IOU, agrees, inferred_between, steady
 from .pose_landmarks import PoseEstimator, PoseObservation, _working
 from .pose_looks import estimate_pose
 from .quality import finding_for, gate
@@ -187,13 +187,14 @@ class PoseAnalyzer(Analyzer):
         self._last_rgb = sample.rgb
 
     def _settled(self) -> bool:
-        """One person, seen the same way with about the same box on the last two samples, and the
+        """One person, seen the same way with a box that hardly moved on the last two samples, and the
         latest masked recount found nobody else (the clip tracker follows one person, so a second
         one shows on recounted samples alone): the next samples may be held back."""
         if len(self.observations) < 2 or not steady(self.observations[-1][1]):
             return False
         latest = next((o for _, o in reversed(self.observations) if o.recounted), None)
-        return latest is not None and latest.people == 1 and agrees(*(o for _, o in self.observations[-2:]))
+        before, last = (o for _, o in self.observations[-2:])
+        return latest is not None and latest.people == 1 and agrees(before, last, STILL_IOU)
 
     def _observe(self, rgb: np.ndarray, time_s: float, index: int) -> PoseObservation:
         # The masked recount costs a second pose call; a second person stays for seconds, so
