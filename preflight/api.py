@@ -85,8 +85,9 @@ def check_one(
 ) -> Item:
     """Check one file: probe, limits, and (with ``content``) the content gates.
 
-    ``every_frame``: decode a clip's non-reference pictures too (the content check leaves them out:
-    see :func:`preflight.analyze.analyze_clip`)."""
+    ``every_frame``: decode a clip's non-reference pictures too and run pose on every sample (the
+    content check leaves the first out and infers the samples of steady stretches: see
+    :func:`preflight.analyze.analyze_clip`)."""
     try:
         info = media or probe(path)
     except ProbeError as exc:

@@ -30,7 +30,8 @@ from .options import (
 @click.option("--contact-sheet", "contact_sheet", type=click.Path(dir_okay=False), default=None,
               help="Write a PNG of sampled frames with the pose skeleton for each clip.")  # fmt: skip
 @click.option("--every-frame", is_flag=True,
-              help="Decode every picture, non-reference ones too (slower; finds damage in them as well).")  # fmt: skip
+              help="Decode every picture, non-reference ones too, and run pose on every sample "
+                   "(slower; finds damage in them as well).")  # fmt: skip
 def command(
     paths: tuple[str, ...],
     profile: str | None,
