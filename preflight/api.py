@@ -82,12 +82,14 @@ def check_one(
     media: MediaInfo | None = None,
     contact_sheet: PathLike | None = None,
     every_frame: bool = False,
+    every_sample: bool | None = None,
 ) -> Item:
     """Check one file: probe, limits, and (with ``content``) the content gates.
 
     ``every_frame``: decode a clip's non-reference pictures too and run pose on every sample (the
     content check leaves the first out and infers the samples of steady stretches: see
-    :func:`preflight.analyze.analyze_clip`)."""
+    :func:`preflight.analyze.analyze_clip`). ``every_sample`` sets the second alone (default: as
+    ``every_frame``)."""
     try:
         info = media or probe(path)
     except ProbeError as exc:
@@ -96,7 +98,7 @@ def check_one(
     findings = list(check_media(info, profile, orientation))
     analysis: dict[str, Any] = {}
     if content and not _blocks_analysis(findings):
-        metrics, content_findings = _analyze(info, profile, contact_sheet, every_frame)
+        metrics, content_findings = _analyze(info, profile, contact_sheet, every_frame, every_sample)
         analysis.update(metrics)
         findings.extend(_require_pose(content_findings, profile, strict))
     ordered = tuple(sorted(findings, key=_severity_rank))
@@ -121,7 +123,11 @@ def _blocks_analysis(findings: list[Finding]) -> bool:
 
 
 def _analyze(
-    info: MediaInfo, profile: Profile, contact_sheet: PathLike | None, every_frame: bool = False
+    info: MediaInfo,
+    profile: Profile,
+    contact_sheet: PathLike | None,
+    every_frame: bool = False,
+    every_sample: bool | None = None,
 ) -> tuple[dict[str, Any], list[Finding]]:
     from . import analyze
     from .analyze.gates import validate_content_gates
@@ -133,8 +139,9 @@ def _analyze(
             metrics, found = analyze.analyze_image(info.path, info, profile.content)
         else:
             metrics, found = analyze.analyze_clip(
-                info.path, info, profile.content, contact_sheet=contact_sheet, every_frame=every_frame
-            )
+                info.path, info, profile.content, contact_sheet=contact_sheet, every_frame=every_frame,
+                every_sample=every_sample,
+            )  # fmt: skip
     except PreflightError as exc:
         return {}, [Finding(exc.code, Severity.ERROR, exc.message)]
     except Exception as exc:  # cv2, MediaPipe or a bug on one odd file must not stop the others

@@ -22,7 +22,7 @@ def analysed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Paths the content analysis ran on; a file named ``*bad*`` in an output folder has no person."""
     seen: list[str] = []
 
-    def fake(info, profile, contact_sheet, every_frame=False):  # type: ignore[no-untyped-def]
+    def fake(info, profile, contact_sheet, every_frame=False, every_sample=None):  # type: ignore[no-untyped-def]
         seen.append(info.path)
         findings = []
         if Path(info.path).parent.name in ("out", "out2") and "bad" in Path(info.path).name:

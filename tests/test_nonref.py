@@ -117,3 +117,16 @@ def test_verdicts_are_the_same_with_every_frame(tmp_path, case):
     assert jitter_fast == pytest.approx(jitter_full, rel=0.35, abs=0.02)
     blur_fast, blur_full = bare_fast["blur"]["laplacian_var_median"], bare_full["blur"]["laplacian_var_median"]
     assert blur_fast == pytest.approx(blur_full, rel=0.15)
+
+
+@pytest.mark.model
+def test_fix_decodes_every_picture_of_a_clip_it_may_copy_but_holds_pose_samples(tmp_path):
+    # Damage in a skipped picture must never be copied; pose needs no more looks for that.
+    from preflight.fix import fix
+
+    clip = _bclip(tmp_path / "copyable.mp4", duration=4.0)
+    (result,) = fix([clip], tmp_path / "out", "kling-v2.6").results
+    assert result.actions == ("copy",)
+    analysis = result.before.analysis
+    assert analysis["decode"]["skipped"] == 0
+    assert analysis["pose"]["observed"] < analysis["pose"]["samples"]

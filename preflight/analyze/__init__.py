@@ -126,14 +126,15 @@ def analyze_clip(
     pose: bool = True,
     contact_sheet: str | os.PathLike[str] | None = None,
     every_frame: bool = False,
+    every_sample: bool | None = None,
 ) -> tuple[dict[str, Any], tuple[Finding, ...]]:
     """Decode ``path`` once and run every content analyzer on it.
 
     Non-reference pictures are not decoded unless ``every_frame`` (``frames.iter_samples``): the
     analyzers see about half the frames of a clip with B-frames, each exact; damage inside a skipped
     picture is not looked for (``fix`` decodes every frame of a clip it may stream-copy). Nor does
-    the pose model run on the samples of a steady stretch unless ``every_frame``: they are inferred
-    from the observations either side (:mod:`.pose_cadence`).
+    the pose model run on the samples of a steady stretch unless ``every_sample`` (default: as
+    ``every_frame``): they are inferred from the observations either side (:mod:`.pose_cadence`).
 
     Returns ``({analyzer name: metrics}, findings)``; ``analysis["decode"]`` says what the decode
     pass did. With ``contact_sheet`` a PNG of sampled frames (pose drawn) is written there too.
@@ -146,7 +147,7 @@ def analyze_clip(
         pose=pose,
         duration=duration,
         contact_sheet=contact_sheet is not None,
-        every_sample=every_frame,
+        every_sample=every_frame if every_sample is None else every_sample,
     )
     results, stats = decode_pass(str(path), analyzers, every_frame=every_frame)
     # Skipped damage becomes warnings; a mostly undecodable clip raises decode.error here.

@@ -216,7 +216,7 @@ def fix_one(
     media = _probed(src)
     before = check_one(
         src, profile, orientation, content=content, contact_sheet=contact_sheet, strict=strict, media=media,
-        every_frame=_may_copy_video(media, profile),
+        every_frame=_may_copy_video(media, profile), every_sample=False,  # damage, not pose, needs every picture
     )  # fmt: skip
     info = before.media
     if info is None:
