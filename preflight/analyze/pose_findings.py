@@ -218,14 +218,14 @@ class PoseAnalyzer(Analyzer):
             self._tile_wait = TILE_EVERY if obs.person else 2 * gap
         return obs
 
-    def _settle(self, after: PoseObservation, sample: FrameSample | None, recounted_at: int) -> PoseObservation:
-        """Give the held samples an observation and return the one of ``sample`` (the look after
-        them; None at the end of the clip): inferred when both sides agree, else observed."""
+    def _settle(self, after: PoseObservation, sample: FrameSample, recounted_at: int) -> PoseObservation:
+        """Give the held samples an observation and return the one of ``sample``, the look after
+        them: inferred when both sides agree, else observed."""
         held, self._held = self._held, []
         if not held:
             return after
         start, before = self.observations[-1]
-        if sample is not None and agrees(before, after):
+        if agrees(before, after):
             for t, _ in held:
                 share = (t - start) / (sample.time - start)
                 self.observations.append((t, inferred_between(before, after, share)))
@@ -236,29 +236,31 @@ class PoseAnalyzer(Analyzer):
         # where the person had been (a dancer's samples came out as fragments and phantom second
         # people), fed the held frames after it, it searched the future; and IMAGE mode, which
         # detects afresh on every frame, lost a person a tracker kept (astronaut zoom: 1 in 13).
-        if sample is None:  # the end: the clip's tracker saw the frame before them last
-            catch_up = self._estimator
-        else:  # a fresh one, once the clip's is closed: a second tracker alive would cost 54 MB
-            before_rgb = self._last_rgb
-            self.close()
-            catch_up = self._estimator = PoseEstimator.for_clip()
-            if before_rgb is not None:
-                catch_up.landmarks(_working(before_rgb), start)
+        # The clip's is closed first: a second tracker alive would cost 54 MB.
+        before_rgb = self._last_rgb
+        self.close()
+        tracker = self._estimator = PoseEstimator.for_clip()
+        if before_rgb is not None:
+            tracker.landmarks(_working(before_rgb), start)
+        self._look_late(held, tracker, recounted_at)
+        near = self.observations[-1][1].bbox
+        again = estimate_pose(sample.rgb, tracker, sample.time, recount=after.recounted, near=near, tiles=False)
+        return again if again.person or not after.person else after
+
+    def _look_late(self, held: list[tuple[float, np.ndarray]], tracker: Any, recounted_at: int) -> None:
+        """Observe held frames in order, with the recount where its cadence falls (the people count
+        carries a recount over the next samples only, and the clip tracker follows one person)."""
         for t, rgb in held:
             index = len(self.observations)
             recount = index - recounted_at >= RECOUNT_EVERY
             recounted_at = index if recount else recounted_at
             near = self.observations[-1][1].bbox
-            self.observations.append((t, estimate_pose(rgb, catch_up, t, recount=recount, near=near, tiles=False)))
-        if sample is None:
-            return after
-        near = self.observations[-1][1].bbox
-        again = estimate_pose(sample.rgb, catch_up, sample.time, recount=after.recounted, near=near, tiles=False)
-        return again if again.person or not after.person else after
+            self.observations.append((t, estimate_pose(rgb, tracker, t, recount=recount, near=near, tiles=False)))
 
     def finish(self) -> AnalysisResult:
-        if self.observations:
-            self._settle(self.observations[-1][1], None, self._last_recount)
+        if self._held:  # the clip ended: its tracker saw the frame before them last
+            held, self._held = self._held, []
+            self._look_late(held, self._estimator, self._last_recount)
         self.close()
         metrics = clip_metrics(self.observations)
         return AnalysisResult(self.name, metrics, tuple(self._findings(metrics)))
