@@ -120,3 +120,20 @@ def test_probe_of_real_media_imports_no_heavy_module(person_clip: Path, tmp_path
     assert done.returncode == 0, done.stderr
     assert "640" in done.stdout  # the probe really ran on the clip
     assert done.stdout.strip().splitlines()[-1] == "[0, 0] []"
+
+
+def test_check_imports_mediapipe_without_plotting_or_sound(person_clip: Path) -> None:
+    """A content check in a fresh process runs pose without importing matplotlib or sounddevice
+    (0.45 s of MediaPipe's import); MediaPipe's drawing helpers still reach the real pyplot."""
+    code = (
+        "import sys; from preflight.api import check;"
+        f"report = check([{str(person_clip)!r}], 'kling-v2.6');"
+        "item = report.items[0];"
+        "print(item.pose_checked, item.analysis['pose']['samples'] > 0,"
+        " [m for m in ('matplotlib', 'matplotlib.pyplot', 'sounddevice') if m in sys.modules]);"
+        "from mediapipe.tasks.python.vision import drawing_utils;"
+        "print(callable(drawing_utils.plt.figure), 'matplotlib.pyplot' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-2:] == ["True True []", "True True"]

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .mediapipe_import import load_mediapipe
+
 __all__ = ["FaceBox", "before_exit", "detect_faces", "distinct_faces", "faces_beside", "quiet_native_logs"]
 
 log = logging.getLogger("preflight")
@@ -145,6 +147,7 @@ def _face_detector():
             if path is None:
                 _unavailable = True
                 return None
+            load_mediapipe()
             from mediapipe.tasks.python import BaseOptions, vision
 
             options = vision.FaceDetectorOptions(

@@ -22,6 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .mediapipe_import import load_mediapipe
 from .people import FaceBox, before_exit, distinct_faces, faces_beside, quiet_native_logs
 
 __all__ = ["PoseEstimator", "PoseObservation", "facing_of", "load_upright_rgb", "observe"]
@@ -106,6 +107,7 @@ class PoseEstimator:
     _lock = threading.Lock()
 
     def __init__(self, model_path: str, mode: str = "image") -> None:
+        load_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
 
         running = vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE

@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Mapping
 
 from ..errors import ModelError
+from .mediapipe_import import load_mediapipe
 
 __all__ = ["DETECTOR_NAME", "LANDMARKS_NAME", "with_image_metadata", "write_task_bundle"]
 
@@ -57,6 +58,7 @@ def with_image_metadata(model: bytes, name: str, mean: float, std: float) -> byt
         def StartVector(self, elemSize, numElems, alignment):
             return super().StartVector(elemSize, numElems, max(alignment, 16))
 
+    load_mediapipe()
     from mediapipe.tasks.metadata import metadata_schema_py_generated as meta
     from mediapipe.tasks.metadata import schema_py_generated as tfl
 
