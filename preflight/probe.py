@@ -21,9 +21,11 @@ from .errors import ProbeError, map_av_errors
 from .h264sps import SpsFacts, sps_facts
 from .hdrphoto import still_color
 from .inputs import open_regular
-from .isobmff import display_matrix
+from .isobmff import IDENTITY, display_matrix
 from .isobmff import rotation as matrix_rotation
 from .models import AudioStream, ImageDetails, MediaInfo, VideoStream
+from .nal import length_size as nal_length_size
+from .nal import sei_display_matrix
 from .sniff import SNIFF_BYTES, Sniffed, sniff
 
 __all__ = ["MAX_IMAGE_PIXELS", "probe"]
@@ -403,7 +405,29 @@ def _header_rotation(container, stream, p: Path) -> int | None:  # type: ignore[
     video_index = list(container.streams.video).index(stream)
     with open(p, "rb", buffering=0) as fh:
         matrix = display_matrix(fh, os.fstat(fh.fileno()).st_size, stream.id, video_index)
+        if matrix == IDENTITY:  # FFmpeg exports no identity matrix: a bitstream SEI may then say
+            matrix = _sei_matrix(fh, stream) or IDENTITY
     return None if matrix is None else matrix_rotation(matrix)
+
+
+_FIRST_PACKET_READ = 1 << 16
+"""Bytes of the first video packet read for its SEI messages (they precede the picture's slices;
+an x264 stream's first SEI, its settings string, is under 1 kB)."""
+
+
+def _sei_matrix(fh, stream) -> tuple[int, ...] | None:  # type: ignore[no-untyped-def]
+    """The display matrix of an orientation SEI in the first H.264/HEVC packet (:mod:`preflight.nal`),
+    read through the index without demuxing; None without one."""
+    ctx = stream.codec_context
+    entries = stream.index_entries
+    if ctx.name not in ("h264", "hevc") or not entries:
+        return None
+    size_bytes = nal_length_size(ctx.name, bytes(ctx.extradata or b""))
+    if size_bytes is None:
+        return None
+    first = entries[0]
+    fh.seek(first.pos)
+    return sei_display_matrix(ctx.name, fh.read(min(first.size, _FIRST_PACKET_READ)), size_bytes)
 
 
 _PACKETS_TO_FIRST_VIDEO = 1000

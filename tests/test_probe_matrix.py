@@ -192,3 +192,73 @@ def test_agrees_with_ffprobe(tmp_path: Path, turn: int) -> None:
     theirs = next((int(s["rotation"]) for s in side if "rotation" in s), 0)  # counter-clockwise
     info = probe(clip)
     assert info.video is not None and info.video.rotation == -theirs % 360
+
+
+def _with_orientation_sei(src: Path, dst: Path, ccw: int, flip: str = "", turn: int | None = None) -> Path:
+    """``src`` remuxed through FFmpeg's ``h264_metadata`` filter, which writes a display orientation
+    SEI (``ccw`` degrees anticlockwise, ``flip`` "horizontal"/"vertical") into every keyframe; the
+    container gets a ``turn`` matrix of its own when given."""
+    options = f"display_orientation=insert:rotate={ccw}" + (f":flip={flip}" if flip else "")
+    with av.open(str(src)) as source, av.open(str(dst), "w") as out:
+        video = source.streams.video[0]
+        stream = out.add_stream_from_template(video)
+        if turn is not None:
+            stream.set_display_rotation(-turn)  # counter-clockwise, as FFmpeg's matrices
+        sei = av.bitstream.BitStreamFilterContext(f"h264_metadata={options}", video, stream)
+        for packet in source.demux(video):
+            for filtered in sei.filter(packet if packet.dts is not None else None):
+                filtered.stream = stream
+                out.mux(filtered)
+    return dst
+
+
+@pytest.mark.parametrize("ccw", [90, 180, 270])
+def test_bitstream_orientation_sei_without_decoding(tmp_path: Path, no_decode: list[Path], ccw: int) -> None:
+    """A camera that says "rotate" in the H.264 stream (identity matrix in the MP4): the probe reads the
+    SEI from the first packet and agrees with the decoded frame the content check rotates by."""
+    plain = make_clip(tmp_path / "plain.mp4", duration=0.3, width=640, height=360)
+    clip = _with_orientation_sei(plain, tmp_path / "sei.mp4", ccw)
+    info = probe(clip)
+    assert no_decode == []
+    assert info.video is not None and info.video.rotation == (-ccw) % 360 == _frame_rotation(clip)
+    assert (info.width, info.height) == ((360, 640) if ccw != 180 else (640, 360))
+
+
+@pytest.mark.parametrize("flip", ["horizontal", "vertical"])
+def test_flipped_orientation_sei_reads_as_the_decoder_does(tmp_path: Path, flip: str) -> None:
+    plain = make_clip(tmp_path / "plain.mp4", duration=0.3, width=640, height=360)
+    clip = _with_orientation_sei(plain, tmp_path / "flip.mp4", 90, flip)
+    info = probe(clip)
+    assert info.video is not None and info.video.rotation == _frame_rotation(clip)
+
+
+def test_container_matrix_wins_over_the_sei(tmp_path: Path, no_decode: list[Path]) -> None:
+    """FFmpeg prefers a container's matrix to the bitstream's, and so does the probe."""
+    plain = make_clip(tmp_path / "plain.mp4", duration=0.3, width=640, height=360)
+    clip = _with_orientation_sei(plain, tmp_path / "both.mp4", 90, turn=180)
+    info = probe(clip)
+    assert no_decode == [] and info.video is not None and info.video.rotation == 180 == _frame_rotation(clip)
+
+
+def test_sei_display_matrix_of_raw_nal_units() -> None:
+    """The SEI reader on hand-made NAL units: H.264 and HEVC (two-byte header, prefix SEI type 39),
+    the cancel flag, a message after another, and a slice before the SEI (too late to count)."""
+    from preflight.nal import sei_display_matrix
+
+    def nal(header: bytes, *messages: tuple[int, bytes]) -> bytes:
+        body = b"".join(bytes([kind, len(payload)]) + payload for kind, payload in messages)
+        return header + body + b"\x80"
+
+    def length_prefixed(*units: bytes) -> bytes:
+        return b"".join(len(u).to_bytes(4, "big") + u for u in units)
+
+    # cancel 0, hflip 0, vflip 0 | anticlockwise 0x4000 (90 degrees) | period ue(0) "1", extension 0
+    turn_90 = bytes([0b00001000, 0b00000000, 0b00010000])
+    h264 = length_prefixed(nal(b"\x06", (5, b"x" * 20), (47, turn_90)), b"\x65\x88")
+    assert rotation(sei_display_matrix("h264", h264, 4)) == 270
+    hevc = length_prefixed(nal(bytes([39 << 1, 1]), (47, turn_90)), bytes([19 << 1, 1]))
+    assert rotation(sei_display_matrix("hevc", hevc, 4)) == 270
+    cancelled = length_prefixed(nal(b"\x06", (47, b"\x80")), b"\x65\x88")
+    assert sei_display_matrix("h264", cancelled, 4) is None
+    late = length_prefixed(b"\x65\x88", nal(b"\x06", (47, turn_90)))
+    assert sei_display_matrix("h264", late, 4) is None

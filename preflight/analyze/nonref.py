@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..nal import length_size as nal_length_size
+
 __all__ = ["nonref_filter"]
 
 _H264_SLICES = {1, 5}
@@ -37,24 +39,13 @@ def nonref_filter(stream: Any) -> Callable[[Any], bool] | None:
     if name not in ("h264", "hevc"):
         return None
     extradata = bytes(stream.codec_context.extradata or b"")
-    length_size = _length_size(name, extradata)
+    length_size = nal_length_size(name, extradata)
     if length_size is None:
         return None
     if name == "h264":
         return _Picture(length_size, _h264_nonref).skippable
     layers = (extradata[21] >> 3) & 7 if length_size else 0
     return _HevcPictures(length_size, layers - 1).skippable if layers else None
-
-
-def _length_size(codec: str, extradata: bytes) -> int | None:
-    """Bytes of each NAL's length prefix (avcC/hvcC), 0 for Annex B start codes, None if unknown."""
-    if not extradata or extradata.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")):
-        return 0
-    if codec == "h264" and len(extradata) >= 5 and extradata[0] == 1:
-        return (extradata[4] & 3) + 1
-    if codec == "hevc" and len(extradata) >= 22 and extradata[0] == 1:
-        return (extradata[21] & 3) + 1
-    return None
 
 
 def _nal_headers(data: bytes, length_size: int) -> Any:
