@@ -115,3 +115,21 @@ def test_profile_overrides_threshold_and_severity(tmp_path):
     assert lenient.findings == () and lenient.metrics["max_jitter_pct"] == 5.0
     _, strict = motion(clip, gates={"severity": {"motion.camera_shake": "error"}})
     assert strict.findings[0].severity is Severity.ERROR
+
+
+def test_masked_window_follows_the_subject_box():
+    """The masked correlation window is remade when the box moves and reused while it stays."""
+    boxes = iter([(0.2, 0.2, 0.5, 0.9), (0.2, 0.2, 0.5, 0.9), (0.5, 0.1, 0.8, 0.9), None, (0.0, 0.0, 1.0, 1.0)])
+    current: list = [None]
+    shake = ShakeAnalyzer(subject_box=lambda: current[0])
+    made = []
+    for box in boxes:
+        current[0] = box
+        made.append(shake._weights((180, 320)))
+    plain = ShakeAnalyzer()._weights((180, 320))
+    fresh = [ShakeAnalyzer(subject_box=lambda b=b: b)._weights((180, 320)) for b in
+             [(0.2, 0.2, 0.5, 0.9), (0.5, 0.1, 0.8, 0.9)]]  # fmt: skip
+    assert made[1] is made[0] and np.array_equal(made[0], fresh[0])
+    assert np.array_equal(made[2], fresh[1]) and not np.array_equal(made[2], made[0])
+    assert np.array_equal(made[3], plain) and np.array_equal(made[4], plain)  # no box; a box too big to mask
+    assert shake._masked == 3

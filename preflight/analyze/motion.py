@@ -163,6 +163,7 @@ class ShakeAnalyzer(Analyzer):
         self.subject_box = subject_box
         self._prev: np.ndarray | None = None
         self._window_cache: dict[tuple[int, int], np.ndarray] = {}
+        self._masked_window: tuple[tuple, np.ndarray] | None = None  # ((shape, box), weights)
         self._x = 0.0
         self._y = 0.0
         self._long_side = 1
@@ -189,6 +190,20 @@ class ShakeAnalyzer(Analyzer):
         box = self.subject_box() if self.subject_box is not None else None
         if box is None:
             return base
+        # The box changes with pose's observations (about three a second), not with every frame:
+        # the masked window (0.19 ms, a fifth of the correlation's cost) is made once per box.
+        key = (shape, tuple(box))
+        if self._masked_window is None or self._masked_window[0] != key:
+            self._masked_window = (key, self._box_weights(base, box))
+        weights = self._masked_window[1]
+        self._masked += weights is not base
+        return weights
+
+    @staticmethod
+    def _box_weights(base: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+        import cv2
+
+        h, w = base.shape
         x0, y0, x1, y1 = box
         # Grow the box a little: limbs and hair stick out of a landmark box.
         pad_x, pad_y = 0.1 * (x1 - x0), 0.05 * (y1 - y0)
@@ -200,7 +215,6 @@ class ShakeAnalyzer(Analyzer):
         mask[int(y0 * h) : int(np.ceil(y1 * h)), int(x0 * w) : int(np.ceil(x1 * w))] = 0.0
         # Soft edges, so the mask's own border does not pull the peak towards zero shift.
         mask = cv2.blur(mask, (15, 15))
-        self._masked += 1
         return base * mask
 
     def process(self, sample: FrameSample) -> None:
