@@ -315,6 +315,28 @@ def test_pool_workers_start_before_the_files_and_give_the_serial_results(
     assert all(pooled[p].item == serial[p].item and pooled[p].digest == serial[p].digest for p in serial)
 
 
+def _heavy_modules() -> tuple[bool, bool]:
+    import sys
+
+    return "mediapipe" in sys.modules, any(m in sys.modules for m in ("matplotlib", "sounddevice"))
+
+
+@pytest.mark.skipif("forkserver" not in __import__("multiprocessing").get_all_start_methods(), reason="no fork server")
+def test_fork_server_gives_workers_mediapipe_without_plotting_or_sound() -> None:
+    """The fork server imports MediaPipe once for every worker, through the loader that leaves out
+    matplotlib and sounddevice (a failed preload would pass silently: the worker says what it has)."""
+    from preflight.batch import BatchSettings
+    from preflight.batch.executors import LocalExecutor
+
+    pool = LocalExecutor(1, start_method="forkserver")
+    try:
+        pool.warm(BatchSettings(content=False))
+        pool.wait_warm()
+        assert pool.submit(_heavy_modules).result(timeout=60) == (True, False)
+    finally:
+        pool.close()
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores")
 def test_pool_workers_get_a_core_each(tmp_path: Path) -> None:
     import time

@@ -38,7 +38,7 @@ log = logging.getLogger("preflight")
 
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 """How pool workers start (see the module docstring)."""
-FORKSERVER_PRELOAD = ("numpy", "av", "cv2", "PIL.Image", "mediapipe.tasks.python.vision", "preflight.api",
+FORKSERVER_PRELOAD = ("numpy", "av", "cv2", "PIL.Image", "preflight.batch.forkserver_preload", "preflight.api",
                       "preflight.analyze", "preflight.batch.work")  # fmt: skip
 """Imported once by the fork server (not per worker) when ``start_method="forkserver"``; no model is
 loaded there: MediaPipe's graphs start threads, which a fork must not copy."""
