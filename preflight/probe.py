@@ -1,8 +1,9 @@
 """Probe a file: what it really is, as a provider will see it.
 
-Reads headers only. A clip's display matrix comes from its MP4/MOV boxes (:mod:`preflight.isobmff`:
-PyAV exposes it on decoded frames only); the first frame is decoded only where the headers cannot
-say: an HDR10 (PQ) clip's peak luminance, and the rotation of containers other than MP4/MOV.
+Reads headers only. A clip's display matrix comes from its MP4/MOV boxes (:mod:`preflight.isobmff`)
+or its Matroska/WebM track header (:mod:`preflight.matroska`): PyAV exposes it on decoded frames
+only. The first frame is decoded only where the headers cannot say: an HDR10 (PQ) clip's peak
+luminance, and the rotation of other containers.
 Readable here means a video stream with at least one packet; the content check decodes it all.
 Images are checked for corruption cheaply: JPEG decodes at 1/8 scale, PNG verifies its chunk CRCs.
 """
@@ -23,6 +24,7 @@ from .hdrphoto import still_color
 from .inputs import open_regular
 from .isobmff import IDENTITY, display_matrix
 from .isobmff import rotation as matrix_rotation
+from .matroska import display_matrix as matroska_display_matrix
 from .models import AudioStream, ImageDetails, MediaInfo, VideoStream
 from .nal import length_size as nal_length_size
 from .nal import sei_display_matrix
@@ -347,13 +349,13 @@ def _describe_video(container, stream, p: Path, facts: SpsFacts | None = None) -
     )
     hdr = _HDR_TRANSFERS.get(trc)
     profile = (facts.profile if facts is not None else None) or stream.profile or None
-    rotation = _header_rotation(container, stream, p)
     peak = None
-    if rotation is None or hdr == "PQ":
-        frame_rotation, peak = _first_frame(container, stream, p)
-        rotation = frame_rotation if rotation is None else rotation
+    if hdr == "PQ":  # decoded for its peak luminance: the frame's own matrix is the rotation too
+        rotation, peak = _first_frame(container, stream, p)
     else:
-        _require_a_packet(container, stream, p)
+        rotation = _header_rotation(container, stream, p)
+        if rotation is None:
+            rotation = _first_frame(container, stream, p)[0]
     coded_w, coded_h = ctx.width, ctx.height
     sar = stream.sample_aspect_ratio
     # Non-square pixels (anamorphic video): players widen the frame by the sample aspect ratio.
@@ -398,16 +400,49 @@ def _is_rgb(pix_fmt: str | None) -> bool:
 
 
 def _header_rotation(container, stream, p: Path) -> int | None:  # type: ignore[no-untyped-def]
-    """Clockwise display rotation from the MP4/MOV box headers; None for other containers and for
-    box trees :mod:`preflight.isobmff` does not vouch for (the first frame decides then)."""
-    if "mov" not in container.format.name.split(","):
+    """Clockwise display rotation from the MP4/MOV boxes or the Matroska/WebM track header (and an
+    H.264/HEVC orientation SEI in the first packet), once the stream is shown to hold a packet
+    (:func:`_require_a_packet`, the no-decode stand-in for "the first frame decodes"). None for other
+    containers and for headers the readers do not vouch for: nothing was demuxed then, and the first
+    frame decides."""
+    names = container.format.name.split(",")
+    if "mov" in names:
+        matrix = _mov_matrix(container, stream, p)
+    elif "matroska" in names or "webm" in names:
+        matrix = _matroska_matrix(container, stream, p)
+    else:
         return None
+    return None if matrix is None else matrix_rotation(matrix)
+
+
+def _mov_matrix(container, stream, p: Path) -> tuple[int, ...] | None:  # type: ignore[no-untyped-def]
     video_index = list(container.streams.video).index(stream)
     with open(p, "rb", buffering=0) as fh:
         matrix = display_matrix(fh, os.fstat(fh.fileno()).st_size, stream.id, video_index)
         if matrix == IDENTITY:  # FFmpeg exports no identity matrix: a bitstream SEI may then say
             matrix = _sei_matrix(fh, stream) or IDENTITY
-    return None if matrix is None else matrix_rotation(matrix)
+    if matrix is not None:
+        _require_a_packet(container, stream, p)
+    return matrix
+
+
+def _matroska_matrix(container, stream, p: Path) -> tuple[int, ...] | None:  # type: ignore[no-untyped-def]
+    video_index = list(container.streams.video).index(stream)
+    with open(p, "rb", buffering=0) as fh:
+        matrix = matroska_display_matrix(fh, os.fstat(fh.fileno()).st_size, video_index)
+    codec = stream.codec_context.name
+    if matrix is None or (matrix == IDENTITY and codec == "vvc"):
+        return None  # VVC's decoder applies an orientation SEI too, which nal.py does not read
+    if matrix != IDENTITY or codec not in ("h264", "hevc"):
+        _require_a_packet(container, stream, p)
+        return matrix
+    # No container matrix: the decoder applies an orientation SEI. Matroska's index entries (its Cues)
+    # give a Cluster's position and no size, not the packet's, so the SEI is read from the first packet
+    # demuxed, the one _require_a_packet demuxes anyway for want of a sized index entry.
+    first = _require_a_packet(container, stream, p)
+    if first is None:
+        return None  # an index vouched for a packet, none was demuxed: the first frame will say
+    return _packet_sei_matrix(stream, bytes(memoryview(first)[:_FIRST_PACKET_READ])) or IDENTITY
 
 
 _FIRST_PACKET_READ = 1 << 16
@@ -418,16 +453,22 @@ an x264 stream's first SEI, its settings string, is under 1 kB)."""
 def _sei_matrix(fh, stream) -> tuple[int, ...] | None:  # type: ignore[no-untyped-def]
     """The display matrix of an orientation SEI in the first H.264/HEVC packet (:mod:`preflight.nal`),
     read through the index without demuxing; None without one."""
-    ctx = stream.codec_context
     entries = stream.index_entries
-    if ctx.name not in ("h264", "hevc") or not entries:
+    if stream.codec_context.name not in ("h264", "hevc") or not entries:
+        return None
+    first = entries[0]
+    fh.seek(first.pos)
+    return _packet_sei_matrix(stream, fh.read(min(first.size, _FIRST_PACKET_READ)))
+
+
+def _packet_sei_matrix(stream, data: bytes) -> tuple[int, ...] | None:  # type: ignore[no-untyped-def]
+    ctx = stream.codec_context
+    if ctx.name not in ("h264", "hevc"):
         return None
     size_bytes = nal_length_size(ctx.name, bytes(ctx.extradata or b""))
     if size_bytes is None:
         return None
-    first = entries[0]
-    fh.seek(first.pos)
-    return sei_display_matrix(ctx.name, fh.read(min(first.size, _FIRST_PACKET_READ)), size_bytes)
+    return sei_display_matrix(ctx.name, data, size_bytes)
 
 
 _PACKETS_TO_FIRST_VIDEO = 1000
@@ -435,15 +476,16 @@ _PACKETS_TO_FIRST_VIDEO = 1000
 streams' packets may come first): a stream with none in that many is as good as empty."""
 
 
-def _require_a_packet(container, stream, p: Path) -> None:  # type: ignore[no-untyped-def]
+def _require_a_packet(container, stream, p: Path):  # type: ignore[no-untyped-def]
     """The no-decode stand-in for "the first frame decodes": the video stream has a packet with
-    data (an index entry, or one demuxed). Damaged frame data is the content check's to find."""
+    data (an index entry, or one demuxed). Damaged frame data is the content check's to find.
+    Returns the packet demuxed, None when the index said."""
     entries = stream.index_entries
     if entries is not None and any(entries[i].size > 0 for i in range(min(len(entries), 16))):
-        return
+        return None
     for n, packet in enumerate(container.demux(stream)):
         if packet.stream is stream and packet.size:
-            return
+            return packet
         if n >= _PACKETS_TO_FIRST_VIDEO:
             break
     raise ProbeError(f"{p}: the video stream holds no frame", "decode.error")

@@ -1,4 +1,5 @@
-"""The display matrix read from MP4/MOV boxes, without decoding a frame (issue 12).
+"""The display matrix read from MP4/MOV boxes and Matroska/WebM track headers, without decoding a frame
+(issue 12).
 
 The oracle is the path it replaces: the first decoded frame's display matrix, as FFmpeg applies
 it (``preflight.probe._first_frame``). ffprobe's own reading is compared too where it is installed.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import shutil
 import struct
 import subprocess
@@ -16,7 +18,7 @@ from pathlib import Path
 import av
 import pytest
 
-from preflight import probe
+from preflight import matroska, probe
 from preflight.isobmff import IDENTITY, display_matrix, rotation
 from preflight.samples import make_clip, make_hdr_clip
 
@@ -151,10 +153,225 @@ def test_rotation_of_matrices() -> None:
     assert rotation((0, 0, 0, 0, 0, 0, 0, 0, 0)) == 0  # degenerate: FFmpeg's angle is NaN
 
 
-def test_mkv_falls_back_to_the_first_frame(tmp_path: Path, no_decode: list[Path]) -> None:
-    clip = make_clip(tmp_path / "r.mkv", duration=0.2, width=320, height=240, container="matroska", rotation=90)
+# --- Matroska / WebM ----------------------------------------------------------------------------
+
+
+def _frame_matrix(path: Path) -> tuple[int, ...]:
+    """The display matrix FFmpeg gives the first decoded frame (IDENTITY when it gives none)."""
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        found = [bytes(sd) for sd in frame.side_data if sd.type == av.sidedata.sidedata.Type.DISPLAYMATRIX]
+    return struct.unpack("=9i", found[0]) if found else IDENTITY
+
+
+def _matroska_matrix(path: Path, video_index: int = 0) -> tuple[int, ...] | None:
+    with open(path, "rb") as fh:
+        return matroska.display_matrix(fh, path.stat().st_size, video_index)
+
+
+def _ebml_number(data: bytes, at: int, keep_marker: bool) -> tuple[int, int]:
+    length = 9 - data[at].bit_length()
+    value = data[at] if keep_marker else data[at] & (0xFF >> length)
+    return int.from_bytes(bytes([value]) + data[at + 1 : at + length], "big"), length
+
+
+def _elements(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """(ID, element start, size field start, element end) of the elements at one level; an unknown
+    size (the live Segment) runs to ``end``."""
+    found, pos = [], start
+    while pos < end:
+        element_id, id_length = _ebml_number(data, pos, keep_marker=True)
+        size, size_length = _ebml_number(data, pos + id_length, keep_marker=False)
+        body = pos + id_length + size_length
+        stop = end if size == (1 << (7 * size_length)) - 1 else body + size
+        found.append((element_id, pos, pos + id_length, stop))
+        pos = stop
+    return found
+
+
+def _segment_children(data: bytes) -> list[tuple[int, int, int, int]]:
+    _, _, size_at, segment_end = next(e for e in _elements(data, 0, len(data)) if e[0] == 0x18538067)
+    body = size_at + _ebml_number(data, size_at, keep_marker=False)[1]
+    return _elements(data, body, segment_end)
+
+
+@pytest.mark.parametrize(("suffix", "codec"), [("mkv", "libx264"), ("webm", "libvpx-vp9")])
+@pytest.mark.parametrize("turn", [0, 90, 180, 270])
+def test_matroska_rotation_without_decoding(
+    tmp_path: Path, no_decode: list[Path], suffix: str, codec: str, turn: int
+) -> None:
+    """The track's Projection, read from the header, is the matrix FFmpeg gives the decoded frame."""
+    clip = make_clip(tmp_path / f"r.{suffix}", duration=0.4, width=320, height=240, codec=codec, rotation=turn,
+                     audio=suffix == "mkv")  # fmt: skip
+    assert _matroska_matrix(clip) == _frame_matrix(clip)
     info = probe(clip)
-    assert len(no_decode) == 1 and info.video is not None and info.video.rotation == _frame_rotation(clip)
+    assert no_decode == []
+    assert info.video is not None and info.video.rotation == turn == _frame_rotation(clip)
+    assert (info.width, info.height) == ((240, 320) if turn in (90, 270) else (320, 240))
+
+
+def _mirrored_mkv(path: Path, ccw: int) -> Path:
+    """An MKV whose matrix turns ``ccw`` degrees anticlockwise and mirrors: FFmpeg's muxer writes a
+    ProjectionPoseYaw of 180 for the mirror."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.set_display_rotation(ccw, hflip=True)
+        for _ in range(3):
+            out.mux(stream.encode(av.VideoFrame(320, 240, "yuv420p")))
+        out.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("ccw", [0, 90, 180, 270])
+def test_mirrored_matroska_reads_as_the_decoder_does(tmp_path: Path, no_decode: list[Path], ccw: int) -> None:
+    clip = _mirrored_mkv(tmp_path / "mirror.mkv", ccw)
+    assert b"\x76\x73\x88\x40\x66\x80" in clip.read_bytes()  # ProjectionPoseYaw, 8 bytes: 180.0
+    assert _matroska_matrix(clip) == _frame_matrix(clip)
+    info = probe(clip)
+    assert no_decode == [] and info.video is not None and info.video.rotation == _frame_rotation(clip)
+
+
+def test_live_webm_with_unknown_sizes(tmp_path: Path, no_decode: list[Path]) -> None:
+    """A browser's recording: the Segment and each Cluster of unknown size (written as they come)."""
+    clip = make_clip(tmp_path / "src.webm", duration=0.4, width=320, height=240, codec="libvpx-vp9", rotation=90)
+    data = bytearray(clip.read_bytes())
+    segment = next(e for e in _elements(bytes(data), 0, len(data)) if e[0] == 0x18538067)
+    clusters = [e for e in _segment_children(bytes(data)) if e[0] == 0x1F43B675]
+    assert clusters
+    for _, _, size_at, _ in [segment, *clusters]:
+        length = _ebml_number(bytes(data), size_at, keep_marker=False)[1]
+        data[size_at : size_at + length] = bytes([0xFF >> (length - 1)]) + b"\xff" * (length - 1)
+    live = tmp_path / "live.webm"
+    live.write_bytes(bytes(data))
+    assert _segment_children(bytes(data))[-1][0] == 0x1F43B675  # the first Cluster now runs to the end
+    info = probe(live)
+    assert no_decode == [] and info.video is not None and info.video.rotation == 90 == _frame_rotation(live)
+
+
+@pytest.mark.parametrize("damage", ["tracks_past_the_file", "cut_short"])
+def test_matroska_the_walker_does_not_vouch_for_decodes(tmp_path: Path, no_decode: list[Path], damage: str) -> None:
+    """FFmpeg reads these, the walker does not: a Tracks size running past the end of the file, and a
+    file cut off (its Segment's size runs past the end). The first frame decides, as before."""
+    clip = make_clip(tmp_path / "r.mkv", duration=0.4, width=320, height=240, rotation=90, audio=True)
+    data = bytearray(clip.read_bytes())
+    if damage == "tracks_past_the_file":
+        _, _, size_at, _ = next(e for e in _segment_children(bytes(data)) if e[0] == 0x1654AE6B)
+        assert data[size_at] >> 6 == 1  # a 2-byte size: the largest known one is 0x3FFE
+        data[size_at : size_at + 2] = b"\x7f\xfe"
+        assert size_at + 2 + 0x3FFE > len(data)
+    else:
+        del data[-64:]
+    odd = tmp_path / "odd.mkv"
+    odd.write_bytes(bytes(data))
+    assert _matroska_matrix(odd) is None
+    info = probe(odd)
+    assert no_decode == [odd] and info.video is not None and info.video.rotation == 90 == _frame_rotation(odd)
+
+
+def _element(element_id: bytes, *children: bytes, size_length: int = 8) -> bytes:
+    """An EBML element with an ``size_length``-byte size (``size_length=0``: unknown, 8 bytes)."""
+    body = b"".join(children)
+    if size_length == 0:
+        return element_id + b"\x01" + b"\xff" * 7 + body
+    marker = 1 << (8 * size_length - size_length)
+    return element_id + (marker | len(body)).to_bytes(size_length, "big") + body
+
+
+def _track(kind: int, codec: bytes, *video: bytes) -> bytes:
+    return _element(b"\xae", _element(b"\x83", bytes([kind])), _element(b"\x86", codec),
+                    *([_element(b"\xe0", *video)] if video else []))  # fmt: skip
+
+
+def _roll(value: bytes) -> bytes:
+    return _element(b"\x76\x70", _element(b"\x76\x75", value))  # Projection, ProjectionPoseRoll
+
+
+def _matroska(*segment: bytes, unknown_segment: bool = False) -> bytes:
+    header = _element(b"\x1a\x45\xdf\xa3", _element(b"\x42\x82", b"matroska"))
+    return header + _element(b"\x18\x53\x80\x67", *segment, size_length=0 if unknown_segment else 8)
+
+
+def _tracks(*entries: bytes) -> bytes:
+    return _element(b"\x16\x54\xae\x6b", *entries)
+
+
+def _walk(tmp_path: Path, data: bytes, video_index: int = 0) -> tuple[int, ...] | None:
+    path = tmp_path / "hand.mkv"
+    path.write_bytes(data)
+    return _matroska_matrix(path, video_index)
+
+
+CW_90 = (0, ONE, 0, -ONE, 0, 0, 0, 0, FIX30)
+"""What FFmpeg makes of a roll of -90 (clockwise 90, as the muxer writes a portrait phone clip)."""
+
+
+def test_the_walker_on_hand_made_files(tmp_path: Path) -> None:
+    """Minimal EBML files: float sizes, unknown sizes, which track counts, and what is refused."""
+    minus_90 = struct.pack(">d", -90.0)
+    video = _track(1, b"V_VP9", _roll(minus_90))
+    assert _walk(tmp_path, _matroska(_tracks(video))) == CW_90
+    assert _walk(tmp_path, _matroska(_tracks(_track(1, b"V_VP9", _roll(struct.pack(">f", -90.0)))))) == CW_90
+    assert _walk(tmp_path, _matroska(_tracks(_track(1, b"V_VP9", _roll(b""))))) == IDENTITY  # size 0: 0.0
+    assert _walk(tmp_path, _matroska(_tracks(_track(1, b"V_VP9")))) == IDENTITY  # no Video, no Projection
+    assert _walk(tmp_path, _matroska(_tracks(video), unknown_segment=True)) == CW_90
+    assert _walk(tmp_path, _matroska(_element(b"\xec", bytes(100)), _tracks(video))) == CW_90  # Void skipped
+    # The n-th video track as FFmpeg's streams count them: audio and codec-less tracks are no video stream.
+    upright = _track(1, b"V_MPEG4/ISO/AVC")
+    tracks = _tracks(_track(2, b"A_OPUS"), _track(1, b"", _roll(minus_90)), upright, video)
+    assert [_walk(tmp_path, _matroska(tracks), i) for i in range(3)] == [IDENTITY, CW_90, None]
+    # Refused: a Cluster first, a Tracks of unknown size, a child past its parent, a 2-byte float,
+    # a non-rectangular projection, no EBML header.
+    cluster = _element(b"\x1f\x43\xb6\x75", _element(b"\xe7", b"\x00"))
+    assert _walk(tmp_path, _matroska(cluster, _tracks(video))) is None
+    assert _walk(tmp_path, _matroska(_element(b"\x16\x54\xae\x6b", video, size_length=0))) is None
+    past = bytearray(_matroska(_tracks(video)))
+    past[past.index(b"\x76\x70") + 2 : past.index(b"\x76\x70") + 10] = (0x01 << 56 | 200).to_bytes(8, "big")
+    assert _walk(tmp_path, bytes(past)) is None
+    assert _walk(tmp_path, _matroska(_tracks(_track(1, b"V_VP9", _roll(b"\x00\x01"))))) is None
+    spherical = _element(b"\x76\x70", _element(b"\x76\x71", b"\x01"))
+    assert _walk(tmp_path, _matroska(_tracks(_track(1, b"V_VP9", spherical)))) is None
+    whole = _matroska(_tracks(video))
+    assert _walk(tmp_path, whole[whole.index(b"\x18\x53\x80\x67") :]) is None
+
+
+def test_pose_matrix_as_ffmpeg_makes_it() -> None:
+    """``mkv_create_display_matrix``: av_display_rotation_set(roll * (2 * hflip - 1)), then a mirror
+    (av_display_matrix_flip negates the first column) when the yaw is 180."""
+    assert matroska.pose_matrix(0.0, 0.0, 0.0) == IDENTITY  # no pose: no matrix
+    assert matroska.pose_matrix(0.0, 0.0, -90.0) == CW_90 and rotation(CW_90) == 90
+    assert matroska.pose_matrix(0.0, 0.0, 90.0) == (0, -ONE, 0, ONE, 0, 0, 0, 0, FIX30)
+    assert rotation(matroska.pose_matrix(0.0, 0.0, 180.0)) == 180  # type: ignore[arg-type]
+    # Mirrored: the yaw of 180 flips the roll's sign before the flip. For roll 90, angle = 90 * (2*1 - 1):
+    # r = -pi/2 gives (0, 1, -1, 0), and the flip negates the first column: (0, 1, 1, 0), which reads
+    # as 90 clockwise (as the transposed MOV matrix does).
+    yaw_180_roll_90 = (0, ONE, 0, ONE, 0, 0, 0, 0, FIX30)
+    assert matroska.pose_matrix(180.0, 0.0, 90.0) == yaw_180_roll_90 and rotation(yaw_180_roll_90) == 90
+    assert matroska.pose_matrix(-180.0, 0.0, 0.0) == (-ONE, 0, 0, 0, ONE, 0, 0, 0, FIX30)  # a mirror alone
+    assert rotation((-ONE, 0, 0, 0, ONE, 0, 0, 0, FIX30)) == 180
+    # What FFmpeg ignores (a warning, no matrix): a pitch, a yaw other than 0 or 180, a NaN roll.
+    assert matroska.pose_matrix(0.0, 10.0, 90.0) == IDENTITY
+    assert matroska.pose_matrix(90.0, 0.0, 90.0) == IDENTITY
+    assert matroska.pose_matrix(0.0, 0.0, math.nan) == IDENTITY
+    # Not vouched for: an infinite roll (FFmpeg casts a NaN to int), a full turn (an exported identity,
+    # which makes the decoder ignore a bitstream orientation).
+    assert matroska.pose_matrix(0.0, 0.0, math.inf) is None
+    assert matroska.pose_matrix(0.0, 0.0, 360.0) is None
+
+
+@pytest.mark.parametrize(("turn", "expected"), [(None, 270), (180, 180)])
+def test_matroska_orientation_sei_without_decoding(
+    tmp_path: Path, no_decode: list[Path], turn: int | None, expected: int
+) -> None:
+    """No Projection in the MKV: FFmpeg's decoder turns the picture by the H.264 SEI, and the probe
+    reads it from the first packet (the one it demuxes anyway to see the stream is not empty). With a
+    Projection too, the container's matrix wins, as in MP4."""
+    plain = make_clip(tmp_path / "plain.mp4", duration=0.3, width=640, height=360)
+    clip = _with_orientation_sei(plain, tmp_path / "sei.mkv", 90, turn=turn)
+    assert (_matroska_matrix(clip) == IDENTITY) == (turn is None)
+    info = probe(clip)
+    assert no_decode == []
+    assert info.video is not None and info.video.rotation == expected == _frame_rotation(clip)
 
 
 def test_only_pq_decodes_its_first_frame(tmp_path: Path, no_decode: list[Path]) -> None:
