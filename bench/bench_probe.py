@@ -71,6 +71,42 @@ def linked_folder(kind: str) -> list:  # type: ignore[type-arg]
     return sorted(folder.iterdir())
 
 
+def matroska_links(kind: str) -> list:  # type: ignore[type-arg]
+    """200 hard links to the phone-like clip ``kind`` remuxed into Matroska with its display matrix
+    (FFmpeg writes it as the track's Projection): the no-decode rotation path for MKV/WebM."""
+    import av
+
+    mkv = OUT / f"phone_{kind}.mkv"
+    if not mkv.exists():
+        source_path = phone_clip(kind)
+        with av.open(str(source_path)) as source:
+            turn = next(source.decode(video=0)).rotation  # counter-clockwise, as FFmpeg's matrices
+        partial = mkv.with_suffix(".part.mkv")
+        with av.open(str(source_path)) as source, av.open(str(partial), "w") as out:
+            streams = {}
+            for stream in (*source.streams.video[:1], *source.streams.audio[:1]):
+                streams[stream.index] = out.add_stream_from_template(stream)
+                if stream.type == "video":
+                    streams[stream.index].set_display_rotation(turn)
+            for packet in source.demux(*[source.streams[i] for i in streams]):
+                if packet.dts is not None:
+                    packet.stream = streams[packet.stream.index]
+                    out.mux(packet)
+        partial.rename(mkv)
+    from preflight import probe
+
+    mp4, ours = probe(phone_clip(kind)), probe(mkv)
+    assert (ours.width, ours.height, ours.video.rotation) == (mp4.width, mp4.height, mp4.video.rotation), ours
+    folder = OUT / f"links200_{kind}_mkv"
+    folder.mkdir(exist_ok=True)
+    for i in range(200):
+        link = folder / f"{i:03d}.mkv"
+        if not link.exists() or not os.path.samefile(link, mkv):
+            link.unlink(missing_ok=True)
+            os.link(mkv, link)
+    return sorted(folder.iterdir())
+
+
 def batch_of_200(label: str, files: list, runs: int) -> float:  # type: ignore[type-arg]
     folder = files[0].parent
     exe = shutil.which("preflight") or sys.exit("install the package first: pip install -e .")
@@ -116,6 +152,8 @@ if __name__ == "__main__":
     for kind in ("720p-h264", "4k-hevc10"):
         print(f"clip {kind}: {PHONE_CLIPS[kind]['about']}")
         batch_of_200(f"200 hard links to phone_{kind}.mp4", linked_folder(kind), runs)
+    print(f"clip 4k-hevc10 in Matroska: {PHONE_CLIPS['4k-hevc10']['about']}, remuxed to MKV with its matrix")
+    batch_of_200("200 hard links to phone_4k-hevc10.mkv", matroska_links("4k-hevc10"), runs)
     print("clip mixed: 50 each of a 4 s 720p H.264 MP4 with AAC, a 12 s 720x1280 MOV with a 90 degree "
           "matrix, a 3 s 640x360 MKV and a 1024x1280 JPEG (copies)")
     batch_of_200("mixed folder", mixed_folder(), runs)
