@@ -282,7 +282,7 @@ def _probe_clip(p: Path, kind: Sniffed) -> MediaInfo:
             raise ProbeError(f"{p}: no video stream in this {fmt} file", "video.missing_stream")
         with map_av_errors(str(p)):
             video = _describe_video(container, video_stream, p, facts)
-        audio = tuple(_describe_audio(s) for s in container.streams.audio)
+        audio = tuple(_describe_audio(container, s) for s in container.streams.audio)
         duration = _container_duration(container)
         bitrate = container.bit_rate or None
         _check_complete(video_stream, p)  # index entries live in the open container
@@ -310,7 +310,7 @@ def _open_clip(p: Path, kind: Sniffed):  # type: ignore[no-untyped-def]
     that the SPS cannot give is opened again as before."""
     import av
 
-    if kind.format not in ("mp4", "mov"):
+    if kind.format not in ("mp4", "mov", "matroska", "webm"):
         return av.open(str(p), metadata_errors="ignore"), None
     container = av.open(str(p), metadata_errors="ignore", options=_HEADERS_ONLY)
     stream = next((s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
@@ -325,7 +325,10 @@ def _open_clip(p: Path, kind: Sniffed):  # type: ignore[no-untyped-def]
     # packets' times; short of packets it falls back to 1/time base, which is no rate), and a pixel
     # format (HEVC's from its hvcC) or the SPS's. Otherwise: the full analysis, as before.
     header_rate = stream.base_rate and stream.time_base and stream.base_rate != 1 / stream.time_base
-    if stream.frames and header_rate and (ctx.pix_fmt or facts is not None):
+    # Matroska keeps no frame count (FFmpeg's full open has none either) and gives the rate from the
+    # track's DefaultDuration; its other facts are in the track and segment headers.
+    whole = stream.frames or kind.format in ("matroska", "webm")
+    if whole and header_rate and (ctx.pix_fmt or facts is not None):
         return container, facts
     container.close()
     return av.open(str(p), metadata_errors="ignore"), None
@@ -384,7 +387,7 @@ def _describe_video(container, stream, p: Path, facts: SpsFacts | None = None) -
         variable_fps=bool(avg and base and abs(avg - base) / base > _VFR_TOLERANCE),
         frames=stream.frames or None,
         bitrate=ctx.bit_rate or None,
-        duration=_seconds(stream.duration, stream.time_base),
+        duration=_track_seconds(container, stream),
         sample_aspect=sample_aspect,
         hdr=hdr,
         color_primaries=_PRIMARIES.get(primaries),
@@ -502,15 +505,25 @@ def _first_frame(container, stream, p: Path) -> tuple[int, float | None]:  # typ
     raise ProbeError(f"{p}: the video stream holds no decodable frame", "decode.error")
 
 
-def _describe_audio(stream) -> AudioStream:  # type: ignore[no-untyped-def]
+def _describe_audio(container, stream) -> AudioStream:  # type: ignore[no-untyped-def]
     ctx = stream.codec_context
     return AudioStream(
         codec=ctx.name,
         sample_rate=ctx.sample_rate or None,
         channels=ctx.channels or None,
         bitrate=ctx.bit_rate or None,
-        duration=_seconds(stream.duration, stream.time_base),
+        duration=_track_seconds(container, stream),
     )
+
+
+def _track_seconds(container, stream) -> float | None:  # type: ignore[no-untyped-def]
+    """A stream's own duration. Matroska has none per track: FFmpeg copies the segment's into every
+    stream when its analysis stops early (the headers-only open) and leaves it unset otherwise (as
+    ffprobe shows it); unset either way, so both opens say the same. The clip's duration is the
+    container's."""
+    if "matroska" in container.format.name.split(","):
+        return None
+    return _seconds(stream.duration, stream.time_base)
 
 
 def _container_duration(container) -> float | None:  # type: ignore[no-untyped-def]
