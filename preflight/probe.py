@@ -304,9 +304,9 @@ def _probe_clip(p: Path, kind: Sniffed) -> MediaInfo:
 
 def _open_clip(p: Path, kind: Sniffed):  # type: ignore[no-untyped-def]
     """The open container, and the H.264 SPS facts that stand in for its decoder's when the header
-    fast path was taken. MP4/MOV open with ``skip_frame=all``: FFmpeg's stream analysis then decodes
-    no picture (it decodes a whole H.264 frame otherwise, 6-120 ms, only to learn the pixel format;
-    see :mod:`preflight.h264sps`). A first video stream the fast open left without a pixel format
+    fast path was taken. MP4/MOV and Matroska/WebM open with ``skip_frame=all``: FFmpeg's stream
+    analysis then decodes no picture (it decodes a whole H.264 frame otherwise, 6-120 ms, only to learn
+    the pixel format; see :mod:`preflight.h264sps`). A first video stream the fast open left without a pixel format
     that the SPS cannot give is opened again as before."""
     import av
 
