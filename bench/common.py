@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import statistics
 import subprocess
@@ -160,6 +161,7 @@ def _phone_frame(photo, w: int, h: int, i: int, grain, rotation: int, motion: st
     ph, pw = photo.shape[:2]
     scale = min(dw / pw, dh / ph) * (0.95 + 0.0005 * i)
     dx, dy = 6 * np.sin(i / 11), 4 * np.cos(i / 7)
+    drift = dx, dy  # the hand-held camera's: it moves the wall too
     if motion == "sway":
         t = i / 30
         scale *= 0.8 * (1 + 0.1 * np.sin(2 * np.pi * t / 3))
@@ -168,13 +170,37 @@ def _phone_frame(photo, w: int, h: int, i: int, grain, rotation: int, motion: st
     m = np.float32([[scale, 0, dw / 2 - pw / 2 * scale + dx], [0, scale, dh / 2 - ph / 2 * scale + dy]])
     frame = cv2.warpAffine(photo, m, (dw, dh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     if motion:
-        # The moving person before a wall that only the hand-held drift moves (mirrored edges would
-        # bring in half-people, a plain backdrop would leave the shake gate nothing still to lock on).
-        inside = cv2.warpAffine(np.full(photo.shape[:2], 255, np.uint8), m, (dw, dh)) > 127
-        frame = np.where(inside[..., None], frame, _wall(dw, dh, dx, dy))
+        # The moving person, cut out of the photo, before a wall that only the hand-held drift moves
+        # (moving the whole photo moved its background too, which the shake gate rightly read as a
+        # camera moving; mirrored edges would bring in half-people, a plain backdrop would leave the
+        # shake gate nothing still to lock on).
+        inside = cv2.warpAffine(_person_matte(), m, (dw, dh)) > 127
+        frame = np.where(inside[..., None], frame, _wall(dw, dh, *drift))
     if rotation:
         frame = np.ascontiguousarray(np.rot90(frame, k=rotation // 90))  # counter-clockwise, undone on display
     return np.clip(frame.astype(np.int16) + grain[..., None], 0, 255).astype(np.uint8)
+
+
+@functools.cache
+def _person_matte():  # type: ignore[no-untyped-def]
+    """255 where the person of ``_person_photo()`` is: MediaPipe's pose segmentation, made once."""
+    import numpy as np
+
+    from preflight.analyze.mediapipe_import import load_mediapipe
+    from preflight.analyze.posemodel import ensure_pose_model
+
+    mp = load_mediapipe()
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    photo = _person_photo()
+    options = vision.PoseLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(ensure_pose_model().path)),
+        running_mode=vision.RunningMode.IMAGE,
+        output_segmentation_masks=True,
+    )
+    with vision.PoseLandmarker.create_from_options(options) as landmarker:
+        found = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(photo)))
+    return np.where(found.segmentation_masks[0].numpy_view()[..., 0] > 0.5, 255, 0).astype(np.uint8)
 
 
 def _wall(w: int, h: int, dx: float, dy: float):  # type: ignore[no-untyped-def]

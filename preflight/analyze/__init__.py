@@ -103,7 +103,7 @@ def clip_analyzers(
     analyzers: list[Analyzer] = [] if pose_analyzer is None else [pose_analyzer]
     analyzers += [
         SceneCutAnalyzer(gates),
-        ShakeAnalyzer(gates, subject_box=box),
+        ShakeAnalyzer(gates, subject_track=pose_analyzer.boxes() if pose_analyzer is not None else None),
         ExposureAnalyzer(gates),
         BlurAnalyzer(gates, subject_box=box, own_rgb=pose_analyzer is None),
     ]

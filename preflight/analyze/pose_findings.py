@@ -186,6 +186,11 @@ class PoseAnalyzer(Analyzer):
         self.observations.append((sample.time, obs))
         self._last_rgb = sample.rgb
 
+    def boxes(self) -> Sequence[tuple[float, tuple[float, float, float, float] | None]]:
+        """(time, box or None) of every observation so far, a live view: where the shake gate masks
+        the subject out, frame by frame (:data:`.motion.BoxTrack`)."""
+        return _BoxesSeen(self.observations)
+
     def _settled(self) -> bool:
         """One person, seen the same way with a box that hardly moved on the last two samples, and the
         latest masked recount found nobody else (the clip tracker follows one person, so a second
@@ -368,3 +373,15 @@ def people_counts(observations: Sequence[PoseObservation], window: int = COUNT_W
         around = sorted(carried[max(0, index - half) : index + half + 1], reverse=True)
         out.append(around[len(around) // 2])  # reached by len // 2 + 1 samples: a majority
     return out
+
+
+class _BoxesSeen(Sequence[tuple[float, "tuple[float, float, float, float] | None"]]):
+    def __init__(self, observations: list[tuple[float, PoseObservation]]) -> None:
+        self._observations = observations
+
+    def __len__(self) -> int:
+        return len(self._observations)
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+        t, observation = self._observations[i]
+        return t, observation.bbox
