@@ -216,3 +216,18 @@ def test_a_fast_dancer_before_a_still_camera_is_not_shake(tmp_path):
     timed, stale = results[ShakeAnalyzer], results[_StaleBoxShake]
     assert timed.findings == () and timed.metrics["jitter_rms_pct"] < 0.1
     assert [f.code for f in stale.findings] == ["motion.camera_shake"]
+
+
+def test_shake_frames_wait_no_longer_than_the_limit():
+    """With no sighting coming (pose found nothing to look at), frames are measured after
+    SHAKE_MAX_WAIT seconds anyway, with the box known then: memory stays bounded."""
+    from preflight.analyze.motion import SHAKE_MAX_WAIT
+
+    shake = ShakeAnalyzer(subject_track=[(0.0, (0.1, 0.1, 0.3, 0.9))])
+    seen = []
+    shake._step = lambda t, frame, box: seen.append(t)  # type: ignore[method-assign]
+    luma = np.zeros((180, 320), np.uint8)
+    for k in range(100):  # 10 s at 10 frames a second
+        shake.process(FrameSample(index=k, time=k / 10, luma=luma))
+        assert len(shake._waiting) <= SHAKE_MAX_WAIT * 10 + 1
+    assert seen == [k / 10 for k in range(len(seen))] and len(seen) >= 100 - SHAKE_MAX_WAIT * 10 - 1

@@ -152,6 +152,10 @@ SHAKE_REL_RESPONSE = 0.4
 """...nor peaks weaker than this share of the median peak of the last 15 frames: across a cut the
 peak fell to 0.13 while the frames either side peaked at 0.93-0.99 (and jittered frames at
 0.87-0.92), and the bogus 57-pixel "shift" it reported read as heavy shake."""
+SHAKE_MAX_WAIT = 2.0
+"""Seconds a frame waits at most for pose to see the subject at or after its time (pose samples
+come three a second, one a second while it holds samples back): memory stays bounded whatever pose
+does, 60 small frames at 30 fps."""
 SHAKE_MAX_MASK_SHARE = 0.7
 """When the subject box covers more than this share of the frame there is too little background
 to measure the camera on; the whole frame is used instead."""
@@ -233,6 +237,8 @@ class ShakeAnalyzer(Analyzer):
         track = self.subject_track
         waits = track is not None and not everything
         until = (track[-1][0] + 1e-6 if track else -math.inf) if waits else math.inf
+        if self._waiting:  # pose sees a sample at least every second; never hold more than this
+            until = max(until, self._waiting[-1][0] - SHAKE_MAX_WAIT)
         while self._waiting and self._waiting[0][0] <= until:
             t, frame = self._waiting.popleft()
             self._step(t, frame, None if track is None else box_at(track, t))
