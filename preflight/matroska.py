@@ -3,8 +3,9 @@
 PyAV exposes a clip's display matrix only on decoded frames, and the probe decoded the first frame of
 every non-MP4 clip for it. Reading the header instead, :func:`preflight.probe` of a 3840x2160 HEVC
 MKV takes 0.3 ms instead of 80, of a 3840x2160 VP9 WebM 18 ms instead of 41 (best of 3x10 ``timeit``
-runs, 3-frame clips, on a busy 2-core machine; what the WebM keeps is FFmpeg's own stream analysis
-at open, which decodes a VP9 frame for its pixel format).
+runs, 3-frame clips, on a busy 2-core machine). What the WebM kept was FFmpeg's stream analysis at
+open, which decoded a frame for the pixel format; the probe now opens Matroska headers-only too
+(``probe._open_clip``) and falls back to that analysis only where the headers do not give it.
 
 FFmpeg 8.1 keeps a Matroska rotation in the video track's ``Projection`` element
 (``Segment/Tracks/TrackEntry/Video/Projection``): a rectangular projection whose pose roll (and a
