@@ -460,6 +460,8 @@ def _sei_matrix(fh, stream) -> tuple[int, ...] | None:  # type: ignore[no-untype
     if stream.codec_context.name not in ("h264", "hevc") or not entries:
         return None
     first = entries[0]
+    if first.pos < 0 or first.size <= 0:  # an index entry without a place in the file
+        return None
     fh.seek(first.pos)
     return _packet_sei_matrix(stream, fh.read(min(first.size, _FIRST_PACKET_READ)))
 

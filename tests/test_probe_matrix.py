@@ -479,3 +479,12 @@ def test_sei_display_matrix_of_raw_nal_units() -> None:
     assert sei_display_matrix("h264", cancelled, 4) is None
     late = length_prefixed(b"\x65\x88", nal(b"\x06", (47, turn_90)))
     assert sei_display_matrix("h264", late, 4) is None
+
+
+def test_sei_read_skips_an_index_entry_with_no_place_in_the_file(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    entry = SimpleNamespace(pos=-1, size=100)
+    stream = SimpleNamespace(index_entries=[entry], codec_context=SimpleNamespace(name="h264", extradata=b""))
+    with open(make_clip(tmp_path / "c.mp4", duration=0.2, width=320, height=240), "rb") as fh:
+        assert probe_module._sei_matrix(fh, stream) is None  # no seek to -1 (OSError)
