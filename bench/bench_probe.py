@@ -19,6 +19,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 from common import OUT, PHONE_CLIPS, clip_1080p, median_time, need_ffmpeg, phone_clip, wall
 
@@ -60,11 +61,13 @@ def mixed_folder() -> list:  # type: ignore[type-arg]
 
 def linked_folder(kind: str) -> list:  # type: ignore[type-arg]
     """200 hard links to the phone-like clip ``kind`` (one file's blocks, 200 names)."""
-    clip = phone_clip(kind)
-    folder = OUT / f"links200_{kind}"
+    return _links(phone_clip(kind), OUT / f"links200_{kind}")
+
+
+def _links(clip: Path, folder: Path) -> list:  # type: ignore[type-arg]
     folder.mkdir(exist_ok=True)
     for i in range(200):
-        link = folder / f"{i:03d}.mp4"
+        link = folder / f"{i:03d}{clip.suffix}"
         if not link.exists() or not os.path.samefile(link, clip):
             link.unlink(missing_ok=True)
             os.link(clip, link)
@@ -97,14 +100,7 @@ def matroska_links(kind: str) -> list:  # type: ignore[type-arg]
 
     mp4, ours = probe(phone_clip(kind)), probe(mkv)
     assert (ours.width, ours.height, ours.video.rotation) == (mp4.width, mp4.height, mp4.video.rotation), ours
-    folder = OUT / f"links200_{kind}_mkv"
-    folder.mkdir(exist_ok=True)
-    for i in range(200):
-        link = folder / f"{i:03d}.mkv"
-        if not link.exists() or not os.path.samefile(link, mkv):
-            link.unlink(missing_ok=True)
-            os.link(mkv, link)
-    return sorted(folder.iterdir())
+    return _links(mkv, OUT / f"links200_{kind}_mkv")
 
 
 def batch_of_200(label: str, files: list, runs: int) -> float:  # type: ignore[type-arg]
