@@ -21,7 +21,7 @@ import math
 import struct
 from typing import BinaryIO
 
-__all__ = ["IDENTITY", "display_matrix", "rotation"]
+__all__ = ["IDENTITY", "display_matrix", "movie_duration", "rotation"]
 
 IDENTITY = (1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30)
 """The identity display matrix in FFmpeg's fixed point (row-major: a b u / c d v / x y w)."""
@@ -53,6 +53,29 @@ def display_matrix(fh: BinaryIO, size: int, track_id: int | None, video_index: i
     if chosen is None:
         chosen = videos[video_index] if 0 <= video_index < len(videos) else None
     return chosen[2] if chosen is not None else None
+
+
+def movie_duration(fh: BinaryIO, size: int) -> float | None:
+    """Seconds the movie header (``moov/mvhd``) claims: what ffprobe, and the provider's own tools,
+    read as the file's duration. ``None`` when there is no such header or it cannot be read with
+    confidence, or when it says "unknown" (all ones) or gives no timescale."""
+    try:
+        moov = _find_top_level(fh, size, b"moov")
+        if moov is None:
+            return None
+        for kind, payload, box_end in _children(fh, *moov):
+            if kind == b"mvhd":
+                data = _leaf(fh, payload, box_end, 32)
+                if data[0] == 1:  # version 1: 64-bit times and duration
+                    timescale, duration = struct.unpack_from(">IQ", data, 20)
+                    unknown = duration == (1 << 64) - 1
+                else:
+                    timescale, duration = struct.unpack_from(">II", data, 12)
+                    unknown = duration == (1 << 32) - 1
+                return None if unknown or not timescale else duration / timescale
+    except (_Unknown, OSError, struct.error):
+        return None
+    return None
 
 
 def rotation(matrix: tuple[int, ...]) -> int:

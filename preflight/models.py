@@ -153,6 +153,9 @@ class MediaInfo:
     video: VideoStream | None = None
     audio: tuple[AudioStream, ...] = ()
     image: ImageDetails | None = None
+    header_duration: float | None = None
+    """Seconds an MP4/MOV movie header claims when that disagrees with ``duration`` (its streams):
+    a provider reading the header sees this length. None when they agree."""
 
     @property
     def aspect(self) -> float:

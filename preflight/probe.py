@@ -22,7 +22,7 @@ from .errors import ProbeError, map_av_errors
 from .h264sps import SpsFacts, sps_facts
 from .hdrphoto import still_color
 from .inputs import open_regular
-from .isobmff import IDENTITY, display_matrix
+from .isobmff import IDENTITY, display_matrix, movie_duration
 from .isobmff import rotation as matrix_rotation
 from .matroska import display_matrix as matroska_display_matrix
 from .models import AudioStream, ImageDetails, MediaInfo, VideoStream
@@ -284,6 +284,7 @@ def _probe_clip(p: Path, kind: Sniffed) -> MediaInfo:
             video = _describe_video(container, video_stream, p, facts)
         audio = tuple(_describe_audio(container, s) for s in container.streams.audio)
         duration = _container_duration(container)
+        header_duration = _disagreeing_header(container, p, duration, video.fps)
         bitrate = container.bit_rate or None
         _check_complete(video_stream, p)  # index entries live in the open container
     width, height = video.width, video.height
@@ -296,6 +297,7 @@ def _probe_clip(p: Path, kind: Sniffed) -> MediaInfo:
         width=width,
         height=height,
         duration=duration,
+        header_duration=header_duration,
         bitrate=bitrate,
         video=video,
         audio=audio,
@@ -534,6 +536,22 @@ def _container_duration(container) -> float | None:  # type: ignore[no-untyped-d
     spans = [_seconds(s.duration, s.time_base) for s in container.streams]
     spans = [s for s in spans if s]
     return max(spans) if spans else None
+
+
+HEADER_TOLERANCE = 0.1
+"""Seconds (or two frames, when longer) a movie header may differ from its streams before it counts as
+a lie: a real file's ``mvhd`` is its longest track, edit lists applied, to the millisecond."""
+
+
+def _disagreeing_header(container, p: Path, duration: float | None, fps: float | None) -> float | None:  # type: ignore[no-untyped-def]
+    """The duration an MP4/MOV movie header claims, when it disagrees with the streams' (FFmpeg's
+    ``duration``, from the tracks): a provider's ffprobe reads the header's. None when they agree."""
+    if duration is None or "mov" not in container.format.name.split(","):
+        return None
+    with open(p, "rb", buffering=0) as fh:
+        claimed = movie_duration(fh, os.fstat(fh.fileno()).st_size)
+    tolerance = max(HEADER_TOLERANCE, 2 / fps if fps else 0.0)
+    return claimed if claimed is not None and abs(claimed - duration) > tolerance else None
 
 
 def _check_complete(stream, p: Path) -> None:  # type: ignore[no-untyped-def]

@@ -248,6 +248,13 @@ def _duration(info: MediaInfo, profile: Profile, orientation: str) -> Iterable[F
     if d is None:
         yield Finding("duration.unknown", W, "the container gives no duration; the provider may refuse it")
         return
+    if info.header_duration is not None:
+        yield Finding(
+            "duration.header_mismatch", E,
+            f"the file's header says {info.header_duration:.2f} s but its streams run {d:.2f} s; a provider "
+            "reading the header sees the wrong length: fix rewrites the header",
+            fixable=True, measured=round(info.header_duration, 6), limit=round(d, 6),
+        )  # fmt: skip
     cap = lim.duration_cap(orientation)
     span = f"{_num(lim.min_duration or 0)}-{_num(cap) if cap else '...'} s"
     if profile.orientation_matters:

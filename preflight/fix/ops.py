@@ -50,9 +50,13 @@ class Remux:
 
     source_format: str
     target_format: str = "mp4"
+    header: tuple[float, float] | None = None
+    """(claimed, real) seconds when the remux is there to rewrite a movie header that lies."""
 
     @property
     def action(self) -> str:
+        if self.header is not None:
+            return f"remux (the header said {self.header[0]:.2f} s: rewritten as {self.header[1]:.2f} s)"
         return "remux"
 
 

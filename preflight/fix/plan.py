@@ -200,7 +200,9 @@ def _plan_clip(
     sizes: dict[str, Any] = {"size_cap": cap, "duration": info.duration}
     if not encode_why and not too_big and (not trim or copy_start):
         ops: list[Operation] = []
-        if info.format != "mp4" and (trim or audio_op or info.format not in lim.containers):
+        if info.header_duration is not None:  # a copy would carry the lie (a remux writes a new header)
+            ops.append(Remux(info.format, header=(info.header_duration, info.duration or 0.0)))
+        elif info.format != "mp4" and (trim or audio_op or info.format not in lim.containers):
             ops.append(Remux(info.format))
         if trim:
             ops.append(Trim(window[0], window[1], stream_copy=True))  # type: ignore[index]
