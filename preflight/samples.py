@@ -66,6 +66,7 @@ def make_clip(
     crf: int = 30,
     bframes: int = 0,
     movflags: str | None = None,
+    open_gop: bool = False,
 ) -> Path:
     """Encode a synthetic clip and return its path.
 
@@ -76,6 +77,8 @@ def make_clip(
     ``crf``: libx264's quality (30, the default, keeps test clips small; lower is closer to the frames).
     ``bframes``: libx264 B-frames (``ultrafast`` makes none; phones' clips often have them, and the
     ones nothing refers to are what the content check leaves undecoded).
+    ``open_gop``: libx264 open GOPs, a keyframe every ``gop`` frames (B-frames shown before a keyframe
+    but decoded after it, referring across it, as some cameras and encoders write; needs ``bframes``).
     ``movflags``: the MP4/MOV muxer's flags, e.g. ``faststart`` (movie header first) or
     ``frag_keyframe+empty_moov`` (fragmented MP4); by default the movie header comes last.
     """
@@ -99,6 +102,10 @@ def make_clip(
             stream.codec_context.sample_aspect_ratio = sample_aspect
         if codec == "libx264":
             stream.options = {"preset": "ultrafast", "crf": str(crf), **({"bf": str(bframes)} if bframes else {})}
+            if open_gop:  # ultrafast's fixed B pattern never puts a B-frame before a keyframe
+                keyint = gop or 25
+                params = f"open-gop=1:keyint={keyint}:min-keyint={keyint}:scenecut=0"
+                stream.options = {**stream.options, "preset": "veryfast", "x264-params": params}
         if timestamps_given:
             stream.codec_context.time_base = Fraction(1, 1000)
         if rotation:

@@ -33,6 +33,8 @@ from .ops import AudioTranscode, FirstFrame, Operation, Trim
 from .options import DEFAULT_MAX_SIDE
 from .outputs import OutputNamer, written_atomically
 from .plan import CONTENT_PREFIXES, DAMAGE_CODES, MP4_AUDIO_COPY, FixOptions, Plan, hints_from_analysis, plan_fix
+from .promise import Kept
+from .video import ClipWritten
 
 __all__ = ["FixOptions", "FixReport", "FixResult", "Plan", "Progress", "fix", "fix_one", "plan_fix"]
 
@@ -62,6 +64,9 @@ class FixResult:
     reason: str | None = None
     """Why no output was written, when the input cannot be fixed."""
     notes: tuple[str, ...] = ()
+    kept: Kept | None = None
+    """A clip's frames and seconds per stream, promised by the plan and counted in the output (None
+    for images and byte copies). An output short of the promise is never written (``fix.frames_lost``)."""
 
     @property
     def operations(self) -> tuple[Operation, ...]:
@@ -108,6 +113,7 @@ class FixReport:
                 "after": item_to_dict(r.after) if r.after else None,
                 **({"reason": r.reason} if r.reason else {}),
                 **({"notes": list(r.notes)} if r.notes else {}),
+                **({"kept": r.kept.to_dict()} if r.kept else {}),
             }
             for r in self.results
         }
@@ -244,7 +250,7 @@ def fix_one(
         return FixResult(str(path), before, plan, actions=plan.actions, notes=plan.notes)
     try:
         damage = tuple(f for f in before.findings if f.code in DAMAGE_CODES)
-        output, notes, plan = _execute(
+        output, written, plan = _execute(
             plan, src, namer, profile, orientation, options, hints, keyframes, progress, damage
         )
     except FixError as exc:
@@ -254,8 +260,8 @@ def fix_one(
     for action in plan.actions:
         log.info("%s: %s", src, action)
     return FixResult(
-        str(path), before, plan, output=str(output), actions=plan.actions + tuple(notes), after=after,
-        notes=plan.notes,
+        str(path), before, plan, output=str(output), actions=plan.actions + written.notes, after=after,
+        notes=plan.notes, kept=written.kept,
     )  # fmt: skip
 
 
@@ -335,7 +341,7 @@ def _execute(
     keyframes: Any,
     progress: Progress | None,
     damage: tuple[Finding, ...] = (),
-) -> tuple[Path, list[str], Plan]:
+) -> tuple[Path, ClipWritten, Plan]:
     if plan.role == "image":
         from .image import render_image
 
@@ -345,7 +351,7 @@ def _execute(
                                 needed=len(rendered.data)) as staged:  # fmt: skip
             staged.tmp.write_bytes(rendered.data)
         namer.wrote(staged.target)
-        return staged.target, list(rendered.notes), plan
+        return staged.target, ClipWritten(tuple(rendered.notes), None), plan
     from .video import execute_clip
 
     report = None if progress is None else (lambda done, total: progress(str(src), done, total))
@@ -354,9 +360,9 @@ def _execute(
     needed = None if plan.encodes else _copy_size(plan, src)
     try:
         with written_atomically(target, lambda: namer.reserve(src.stem, ext), needed=needed) as staged:
-            notes = execute_clip(plan, src, staged.tmp, report)
+            written = execute_clip(plan, src, staged.tmp, report)
         namer.wrote(staged.target)
-        return staged.target, notes, plan
+        return staged.target, written, plan
     except FixError as exc:
         if plan.encodes or exc.code in OUTPUT_CODES:  # re-encoding would not make room or permission
             raise
@@ -367,9 +373,9 @@ def _execute(
         findings = (*before.findings, *damage)  # damage found earlier still forbids copying the sound
         plan = plan_fix(before.media, findings, profile, orientation, forced, hints, keyframes)  # type: ignore[arg-type]
         with written_atomically(target, lambda: namer.reserve(src.stem, "mp4")) as staged:
-            notes = execute_clip(plan, src, staged.tmp, report)
+            written = execute_clip(plan, src, staged.tmp, report)
         namer.wrote(staged.target)
-        return staged.target, [f"re-encoded: {exc.message}", *notes], plan
+        return staged.target, dataclasses.replace(written, notes=(f"re-encoded: {exc.message}", *written.notes)), plan
 
 
 def _copy_size(plan: Plan, src: Path) -> int | None:

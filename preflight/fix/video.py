@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,11 @@ from ..outfiles import output_error
 from .audio import AudioCopy, Window
 from .ops import AudioTranscode, FitSize, Pad, Transcode, Trim
 from .plan import Plan, video_bitrate
+from .promise import Kept, count_kept, promised
+from .timestamps import DecodeTimes, DecodeTimesUnknown
 from .videograph import build_graph
 
-__all__ = ["ENCODER_CRF", "ENCODER_PRESET", "container_duration", "execute_clip", "keyframe_times"]
+__all__ = ["ENCODER_CRF", "ENCODER_PRESET", "ClipWritten", "container_duration", "execute_clip", "keyframe_times"]
 
 log = logging.getLogger("preflight")
 
@@ -68,8 +71,20 @@ def container_duration(path: str | Path) -> float:
     return max(spans, default=0.0)
 
 
-def execute_clip(plan: Plan, src: Path, dst: Path, progress: Progress | None = None) -> list[str]:
-    """Write ``plan``'s output for ``src`` to ``dst``; return notes on what had to be adapted."""
+@dataclass(frozen=True)
+class ClipWritten:
+    """What :func:`execute_clip` wrote."""
+
+    notes: tuple[str, ...]
+    """What had to be adapted (a re-cut tail, damaged packets skipped...)."""
+    kept: Kept | None
+    """The frames and seconds promised and written, per stream (None for a byte copy)."""
+
+
+def execute_clip(plan: Plan, src: Path, dst: Path, progress: Progress | None = None) -> ClipWritten:
+    """Write ``plan``'s output for ``src`` to ``dst`` and count what it kept (:mod:`.promise`).
+
+    Raises :class:`FixError` ``fix.frames_lost`` when ``dst`` holds less than the plan promised."""
     import av
 
     trim = plan.find(Trim)
@@ -77,31 +92,41 @@ def execute_clip(plan: Plan, src: Path, dst: Path, progress: Progress | None = N
     try:
         if plan.actions == ("copy",):
             shutil.copyfile(src, dst)
-            return []
+            return ClipWritten((), None)
         if not plan.encodes:
-            return _copy_streams(plan, src, dst, window, progress)
-        return _encode(plan, src, dst, window, progress)
+            notes, end = _copy_streams(plan, src, dst, window, progress)
+            promise = promised(src, window.start, end, copies=True)
+        else:
+            notes = _encode(plan, src, dst, window, progress)
+            promise = promised(src, window.start, window.end, copies=False, rate=float(_output_rate_of(plan, src)))
     except av.FFmpegError as exc:
         if output_error(exc, dst.parent) is not None:
             raise  # a full disk or an unwritable folder: the caller names it and removes the file
         raise FixError(f"{src}: {' '.join(str(exc).split())}", "fix.failed") from exc
+    kept = count_kept(promise, dst)
+    if kept.lost:
+        raise FixError(f"{src}: the output lost media: {'; '.join(kept.lost)}", "fix.frames_lost")
+    return ClipWritten(tuple(notes), kept)
 
 
 # --- copy paths ---------------------------------------------------------------------------------
 
 
-def _copy_streams(plan: Plan, src: Path, dst: Path, window: Window, progress: Progress | None) -> list[str]:
-    """Remux or stream-copy trim; re-cut the tail while the container runs past the window."""
+def _copy_streams(
+    plan: Plan, src: Path, dst: Path, window: Window, progress: Progress | None
+) -> tuple[list[str], float | None]:
+    """Remux or stream-copy trim; re-cut the tail while the container runs past the window.
+    Returns the notes and the window's end as finally cut."""
     notes: list[str] = []
     end = window.end
     for attempt in range(MAX_RECUTS + 1):
         skipped = _remux(src, dst, Window(window.start, end), plan.find(AudioTranscode) is not None, progress)
         if window.end is None:
-            return notes + skipped
+            return notes + skipped, end
         length = window.end - window.start
         got = container_duration(dst)
         if got <= length + _EPS:
-            return notes + skipped
+            return notes + skipped, end
         if attempt == MAX_RECUTS:
             break
         end = (end or window.end) - (got - length) - 0.001
@@ -127,36 +152,69 @@ def _remux(src: Path, dst: Path, window: Window, transcode_audio: bool, progress
         video_done = False
         total = (window.end or _duration(inp)) - window.start
         streams = [vin] + ([ain] if ain is not None else [])
-        for packet in inp.demux(streams):
-            if packet.dts is None or packet.size == 0:
-                continue
-            if packet.stream is not vin:
-                audio.push(packet)  # type: ignore[union-attr]
-                if video_done and audio.done:  # type: ignore[union-attr]
-                    break
-                continue
-            t = float(packet.pts * vin.time_base) - t0
-            if offset is None:
-                if not packet.is_keyframe or t < window.start - 0.5 / _fps(vin):
+        times = DecodeTimes(_frame_step(vin))  # Matroska leaves the first packets' DTS unset: keep them
+
+        def mux_video(ready: Any) -> None:
+            ready.pts -= offset
+            ready.dts -= offset
+            ready.stream = vout
+            out.mux(ready)
+
+        try:
+            for packet in inp.demux(streams):
+                if packet.size == 0:
+                    continue  # an end-of-stream marker, not a frame
+                if packet.stream is not vin:
+                    _time_audio(packet)
+                    audio.push(packet)  # type: ignore[union-attr]
+                    if video_done and audio.done:  # type: ignore[union-attr]
+                        break
                     continue
-                offset = packet.pts
-            step = float((packet.duration or 0) * vin.time_base)
-            if video_done or (window.end is not None and t + step > window.end + _EPS):
-                # Decode order: a later packet may show an earlier time (B-frames), but it may
-                # reference this one, so the cut keeps a clean prefix of the stream.
-                video_done = True
-                if audio is None or audio.done:
-                    break
-                continue
-            packet.pts -= offset
-            packet.dts -= offset
-            packet.stream = vout
-            out.mux(packet)
-            if progress:
-                progress(min(total, t - window.start), total)
+                if packet.pts is None:
+                    packet.pts = packet.dts  # no reordering known: shown when decoded
+                if packet.pts is None:
+                    raise DecodeTimesUnknown("a video packet has no time")
+                t = float(packet.pts * vin.time_base) - t0
+                if offset is None:
+                    if not packet.is_keyframe or t < window.start - 0.5 / _fps(vin):
+                        continue
+                    offset = packet.pts
+                step = float((packet.duration or 0) * vin.time_base)
+                if video_done or (window.end is not None and t + step > window.end + _EPS):
+                    # Decode order: a later packet may show an earlier time (B-frames), but it may
+                    # reference this one, so the cut keeps a clean prefix of the stream.
+                    video_done = True
+                    if audio is None or audio.done:
+                        break
+                    continue
+                for ready in times.push(packet):
+                    mux_video(ready)
+                if progress:
+                    progress(min(total, t - window.start), total)
+            for ready in times.finish():
+                mux_video(ready)
+        except DecodeTimesUnknown as exc:
+            raise FixError(f"{src}: cannot copy the video packets in order ({exc})", "fix.failed") from None
         if audio is not None:
             audio.finish()
+    if times.filled:
+        log.debug("%s: %d video packet(s) given the decode time their container left unset", src, times.filled)
     return audio.notes() if audio is not None else []
+
+
+def _time_audio(packet: Any) -> None:
+    """Sound has no reordering: a packet with one of its times unset takes the other."""
+    if packet.dts is None:
+        packet.dts = packet.pts
+    if packet.pts is None:
+        packet.pts = packet.dts
+    if packet.pts is None:
+        raise DecodeTimesUnknown("an audio packet has no time")
+
+
+def _frame_step(stream: Any) -> int:
+    """One frame in ``stream``'s time base (packets without a duration advance by this)."""
+    return max(1, round(1 / (_fps(stream) * stream.time_base))) if stream.time_base else 1
 
 
 _MP4_OPTIONS = {"movflags": "+faststart"}
@@ -230,7 +288,8 @@ def _encode_once(
         video = PacketDecoder(vin, t0)  # a damaged packet is skipped: its slot repeats the previous frame
         for packet in demux_past_damage(inp, streams, video.damage):
             if packet.stream is not vin:
-                if packet.dts is not None and packet.size:
+                if packet.size and (packet.pts is not None or packet.dts is not None):
+                    _time_audio(packet)
                     audio.push(packet)  # type: ignore[union-attr]
                 if done and audio.done:  # type: ignore[union-attr]
                     break
@@ -353,6 +412,13 @@ def _plan_length(plan: Plan) -> float:
 
 def _audio_needs_encode(ain: Any) -> bool:
     return ain.codec_context.name not in ("aac", "mp3")
+
+
+def _output_rate_of(plan: Plan, src: Path) -> Fraction:
+    import av
+
+    with av.open(str(src)) as inp:
+        return _output_rate(plan, _video_stream(inp))
 
 
 def _output_rate(plan: Plan, vin: Any) -> Fraction:
