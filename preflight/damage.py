@@ -187,7 +187,7 @@ class PacketDecoder:
     def _seconds(self, ts: int | None, time_base: Any) -> float | None:
         if ts is None or time_base is None:
             return None
-        return float(ts * time_base) - self.origin
+        return ts * float(time_base) - self.origin  # float first: Fraction arithmetic per packet is slow
 
 
 def demux_past_damage(container: Any, streams: list[Any], damage: Damage) -> Any:

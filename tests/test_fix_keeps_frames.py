@@ -88,11 +88,12 @@ def packets(path: Path) -> dict[str, list[Packet]]:
 
     found = {"video": [], "audio": []}
     with av.open(str(path)) as c:
-        streams = [c.streams.video[0]] + list(c.streams.audio[:1])
+        streams = [c.streams.video[0], *c.streams.audio[:1]]
         for p in c.demux(streams):
             if p.size:
                 t = p.pts if p.pts is not None else p.dts
-                found[p.stream.type].append(Packet(float(t * p.time_base), float(p.duration * p.time_base), not p.is_discard))
+                at, step = float(t * p.time_base), float(p.duration * p.time_base)
+                found[p.stream.type].append(Packet(at, step, not p.is_discard))
     return found
 
 
@@ -229,8 +230,8 @@ def test_a_header_that_lies_about_the_length_is_rewritten(sources: dict[str, Pat
     with open(out, "rb") as fh:
         assert movie_duration(fh, out.stat().st_size) == pytest.approx(6.0, abs=0.05)
     if shutil.which("ffprobe"):
-        shown = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(out)],
-                               check=True, capture_output=True, text=True).stdout  # fmt: skip
+        probe = ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(out)]
+        shown = subprocess.run(probe, check=True, capture_output=True, text=True).stdout
         assert float(shown) == pytest.approx(6.0, abs=0.05)
 
 

@@ -120,12 +120,16 @@ def test_verdicts_are_the_same_with_every_frame(tmp_path, case):
 
 
 @pytest.mark.model
-def test_fix_decodes_every_picture_of_a_clip_it_may_copy_but_holds_pose_samples(tmp_path):
-    # Damage in a skipped picture must never be copied; pose needs no more looks for that.
+def test_fix_of_a_copyable_clip_decodes_what_check_decodes_unless_asked_to_verify(tmp_path):
+    # The skipped pictures' packets are judged without decoding (preflight.packetscan); --verify
+    # decodes every picture in the check's one pass. Pose needs no more looks for either.
     from preflight.fix import fix
 
     clip = _bclip(tmp_path / "copyable.mp4", duration=4.0)
-    (result,) = fix([clip], tmp_path / "out", "kling-v2.6").results
+    (quick,) = fix([clip], tmp_path / "out", "kling-v2.6").results
+    assert quick.actions == ("copy",)
+    assert quick.before.analysis["decode"]["skipped"] > 0
+    (result,) = fix([clip], tmp_path / "verified", "kling-v2.6", verify=True).results
     assert result.actions == ("copy",)
     analysis = result.before.analysis
     assert analysis["decode"]["skipped"] == 0

@@ -27,6 +27,9 @@ from .options import check_window, content_option, fix_options, orientation_opti
 @strict_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (preflight.report/1).")
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@click.option("--verify", is_flag=True,
+              help="Decode every picture of a clip before stream-copying it (costs a decode); without it the "
+              "copied packets are judged without decoding and decoded only where something looks wrong.")  # fmt: skip
 @fix_options
 def command(
     paths: tuple[str, ...],
@@ -37,6 +40,7 @@ def command(
     strict: bool,
     as_json: bool,
     dry_run: bool,
+    verify: bool,
     start: float | None,
     end: float | None,
     aspect: str,
@@ -54,7 +58,7 @@ def command(
         report = fix(
             paths, outdir, profile=profile, orientation=orientation, content=not no_content, dry_run=dry_run,
             start=start, end=end, aspect=aspect, window=window, fill=fill, max_side=max_side,
-            progress=progress, strict=strict,
+            progress=progress, strict=strict, verify=verify,
         )  # fmt: skip
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

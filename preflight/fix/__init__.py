@@ -34,6 +34,7 @@ from .options import DEFAULT_MAX_SIDE
 from .outputs import OutputNamer, written_atomically
 from .plan import CONTENT_PREFIXES, DAMAGE_CODES, MP4_AUDIO_COPY, FixOptions, Plan, hints_from_analysis, plan_fix
 from .promise import Kept
+from .source import SourcePackets, read_source
 from .video import ClipWritten
 
 __all__ = ["FixOptions", "FixReport", "FixResult", "Plan", "Progress", "fix", "fix_one", "plan_fix"]
@@ -139,15 +140,18 @@ def fix(
     progress: Progress | None = None,
     strict: bool = False,
     namer: OutputNamer | None = None,
+    verify: bool = False,
 ) -> FixReport:
     """Fix every path into ``outdir``; a folder stands for every file below it (as in :func:`preflight.check`).
 
     ``strict``: warnings (and a pose left unchecked) count as errors in the checks of inputs and outputs,
     so an output passes only with none. ``max_side``: the long side a re-encoded clip is scaled down to
     (:attr:`FixOptions.max_side`; 0 keeps the size). ``namer``: the :class:`OutputNamer` to write through (for
-    ``outdir``), so a caller knows what was written and whether the folder was created (``prepare``)."""
+    ``outdir``), so a caller knows what was written and whether the folder was created (``prepare``).
+    ``verify``: decode every picture of a clip before it is stream-copied (:attr:`FixOptions.verify`)."""
     prof = resolve_profile(profile)
-    options = FixOptions(start=start, end=end, aspect=aspect, window=window, fill=fill, max_side=max_side)
+    options = FixOptions(start=start, end=end, aspect=aspect, window=window, fill=fill, max_side=max_side,
+                         verify=verify)  # fmt: skip
     _validate(orientation, options)
     found = collect_inputs(paths, exclude=[outdir])
     files = list(found.files)
@@ -220,26 +224,21 @@ def fix_one(
     options = options or FixOptions()
     src = Path(path)
     media = _probed(src)
+    verify = options.verify and _may_copy_video(media, profile)
     before = check_one(
         src, profile, orientation, content=content, contact_sheet=contact_sheet, strict=strict, media=media,
-        every_frame=_may_copy_video(media, profile), every_sample=False,  # damage, not pose, needs every picture
+        every_frame=verify, every_sample=False,  # --verify: the check's one decode proves every picture
     )  # fmt: skip
     info = before.media
     if info is None:
         reason = "; ".join(f"{f.code}: {f.message}" for f in before.findings) or "cannot be read"
         return FixResult(str(path), before, None, reason=reason)
-    keyframes = None
-    if info.role == "video" and _may_trim(info, profile, orientation, options):
-        from .video import keyframe_times
-
-        try:
-            keyframes = keyframe_times(src)
-        except Exception as exc:  # a bad index only costs the stream-copy path
-            log.debug("%s: no keyframe index (%s): a trim will re-encode", src, exc)
+    source = _read_source(src, info, profile, before) if info.role == "video" else None
+    keyframes = source.keyframes if source is not None and _may_trim(info, profile, orientation, options) else None
     hints = hints_from_analysis(before.analysis)
     plan = plan_fix(info, before.findings, profile, orientation, options, hints, keyframes)
     if plan.fixable and not dry_run and not _every_packet_decoded(before.analysis):
-        before = _find_damage(src, before, plan, strict)  # nothing damaged may be copied
+        before = _find_damage(src, before, plan, strict, verify=options.verify, source=source)  # never copy damage
         plan = plan_fix(info, before.findings, profile, orientation, options, hints, keyframes)
     if not plan.fixable:
         return FixResult(str(path), before, plan, reason=plan.reason, notes=plan.notes)
@@ -251,7 +250,7 @@ def fix_one(
     try:
         damage = tuple(f for f in before.findings if f.code in DAMAGE_CODES)
         output, written, plan = _execute(
-            plan, src, namer, profile, orientation, options, hints, keyframes, progress, damage
+            plan, src, namer, profile, orientation, options, hints, keyframes, progress, damage, source
         )
     except FixError as exc:
         log.warning("%s: %s", src, exc.one_line())
@@ -274,10 +273,9 @@ def _probed(src: Path) -> MediaInfo | None:
 
 
 def _may_copy_video(media: MediaInfo | None, profile: Profile) -> bool:
-    """Whether the plan may stream-copy this clip's video: then the check decodes every picture, so
-    its one pass also proves each packet the copy carries. Other clips are re-encoded whatever the
-    check finds (codec, rotation, HDR, 10-bit), so damage in a picture it skipped cannot reach the
-    provider: the re-encode's own decoder skips it."""
+    """Whether the plan may stream-copy this clip's video (then its packets must be shown sound). Other
+    clips are re-encoded whatever the check finds (codec, rotation, HDR, 10-bit), so damage cannot
+    reach the provider: the re-encode's own decoder skips it."""
     v = media.video if media is not None else None
     if v is None:
         return False
@@ -289,14 +287,36 @@ def _every_packet_decoded(analysis: Mapping[str, Any]) -> bool:
     return decode is not None and not decode.get("skipped")
 
 
-def _find_damage(src: Path, before: Item, plan: Plan, strict: bool = False) -> Item:
-    """``before`` with the damage of the streams ``plan`` would copy (``fix --no-content``).
+def _read_source(src: Path, info: MediaInfo, profile: Profile, before: Item) -> SourcePackets | None:
+    """The one read of a clip's packets fix makes (:mod:`.source`), decoding the sound when it may be
+    copied and no content check decoded it already; None when the packets cannot be read (each use
+    then falls back: no keyframes, a decode instead of the quick scan)."""
+    audio = info.audio[0] if info.audio else None
+    sound_decoded = "audio_damage" in (before.analysis.get("decode") or {})
+    copyable = audio is not None and audio.codec in MP4_AUDIO_COPY and audio.codec in profile.video.audio_codecs
+    try:
+        return read_source(src, decode_audio=copyable and not sound_decoded)
+    except Exception as exc:  # a bad index only costs the fast paths
+        log.debug("%s: packets not read (%s): a trim will re-encode", src, exc)
+        return None
 
-    The check's decode pass is what finds damaged packets; without it, a stream copy would carry
-    them to the provider. So the streams to be copied are decoded once here: the video when the
-    plan copies it (the cost of a decode: 5.0 s for a 30 s 1080p clip where the remux takes 0.1 s),
-    the sound alone when only the sound is copied (about 0.1 s). A re-encoded stream needs no scan:
-    its decoder skips the damage itself.
+
+def _find_damage(
+    src: Path, before: Item, plan: Plan, strict: bool = False, *, verify: bool = False,
+    source: SourcePackets | None = None,
+) -> Item:  # fmt: skip
+    """``before`` with the damage of the streams ``plan`` would copy.
+
+    A copied stream must be shown sound without paying a decode where none is needed:
+
+    - the video: its packets were judged without decoding when fix read them (``source.scan``,
+      :mod:`preflight.packetscan`: flags, timing, NAL framing). Only where that found a suspicious
+      packet, or with ``verify`` (``--verify``), is every picture decoded (the cost of a decode: 5 s for
+      a 30 s 1080p clip whose copy takes 0.1 s). A content check already decoded the reference
+      pictures, so what goes unseen is damage inside one non-reference picture's coded data;
+    - the sound, when it is copied and no content check decoded it: decoded in the same read.
+
+    A stream the plan re-encodes needs nothing: its decoder skips the damage itself.
     """
     from ..damage import damage_findings, scan
     from ..errors import ProbeError
@@ -308,20 +328,36 @@ def _find_damage(src: Path, before: Item, plan: Plan, strict: bool = False) -> I
     copies_video = not plan.encodes
     audio = info.audio[0] if info.audio else None
     copies_audio = audio is not None and audio.codec in MP4_AUDIO_COPY and plan.find(AudioTranscode) is None
-    if not (copies_video or copies_audio):
-        return before
+    decode_video = copies_video and (verify or source is None or _suspicious(src, source))
+    audio_damage = source.audio_damage if source is not None else None
+    sound_decoded = "audio_damage" in (before.analysis.get("decode") or {})
+    decode_audio = copies_audio and not sound_decoded and audio_damage is None
     try:
-        video_damage, audio_damage = scan(str(src), video=copies_video)
+        if decode_video or decode_audio:
+            video_damage, audio_damage = scan(str(src), video=decode_video)
+        else:
+            video_damage, audio_damage = None, audio_damage if copies_audio else None
         found = damage_findings(str(src), video_damage, audio_damage)
     except ProbeError as exc:
         found = [Finding(exc.code, Severity.ERROR, exc.message)]
     except Exception as exc:  # av errors opening the file: the copy will say what is wrong
         log.debug("%s: damage scan failed (%s)", src, exc)
         return before
+    known = {f.code for f in before.findings}
+    found = [f for f in found if f.code not in known]  # the content check's decode may have found it already
     if not found:
         return before
     findings = (*before.findings, *found)
     return dataclasses.replace(before, findings=findings, verdict=verdict_for(findings, strict))
+
+
+def _suspicious(src: Path, source: SourcePackets) -> bool:
+    """Whether the quick packet scan found anything a decode should look at."""
+    scanned = source.scan
+    if not scanned.clean:
+        log.info("%s: %d suspicious video packet(s) (%s): decoding every picture", src, scanned.suspicious,
+                 "; ".join(scanned.reasons[:2]))  # fmt: skip
+    return not scanned.clean
 
 
 def _may_trim(info: Any, profile: Profile, orientation: str, options: FixOptions) -> bool:
@@ -341,6 +377,7 @@ def _execute(
     keyframes: Any,
     progress: Progress | None,
     damage: tuple[Finding, ...] = (),
+    source: SourcePackets | None = None,
 ) -> tuple[Path, ClipWritten, Plan]:
     if plan.role == "image":
         from .image import render_image
@@ -360,7 +397,7 @@ def _execute(
     needed = None if plan.encodes else _copy_size(plan, src)
     try:
         with written_atomically(target, lambda: namer.reserve(src.stem, ext), needed=needed) as staged:
-            written = execute_clip(plan, src, staged.tmp, report)
+            written = execute_clip(plan, src, staged.tmp, report, source)
         namer.wrote(staged.target)
         return staged.target, written, plan
     except FixError as exc:
@@ -373,7 +410,7 @@ def _execute(
         findings = (*before.findings, *damage)  # damage found earlier still forbids copying the sound
         plan = plan_fix(before.media, findings, profile, orientation, forced, hints, keyframes)  # type: ignore[arg-type]
         with written_atomically(target, lambda: namer.reserve(src.stem, "mp4")) as staged:
-            written = execute_clip(plan, src, staged.tmp, report)
+            written = execute_clip(plan, src, staged.tmp, report, source)
         namer.wrote(staged.target)
         return staged.target, dataclasses.replace(written, notes=(f"re-encoded: {exc.message}", *written.notes)), plan
 

@@ -41,6 +41,7 @@ class AudioCopy:
         self.done = False
         """True once a packet past the window's end was seen."""
         self.offset = round(window.start / ain.time_base) if ain.time_base else 0
+        self.tb = float(ain.time_base) if ain.time_base else 0.0  # floats: Fraction math per packet is slow
         if transcode:
             self.stream = out.add_stream("aac", rate=_aac_rate(ain.codec_context.sample_rate))
             self.stream.layout = "stereo" if (ain.codec_context.channels or 2) >= 2 else "mono"
@@ -64,8 +65,8 @@ class AudioCopy:
             self.stream = out.add_stream_from_template(ain)
 
     def push(self, packet: Any) -> None:
-        t = float(packet.pts * self.ain.time_base) - self.t0
-        step = float((packet.duration or 0) * self.ain.time_base)
+        t = packet.pts * self.tb - self.t0
+        step = (packet.duration or 0) * self.tb
         if self.window.end is not None and t + step > self.window.end + _EPS:
             self.done = True
             return

@@ -40,6 +40,11 @@ class FixOptions:
     a re-encode by itself: a clip that can be copied is copied at its size. Images are not affected."""
     reencode: bool = False
     """Skip the copy paths (fix falls back to this when a stream copy cannot be made exact)."""
+    verify: bool = False
+    """Decode every picture of a clip that may be stream-copied, to prove each packet before the copy
+    carries it (``--verify``). Without it a copy's packets are judged without decoding (flags, timing,
+    NAL framing: :mod:`preflight.packetscan`) and decoded only where that finds something: damage hidden
+    inside one picture's coded data is then not looked for. Costs a decode (5 s for 30 s of 1080p)."""
 
     def __post_init__(self) -> None:
         # The CLI checks these too; the Python API (notebooks, pipelines) must not take nan as "no start".

@@ -1,8 +1,8 @@
 """What a fix promised to keep, counted again in what it wrote: an output that lost frames never passes.
 
 The plan keeps a window of the clip (all of it unless trimmed). Before a clip's output is renamed into
-place, the packets of the source's window and of the output are counted by demuxing both files (no
-decoding: a few milliseconds a second of video), per stream:
+place, the packets of the source's window (from the one read of its packets, :mod:`.source`) and of
+the output (from its MP4 index, the sample tables a player reads) are counted, per stream:
 
 - video: the pictures and the seconds they span. A copy keeps every packet of the window; a stream-copy
   cut ends before the first packet (in decode order) that would show past the window's end, since the
@@ -12,15 +12,17 @@ decoding: a few milliseconds a second of video), per stream:
 
 Each stream of the output may fall short of the promise by at most one frame (one video frame, plus two
 audio packets for the sound: a cut keeps whole packets at both ends). An output that falls further
-short is a :class:`FramesLost` and is never kept; a copy then re-encodes from the decoded pictures.
+short is never kept (``fix.frames_lost``); a copy then re-encodes from the decoded pictures.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .source import PacketTime, SourcePackets
 
 __all__ = ["Kept", "StreamSpan", "count_kept", "promised"]
 
@@ -83,81 +85,85 @@ class Kept:
         return data
 
 
-def promised(src: Path, start: float, end: float | None, *, copies: bool, rate: float | None = None) -> Kept:
-    """What writing ``src``'s window [start, end) may not lose (the ``*_written`` fields are 0).
+def promised(
+    source: SourcePackets, start: float, end: float | None, *, copies: bool, rate: float | None = None
+) -> Kept:
+    """What writing the window [start, end) of the clip ``source`` describes may not lose (the
+    ``*_written`` fields are 0).
 
     ``copies``: the video is stream-copied (the cut rule above); else it is re-encoded at ``rate``
     frames a second (None: the source's own)."""
-    video, audio = _census(src, start, end, clean_cut=copies)
+    video = _window(source.video, start, end, clean_cut=copies, frame=1 / source.fps)
     frames, seconds = video.packets, video.seconds
     if not copies and video.packets:
-        fps = rate or (video.packets / video.seconds if video.seconds else 30.0)
+        fps = rate or source.fps
         frames = max(1, round(video.seconds * fps))
         if end is not None:
             frames = min(frames, int((end - start) * fps + _EPS))
         seconds = frames / fps
-    return Kept(frames, 0, seconds, 0.0, audio.seconds if audio is not None and audio.packets else None)
+    audio = None
+    if source.audio:
+        sound = [(t, step) for t, step in source.audio if t >= start - _EPS and (end is None or t + step <= end + _EPS)]
+        audio = _span(sound).seconds if sound else None
+    return Kept(frames, 0, seconds, 0.0, audio)
 
 
 def count_kept(promise: Kept, output: Path) -> Kept:
-    """``promise`` with what ``output`` holds (all of it, times from its start)."""
-    video, audio = _census(output, 0.0, None, clean_cut=False)
+    """``promise`` with what ``output`` holds, read from its index (the MP4 sample tables: what a
+    player or the provider sees, without reading the media data); demuxed when the index is silent."""
+    import av
+
+    from ..probe import open_for_packets
+
+    with open_for_packets(output) as inp:
+        vin = next(s for s in inp.streams.video if not s.disposition & av.stream.Disposition.attached_pic)
+        ain = inp.streams.audio[0] if inp.streams.audio else None
+        indexed = [s for s in (vin, ain) if s is not None]
+        if all(s.frames and s.duration and s.time_base for s in indexed):
+            video = StreamSpan(vin.frames, float(vin.duration * vin.time_base), 0.0)
+            audio = StreamSpan(ain.frames, float(ain.duration * ain.time_base), 0.0) if ain is not None else None
+        else:
+            video, audio = _demuxed(inp, vin, ain)
     return Kept(
         promise.video_frames, video.packets, promise.video_seconds, video.seconds,
         promise.audio_seconds, audio.seconds if audio is not None else None,
     )  # fmt: skip
 
 
-def _census(path: Path, start: float, end: float | None, *, clean_cut: bool) -> tuple[StreamSpan, StreamSpan | None]:
-    """Count the packets of the first video and audio streams in [start, end) (seconds from the
-    container's start), demuxing only."""
-    import av
-
-    with av.open(str(path)) as inp:
-        vin = next(s for s in inp.streams.video if not s.disposition & av.stream.Disposition.attached_pic)
-        ain = inp.streams.audio[0] if inp.streams.audio else None
-        t0 = inp.start_time / 1_000_000 if inp.start_time and inp.start_time > 0 else 0.0
-        video, audio = _Span(), _Span() if ain is not None else None
-        half = 0.5 / _fps(vin)
-        cut = False
-        for packet in inp.demux([vin] + ([ain] if ain is not None else [])):
-            if not packet.size or packet.is_discard or (packet.pts is None and packet.dts is None):
-                continue
-            tb = packet.stream.time_base
-            t = float((packet.pts if packet.pts is not None else packet.dts) * tb) - t0
-            step = float((packet.duration or 0) * tb)
-            if packet.stream is not vin:
-                if t >= start - _EPS and (end is None or t + step <= end + _EPS):
-                    audio.add(t, step)  # type: ignore[union-attr]
-                continue
-            if t < start - half:
-                continue
-            if end is not None and t + step > end + _EPS:
-                cut = cut or clean_cut  # a copy keeps nothing decoded after this packet
-                continue
-            if not cut:
-                video.add(t, step or 2 * half)
-    return video.span(), audio.span() if audio is not None else None
+def _window(
+    packets: Sequence[PacketTime], start: float, end: float | None, *, clean_cut: bool, frame: float
+) -> StreamSpan:
+    """The video packets of [start, end): a picture counts from ``start`` (half a frame early, as a cut
+    on a keyframe lands); a copy keeps nothing decoded after the first packet that shows past ``end``."""
+    kept = []
+    for t, step in packets:
+        if t < start - frame / 2:
+            continue
+        if end is not None and t + (step or frame) > end + _EPS:
+            if clean_cut:
+                break
+            continue
+        kept.append((t, step or frame))
+    return _span(kept)
 
 
-class _Span:
-    def __init__(self) -> None:
-        self.packets = 0
-        self.first = math.inf
-        self.last = -math.inf
-        self.step = 0.0
-
-    def add(self, t: float, step: float) -> None:
-        self.packets += 1
-        self.first = min(self.first, t)
-        self.last = max(self.last, t + step)
-        self.step = max(self.step, step)
-
-    def span(self) -> StreamSpan:
-        seconds = self.last - self.first if self.packets else 0.0
-        return StreamSpan(self.packets, seconds, self.step)
+def _span(packets: Sequence[PacketTime]) -> StreamSpan:
+    if not packets:
+        return StreamSpan(0, 0.0, 0.0)
+    first = min(t for t, _ in packets)
+    last = max(t + step for t, step in packets)
+    return StreamSpan(len(packets), last - first, max(step for _, step in packets))
 
 
-def _fps(stream: Any) -> float:
-    rate = stream.average_rate or stream.base_rate or stream.guessed_rate
-    return float(rate) if rate else 30.0
+def _demuxed(inp: Any, vin: Any, ain: Any) -> tuple[StreamSpan, StreamSpan | None]:
+    """Count the shown packets of the output's streams by demuxing it (an index without counts)."""
+    video: list[PacketTime] = []
+    audio: list[PacketTime] = []
+    for packet in inp.demux([vin] + ([ain] if ain is not None else [])):
+        ts = packet.pts if packet.pts is not None else packet.dts
+        if not packet.size or packet.is_discard or ts is None:
+            continue
+        t = float(ts * packet.time_base)
+        if t >= -_EPS:
+            (video if packet.stream is vin else audio).append((t, float((packet.duration or 0) * packet.time_base)))
+    return _span(video), (_span(audio) if ain is not None else None)

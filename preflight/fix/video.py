@@ -24,6 +24,7 @@ from .audio import AudioCopy, Window
 from .ops import AudioTranscode, FitSize, Pad, Transcode, Trim
 from .plan import Plan, video_bitrate
 from .promise import Kept, count_kept, promised
+from .source import SourcePackets, read_source
 from .timestamps import DecodeTimes, DecodeTimesUnknown
 from .videograph import build_graph
 
@@ -62,9 +63,9 @@ def keyframe_times(path: str | Path) -> tuple[float, ...]:
 
 def container_duration(path: str | Path) -> float:
     """The duration a provider reads (the container's, all streams included)."""
-    import av
+    from ..probe import open_for_packets
 
-    with av.open(str(path)) as inp:
+    with open_for_packets(path) as inp:
         if inp.duration:
             return inp.duration / 1_000_000
         spans = [float(s.duration * s.time_base) for s in inp.streams if s.duration]
@@ -81,9 +82,12 @@ class ClipWritten:
     """The frames and seconds promised and written, per stream (None for a byte copy)."""
 
 
-def execute_clip(plan: Plan, src: Path, dst: Path, progress: Progress | None = None) -> ClipWritten:
+def execute_clip(
+    plan: Plan, src: Path, dst: Path, progress: Progress | None = None, source: SourcePackets | None = None
+) -> ClipWritten:
     """Write ``plan``'s output for ``src`` to ``dst`` and count what it kept (:mod:`.promise`).
 
+    ``source``: fix's one read of ``src``'s packets (:func:`.source.read_source`; read here when None).
     Raises :class:`FixError` ``fix.frames_lost`` when ``dst`` holds less than the plan promised."""
     import av
 
@@ -95,10 +99,12 @@ def execute_clip(plan: Plan, src: Path, dst: Path, progress: Progress | None = N
             return ClipWritten((), None)
         if not plan.encodes:
             notes, end = _copy_streams(plan, src, dst, window, progress)
-            promise = promised(src, window.start, end, copies=True)
+            rate = None
         else:
-            notes = _encode(plan, src, dst, window, progress)
-            promise = promised(src, window.start, window.end, copies=False, rate=float(_output_rate_of(plan, src)))
+            notes, end = _encode(plan, src, dst, window, progress), window.end
+            rate = float(_output_rate_of(plan, src))
+        source = source or read_source(src)
+        promise = promised(source, window.start, end, copies=not plan.encodes, rate=rate)
     except av.FFmpegError as exc:
         if output_error(exc, dst.parent) is not None:
             raise  # a full disk or an unwritable folder: the caller names it and removes the file
@@ -139,7 +145,9 @@ def _remux(src: Path, dst: Path, window: Window, transcode_audio: bool, progress
     damaged sound an encode skipped."""
     import av
 
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4", options=_MP4_OPTIONS) as out:
+    from ..probe import open_for_packets
+
+    with open_for_packets(src) as inp, av.open(str(dst), "w", format="mp4", options=_MP4_OPTIONS) as out:
         vin = _video_stream(inp)
         ain = inp.streams.audio[0] if inp.streams.audio else None
         vout = out.add_stream_from_template(vin)
@@ -153,6 +161,8 @@ def _remux(src: Path, dst: Path, window: Window, transcode_audio: bool, progress
         total = (window.end or _duration(inp)) - window.start
         streams = [vin] + ([ain] if ain is not None else [])
         times = DecodeTimes(_frame_step(vin))  # Matroska leaves the first packets' DTS unset: keep them
+        vtb = float(vin.time_base)  # Fraction arithmetic on every packet costs more than the copy
+        half_frame = 0.5 / _fps(vin)
 
         def mux_video(ready: Any) -> None:
             ready.pts -= offset
@@ -174,12 +184,12 @@ def _remux(src: Path, dst: Path, window: Window, transcode_audio: bool, progress
                     packet.pts = packet.dts  # no reordering known: shown when decoded
                 if packet.pts is None:
                     raise DecodeTimesUnknown("a video packet has no time")
-                t = float(packet.pts * vin.time_base) - t0
+                t = packet.pts * vtb - t0
                 if offset is None:
-                    if not packet.is_keyframe or t < window.start - 0.5 / _fps(vin):
+                    if not packet.is_keyframe or t < window.start - half_frame:
                         continue
                     offset = packet.pts
-                step = float((packet.duration or 0) * vin.time_base)
+                step = (packet.duration or 0) * vtb
                 if video_done or (window.end is not None and t + step > window.end + _EPS):
                     # Decode order: a later packet may show an earlier time (B-frames), but it may
                     # reference this one, so the cut keeps a clean prefix of the stream.
