@@ -14,6 +14,10 @@ state is closed: a second batch into the same folder refuses at once (``batch.lo
 nothing can be written to is refused before any file is looked at (``output.not_writable``). Temporary
 files a killed run left below the output folder are removed first (:mod:`preflight.outfiles`), and so
 are the temporary folders of killed workers (:mod:`preflight.tempdirs`).
+
+A worker process that dies (``kill -9``, the out-of-memory killer) costs only the file it was on: a
+failing ``worker.died`` row, recorded for ``--resume`` like any other; the pool restarts and the batch
+goes on (:mod:`.pool`). Workers and the fork server end with the batch however it ends (:mod:`.lifeline`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from ..fix.options import DEFAULT_MAX_SIDE
 from ..inputs import file_digest  # re-exported: it lived here first
 from ..models import Finding, Item, Severity, to_dict
 
-__all__ = ["BatchSettings", "FileResult", "file_digest", "prepare_worker", "process_file"]
+__all__ = ["BatchSettings", "FileResult", "died_result", "file_digest", "prepare_worker", "process_file"]
 
 log = logging.getLogger("preflight")
 
@@ -280,6 +280,15 @@ def _fix_one(path: str, settings: BatchSettings, profile: Any, digest: str | Non
         reason=one.reason,
         preview=preview,
     )
+
+
+def died_result(path: str, message: str) -> FileResult:
+    """The failing row of a file whose worker process died on it (``worker.died``), made in the batch's
+    own process; hashed here (for a local file) so ``--resume`` records it like any other failing file."""
+    from .remote import is_url
+
+    digest = None if is_url(path) else file_digest(path)  # None for a URL: it would be fetched again
+    return _failed(path, digest, "worker.died", message)
 
 
 def _failed(path: str, digest: str | None, code: str, message: str) -> FileResult:
