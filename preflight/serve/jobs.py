@@ -62,6 +62,8 @@ class Job:
     labels: dict[str, str] = field(default_factory=dict)
     """field -> the client's file name."""
     future: Any = field(default=None, repr=False)
+    work: Any = field(default=None, repr=False)
+    """The pool's own future of a job on a worker (the executor stops that worker on DELETE)."""
 
     def progress(self) -> dict[str, Any] | None:
         if self.state in ("done", "failed"):
@@ -116,15 +118,26 @@ class JobStore:
         return job
 
     def discard(self, job: Job) -> None:
-        """Forget a job and remove its folder (a refused upload, DELETE, the sweep)."""
+        """Forget a job, stop its work and remove its folder (a refused upload, DELETE, the sweep).
+
+        A job running on a pool worker is stopped by stopping that worker (:meth:`LocalExecutor.cancel`);
+        its folder is removed now and once more when the worker is gone (it may write until then).
+        """
         self.jobs.pop(job.id, None)
+        stopped = None
+        if job.work is not None and not job.work.done():
+            stopped = self.executor.cancel(job.work)
         if job.future is not None and not job.future.done():
             job.future.cancel()
         shutil.rmtree(job.folder, ignore_errors=True)
+        if stopped is not None:
+            stopped.add_done_callback(lambda _: shutil.rmtree(job.folder, ignore_errors=True))
 
     def in_pool(self, job: Job, fn: Callable[..., dict[str, Any]], *args: Any) -> None:
-        """Run ``fn(*args)`` on a pool worker; its dict becomes the job's result."""
-        self._track(job, self.executor.submit(fn, *args))
+        """Run ``fn(*args)`` on a pool worker; its dict becomes the job's result. A worker that dies fails
+        the job with ``worker.died``; the pool restarts for the next one."""
+        job.work = self.executor.submit(fn, *args, doing=f"running this {job.kind}")
+        self._track(job, job.work)
 
     def in_thread(self, job: Job, fn: Callable[..., dict[str, Any]], *args: Any) -> None:
         job.state = "running"
