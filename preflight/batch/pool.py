@@ -244,14 +244,22 @@ class WorkerPool:
         return {board[i + 1]: board[i] for i in range(0, len(board), 2) if board[i] and board[i + 1]}
 
     def terminate(self) -> None:
-        """Stop every worker now (SIGTERM: running tasks unwind) and restart nothing."""
+        """Stop every worker now (SIGTERM: running tasks unwind) and restart nothing.
+
+        Waits (up to :data:`MANAGER_JOIN` seconds) for them to end: an owner that exits at once would take
+        its workers down mid-unwind (:mod:`.lifeline`), leaving the temporary files they were removing.
+        """
         with self._lock:
             self._closed = True
             processes = list((getattr(self._executor, "_processes", None) or {}).values())
+            waiting = [task for task in self._tasks.values() if task.inner is None]
         self._wake.set()
+        for task in waiting:  # left for a restart that will not come; the running ones fail as the pool breaks
+            task.outer.cancel()
         for process in processes:
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 process.terminate()
+        _wait_ended(processes, MANAGER_JOIN)
 
     def close(self, wait: bool = True) -> None:
         """Shut the workers down (``wait``: let them exit first); pending futures are cancelled."""
@@ -306,7 +314,7 @@ class WorkerPool:
         with self._lock:
             if generation != task.generation:
                 return  # a restart already sent it to the new pool
-            if isinstance(exc, BrokenProcessPool):
+            if isinstance(exc, BrokenProcessPool) and not self._closed:
                 self._broken = True  # the supervisor settles it with the others
                 self._wake.set()
                 return
@@ -434,6 +442,19 @@ def _reap(executor: Any, processes: dict[int, Any]) -> None:
             with contextlib.suppress(OSError):
                 os.kill(pid, _KILL)
         thread.join(MANAGER_JOIN)
+
+
+def _wait_ended(processes: list[Any], timeout: float) -> None:
+    """Wait until every process in ``processes`` has ended, or ``timeout`` seconds (reads no exit status)."""
+    from multiprocessing.connection import wait
+
+    pending = set()
+    for process in processes:
+        with contextlib.suppress(ValueError, AttributeError):  # closed, or never started
+            pending.add(process.sentinel)
+    deadline = time.monotonic() + timeout
+    while pending and (left := deadline - time.monotonic()) > 0:
+        pending -= set(wait(list(pending), left))
 
 
 def _settle(future: Future, *, result: Any = None, exception: BaseException | None = None) -> None:
