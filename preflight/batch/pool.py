@@ -376,43 +376,36 @@ class WorkerPool:
             old, board, generation = self._executor, self._board, self._generation
             processes = dict(getattr(old, "_processes", None) or {})
         _reap(old, processes)
-        pairs = list(board.get_obj())
-        running = {pairs[i]: pairs[i + 1] for i in range(0, len(pairs), 2) if pairs[i] and pairs[i + 1]}
         exits = {pid: process.exitcode for pid, process in processes.items()}
         with self._lock:
             if self._closed:
                 return
-            stopped_on_purpose = set(self._stopping) & set(exits)
+            what = _Break.read(exits, board, stopped_on_purpose=set(self._stopping))
             self._stopping = {}
-            deaths = {pid: cause for pid, code in exits.items()
-                      if pid not in stopped_on_purpose and (cause := death_cause(code)) is not None}  # fmt: skip
-            blamed = {running[pid]: deaths[pid] for pid in deaths if pid in running}
-            explained = bool(blamed) or bool(stopped_on_purpose)
-            self._fruitless = 0 if explained else self._fruitless + 1
-            give_up = self._fruitless >= MAX_FRUITLESS_BREAKS
-            started = set(running.values())
+            self._fruitless = 0 if what.explained else self._fruitless + 1
             log.info("worker pool broke (exit codes %s); restarting it", sorted(exits.values(), key=str))
             self._generation = generation + 1
             self._executor, self._board, self.warming = self._start()
             self._broken = False
             self.restarts += 1
-            tasks = list(self._tasks.values())
-            settle = [self._settle_after_break(t, blamed, started, explained, give_up) for t in tasks]
+            give_up = self._fruitless >= MAX_FRUITLESS_BREAKS
+            settle = [self._settle_after_break(task, what, give_up) for task in list(self._tasks.values())]
         for outer, exc in settle:
             if outer is not None:
                 _settle(outer, exception=exc)
         old.shutdown(wait=False)
 
-    def _settle_after_break(self, task: _Task, blamed: dict[int, str], started: set[int], explained: bool,
-                            give_up: bool) -> tuple[Future | None, BaseException | None]:  # fmt: skip
+    def _settle_after_break(
+        self, task: _Task, what: _Break, give_up: bool
+    ) -> tuple[Future | None, BaseException | None]:
         """What becomes of ``task`` after a break (lock held): relaunched, or (its future, its error)."""
         if task.cancelled:
             self._forget(task)
             return None, None
-        if task.id in blamed:
-            error: BaseException = WorkerDied(f"the worker {task.doing} {blamed[task.id]}")
+        if task.id in what.blamed:
+            error: BaseException = WorkerDied(f"the worker {task.doing} {what.blamed[task.id]}")
         else:
-            if task.id in started and not explained:
+            if task.id in what.started and not what.explained:
                 task.breaks += 1
             if task.breaks >= MAX_TASK_BREAKS:
                 error = WorkerDied(f"the worker pool broke {task.breaks} times while {task.doing}, and the worker that "
@@ -425,6 +418,28 @@ class WorkerPool:
                 return None, None
         self._forget(task)
         return task.outer, error
+
+
+@dataclass(frozen=True)
+class _Break:
+    """What a broken pool's board and exit statuses say about the tasks it was running."""
+
+    blamed: dict[int, str]
+    """task id -> how the worker running it died."""
+    started: frozenset[int]
+    """The tasks a worker had started."""
+    explained: bool
+    """Someone is to blame (a task's worker died) or the break was ours (a cancelled task's worker stopped)."""
+
+    @classmethod
+    def read(cls, exits: dict[int, int | None], board: Any, stopped_on_purpose: set[int]) -> _Break:
+        pairs = list(board.get_obj())
+        running = {pairs[i]: pairs[i + 1] for i in range(0, len(pairs), 2) if pairs[i] and pairs[i + 1]}
+        deaths = {pid: cause for pid, code in exits.items()
+                  if pid not in stopped_on_purpose and (cause := death_cause(code)) is not None}  # fmt: skip
+        blamed = {running[pid]: deaths[pid] for pid in deaths if pid in running}
+        ours = bool(stopped_on_purpose & set(exits))
+        return cls(blamed, frozenset(running.values()), bool(blamed) or ours)
 
 
 def _reap(executor: Any, processes: dict[int, Any]) -> None:
