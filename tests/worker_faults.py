@@ -17,7 +17,7 @@ from typing import Any
 
 HOLD_SECONDS = 60.0
 """How long a held input is held: far longer than a test waits, so only a kill ends it early."""
-SLOW_SECONDS = 2.0
+SLOW_SECONDS = 3.0
 """How long a slow input takes more than usual: long enough to be running when another worker dies."""
 
 
