@@ -29,8 +29,8 @@ from pathlib import Path
 
 from .errors import FixError
 
-__all__ = ["NOT_WRITABLE", "NO_SPACE", "OUTPUT_CODES", "create_temp", "is_temp_name", "new_file_mode",
-           "output_error", "remove_stale_temps", "share", "temp_path"]  # fmt: skip
+__all__ = ["NOT_WRITABLE", "NO_SPACE", "OUTPUT_CODES", "create_temp", "host_name", "is_temp_name", "new_file_mode",
+           "output_error", "process_alive", "remove_stale_temps", "share", "temp_path"]  # fmt: skip
 
 log = logging.getLogger("preflight")
 
@@ -47,14 +47,15 @@ _umask_lock = threading.Lock()
 
 
 @cache
-def _host() -> str:
+def host_name() -> str:
+    """This machine's name as temporary names carry it: lower-case letters and digits only."""
     return re.sub(r"[^0-9a-z]", "", socket.gethostname().lower())[:24]
 
 
 def temp_path(target: Path) -> Path:
     """A fresh temporary name beside ``target`` (see the module docstring); nothing is created."""
     stem = target.stem[:_STEM_CHARS]
-    return target.with_name(f".{stem}.pf-{os.getpid()}-{_host()}-{secrets.token_hex(3)}.part{target.suffix}")
+    return target.with_name(f".{stem}.pf-{os.getpid()}-{host_name()}-{secrets.token_hex(3)}.part{target.suffix}")
 
 
 def is_temp_name(name: str) -> bool:
@@ -179,7 +180,7 @@ def remove_stale_temps(folder: Path) -> list[Path]:
     with entries:
         for entry in entries:
             found = _TEMP_NAME.fullmatch(entry.name)
-            if found is None or found["host"] != _host() or _alive(int(found["pid"])):
+            if found is None or found["host"] != host_name() or process_alive(int(found["pid"])):
                 continue
             try:
                 if entry.is_file(follow_symlinks=False):
@@ -192,7 +193,8 @@ def remove_stale_temps(folder: Path) -> list[Path]:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` on this host may still run (a zombie does not; someone else's does)."""
     if pid == os.getpid():
         return True
     try:

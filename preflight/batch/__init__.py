@@ -12,7 +12,12 @@ every file whose content hash and settings are already recorded.
 With an output folder, the run holds its lock (:mod:`.lock`) from before the state is read until the
 state is closed: a second batch into the same folder refuses at once (``batch.locked``), and a folder
 nothing can be written to is refused before any file is looked at (``output.not_writable``). Temporary
-files a killed run left below the output folder are removed first (:mod:`preflight.outfiles`).
+files a killed run left below the output folder are removed first (:mod:`preflight.outfiles`), and so
+are the temporary folders of killed workers (:mod:`preflight.tempdirs`).
+
+A worker process that dies (``kill -9``, the out-of-memory killer) costs only the file it was on: a
+failing ``worker.died`` row, recorded for ``--resume`` like any other; the pool restarts and the batch
+goes on (:mod:`.pool`). Workers and the fork server end with the batch however it ends (:mod:`.lifeline`).
 """
 
 from __future__ import annotations
@@ -196,6 +201,7 @@ def _run_locked(
 ) -> BatchResult:
     if outdir is not None:
         _remove_stale_temps_below(Path(outdir))
+    _remove_dead_workers_folders()
     state_file = Path(state_path) if state_path is not None else default_state_path(inputs, outdir)
     found = scan_inputs(inputs, patterns, exclude=[outdir] if outdir is not None else [])
     paths = [str(p) for p, _ in found.files]
@@ -257,6 +263,16 @@ def _remove_stale_temps_below(outdir: Path) -> None:
 
     for folder, _, _ in os.walk(outdir):
         remove_stale_temps(Path(folder))
+
+
+def _remove_dead_workers_folders() -> None:
+    """Contact sheets and URL copies of workers that were killed (each folder names its process)."""
+    from ..tempdirs import remove_orphaned_tempdirs
+    from .remote import FETCH_PREFIX
+    from .work import SHEET_PREFIX
+
+    for prefix in (SHEET_PREFIX, FETCH_PREFIX):
+        remove_orphaned_tempdirs(prefix)
 
 
 @contextlib.contextmanager

@@ -16,6 +16,9 @@ stopping is immediate and memory stays flat for a million files.
   Measured on 2 cores, 20 clips, 2 workers (bench/bench_batch.py): pinning 7.3 -> 6.4 s (every file
   19% slower unpinned: MediaPipe's graph thread and Python's hand off across both workers' cores);
   the fork server saves the 0.2 s workers took to tear down at the end.
+  A worker that dies (``kill -9``, the out-of-memory killer) costs only its file, a failing
+  ``worker.died`` row: the pool restarts and the files the others were running run again
+  (:mod:`.pool`); workers and the fork server end with the batch however it ends (:mod:`.lifeline`).
 - ``dask``: ``dask.distributed`` (the optional extra ``preflight-motion[dask]``), imported only
   here; the same function on a cluster (``--scheduler tcp://host:8786``) or a LocalCluster.
 """
@@ -25,12 +28,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import signal
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import PreflightError, UsageError
-from .work import BatchSettings, FileResult, prepare_worker, process_file
+from .pool import WorkerDied, WorkerPool
+from .work import BatchSettings, FileResult, died_result, prepare_worker, process_file
 
 __all__ = ["DaskExecutor", "Executor", "LocalExecutor", "SerialExecutor", "default_jobs", "make_executor"]
 
@@ -89,20 +92,11 @@ class SerialExecutor(Executor):
 
 
 def _init_pool_worker(settings: BatchSettings, log_level: int, cores: Any = None) -> None:
-    # Ctrl-C is the parent's to handle: it decides to let running files finish.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # abort() terminates workers (SIGTERM): unwind, so the output being written removes its temporary file.
-    signal.signal(signal.SIGTERM, _unwind_on_sigterm)
+    # SIGINT, SIGTERM and the owner's death are the pool's (see .pool and .lifeline).
     logging.getLogger("preflight").setLevel(log_level)
     if cores is not None:
         _pin_to_a_core(cores)  # before the model: MediaPipe's threads inherit the core
     prepare_worker(settings)
-
-
-def _unwind_on_sigterm(signum: int, frame: Any) -> None:
-    """SIGTERM in a pool worker: raise SystemExit, so ``finally`` blocks run (a second SIGTERM kills)."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    raise SystemExit(128 + signum)
 
 
 def _pin_to_a_core(cores: Any) -> None:
@@ -128,30 +122,21 @@ class LocalExecutor(Executor):
         self.jobs = jobs or default_jobs()
         self.start_method = start_method
         self.pin = pin
-        self._pool: Any = None
+        self._pool: WorkerPool | None = None
         self._settings: BatchSettings | None = None
-        self._warming: list[Any] = []
 
     def warm(self, settings: BatchSettings) -> None:
         """Start every worker now (each loads the profile and pose model) while the caller walks."""
         if self._pool is not None and self._settings == settings:
             return
         self.close()
-        from concurrent.futures import ProcessPoolExecutor
-
         context = multiprocessing.get_context(self.start_method)
         if self.start_method == "forkserver":
             context.set_forkserver_preload(list(FORKSERVER_PRELOAD))
         level = logging.getLogger("preflight").getEffectiveLevel()
-        self._pool = ProcessPoolExecutor(
-            max_workers=self.jobs,
-            mp_context=context,
-            initializer=_init_pool_worker,
-            initargs=(settings, level, self._core_queue(context)),
-        )
+        self._pool = WorkerPool(self.jobs, context, _init_pool_worker,
+                                lambda: (settings, level, self._core_queue(context)))  # fmt: skip
         self._settings = settings
-        # A pool starts a process per submit while none is idle: one no-op each starts them all.
-        self._warming = [self._pool.submit(os.getpid) for _ in range(self.jobs)]
 
     def _core_queue(self, context: Any) -> Any:
         """A core id per worker when there are no more workers than cores (else None: no pinning)."""
@@ -165,28 +150,42 @@ class LocalExecutor(Executor):
             queue.put(cpu)
         return queue
 
+    @property
+    def pool(self) -> WorkerPool:
+        """The worker pool (started by :meth:`warm`, with the settings last given, if not yet)."""
+        if self._pool is None:
+            self.warm(self._settings or BatchSettings())
+        assert self._pool is not None
+        return self._pool
+
     def wait_warm(self) -> set[int]:
         """Block until the warming no-ops ran; the pids of the workers that ran them."""
-        return {f.result() for f in self._warming}
+        return {f.result() for f in self.pool.warming}
 
     def worker_pids(self) -> list[int]:
         """The pool's worker processes (started by :meth:`warm`)."""
-        # The executor keeps them in a private dict; abort() relies on it too.
-        return list(getattr(self._pool, "_processes", {}) or {})
+        return self._pool.worker_pids() if self._pool is not None else []
 
-    def submit(self, fn: Any, *args: Any) -> Any:
+    def submit(self, fn: Any, *args: Any, doing: str = "checking this file") -> Any:
         """Run ``fn(*args)`` on one of these workers (a Future): ``preflight serve`` sends its checks and fixes
-        here, so they share batch's warm workers. Starts the pool first (:meth:`warm`) if needed."""
-        if self._pool is None:
-            self.warm(self._settings or BatchSettings())
-        return self._pool.submit(fn, *args)
+        here, so they share batch's warm workers. Starts the pool first (:meth:`warm`) if needed.
+
+        If the worker dies meanwhile the future fails with :class:`~.pool.WorkerDied` ("the worker
+        ``doing`` was killed by ..."); the pool restarts for the next call (see :mod:`.pool`).
+        """
+        return self.pool.submit(fn, *args, doing=doing)
+
+    def cancel(self, future: Any) -> Any:
+        """Cancel a :meth:`submit` future and stop its worker if it is running it (the pool restarts);
+        a future that is done once no worker runs it."""
+        return self.pool.cancel(future, stop_running=True)
 
     def run(self, files: Sequence[tuple[str, str]], settings: BatchSettings) -> Iterator[FileResult]:
         from concurrent.futures import FIRST_COMPLETED, wait
 
         self.warm(settings)
         todo = iter(files)
-        running: set[Any] = set()
+        running: dict[Any, str] = {}
         window = 2 * self.jobs
         try:
             while True:
@@ -194,30 +193,39 @@ class LocalExecutor(Executor):
                     job = next(todo, None)
                     if job is None:
                         break
-                    running.add(self._pool.submit(process_file, job[0], settings, job[1]))
+                    running[self.pool.submit(process_file, job[0], settings, job[1])] = job[0]
                 if not running:
                     return
-                done, running = wait(running, return_when=FIRST_COMPLETED)
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
+                    path = running.pop(future)
                     if not future.cancelled():
-                        yield future.result()
+                        yield _result_of(future, path)
         finally:
             for future in running:
                 future.cancel()
 
     def abort(self) -> None:
         super().abort()
-        pool = self._pool
-        if pool is not None:
-            # The executor has no public "kill the workers": its processes are the only handle.
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.terminate()
+        if self._pool is not None:
+            self._pool.terminate()
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=not self._stopping, cancel_futures=True)
+            self._pool.close(wait=not self._stopping)
             self._pool = None
             self._settings = None
+
+
+def _result_of(future: Any, path: str) -> FileResult:
+    """A finished file's result; a file whose worker died is a failing ``worker.died`` row."""
+    error = future.exception()
+    if isinstance(error, WorkerDied):
+        log.info("%s: %s", path, error.message)
+        return died_result(path, error.message)
+    if error is not None:
+        raise error
+    return future.result()
 
 
 class DaskExecutor(Executor):

@@ -9,8 +9,8 @@ the user's to install; fsspec's message says which.
   it is), and hidden names, sidecars and ``--glob`` exclusions are counted as skipped with a reason.
 - Reading: PyAV and Pillow want paths, so :func:`fetched` copies a remote file once into a private
   temporary folder under its own name (fix names outputs after it), hashing it on the way (the
-  resume key stays the content's SHA-256), and removes the folder afterwards. ``file://`` URLs are
-  read in place.
+  resume key stays the content's SHA-256), and removes the folder afterwards (or the next batch does,
+  when the worker was killed: the folder names its process). ``file://`` URLs are read in place.
 - Reports show the URL, never the temporary copy (:func:`relabel`).
 
 Workers must reach the URL themselves: ``memory://`` lives in one process, so it works with
@@ -24,7 +24,6 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -38,6 +37,9 @@ __all__ = ["FSSPEC_INSTALL", "Fetched", "fetched", "is_url", "relabel", "remote_
 
 FSSPEC_INSTALL = 'pip install "preflight-motion[remote]"  (or: pip install fsspec)'
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
+FETCH_PREFIX = "preflight-fetch-"
+"""The temporary copy's folder is named so, after the process making it (a dead worker's is swept: see
+run_batch and :mod:`preflight.tempdirs`)."""
 COPY_CHUNK = 1 << 20
 
 
@@ -176,7 +178,9 @@ def fetched(url: str) -> Iterator[Fetched]:
 
         yield Fetched(url, path, file_digest(path))
         return
-    folder = tempfile.mkdtemp(prefix="preflight-fetch-")
+    from ..tempdirs import make_owned_tempdir
+
+    folder = str(make_owned_tempdir(FETCH_PREFIX))
     local = os.path.join(folder, name)
     try:
         try:

@@ -22,13 +22,15 @@ from ..fix.options import DEFAULT_MAX_SIDE
 from ..inputs import file_digest  # re-exported: it lived here first
 from ..models import Finding, Item, Severity, to_dict
 
-__all__ = ["BatchSettings", "FileResult", "file_digest", "prepare_worker", "process_file"]
+__all__ = ["BatchSettings", "FileResult", "died_result", "file_digest", "prepare_worker", "process_file"]
 
 log = logging.getLogger("preflight")
 
 FIX_ASPECTS = ("pad", "crop")
 FIX_FILLS = ("blur", "solid")
 FIX_WINDOWS = ("best", "start")
+SHEET_PREFIX = "preflight-sheet-"
+"""A clip's contact sheet is drawn in a temporary folder so named (a dead worker's is swept: see run_batch)."""
 
 
 @dataclass(frozen=True)
@@ -225,12 +227,11 @@ def _work(path: str, settings: BatchSettings, digest: str | None, subdir: str) -
 def _check_with_sheet(path: str, settings: BatchSettings, profile: Any, digest: str | None) -> FileResult:
     """Check one file; a clip's preview is the contact sheet its one decode collected (pose drawn from
     the check's own observations), so no frame is decoded or posed twice. Images get none here."""
-    import tempfile
-
     from ..api import check_one
+    from ..tempdirs import owned_tempdir
     from .preview import sheet_data_uri
 
-    with tempfile.TemporaryDirectory(prefix="preflight-sheet-") as folder:
+    with owned_tempdir(SHEET_PREFIX) as folder:
         sheet = os.path.join(folder, "sheet.png")
         item = check_one(path, profile, settings.orientation, content=True, strict=settings.strict,
                          contact_sheet=sheet)  # fmt: skip
@@ -247,11 +248,10 @@ def _fix_one(path: str, settings: BatchSettings, profile: Any, digest: str | Non
     outdir = os.path.join(settings.outdir, subdir) if subdir else settings.outdir
     options = settings.fix_options()
 
-    import tempfile
-
+    from ..tempdirs import owned_tempdir
     from .preview import sheet_data_uri
 
-    with tempfile.TemporaryDirectory(prefix="preflight-sheet-") as folder:
+    with owned_tempdir(SHEET_PREFIX) as folder:
         # The HTML preview of a clip comes from the input check's own decode, as in --check-only.
         sheet = os.path.join(folder, "sheet.png") if settings.previews and settings.content else None
 
@@ -280,6 +280,15 @@ def _fix_one(path: str, settings: BatchSettings, profile: Any, digest: str | Non
         reason=one.reason,
         preview=preview,
     )
+
+
+def died_result(path: str, message: str) -> FileResult:
+    """The failing row of a file whose worker process died on it (``worker.died``), made in the batch's
+    own process; hashed here (for a local file) so ``--resume`` records it like any other failing file."""
+    from .remote import is_url
+
+    digest = None if is_url(path) else file_digest(path)  # None for a URL: it would be fetched again
+    return _failed(path, digest, "worker.died", message)
 
 
 def _failed(path: str, digest: str | None, code: str, message: str) -> FileResult:

@@ -6,7 +6,9 @@ network, not the CPU). The event loop only starts work and answers polls.
 
 Files are served by name from the job's own list (``sheet.png``, ``video.mp4``): the name in a URL is a
 key in that dict, never joined to a path. Finished jobs older than ``max_age`` are swept with their
-folders; :meth:`JobStore.close` removes the whole private folder at exit.
+folders; :meth:`JobStore.close` removes the whole private folder at exit. The private folder's name
+records this process (:mod:`preflight.tempdirs`), so a server killed outright (``kill -9``, the OOM
+killer) has its folder removed by the next one that starts, and never a live server's.
 """
 
 from __future__ import annotations
@@ -14,11 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PreflightError
+from ..tempdirs import make_owned_tempdir, remove_orphaned_tempdirs
 from .work import read_progress
 
 __all__ = ["Job", "JobNotFound", "JobStore"]
@@ -34,6 +35,8 @@ __all__ = ["Job", "JobNotFound", "JobStore"]
 log = logging.getLogger("preflight")
 
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")
+FOLDER_PREFIX = "preflight-serve-"
+"""The private folder's name starts so (``$TMPDIR/preflight-serve-<pid>-<start>-<host>-<random>``)."""
 
 
 class JobNotFound(PreflightError):
@@ -59,6 +62,8 @@ class Job:
     labels: dict[str, str] = field(default_factory=dict)
     """field -> the client's file name."""
     future: Any = field(default=None, repr=False)
+    work: Any = field(default=None, repr=False)
+    """The pool's own future of a job on a worker (the executor stops that worker on DELETE)."""
 
     def progress(self) -> dict[str, Any] | None:
         if self.state in ("done", "failed"):
@@ -91,8 +96,8 @@ class Job:
 
 class JobStore:
     def __init__(self, executor: Any, *, max_age: float, workdir: str | None = None, threads: int = 4) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="preflight-serve-", dir=workdir))
-        os.chmod(self.root, 0o700)
+        remove_orphaned_tempdirs(FOLDER_PREFIX, workdir)
+        self.root = make_owned_tempdir(FOLDER_PREFIX, workdir)
         self.executor = executor
         self.threads = ThreadPoolExecutor(threads, thread_name_prefix="preflight-serve")
         self.max_age = max_age
@@ -113,15 +118,26 @@ class JobStore:
         return job
 
     def discard(self, job: Job) -> None:
-        """Forget a job and remove its folder (a refused upload, DELETE, the sweep)."""
+        """Forget a job, stop its work and remove its folder (a refused upload, DELETE, the sweep).
+
+        A job running on a pool worker is stopped by stopping that worker (:meth:`LocalExecutor.cancel`);
+        its folder is removed now and once more when the worker is gone (it may write until then).
+        """
         self.jobs.pop(job.id, None)
+        stopped = None
+        if job.work is not None and not job.work.done():
+            stopped = self.executor.cancel(job.work)
         if job.future is not None and not job.future.done():
             job.future.cancel()
         shutil.rmtree(job.folder, ignore_errors=True)
+        if stopped is not None:
+            stopped.add_done_callback(lambda _: shutil.rmtree(job.folder, ignore_errors=True))
 
     def in_pool(self, job: Job, fn: Callable[..., dict[str, Any]], *args: Any) -> None:
-        """Run ``fn(*args)`` on a pool worker; its dict becomes the job's result."""
-        self._track(job, self.executor.submit(fn, *args))
+        """Run ``fn(*args)`` on a pool worker; its dict becomes the job's result. A worker that dies fails
+        the job with ``worker.died``; the pool restarts for the next one."""
+        job.work = self.executor.submit(fn, *args, doing=f"running this {job.kind}")
+        self._track(job, job.work)
 
     def in_thread(self, job: Job, fn: Callable[..., dict[str, Any]], *args: Any) -> None:
         job.state = "running"

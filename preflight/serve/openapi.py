@@ -105,7 +105,8 @@ def openapi_document(version: str) -> dict[str, Any]:
         "/v1/jobs/{job_id}": {
             "get": {"summary": "A job's state, progress and result", "parameters": [_JOB_ID],
                     "responses": {"200": _json("the job", "Job"), "404": _ERROR}},
-            "delete": {"summary": "Forget a job and delete its files", "parameters": [_JOB_ID],
+            "delete": {"summary": "Forget a job, stop its worker if it is running and delete its files",
+                       "parameters": [_JOB_ID],
                        "responses": {"200": _json("deleted"), "404": _ERROR}}},
         "/v1/jobs/{job_id}/files/{name}": {"get": {
             "summary": "A file the job made (a name from its `files` list: sheet.png, video.mp4...)",
