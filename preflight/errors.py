@@ -48,6 +48,8 @@ __all__ = [
     "map_av_errors",
     "os_error_code",
     "printable",
+    "quoted",
+    "shortened",
 ]
 
 
@@ -167,6 +169,23 @@ def printable(text: str) -> str:
     surrogate from ``surrogateescape``) as ``\\xff``, line and paragraph separators and the two
     non-characters XML forbids as ``\\u2028``... Anything else (accents, emoji, right-to-left) is kept."""
     return _UNPRINTABLE.sub(_spelt, text)
+
+
+QUOTED_CHARS = 80
+"""The most of a user's value a message quotes: a 100 KB variable or path is not echoed back whole."""
+
+
+def quoted(text: str, limit: int = QUOTED_CHARS) -> str:
+    """``text`` as a message quotes a value the user gave: Python's quotes and escapes, cut after
+    ``limit`` characters with the whole length said (``'aaaa…' (100000 characters)``)."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text)} characters)"
+
+
+def shortened(text: str, limit: int = QUOTED_CHARS) -> str:
+    """``text`` as is when short, else cut as :func:`quoted` cuts it (for a path a message names bare)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def _spelt(match: re.Match[str]) -> str:
