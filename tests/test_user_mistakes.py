@@ -3,6 +3,7 @@ nested thousands deep, a 100 KB variable or URL, a chain of profile bases that l
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -131,3 +132,54 @@ def test_a_profile_or_config_file_over_a_megabyte(tmp_path: Path, capsys: pytest
     photo = make_image(tmp_path / "photo.jpg")
     assert main(["check", "--profile", str(big), str(photo), "--no-content"]) == 2
     assert capsys.readouterr().err == f"preflight: profile.invalid: {big} is over 1 MB: too large to be a profile\n"
+
+
+# --- PREFLIGHT_MODEL: every command whose --help names it takes it --------------------------------
+
+
+def test_check_takes_preflight_model_in_a_real_process(media: tuple[Path, Path]) -> None:
+    """``check`` ignored it (the default profile read PREFLIGHT_PROFILE only)."""
+    done = preflight("check", str(media[0]), "--no-content", "--json", env={"PREFLIGHT_MODEL": "kling-v3"})
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["profile"], report["model"], report["provider"]) == ("kling-v3@kling", "kling-v3", "kling")
+
+
+@pytest.mark.parametrize("command", ["check", "fix", "prepare", "batch", "submit", "profiles"])
+def test_every_command_takes_preflight_model(
+    command: str, media: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    image, clip = media
+    args = {
+        "check": ["check", str(image), "--no-content", "--json"],
+        "fix": ["fix", str(image), "-o", str(tmp_path / "out"), "--no-content", "--json", "--dry-run"],
+        "prepare": ["prepare", "--image", str(image), "--video", str(clip), "-o", str(tmp_path / "b"), "--no-content"],
+        "batch": ["batch", str(image), "--no-content", "--json", "-q", "--jobs", "1"],
+        "submit": ["submit", "--provider", "fal", "--image", str(image), "--video", str(clip), "--dry-run"],
+        "profiles": ["profiles", "list"],
+    }[command]
+    monkeypatch.setenv("PREFLIGHT_MODEL", "kling-v3")
+    monkeypatch.setenv("FAL_KEY", "fal-TEST-key-2b7c9e4f1a3d5c8e")
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    if command == "prepare":
+        out = (tmp_path / "b" / "manifest.json").read_text()
+    if command == "submit":
+        assert "(kling-v3 std; " in err.splitlines()[0]  # the cost line names the model priced
+    elif command == "profiles":
+        (default,) = [line for line in out.splitlines() if line.startswith("* ") and "default" not in line]
+        assert default.split()[1:4] == ["kling-v3", "kling", "kling-v3@kling"]
+    else:
+        assert json.loads(out)["model"] == "kling-v3"
+
+
+def test_preflight_profile_and_preflight_model_together_are_refused(
+    media: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Neither may silently win, as --profile with --model is refused."""
+    monkeypatch.setenv("PREFLIGHT_MODEL", "kling-v3")
+    monkeypatch.setenv("PREFLIGHT_PROFILE", "fal")
+    assert main(["check", str(media[0]), "--no-content"]) == 2
+    assert capsys.readouterr().err.startswith("preflight: config.invalid: PREFLIGHT_PROFILE and PREFLIGHT_MODEL are ")
+    assert main(["check", str(media[0]), "--no-content", "--model", "kling-v2.6"]) == 0  # an option decides
