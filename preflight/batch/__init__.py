@@ -32,7 +32,7 @@ from typing import Any
 from ..errors import UsageError
 from ..fix.options import DEFAULT_MAX_SIDE
 from ..models import Report, Skipped
-from ..profiles import ORIENTATIONS, default_profile_name
+from ..profiles import ORIENTATIONS
 from .executors import Executor, make_executor
 from .lock import OutputLock
 from .progress import Progress, SilentProgress
@@ -153,8 +153,7 @@ def run_batch(
     inputs = [os.fspath(p) for p in inputs]
     prof = resolve_profile(profile)
     settings = BatchSettings(
-        # The default named here: a Dask worker on another machine has not this process's environment.
-        profile=default_profile_name() if profile is None else os.fspath(profile),
+        profile=None if profile is None else os.fspath(profile),
         orientation=orientation,
         content=content,
         strict=strict,
