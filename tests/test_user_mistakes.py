@@ -183,3 +183,35 @@ def test_preflight_profile_and_preflight_model_together_are_refused(
     assert main(["check", str(media[0]), "--no-content"]) == 2
     assert capsys.readouterr().err.startswith("preflight: config.invalid: PREFLIGHT_PROFILE and PREFLIGHT_MODEL are ")
     assert main(["check", str(media[0]), "--no-content", "--model", "kling-v2.6"]) == 0  # an option decides
+
+
+# --- a stream the shell closed ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["check", "--no-content"], ["check", "--no-content", "--json"], ["probe"], ["--help"], ["profiles", "list"],
+     ["batch", "--check-only", "--no-content", "-j", "1"], ["fix", "--no-content", "-o", "{out}"]],
+)  # fmt: skip
+def test_a_stdout_the_shell_closed_ends_the_run_quietly(args: list[str], media: tuple[Path, Path],
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    """``preflight check photo.jpg >&-`` printed a traceback ('NoneType' object has no attribute 'isatty'):
+    now it ends as a reader that left does, exit 141 with nothing said (README); fix still writes."""
+    args = [a.format(out=tmp_path / "out") for a in args]
+    if args[0] in ("check", "probe", "batch", "fix"):
+        args.append(str(media[0]))
+    done = subprocess.run([sys.executable, "-m", "preflight", *args], stderr=subprocess.PIPE, text=True, timeout=120,
+                          cwd=tmp_path, preexec_fn=lambda: os.close(1))  # fmt: skip
+    assert done.returncode == 141, done.stderr
+    assert [line for line in done.stderr.splitlines() if not line.startswith("[1/1] pass ")] == []
+    if args[0] == "fix":
+        assert (tmp_path / "out" / "photo.jpg").is_file()
+
+
+@pytest.mark.parametrize("fd", [0, 2])
+def test_a_closed_stdin_or_stderr_changes_nothing(fd: int, media: tuple[Path, Path]) -> None:
+    done = subprocess.run([sys.executable, "-m", "preflight", "check", "--no-content", "nothing-here.jpg",
+                           str(media[0])], stdout=subprocess.PIPE, stderr=subprocess.PIPE if fd == 0 else None,
+                          text=True, timeout=120, preexec_fn=lambda: os.close(fd))  # fmt: skip
+    assert done.returncode == 1 and done.stdout.startswith("nothing-here.jpg  [unknown]  FAIL")
+    assert f"{media[0]}  [image]  PASS" in done.stdout

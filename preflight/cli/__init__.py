@@ -16,6 +16,7 @@ check ... | head -1``) ends the run quietly with exit 141, as SIGPIPE ends other
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import io
 import logging
@@ -262,6 +263,7 @@ def run() -> None:
     """The ``preflight`` script and ``python -m preflight``: :func:`main` with native log lines
     (MediaPipe, LiteRT, FFmpeg) kept off stderr unless ``--debug``. ``main`` itself leaves the
     process's stderr alone, so a program or a test calling it in process keeps its own."""
+    _stand_in_for_closed_streams()  # first: the filter below dups fd 2
     if "--debug" not in sys.argv[1:]:
         from ..nativelog import filter_native_logs
 
@@ -284,6 +286,47 @@ def run() -> None:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     sys.exit(code)
+
+
+class _ClosedStdout(io.RawIOBase):
+    """Stands for a stdout the shell closed (``preflight check x >&-``): every write fails as a write
+    into a pipe whose reader has gone, so the run ends as one does (quietly, exit 141)."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        raise BrokenPipeError(errno.EPIPE, "stdout is closed")
+
+    def fileno(self) -> int:
+        return 1  # /dev/null by now (rich points stdout's descriptor there on a broken pipe)
+
+
+def _stand_in_for_closed_streams() -> None:
+    """File descriptors 0-2 the shell closed get /dev/null, so no file preflight opens later takes
+    their number (a library writing to "stdout" would write into it); Python, which left
+    ``sys.stdout`` None (the traceback of issue 19), gets :class:`_ClosedStdout`, and a closed stdin or
+    stderr reads as empty and swallows what is written."""
+    closed = [fd for fd in (0, 1, 2) if not _is_open(fd)]
+    for fd in closed:
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+    if 0 in closed:
+        sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - the process's stdin until exit
+    if 1 in closed:
+        sys.stdout = io.TextIOWrapper(_ClosedStdout(), encoding="utf-8", write_through=True)
+    if 2 in closed:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - the process's stderr until exit
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def exit_with(code: int) -> None:
