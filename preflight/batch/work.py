@@ -152,9 +152,13 @@ def prepare_worker(settings: BatchSettings) -> None:
     Called by the process pool's initializer and on each Dask worker. A missing pose model is not an
     error here: the checks say pose was skipped, as ``check`` does.
     """
-    from ..nativelog import filter_in_worker
+    from ..nativelog import add_log_handler, filter_in_worker, is_filtering, route_python_warnings
 
     filter_in_worker()  # under the CLI's filter: whole lines only, or MediaPipe's pieces interleave
+    if not log.handlers and not logging.getLogger().handlers:
+        add_log_handler(log)  # else Python's last resort prints a worker's warning with the file name raw
+    if is_filtering():  # under the CLI (not --debug): its warnings go to the debug log, as the CLI's own do
+        route_python_warnings()
     _profile(settings.profile)
     if not settings.content:
         return

@@ -121,13 +121,10 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
 
 
 def _init_logging(level: int) -> None:
-    logger = logging.getLogger("preflight")
-    if not any(getattr(h, "_preflight", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("preflight: %(levelname)s: %(message)s"))
-        handler._preflight = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-    logger.setLevel(level)
+    from ..nativelog import add_log_handler
+
+    add_log_handler(logging.getLogger("preflight"))
+    logging.getLogger("preflight").setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,9 +262,10 @@ def run() -> None:
     process's stderr alone, so a program or a test calling it in process keeps its own."""
     _stand_in_for_closed_streams()  # first: the filter below dups fd 2
     if "--debug" not in sys.argv[1:]:
-        from ..nativelog import filter_native_logs
+        from ..nativelog import filter_native_logs, route_python_warnings
 
         filter_native_logs()
+        route_python_warnings()
     if isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.errors == "strict":
         sys.stdout.reconfigure(errors="backslashreplace")  # a character stdout's encoding lacks: spelt out
     _handler_pid["pid"] = os.getpid()
