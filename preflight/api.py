@@ -134,6 +134,9 @@ def _analyze(
 
     # A misspelt threshold would silently keep its default: refuse the profile instead.
     validate_content_gates(profile.content.values, profile.path or profile.name)
+    thin = _too_thin(info)
+    if thin is not None:
+        return {}, [thin]
     try:
         if info.role == "image":
             metrics, found = analyze.analyze_image(info.path, info, profile.content)
@@ -152,6 +155,29 @@ def _analyze(
         message = f"content analysis failed ({reason}); --no-content checks the limits only"
         return {}, [Finding("analysis.error", Severity.ERROR, message)]
     return dict(metrics), list(found)
+
+
+MAX_ANALYSIS_ASPECT = 10.0
+"""The content gates look at pictures up to 10:1 (or 1:10): four times the widest aspect any provider
+takes (Kling's 2.5:1; Runway's widest choice is 1584:672, 2.36:1), and as wide as a phone's panorama.
+Beyond it no person can fill enough of the frame to be animated, and the pose pass's work grew with the
+aspect: a 1x20000 PNG ran pose on ~40,000 one-pixel tiles, past 120 s."""
+
+
+def _too_thin(info: MediaInfo) -> Finding | None:
+    """``analysis.too_thin`` for a picture too thin to hold a person (see :data:`MAX_ANALYSIS_ASPECT`),
+    found from the probe's displayed size before any pixel is decoded; None otherwise."""
+    short, long = info.short_side, info.long_side
+    if not short or long / short <= MAX_ANALYSIS_ASPECT:
+        return None
+    noun = "image" if info.role == "image" else "clip"
+    return Finding(
+        "analysis.too_thin", Severity.ERROR,
+        f"the {noun} is {info.width}x{info.height}: too thin to hold a person (its long side is {long / short:.0f} "
+        f"times its short side; the content gates look at up to {MAX_ANALYSIS_ASPECT:.0f} times), so pose, motion "
+        "and quality were not checked",
+        measured=round(long / short, 2), limit=MAX_ANALYSIS_ASPECT,
+    )  # fmt: skip
 
 
 def _require_pose(findings: list[Finding], profile: Profile, strict: bool) -> list[Finding]:
