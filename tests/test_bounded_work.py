@@ -222,3 +222,36 @@ def test_a_13000_px_png_checks_well_under_a_gigabyte(tmp_path: Path) -> None:
     assert (item["media"]["width"], item["media"]["height"]) == (13000, 13000)
     assert "analysis.error" not in [f["code"] for f in item["findings"]]
     assert peak_mb < 1000, peak_mb
+
+
+# --- fix -------------------------------------------------------------------------------------------
+
+
+def test_fix_refuses_a_thin_image_instead_of_padding_a_line(thin_png: Path, tmp_path: Path) -> None:
+    """Padding 1x20000 to 1:2.5 made 160 MP of blurred line (and asked for an 8000x160,000,000 resize)."""
+    from preflight.fix import fix
+
+    (result,) = fix([thin_png], tmp_path / "out").results
+    assert result.output is None and result.reason.startswith("analysis.too_thin: the image is 1x20000")
+
+
+def test_the_blurred_fill_scales_only_what_the_canvas_shows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--no-content`` pads a 2x2000 strip to 800x2000: the cover was the whole strip scaled 400 times
+    (800x800,000 pixels, 2.4 GB); now no resize makes more pixels than the canvas has."""
+    from preflight.fix import fix
+
+    strip = tmp_path / "strip.png"
+    Image.new("RGB", (2, 2000), (90, 120, 150)).save(strip)
+    sizes: list[tuple[int, int]] = []
+    resize = Image.Image.resize
+
+    def recording(self: Image.Image, size: tuple[int, int], *args: object, **kwargs: object) -> Image.Image:
+        sizes.append(tuple(size))
+        return resize(self, size, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Image.Image, "resize", recording)
+    (result,) = fix([strip], tmp_path / "out", content=False).results
+    assert result.ok
+    with Image.open(result.output) as output:
+        assert output.size == (800, 2000)
+    assert sizes and max(w * h for w, h in sizes) <= 800 * 2000
