@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .errors import PreflightError, ProbeError, UsageError
+from .errors import PreflightError, ProbeError, UsageError, memory_exhausted, out_of_memory
 from .inputs import FolderScan, no_files_error, open_regular, resolved, walk_folder
 from .models import POSE_UNAVAILABLE, Finding, Item, MediaInfo, Report, Severity, Skipped, verdict_for
 from .probe import probe
@@ -95,6 +95,10 @@ def check_one(
     except ProbeError as exc:
         finding = Finding(exc.code, Severity.ERROR, exc.message, extra=exc.extra)
         return Item(path=str(path), role="unknown", verdict="fail", findings=(finding,))
+    except Exception as exc:
+        if not out_of_memory(exc):
+            raise
+        return Item(path=str(path), role="unknown", verdict="fail", findings=(_memory_finding(exc, path),))
     findings = list(check_media(info, profile, orientation))
     analysis: dict[str, Any] = {}
     if content and not _blocks_analysis(findings):
@@ -148,6 +152,8 @@ def _analyze(
     except PreflightError as exc:
         return {}, [Finding(exc.code, Severity.ERROR, exc.message)]
     except Exception as exc:  # cv2, MediaPipe or a bug on one odd file must not stop the others
+        if out_of_memory(exc):  # the machine, not a bug: this file's finding, the next file is checked
+            return {}, [_memory_finding(exc, info.path)]
         if os.environ.get("PREFLIGHT_DEBUG") == "1":
             raise
         log.debug("content analysis of %s failed", info.path, exc_info=True)
@@ -178,6 +184,11 @@ def _too_thin(info: MediaInfo) -> Finding | None:
         "and quality were not checked",
         measured=round(long / short, 2), limit=MAX_ANALYSIS_ASPECT,
     )  # fmt: skip
+
+
+def _memory_finding(exc: BaseException, path: PathLike) -> Finding:
+    error = memory_exhausted(exc, os.fspath(path))
+    return Finding(error.code, Severity.ERROR, error.message)
 
 
 def _require_pose(findings: list[Finding], profile: Profile, strict: bool) -> list[Finding]:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..damage import damage_findings
-from ..errors import ModelError, ProbeError
+from ..errors import ModelError, ProbeError, memory_exhausted, out_of_memory
 from ..models import Finding, MediaInfo, Severity
 from .base import AnalysisResult, Analyzer, FrameSample
 from .contact import ContactSheetCollector, SheetFrame, write_contact_sheet
@@ -57,12 +57,20 @@ def _pose_analyzer(gates: Any, every_sample: bool = False) -> tuple[Analyzer | N
         from . import pose as pose_module
         from .posemodel import ensure_pose_model
     except ImportError as exc:
-        return None, _pose_skipped(f"the pose analyzer is not available ({exc})")
+        return None, _pose_skipped(f"the pose analyzer is not available ({_import_failure(exc)})")
     try:
         ensure_pose_model()
     except ModelError as exc:
         return None, _pose_skipped(str(exc))
     return pose_module.PoseAnalyzer(gates, defer=0) if every_sample else pose_module.PoseAnalyzer(gates), None
+
+
+def _import_failure(exc: ImportError) -> str:
+    """Why the pose modules would not import; a loader out of memory (``failed to map segment`` under a
+    lowered ``RLIMIT_AS``) is raised as :class:`MemoryExhausted`, not reported as a missing analyzer."""
+    if out_of_memory(exc):
+        raise memory_exhausted(exc) from exc
+    return str(exc)
 
 
 def _pose_skipped(why: str) -> Finding:
@@ -203,6 +211,8 @@ def load_image_rgb(path: str | os.PathLike[str], max_pixels: int | None = None) 
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         if isinstance(exc, ProbeError):
             raise
+        if out_of_memory(exc):
+            raise memory_exhausted(exc, str(path)) from exc
         raise ProbeError(f"{path}: cannot decode the image ({exc})", "decode.error") from exc
 
 
@@ -287,7 +297,7 @@ def analyze_image(
 
             ensure_pose_model()
         except ImportError as exc:
-            notes.append(_pose_skipped(f"the pose analyzer is not available ({exc})"))
+            notes.append(_pose_skipped(f"the pose analyzer is not available ({_import_failure(exc)})"))
         except ModelError as exc:
             notes.append(_pose_skipped(str(exc)))
         else:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from ..errors import PreflightError, UsageError
+from ..errors import PreflightError, UsageError, memory_exhausted, out_of_memory
 from ..fix.options import DEFAULT_MAX_SIDE
 from ..inputs import file_digest  # re-exported: it lived here first
 from ..models import Finding, Item, Severity, to_dict
@@ -194,8 +194,12 @@ def _process_local(path: str, settings: BatchSettings, subdir: str, digest: str 
     except PreflightError as exc:
         result = _failed(path, digest, exc.code, exc.message)
     except Exception as exc:  # one broken file must never stop the batch
-        log.debug("internal error on %s", path, exc_info=True)
-        result = _failed(path, digest, "internal.error", f"{type(exc).__name__}: {exc}")
+        if out_of_memory(exc):  # the machine, not a bug: memory.exhausted, and the next file goes on
+            error = memory_exhausted(exc, path)
+            result = _failed(path, digest, error.code, error.message)
+        else:
+            log.debug("internal error on %s", path, exc_info=True)
+            result = _failed(path, digest, "internal.error", f"{type(exc).__name__}: {exc}")
     if settings.previews and result.preview is None:
         result = replace(result, preview=_preview(result, settings))
     return result

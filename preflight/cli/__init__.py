@@ -27,7 +27,7 @@ from typing import Any
 
 import click
 
-from ..errors import PreflightError, UsageError, os_error_code, printable
+from ..errors import PreflightError, UsageError, memory_exhausted, os_error_code, out_of_memory, printable
 
 __all__ = ["Terminated", "cli", "interrupted", "main", "run"]
 
@@ -186,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
+        if out_of_memory(exc):  # a native library's words for it (std::bad_alloc, a loader that could not map)
+            _say(memory_exhausted(exc).one_line())
+            return EXIT_FAIL
         _say(f"internal.error: {type(exc).__name__}: {exc} (rerun with --debug for details)")
         return EXIT_INTERNAL
     # In non-standalone mode click returns the code of a click.exceptions.Exit (see exit_with).
