@@ -166,3 +166,19 @@ def test_a_native_out_of_memory_outside_any_file_is_one_line(monkeypatch: pytest
     assert main(["check", "x.jpg"]) == 1
     assert capsys.readouterr().err == ("preflight: memory.exhausted: ran out of memory (RuntimeError: std::bad_alloc); "
                                        "try fewer --jobs, a smaller input, or more memory\n")  # fmt: skip
+
+
+def test_ffmpeg_out_of_memory_while_decoding_is_not_damage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ENOMEM from a packet's decode was counted as a damaged packet (video.corrupt_frames)."""
+    import av
+
+    from preflight.samples import make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", duration=3.5, width=640, height=360)
+
+    def enomem(self: object) -> None:
+        raise av.error.MemoryError(errno.ENOMEM, "Cannot allocate memory")
+
+    monkeypatch.setattr(av.Packet, "decode", enomem)
+    (item,) = api.check([clip]).items
+    assert [f.code for f in item.findings if f.severity.value == "error"] == ["memory.exhausted"]
