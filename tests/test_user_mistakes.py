@@ -215,3 +215,27 @@ def test_a_closed_stdin_or_stderr_changes_nothing(fd: int, media: tuple[Path, Pa
                           text=True, timeout=120, preexec_fn=lambda: os.close(fd))  # fmt: skip
     assert done.returncode == 1 and done.stdout.startswith("nothing-here.jpg  [unknown]  FAIL")
     assert f"{media[0]}  [image]  PASS" in done.stdout
+
+
+# --- other files preflight reads: a batch state, a bundle manifest ----------------------------------
+
+
+def test_a_text_file_as_batch_state_is_one_line(media: tuple[Path, Path], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """Its first line was a JSONDecodeError (exit 3); a deep or foreign entry is skipped like a cut-off one."""
+    state = tmp_path / "notes.txt"
+    state.write_text("my notes\n")
+    assert main(["batch", str(media[0]), "--no-content", "-j", "1", "--state", str(state), "--resume"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (f"preflight: format.unrecognized: {state}: not a preflight "
+                                                        "batch state file")  # fmt: skip
+    from preflight.batch.state import STATE_SCHEMA
+
+    state.write_text(json.dumps({"schema": STATE_SCHEMA}) + "\n" + "[" * 5000 + "]" * 5000 + '\n[1]\n{"key": 3}\n')
+    assert main(["batch", str(media[0]), "--no-content", "-j", "1", "--state", str(state), "--resume", "-q"]) == 0
+
+
+def test_a_deep_bundle_manifest_is_bundle_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "manifest.json").write_text("[" * 5000 + "]" * 5000)
+    assert main(["submit", str(tmp_path), "--provider", "fal", "--dry-run"]) == 1
+    assert capsys.readouterr().err == (f"preflight: bundle.invalid: {tmp_path / 'manifest.json'}: unreadable "
+                                       "manifest: nested too deep\n")  # fmt: skip
