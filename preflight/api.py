@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .errors import PreflightError, ProbeError, UsageError
+from .errors import PreflightError, ProbeError, UsageError, memory_exhausted, out_of_memory
 from .inputs import FolderScan, no_files_error, open_regular, resolved, walk_folder
 from .models import POSE_UNAVAILABLE, Finding, Item, MediaInfo, Report, Severity, Skipped, verdict_for
 from .probe import probe
@@ -95,6 +95,10 @@ def check_one(
     except ProbeError as exc:
         finding = Finding(exc.code, Severity.ERROR, exc.message, extra=exc.extra)
         return Item(path=str(path), role="unknown", verdict="fail", findings=(finding,))
+    except Exception as exc:
+        if not out_of_memory(exc):
+            raise
+        return Item(path=str(path), role="unknown", verdict="fail", findings=(_memory_finding(exc, path),))
     findings = list(check_media(info, profile, orientation))
     analysis: dict[str, Any] = {}
     if content and not _blocks_analysis(findings):
@@ -134,6 +138,9 @@ def _analyze(
 
     # A misspelt threshold would silently keep its default: refuse the profile instead.
     validate_content_gates(profile.content.values, profile.path or profile.name)
+    thin = _too_thin(info)
+    if thin is not None:
+        return {}, [thin]
     try:
         if info.role == "image":
             metrics, found = analyze.analyze_image(info.path, info, profile.content)
@@ -145,6 +152,8 @@ def _analyze(
     except PreflightError as exc:
         return {}, [Finding(exc.code, Severity.ERROR, exc.message)]
     except Exception as exc:  # cv2, MediaPipe or a bug on one odd file must not stop the others
+        if out_of_memory(exc):  # the machine, not a bug: this file's finding, the next file is checked
+            return {}, [_memory_finding(exc, info.path)]
         if os.environ.get("PREFLIGHT_DEBUG") == "1":
             raise
         log.debug("content analysis of %s failed", info.path, exc_info=True)
@@ -152,6 +161,34 @@ def _analyze(
         message = f"content analysis failed ({reason}); --no-content checks the limits only"
         return {}, [Finding("analysis.error", Severity.ERROR, message)]
     return dict(metrics), list(found)
+
+
+MAX_ANALYSIS_ASPECT = 10.0
+"""The content gates look at pictures up to 10:1 (or 1:10): four times the widest aspect any provider
+takes (Kling's 2.5:1; Runway's widest choice is 1584:672, 2.36:1), and as wide as a phone's panorama.
+Beyond it no person can fill enough of the frame to be animated, and the pose pass's work grew with the
+aspect: a 1x20000 PNG ran pose on ~40,000 one-pixel tiles, past 120 s."""
+
+
+def _too_thin(info: MediaInfo) -> Finding | None:
+    """``analysis.too_thin`` for a picture too thin to hold a person (see :data:`MAX_ANALYSIS_ASPECT`),
+    found from the probe's displayed size before any pixel is decoded; None otherwise."""
+    short, long = info.short_side, info.long_side
+    if not short or long / short <= MAX_ANALYSIS_ASPECT:
+        return None
+    noun = "image" if info.role == "image" else "clip"
+    return Finding(
+        "analysis.too_thin", Severity.ERROR,
+        f"the {noun} is {info.width}x{info.height}: too thin to hold a person (its long side is {long / short:.0f} "
+        f"times its short side; the content gates look at up to {MAX_ANALYSIS_ASPECT:.0f} times), so pose, motion "
+        "and quality were not checked",
+        measured=round(long / short, 2), limit=MAX_ANALYSIS_ASPECT,
+    )  # fmt: skip
+
+
+def _memory_finding(exc: BaseException, path: PathLike) -> Finding:
+    error = memory_exhausted(exc, os.fspath(path))
+    return Finding(error.code, Severity.ERROR, error.message)
 
 
 def _require_pose(findings: list[Finding], profile: Profile, strict: bool) -> list[Finding]:

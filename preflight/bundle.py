@@ -174,6 +174,8 @@ def read_bundle(directory: str | os.PathLike[str], *, verify: bool = True) -> Bu
         raise PreflightError(f"unreadable manifest: {exc.message}", code) from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PreflightError(f"{manifest}: unreadable manifest: {exc}", "bundle.invalid") from exc
+    except RecursionError:  # arrays or objects nested thousands deep
+        raise PreflightError(f"{manifest}: unreadable manifest: nested too deep", "bundle.invalid") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise PreflightError(f"{manifest}: not a {SCHEMA} manifest", "bundle.invalid")
     try:

@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ProbeError
+from .errors import ProbeError, memory_exhausted
 from .models import Finding, Severity
 
 __all__ = [
@@ -131,6 +131,7 @@ class PacketDecoder:
         try:
             frames = packet.decode()
         except av.FFmpegError as exc:
+            _raise_if_out_of_memory(exc)
             self._failed(exc)
             return []
         return self._checked(frames)
@@ -155,6 +156,7 @@ class PacketDecoder:
             except EOFError:  # av.EOFError too: the decoder is fully drained
                 break
             except av.FFmpegError as exc:
+                _raise_if_out_of_memory(exc)
                 self._failed(exc)
                 continue
             out += self._checked(frames)
@@ -202,8 +204,15 @@ def demux_past_damage(container: Any, streams: list[Any], damage: Damage) -> Any
             if packet.size:
                 yield packet
     except av.FFmpegError as exc:
+        _raise_if_out_of_memory(exc)
         damage.failed += 1
         damage.note(None, f"reading stopped: {_reason(exc)}")
+
+
+def _raise_if_out_of_memory(exc: Exception) -> None:
+    """FFmpeg's ENOMEM is the machine's, not a damaged packet: never counted as damage."""
+    if isinstance(exc, MemoryError):
+        raise memory_exhausted(exc) from exc
 
 
 def decoders_for(container: Any, stream: Any, *, video: bool = True) -> dict[int, PacketDecoder]:

@@ -9,6 +9,7 @@ one line ``code: message`` and a pipeline can branch on the code.
      ├── ProbeError           the file cannot be read as media (also a ValueError)
      ├── FixError             an operation could not produce an output
      ├── ModelError           the pose model is not available
+     ├── MemoryExhausted      the machine ran out of memory on this input (also a MemoryError)
      └── SubmitError          a provider call failed
           ├── AuthError       401/403, a bad or missing key
           ├── AccountError    the key is valid, the account may not do this (see the class)
@@ -34,6 +35,7 @@ __all__ = [
     "AuthError",
     "CreditsError",
     "FixError",
+    "MemoryExhausted",
     "ModelError",
     "OutcomeUnknown",
     "PreflightError",
@@ -46,8 +48,12 @@ __all__ = [
     "UsageError",
     "ValidationError",
     "map_av_errors",
+    "memory_exhausted",
     "os_error_code",
+    "out_of_memory",
     "printable",
+    "quoted",
+    "shortened",
 ]
 
 
@@ -93,6 +99,12 @@ class FixError(PreflightError):
 
 class ModelError(PreflightError):
     default_code = "model.unavailable"
+
+
+class MemoryExhausted(PreflightError, MemoryError):
+    """The machine ran out of memory on one input: a file's finding, and the batch goes on."""
+
+    default_code = "memory.exhausted"
 
 
 class SubmitError(PreflightError):
@@ -149,6 +161,8 @@ def map_av_errors(path: str, code: str = "decode.error") -> Iterator[None]:
     try:
         yield
     except av.FFmpegError as exc:
+        if isinstance(exc, MemoryError):  # FFmpeg's ENOMEM: the machine, not the file
+            raise memory_exhausted(exc, path) from exc
         raise ProbeError(f"{path}: {_av_reason(exc)}", code) from exc
 
 
@@ -169,6 +183,23 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(_spelt, text)
 
 
+QUOTED_CHARS = 80
+"""The most of a user's value a message quotes: a 100 KB variable or path is not echoed back whole."""
+
+
+def quoted(text: str, limit: int = QUOTED_CHARS) -> str:
+    """``text`` as a message quotes a value the user gave: Python's quotes and escapes, cut after
+    ``limit`` characters with the whole length said (``'aaaa…' (100000 characters)``)."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text)} characters)"
+
+
+def shortened(text: str, limit: int = QUOTED_CHARS) -> str:
+    """``text`` as is when short, else cut as :func:`quoted` cuts it (for a path a message names bare)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 def _spelt(match: re.Match[str]) -> str:
     char = match.group()
     n = ord(char)
@@ -183,7 +214,8 @@ def os_error_code(exc: OSError) -> str:
     """The finding code for an OS error nothing more specific caught (a report or state file that
     cannot be written, an output folder that cannot be made): ``file.not_found``, ``file.is_directory``,
     ``output.not_writable`` (no permission, a read-only file system), ``output.no_space`` (also a
-    quota) or ``os.error``: the same codes fix and batch give for their media outputs."""
+    quota), ``memory.exhausted`` (``ENOMEM``) or ``os.error``: the same codes fix and batch give for their
+    media outputs."""
     import errno
 
     if isinstance(exc, FileNotFoundError | NotADirectoryError):
@@ -194,4 +226,43 @@ def os_error_code(exc: OSError) -> str:
         return "output.not_writable"
     if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return "output.no_space"
+    if exc.errno == errno.ENOMEM:
+        return "memory.exhausted"
     return "os.error"
+
+
+_OUT_OF_MEMORY_WORDS = ("bad_alloc", "cannot allocate memory", "failed to map segment", "insufficient memory",
+                        "failed to allocate", "out of memory")  # fmt: skip
+"""How native code says it ran out of memory in an exception's text: C++'s ``std::bad_alloc`` (MediaPipe),
+``ENOMEM``'s words, the dynamic loader under a lowered ``RLIMIT_AS`` ("failed to map segment from shared
+object" on importing a library), OpenCV's "Insufficient memory" / "Failed to allocate"."""
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) means the machine ran out of memory: a ``MemoryError`` (NumPy's
+    and PyAV's are ones), an ``OSError`` with ``ENOMEM``, or native words for it (:data:`_OUT_OF_MEMORY_WORDS`)."""
+    import errno
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, MemoryError):
+            return True
+        if isinstance(current, OSError):  # its errno says; its text may hold a file name
+            if current.errno == errno.ENOMEM:
+                return True
+        elif not isinstance(current, PreflightError) and any(w in str(current).lower() for w in _OUT_OF_MEMORY_WORDS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def memory_exhausted(exc: BaseException, path: str | None = None) -> MemoryExhausted:
+    """The :class:`MemoryExhausted` for ``exc`` (see :func:`out_of_memory`), naming the file when known."""
+    if isinstance(exc, MemoryExhausted):
+        return exc
+    detail = " ".join(str(exc).split())[:120]
+    what = type(exc).__name__ + (f": {detail}" if detail else "")
+    where = f"{path}: " if path else ""
+    return MemoryExhausted(f"{where}ran out of memory ({what}); try fewer --jobs, a smaller input, or more memory")

@@ -5,7 +5,8 @@ Used by :func:`preflight.api.collect_inputs` (``check``, ``fix``) and :mod:`pref
 
 - Every file below a folder is checked, media or not: the check says what it is (``format.unrecognized``
   for a text file named ``.mp4``, ``file.empty``, ``file.unreadable``, ``file.not_found`` for a broken
-  link and where it points, ``file.special`` for a FIFO, socket or device).
+  link and where it points, ``file.link_loop`` for a link in a loop of links, ``file.special`` for a
+  FIFO, socket or device).
 - Walking never opens a file (a FIFO opened for reading waits for a writer forever); the check opens
   regular files only (:func:`open_regular`), and so does :func:`file_digest` (batch's resume key).
 - A glob (:func:`expand_glob`) keeps what it matches inside its fixed leading folder, with the same
@@ -80,9 +81,11 @@ def matches(relative: str, patterns: Sequence[str]) -> bool:
 
 
 def resolved(path: str | os.PathLike[str]) -> Path:
+    """``path`` with its links resolved; for a loop of links (or a path the system refuses to
+    resolve) the path made absolute: the check of that file then says what is wrong with it."""
     try:
         return Path(path).resolve()
-    except OSError:  # a link loop, on some Pythons
+    except (OSError, RuntimeError):  # a link loop: RuntimeError before Python 3.13, OSError after
         return Path(path).absolute()
 
 
@@ -225,9 +228,14 @@ def _broken_link(path: str, loop: bool = False) -> ProbeError:
         raw = "?"
     target = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), raw))
     shown = raw if raw == target else f"{raw} ({target})"
-    why = "a loop of links" if loop else "which does not exist"
+    if loop:  # its own code: the fix is to mend the links, not to find a missing file
+        return ProbeError(
+            f"{path}: symbolic link in a loop of links: it points to {shown}, which leads back to it",
+            "file.link_loop",
+            {"link_target": target, "broken_link": True},
+        )
     return ProbeError(
-        f"{path}: broken symbolic link: it points to {shown}, {why}",
+        f"{path}: broken symbolic link: it points to {shown}, which does not exist",
         "file.not_found",
         {"link_target": target, "broken_link": True},
     )

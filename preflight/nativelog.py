@@ -15,18 +15,29 @@ fork server, Dask workers) inherit the pipe as their fd 2; a batch worker puts a
 top (:func:`filter_in_worker`), because C++ loggers write a line in pieces ("INFO: " then the rest)
 and two processes writing into one pipe interleave those pieces into lines no pattern recognises.
 ``PREFLIGHT_DEBUG=1`` leaves stderr alone.
+
+Python's own noise is kept off too: library warnings (Pillow's ``UserWarning`` on a damaged EXIF block,
+``DecompressionBombWarning``...) become debug lines of the ``preflight`` logger
+(:func:`route_python_warnings`), and every log line goes out escaped as the reports escape names
+(:class:`PrintableFormatter`), so a file name holding ESC or a newline cannot reach the terminal raw.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import re
 import sys
 import threading
+import warnings
+from typing import Any
 
-__all__ = ["NATIVE_LINE", "filter_in_worker", "filter_native_logs", "is_filtering"]
+from .errors import printable
+
+__all__ = ["NATIVE_LINE", "PrintableFormatter", "add_log_handler", "filter_in_worker", "filter_native_logs",
+           "is_filtering", "route_python_warnings"]  # fmt: skip
 
 NATIVE_LINE = re.compile(
     rb"^(?:"
@@ -164,3 +175,45 @@ def _drain() -> None:
     pump = _state["pump"]
     # Children still holding the pipe keep it open: wait a moment, never hang the exit on them.
     pump.join(timeout=0.5)  # type: ignore[attr-defined]
+
+
+# --- Python's side: log lines and warnings ------------------------------------------------------
+
+
+class PrintableFormatter(logging.Formatter):
+    """``preflight: LEVEL: message`` with the message escaped as the reports escape names
+    (:func:`~preflight.errors.printable`): a file name holding ESC or a newline reaches the terminal
+    spelt out, on one line. A traceback (``--debug``) keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # logging's name for it
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+
+LOG_FORMAT = "preflight: %(levelname)s: %(message)s"
+
+
+def add_log_handler(logger: logging.Logger) -> None:
+    """Give ``logger`` (the ``preflight`` one) a stderr handler with :class:`PrintableFormatter`, once."""
+    if not any(getattr(h, "_preflight", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(PrintableFormatter(LOG_FORMAT))
+        handler._preflight = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+
+
+def route_python_warnings() -> bool:
+    """From now on a Python warning (any library's) is a debug line of the ``preflight`` logger, not
+    two lines on stderr (``PIL/TiffImagePlugin.py:946: UserWarning: Tag data larger than file...``):
+    the user cannot act on them, and what matters (a decompression bomb) has a finding of its own.
+    ``PREFLIGHT_DEBUG=1`` leaves Python's default; False then."""
+    if os.environ.get("PREFLIGHT_DEBUG") == "1":
+        return False
+    warnings.showwarning = _warning_to_debug_log
+    return True
+
+
+def _warning_to_debug_log(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                          file: Any = None, line: str | None = None) -> None:  # fmt: skip
+    where = f"{os.path.basename(filename)}:{lineno}"
+    logging.getLogger("preflight").debug("%s (%s, %s)", message, category.__name__, where)

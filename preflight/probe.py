@@ -18,7 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from .colorgraph import peak_luminance
-from .errors import ProbeError, map_av_errors
+from .errors import ProbeError, map_av_errors, memory_exhausted
 from .h264sps import SpsFacts, sps_facts
 from .hdrphoto import still_color
 from .inputs import open_regular
@@ -284,6 +284,8 @@ def _probe_clip(p: Path, kind: Sniffed) -> MediaInfo:
             ) from exc
         raise ProbeError(f"{p}: not a media file FFmpeg can read", "format.unrecognized") from exc
     except av.FFmpegError as exc:
+        if isinstance(exc, MemoryError):  # ENOMEM: the machine, not the file
+            raise memory_exhausted(exc, p) from exc
         raise ProbeError(f"{p}: cannot open: {exc}", "decode.error") from exc
     with container:
         fmt = kind.format if kind.format != "unknown" else container.format.name.split(",")[0]

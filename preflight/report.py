@@ -233,6 +233,13 @@ def _umask() -> int:
     return mask
 
 
+def _link_target(link: Path, path: str | os.PathLike[str]) -> Path:
+    try:
+        return link.resolve()
+    except RuntimeError as exc:  # a loop of links (Python 3.13 raises OSError ELOOP, handled as any)
+        raise PreflightError(f"{path}: a loop of symbolic links: nothing to write into", "file.link_loop") from exc
+
+
 def write_report_file(report: Report, fmt: str, path: str | os.PathLike[str]) -> Path:
     """Write the report to ``path`` (see :func:`write_file`)."""
     return write_file(path, lambda out: write_report(report, fmt, out))
@@ -251,7 +258,7 @@ def write_file(path: str | os.PathLike[str], write: Callable[[TextIO], None], wh
                 write(fh)
             return target
         if target.is_symlink():
-            target = target.resolve()
+            target = _link_target(target, path)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:

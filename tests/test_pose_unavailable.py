@@ -4,6 +4,9 @@ profile's require_pose fail it; batch --resume checks such a file again."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -16,7 +19,7 @@ from preflight.batch.work import FileResult
 from preflight.cli import cli, main
 from preflight.errors import ModelError
 from preflight.models import Finding, Item, Severity
-from preflight.samples import make_image
+from preflight.samples import make_clip, make_image
 
 
 @pytest.fixture
@@ -147,3 +150,59 @@ def test_fix_and_batch_fix_strict_fail_an_output_whose_pose_was_not_checked(
     assert CliRunner().invoke(cli, args, catch_exceptions=False).exit_code == 0
     strict = CliRunner().invoke(cli, [*args, "--strict", "--jsonl"], catch_exceptions=False)
     assert strict.exit_code == 1, strict.stdout
+
+
+# --- a pose-model cache that cannot be written ------------------------------------------------------
+
+
+def _check_in_a_process(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in ("PREFLIGHT_DEBUG", "PREFLIGHT_POSE_MODEL")}
+    return subprocess.run([sys.executable, "-m", "preflight", "check", "--json", *args], capture_output=True,
+                          text=True, env={**environ, **env}, timeout=180)  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["image", "clip"])
+def test_an_unwritable_cache_means_pose_not_checked(kind: str, photo: Path, tmp_path: Path) -> None:
+    """A good photo came out ``FAIL analysis.error`` (an OSError from the cache escaped the ModelError path):
+    now pose is not checked, with the reason, and the other gates run. The cache lies below a regular
+    file, which no user (root neither) can write into; nothing is downloaded first."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    media = photo if kind == "image" else make_clip(tmp_path / "clip.mp4", duration=3.5, width=640, height=360)
+    done = _check_in_a_process(str(media), PREFLIGHT_CACHE_DIR=str(blocker))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    (item,) = json.loads(done.stdout)["items"]
+    assert item["verdict"] == "pass" and item["pose_checked"] is False
+    unavailable = {f["code"]: f for f in item["findings"]}["pose.unavailable"]
+    assert unavailable["severity"] == "info"
+    assert unavailable["message"] == (f"pose was not checked: the pose model cache {blocker / 'models'} cannot be "
+                                      "written (Not a directory): set PREFLIGHT_CACHE_DIR to a folder you can write, "
+                                      "or get pose_landmarker_full.task and run: preflight models install --from "
+                                      "PATH.task")  # fmt: skip
+
+
+@pytest.mark.model
+def test_a_model_given_by_path_with_an_unwritable_cache_still_checks_pose(photo: Path, tmp_path: Path) -> None:
+    """PREFLIGHT_POSE_MODEL finds the pose model; the face detector of the people count lives in the cache,
+    and failing to write it there was analysis.error: the count now goes on with pose alone."""
+    from preflight.analyze.posemodel import ensure_pose_model
+
+    model = ensure_pose_model().path
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    done = _check_in_a_process(str(photo), PREFLIGHT_CACHE_DIR=str(blocker), PREFLIGHT_POSE_MODEL=model)
+    (item,) = json.loads(done.stdout)["items"]
+    assert item["pose_checked"] is True and "analysis.error" not in [f["code"] for f in item["findings"]]
+    assert done.stderr == ""
+
+
+def test_the_cache_error_in_process(photo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("PREFLIGHT_CACHE_DIR", str(blocker))
+    monkeypatch.delenv("PREFLIGHT_POSE_MODEL", raising=False)
+    (item,) = api.check([photo]).items
+    assert item.verdict == "pass" and item.pose_checked is False
+    assert "cannot be written (Not a directory)" in next(f.message for f in item.findings
+                                                         if f.code == "pose.unavailable")  # fmt: skip

@@ -21,6 +21,7 @@ from preflight.batch import run_batch
 from preflight.batch.walk import scan_inputs
 from preflight.cli import cli, main
 from preflight.errors import UsageError
+from preflight.fix import fix
 from preflight.inputs import walk_folder
 from preflight.samples import make_clip, make_image
 
@@ -285,4 +286,44 @@ def test_broken_link_given_directly_and_a_link_loop(tmp_path: Path) -> None:
     dangling, loop = (i.findings[0] for i in report.items)
     assert dangling.code == "file.not_found" and dangling.extra["link_target"] == str(tmp_path / "nowhere.mp4")
     assert f"points to nowhere.mp4 ({tmp_path / 'nowhere.mp4'}), which does not exist" in dangling.message
-    assert loop.code == "file.not_found" and "a loop of links" in loop.message
+    assert loop.code == "file.link_loop" and "a loop of links" in loop.message
+    assert loop.extra["link_target"] == str(tmp_path / "loop.mp4")
+
+
+@pytest.fixture
+def looped(tmp_path: Path) -> Path:
+    """A folder with a good photo beside two links that point at each other (``ln -s b a; ln -s a b``)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_image(folder / "photo.jpg", width=640, height=800)
+    os.symlink("b", folder / "a")
+    os.symlink("a", folder / "b")
+    return folder
+
+
+def test_a_link_loop_is_a_finding_of_its_own_and_the_folder_goes_on(looped: Path, tmp_path: Path) -> None:
+    """``fix dir/`` stopped with exit 3 (RuntimeError: Symlink loop) and fixed none of the other files;
+    batch called each link an internal.error."""
+    report = fix([looped], tmp_path / "out", content=False)
+    by_name = {Path(r.path).name: r for r in report.results}
+    assert by_name["photo.jpg"].output == str(tmp_path / "out" / "photo.jpg")
+    for name in ("a", "b"):
+        assert by_name[name].reason.startswith("file.link_loop: ") and by_name[name].output is None
+    batch = run_batch([looped], content=False, jobs=1, state_path=tmp_path / "state.jsonl")
+    codes = {Path(r.path).name: [f.code for f in r.item.findings] for r in batch.results}
+    assert codes == {"a": ["file.link_loop"], "b": ["file.link_loop"], "photo.jpg": []}
+
+
+def test_fix_of_a_folder_with_a_link_loop_in_a_real_process(looped: Path, tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "preflight", "fix", str(looped), "-o", str(tmp_path / "out"),
+                           "--no-content"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert (tmp_path / "out" / "photo.jpg").is_file()  # the other file was fixed
+    assert done.stdout.count("file.link_loop: ") == 2 and done.stderr == ""
+
+
+def test_a_report_into_a_link_loop_is_one_coded_line(looped: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(looped / "photo.jpg"), "--no-content", "--report", str(looped / "a")]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"preflight: file.link_loop: {looped / 'a'}: a loop of symbolic links: nothing to write into"
+    ]

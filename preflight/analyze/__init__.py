@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..damage import damage_findings
-from ..errors import ModelError, ProbeError
+from ..errors import ModelError, ProbeError, memory_exhausted, out_of_memory
 from ..models import Finding, MediaInfo, Severity
 from .base import AnalysisResult, Analyzer, FrameSample
 from .contact import ContactSheetCollector, SheetFrame, write_contact_sheet
@@ -44,8 +44,11 @@ __all__ = [
 log = logging.getLogger("preflight")
 
 IMAGE_DECODE_SIDE = 2048
-"""JPEGs are decoded at reduced DCT scale to at least this long side: pose works at 640 px and
-blur at 640 px, so a 50 MP photo need not be decoded in full."""
+"""Images are analysed at a reduced size, at least this long side: pose works at 640 px and blur at
+640 px, so a 50 MP photo need not be kept in full. JPEGs are decoded at a reduced DCT scale; other
+formats are decoded once and reduced strip by strip (:func:`_reduced_rgb`)."""
+REDUCE_STRIP_ROWS = 16
+"""Output rows made per strip of the full picture: a strip's copies stay a few MB."""
 
 
 def _pose_analyzer(gates: Any, every_sample: bool = False) -> tuple[Analyzer | None, Finding | None]:
@@ -54,12 +57,20 @@ def _pose_analyzer(gates: Any, every_sample: bool = False) -> tuple[Analyzer | N
         from . import pose as pose_module
         from .posemodel import ensure_pose_model
     except ImportError as exc:
-        return None, _pose_skipped(f"the pose analyzer is not available ({exc})")
+        return None, _pose_skipped(f"the pose analyzer is not available ({_import_failure(exc)})")
     try:
         ensure_pose_model()
     except ModelError as exc:
         return None, _pose_skipped(str(exc))
     return pose_module.PoseAnalyzer(gates, defer=0) if every_sample else pose_module.PoseAnalyzer(gates), None
+
+
+def _import_failure(exc: ImportError) -> str:
+    """Why the pose modules would not import; a loader out of memory (``failed to map segment`` under a
+    lowered ``RLIMIT_AS``) is raised as :class:`MemoryExhausted`, not reported as a missing analyzer."""
+    if out_of_memory(exc):
+        raise memory_exhausted(exc) from exc
+    return str(exc)
 
 
 def _pose_skipped(why: str) -> Finding:
@@ -168,7 +179,7 @@ def load_image_rgb(path: str | os.PathLike[str], max_pixels: int | None = None) 
     DCT scale when they are much larger than analysis needs. An HDR still (HEIC/AVIF/PNG tagged HLG
     or PQ) comes tone-mapped to SDR, at most ``IMAGE_DECODE_SIDE`` on its long side.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ExifTags, Image, UnidentifiedImageError
 
     from ..hdrphoto import sdr_still, still_source
     from ..probe import MAX_IMAGE_PIXELS
@@ -192,23 +203,71 @@ def load_image_rgb(path: str | os.PathLike[str], max_pixels: int | None = None) 
                 return np.asarray(sdr_still(path, source, max_side=IMAGE_DECODE_SIDE))
             if image.format == "JPEG":
                 image.draft("RGB", (IMAGE_DECODE_SIDE, IMAGE_DECODE_SIDE))
-            upright = ImageOps.exif_transpose(image)
-            return np.asarray(_to_rgb(upright))
+            turn = _upright_turn(image.getexif().get(ExifTags.Base.Orientation, 1))
+            small = _reduced_rgb(image, max(1, max(image.size) // IMAGE_DECODE_SIDE))
+            return np.asarray(small.transpose(turn) if turn is not None else small)
     except Image.DecompressionBombError as exc:
         raise ProbeError(f"{path}: {exc}", "image.too_many_pixels") from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         if isinstance(exc, ProbeError):
             raise
+        if out_of_memory(exc):
+            raise memory_exhausted(exc, str(path)) from exc
         raise ProbeError(f"{path}: cannot decode the image ({exc})", "decode.error") from exc
 
 
-def _to_rgb(image: Any) -> Any:
+def _upright_turn(orientation: Any) -> Any:
+    """The ``Image.transpose`` method that makes a picture of this EXIF orientation upright (Pillow's
+    ``exif_transpose`` table), or None: applied to the reduced copy, which has no EXIF of its own."""
     from PIL import Image
 
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+    t = Image.Transpose
+    turns = {2: t.FLIP_LEFT_RIGHT, 3: t.ROTATE_180, 4: t.FLIP_TOP_BOTTOM, 5: t.TRANSPOSE, 6: t.ROTATE_270,
+             7: t.TRANSVERSE, 8: t.ROTATE_90}  # fmt: skip
+    return turns.get(orientation) if isinstance(orientation, int) else None
+
+
+GREY_MODES = ("I", "I;16", "I;16B", "I;16L", "F")
+
+
+def _reduced_rgb(image: Any, factor: int) -> Any:
+    """``image`` as RGB reduced ``factor`` times (box average; ``factor`` 1: as is).
+
+    The picture is decoded once in full (no format but JPEG can decode smaller); the RGB conversion,
+    alpha over white and the reduction then go strip by strip, so no full-size copy is ever made. A
+    13000x13000 PNG peaked at 3.0 GB (a decode, an RGB copy, an array, float greys for blur), now at
+    the decode alone.
+    """
+    from PIL import Image
+
+    if factor <= 1:
+        return _to_rgb(image)
+    image.load()
+    width, height = image.size
+    top = _grey_top(image)
+    out = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+    rows = REDUCE_STRIP_ROWS * factor
+    for y in range(0, height, rows):
+        strip = image.crop((0, y, width, min(height, y + rows)))
+        out.paste(_to_rgb(strip, top).reduce(factor), (0, y // factor))
+    return out
+
+
+def _grey_top(image: Any) -> float | None:
+    """The brightest value of a 16-bit or float grey picture (its 8-bit scale), else None."""
+    if image.mode not in GREY_MODES:
+        return None
+    return float(image.getextrema()[1]) or 1.0
+
+
+def _to_rgb(image: Any, top: float | None = None) -> Any:
+    """RGB pixels of ``image``; ``top``: the brightest grey of the whole picture ``image`` is a strip of."""
+    from PIL import Image
+
+    if image.mode in GREY_MODES:
         # 16-bit/float greys: scale to 8 bits (Pillow's convert would clip at 255).
         values = np.asarray(image, dtype=np.float32)
-        top = float(values.max()) or 1.0
+        top = top or float(values.max()) or 1.0
         grey = np.clip(values * (255.0 / top if top > 255 else 1.0), 0, 255).astype(np.uint8)
         return Image.fromarray(grey, "L").convert("RGB")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
@@ -238,7 +297,7 @@ def analyze_image(
 
             ensure_pose_model()
         except ImportError as exc:
-            notes.append(_pose_skipped(f"the pose analyzer is not available ({exc})"))
+            notes.append(_pose_skipped(f"the pose analyzer is not available ({_import_failure(exc)})"))
         except ModelError as exc:
             notes.append(_pose_skipped(str(exc)))
         else:

@@ -9,7 +9,7 @@ regions where the person fills more of the model's input, cheapest first:
 2. ``face``: around a face BlazeFace found (3 faces wide, 4.5 tall);
 3. ``near``: around where the person was in the previous sample of a clip (one call);
 4. ``tiles``: square tiles with half overlap, first the frame's short side, then half of it (only
-   when the caller allows it: up to 3 + 21 calls on a 16:9 frame).
+   when the caller allows it: up to 3 + 21 calls on a 16:9 frame, never more than 2 x :data:`MAX_TILES`).
 
 And when one person was found where there may be two, :func:`others` masks that one and looks again.
 All of these run the model in IMAGE mode: crops would confuse VIDEO mode's tracking.
@@ -52,6 +52,10 @@ astronaut pasted small shows 17-33; a pose the model made of the astronaut's nam
 a ``face`` box) showed 5, at 0.02% of the frame."""
 TILE_MIN_SIDE = 160
 """No tiles smaller than this (px): below it the person is too small for any gate to matter."""
+MAX_TILES = 32
+"""A tile size that needs more tiles than this is left out, so the search is at most 2 x 32 pose calls
+(plus one per candidate found) whatever the frame's shape. The frames of any provider's aspect range
+stay whole: 16:9 takes 3 + 21, 2.5:1 (Kling's widest) 4 + 27; a 1x20000 PNG took ~40,000."""
 SAME_PERSON_OVERLAP = 0.5
 """Two poses are one person when their boxes overlap by this share of the smaller box (a person
 cut by one tile's edge and whole on the next) ..."""
@@ -187,12 +191,12 @@ def square_tiles(width: int, height: int, side: int) -> list[Box]:
 
 def tile_sides(width: int, height: int) -> list[int]:
     """Tile sizes to try, largest first: the short side (unless the frame is nearly square: that
-    is the whole frame again), then half of it."""
+    is the whole frame again), then half of it; none under :data:`TILE_MIN_SIDE`, none that needs
+    more than :data:`MAX_TILES` tiles."""
     short = min(width, height)
     sides = [short] if max(width, height) > 1.2 * short else []
-    if short // 2 >= TILE_MIN_SIDE:
-        sides.append(short // 2)
-    return sides
+    sides.append(short // 2)
+    return [s for s in sides if s >= TILE_MIN_SIDE and len(square_tiles(width, height, s)) <= MAX_TILES]
 
 
 def look_on_tiles(estimator: PoseEstimator, rgb: np.ndarray) -> list[np.ndarray]:

@@ -153,12 +153,29 @@ def ensure_pose_model(
     if found is not None:
         return _status(*found)
     target_dir = cache_dir()
-    if official_url:
-        fetched = _try_official(official_url, target_dir)
-        if fetched is not None:
-            return _status(fetched, "official")
-    built = build_bundle_from_pypi(target_dir, pypi_url=pypi_url, recipe=recipe)
+    try:
+        _check_writable(target_dir)  # before any download: 35 MB fetched for nothing otherwise
+        if official_url:
+            fetched = _try_official(official_url, target_dir)
+            if fetched is not None:
+                return _status(fetched, "official")
+        built = build_bundle_from_pypi(target_dir, pypi_url=pypi_url, recipe=recipe)
+    except OSError as exc:  # an unwritable or vanished cache, a full disk: pose is not checked, says why
+        raise _cache_error(target_dir, exc) from exc
     return _status(built, "built")
+
+
+def _check_writable(folder: Path) -> None:
+    """Make ``folder`` and a file in it (removed at once): OSError when the cache cannot be written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder):
+        pass
+
+
+def _cache_error(folder: Path, exc: OSError) -> ModelError:
+    words = exc.strerror or str(exc) or type(exc).__name__
+    return ModelError(f"the pose model cache {folder} cannot be written ({words}): set {ENV_CACHE} to a folder "
+                      f"you can write, or {HOW_TO_FIX}")  # fmt: skip
 
 
 def install_model(source: str | os.PathLike[str], *, force: bool = False) -> ModelStatus:
@@ -180,12 +197,22 @@ def face_model_path(*, fetch: bool = True) -> Path | None:
     wheel is fetched once more; None when that fails (the count then relies on pose alone).
     """
     path = cache_dir() / FACE_MODEL_NAME
-    if not path.is_file() and fetch:
+    if not _is_file(path) and fetch:
         try:
+            _check_writable(cache_dir())
             build_bundle_from_pypi(cache_dir())
         except ModelError as exc:
             log.info("no face detector for the people count: %s", exc)
-    return path if path.is_file() else None
+        except OSError as exc:  # the cache cannot be written: count people with pose alone
+            log.info("no face detector for the people count: %s", _cache_error(cache_dir(), exc))
+    return path if _is_file(path) else None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name the system refuses (too long): not there
+        return False
 
 
 # --- finding local files -------------------------------------------------------------------------
@@ -206,7 +233,7 @@ def _find_local(
     names = [f"pose_landmarker_{v}.task" for v in ("full", "heavy", "lite", "custom")]
     for name in [*names, BUILT_RECIPE.cache_name]:
         candidate = folder / name
-        if candidate.is_file() and _looks_like_bundle(candidate):
+        if _is_file(candidate) and _looks_like_bundle(candidate):
             return candidate, "cache"
     return None
 

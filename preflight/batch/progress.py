@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from ..errors import printable
 from .work import FileResult
 
 __all__ = ["PlainProgress", "Progress", "RichProgress", "SilentProgress", "make_progress"]
@@ -47,13 +48,13 @@ class PlainProgress(Progress):
         first = next((f.code for f in result.item.findings if f.severity.value == "error"), "")
         verdict = result.final_verdict
         self.out.write(
-            f"[{self.done:>{width}}/{self.total}] {verdict:<8} {result.seconds:6.2f} s  {result.path}"
+            f"[{self.done:>{width}}/{self.total}] {verdict:<8} {result.seconds:6.2f} s  {printable(result.path)}"
             f"{'  ' + first if first and verdict != 'pass' else ''}\n"
         )
         self.out.flush()
 
     def note(self, text: str) -> None:
-        self.out.write(f"preflight: {text}\n")
+        self.out.write(f"preflight: {printable(text)}\n")
         self.out.flush()
 
 
@@ -80,7 +81,7 @@ class RichProgress(Progress):
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[current]}", style="dim"),
+            TextColumn("{task.fields[current]}", style="dim", markup=False),  # a name, never markup
             console=self.console,
             transient=False,
         )
@@ -93,11 +94,12 @@ class RichProgress(Progress):
         if not result.passed:
             self.failed += 1
         if self._bar is not None:
-            name = result.path if len(result.path) < 40 else "…" + result.path[-39:]
+            shown = printable(result.path)  # as the plain lines and the reports show it
+            name = shown if len(shown) < 40 else "…" + shown[-39:]
             self._bar.update(self._task, advance=1, failed=self.failed, current=name)
 
     def note(self, text: str) -> None:
-        self.console.print(f"preflight: {text}", markup=False, highlight=False)
+        self.console.print(f"preflight: {printable(text)}", markup=False, highlight=False)
 
     def finish(self) -> None:
         if self._bar is not None:

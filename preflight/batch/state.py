@@ -66,12 +66,12 @@ class BatchState:
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             raise UsageError(f"{self.path}: cannot read the batch state: {reason}", "file.unreadable") from exc
-        if lines and json.loads(lines[0]).get("schema") != STATE_SCHEMA:
+        if lines and (_json_object(lines[0]) or {}).get("schema") != STATE_SCHEMA:
+            # Any other file given as --state (a text file: its first line was a JSONDecodeError, exit 3).
             raise UsageError(f"{self.path}: not a preflight batch state file", "format.unrecognized")
         for n, line in enumerate(lines[1:], start=2):
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
+            entry = _json_object(line)
+            if entry is None or not isinstance(entry.get("key"), str) or "digest" not in entry:
                 log.info("%s: line %d is incomplete (an interrupted write); ignored", self.path, n)
                 continue
             self._remember(entry)
@@ -275,3 +275,12 @@ def _media(data: Mapping[str, Any]) -> MediaInfo:
         values["image"] = ImageDetails(**_known(ImageDetails, data["image"]))
     values["audio"] = tuple(AudioStream(**_known(AudioStream, a)) for a in data.get("audio") or ())
     return MediaInfo(**values)
+
+
+def _json_object(line: str) -> dict[str, Any] | None:
+    """One line of the state as a JSON object; None for anything else (cut off, nested thousands deep)."""
+    try:
+        value = json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None

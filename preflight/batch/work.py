@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from ..errors import PreflightError, UsageError
+from ..errors import PreflightError, UsageError, memory_exhausted, out_of_memory
 from ..fix.options import DEFAULT_MAX_SIDE
 from ..inputs import file_digest  # re-exported: it lived here first
 from ..models import Finding, Item, Severity, to_dict
@@ -154,9 +154,13 @@ def prepare_worker(settings: BatchSettings) -> None:
     Called by the process pool's initializer and on each Dask worker. A missing pose model is not an
     error here: the checks say pose was skipped, as ``check`` does.
     """
-    from ..nativelog import filter_in_worker
+    from ..nativelog import add_log_handler, filter_in_worker, is_filtering, route_python_warnings
 
     filter_in_worker()  # under the CLI's filter: whole lines only, or MediaPipe's pieces interleave
+    if not log.handlers and not logging.getLogger().handlers:
+        add_log_handler(log)  # else Python's last resort prints a worker's warning with the file name raw
+    if is_filtering():  # under the CLI (not --debug): its warnings go to the debug log, as the CLI's own do
+        route_python_warnings()
     _profile(settings.profile)
     if not settings.content:
         return
@@ -192,8 +196,12 @@ def _process_local(path: str, settings: BatchSettings, subdir: str, digest: str 
     except PreflightError as exc:
         result = _failed(path, digest, exc.code, exc.message)
     except Exception as exc:  # one broken file must never stop the batch
-        log.debug("internal error on %s", path, exc_info=True)
-        result = _failed(path, digest, "internal.error", f"{type(exc).__name__}: {exc}")
+        if out_of_memory(exc):  # the machine, not a bug: memory.exhausted, and the next file goes on
+            error = memory_exhausted(exc, path)
+            result = _failed(path, digest, error.code, error.message)
+        else:
+            log.debug("internal error on %s", path, exc_info=True)
+            result = _failed(path, digest, "internal.error", f"{type(exc).__name__}: {exc}")
     if settings.previews and result.preview is None:
         result = replace(result, preview=_preview(result, settings))
     return result

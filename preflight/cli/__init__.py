@@ -16,6 +16,7 @@ check ... | head -1``) ends the run quietly with exit 141, as SIGPIPE ends other
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import io
 import logging
@@ -26,7 +27,7 @@ from typing import Any
 
 import click
 
-from ..errors import PreflightError, UsageError, os_error_code, printable
+from ..errors import PreflightError, UsageError, memory_exhausted, os_error_code, out_of_memory, printable
 
 __all__ = ["Terminated", "cli", "interrupted", "main", "run"]
 
@@ -120,13 +121,10 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
 
 
 def _init_logging(level: int) -> None:
-    logger = logging.getLogger("preflight")
-    if not any(getattr(h, "_preflight", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("preflight: %(levelname)s: %(message)s"))
-        handler._preflight = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-    logger.setLevel(level)
+    from ..nativelog import add_log_handler
+
+    add_log_handler(logging.getLogger("preflight"))
+    logging.getLogger("preflight").setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
+        if out_of_memory(exc):  # a native library's words for it (std::bad_alloc, a loader that could not map)
+            _say(memory_exhausted(exc).one_line())
+            return EXIT_FAIL
         _say(f"internal.error: {type(exc).__name__}: {exc} (rerun with --debug for details)")
         return EXIT_INTERNAL
     # In non-standalone mode click returns the code of a click.exceptions.Exit (see exit_with).
@@ -262,10 +263,12 @@ def run() -> None:
     """The ``preflight`` script and ``python -m preflight``: :func:`main` with native log lines
     (MediaPipe, LiteRT, FFmpeg) kept off stderr unless ``--debug``. ``main`` itself leaves the
     process's stderr alone, so a program or a test calling it in process keeps its own."""
+    _stand_in_for_closed_streams()  # first: the filter below dups fd 2
     if "--debug" not in sys.argv[1:]:
-        from ..nativelog import filter_native_logs
+        from ..nativelog import filter_native_logs, route_python_warnings
 
         filter_native_logs()
+        route_python_warnings()
     if isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.errors == "strict":
         sys.stdout.reconfigure(errors="backslashreplace")  # a character stdout's encoding lacks: spelt out
     _handler_pid["pid"] = os.getpid()
@@ -284,6 +287,47 @@ def run() -> None:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     sys.exit(code)
+
+
+class _ClosedStdout(io.RawIOBase):
+    """Stands for a stdout the shell closed (``preflight check x >&-``): every write fails as a write
+    into a pipe whose reader has gone, so the run ends as one does (quietly, exit 141)."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        raise BrokenPipeError(errno.EPIPE, "stdout is closed")
+
+    def fileno(self) -> int:
+        return 1  # /dev/null by now (rich points stdout's descriptor there on a broken pipe)
+
+
+def _stand_in_for_closed_streams() -> None:
+    """File descriptors 0-2 the shell closed get /dev/null, so no file preflight opens later takes
+    their number (a library writing to "stdout" would write into it); Python, which left
+    ``sys.stdout`` None (the traceback of issue 19), gets :class:`_ClosedStdout`, and a closed stdin or
+    stderr reads as empty and swallows what is written."""
+    closed = [fd for fd in (0, 1, 2) if not _is_open(fd)]
+    for fd in closed:
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+    if 0 in closed:
+        sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - the process's stdin until exit
+    if 1 in closed:
+        sys.stdout = io.TextIOWrapper(_ClosedStdout(), encoding="utf-8", write_through=True)
+    if 2 in closed:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - the process's stderr until exit
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def exit_with(code: int) -> None:

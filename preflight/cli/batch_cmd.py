@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -241,7 +242,13 @@ def _summary_table(result: BatchResult, out: TextIO) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(file=out, highlight=False, soft_wrap=True)
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            """rich's own ends the process with exit 1: the CLI's way is exit 141, quietly (a reader that left,
+            or a stdout the shell closed)."""
+            raise BrokenPipeError(errno.EPIPE, "the reader has gone")
+
+    console = PipeConsole(file=out, highlight=False, soft_wrap=True)
     s = result.summary
     fixing = result.settings.outdir is not None
     bad = [r for r in result.results if not r.passed]

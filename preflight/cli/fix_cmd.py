@@ -77,13 +77,15 @@ def _progress_bar(enabled: bool) -> Iterator[Progress | None]:
     from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
     from rich.progress import Progress as Bar
 
-    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    # The description is a file name: escaped as the reports escape it, and never read as rich markup.
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), TaskProgressColumn(),
+               TimeRemainingColumn())  # fmt: skip
     with Bar(*columns, console=Console(stderr=True), transient=True) as bar:
         tasks: dict[str, int] = {}
 
         def update(path: str, done: float, total: float) -> None:
             if path not in tasks:
-                tasks[path] = bar.add_task(path, total=max(total, 0.001))
+                tasks[path] = bar.add_task(printable(path), total=max(total, 0.001))
             bar.update(tasks[path], completed=done, total=max(total, 0.001))
 
         yield update

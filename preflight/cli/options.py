@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ..fix.options import DEFAULT_MAX_SIDE, MIN_MAX_SIDE
-from ..profiles import available_profiles, default_profile_name, profile_ref, shipped_models, shipped_providers
+from ..profiles import DEFAULT_PROFILE, available_profiles, profile_ref, shipped_models, shipped_providers
 
 F = Callable[..., Any]
 
@@ -44,7 +44,7 @@ def profile_option(f: F) -> F:
         default=None,
         metavar="NAME|PATH.toml",
         help=f"Or a profile: {', '.join(available_profiles())}, MODEL@PROVIDER, or a TOML file. "
-        f"Default {default_profile_name()} (env PREFLIGHT_PROFILE).",
+        f"Default {DEFAULT_PROFILE} (env PREFLIGHT_PROFILE; or env PREFLIGHT_MODEL, as --model).",
     )(with_profile)
 
 

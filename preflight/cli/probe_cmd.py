@@ -7,7 +7,7 @@ import json
 import click
 
 from .. import api
-from ..errors import ProbeError
+from ..errors import ProbeError, printable
 from ..models import to_dict
 from ..report import describe_media
 from . import exit_with
@@ -27,11 +27,11 @@ def command(paths: tuple[str, ...], as_json: bool) -> None:
             failed = True
             results.append({"path": path, "error": {"code": exc.code, "message": exc.message}})
             if not as_json:
-                click.echo(f"{path}: {exc.one_line()}", err=True)
+                click.echo(f"{printable(path)}: {exc.one_line()}", err=True)
             continue
         results.append(to_dict(info))
         if not as_json:
-            click.echo(f"{path}  [{info.role}]  {describe_media(info)}")
+            click.echo(f"{printable(path)}  [{info.role}]  {describe_media(info)}")
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
     exit_with(1 if failed else 0)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .. import api
-from ..profiles import Profile, contract_matrix, default_profile_name, profile_ref
+from ..profiles import Profile, contract_matrix, profile_ref
 
 
 @click.group("profiles")
@@ -41,7 +41,7 @@ def list_profiles(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([_pair_dict(p) for p in rows], indent=2, default=list))
         return
-    default = default_profile_name()
+    default = api.resolve_profile(None).name  # PREFLIGHT_PROFILE or PREFLIGHT_MODEL, as the checks take it
     header = ("", "model", "provider", "profile", "image", "clip", "clip length", "modes / price")
     table = [header]
     for pair in rows:

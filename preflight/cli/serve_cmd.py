@@ -47,9 +47,12 @@ def command(host: str, port: int, token: str | None, profile: str | None, orient
 
     require_web_stack()  # before anything else: the one line says how to install it
     from ..api import resolve_profile
+    from ..profiles import default_profile_name
     from ..serve.config import ServeConfig
     from ..serve.server import serve
 
+    # The default (PREFLIGHT_PROFILE or PREFLIGHT_MODEL) named now: the pool's workers resolve this reference.
+    profile = profile if profile is not None else default_profile_name()
     resolve_profile(profile)  # an unknown profile is a usage error now, not on the first request
     config = ServeConfig(host=host, port=port, token=token or os.environ.get("PREFLIGHT_SERVE_TOKEN") or None,
                          profile=profile, orientation=orientation, jobs=jobs, max_age=max_age,

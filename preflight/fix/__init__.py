@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import check_one, collect_inputs, resolve_profile
-from ..errors import FixError, ProbeError, UsageError
+from ..errors import FixError, ProbeError, UsageError, memory_exhausted, out_of_memory
 from ..models import Finding, Item, MediaInfo, Report, Skipped, verdict_for
 from ..outfiles import OUTPUT_CODES, remove_stale_temps
 from ..probe import probe
@@ -255,6 +255,12 @@ def fix_one(
     except FixError as exc:
         log.warning("%s: %s", src, exc.one_line())
         return FixResult(str(path), before, plan, reason=exc.one_line(), notes=plan.notes)
+    except Exception as exc:  # out of memory while rendering or encoding: this file's reason, the next goes on
+        if not out_of_memory(exc):
+            raise
+        error = memory_exhausted(exc, str(src))
+        log.warning("%s", error.one_line())
+        return FixResult(str(path), before, plan, reason=error.one_line(), notes=plan.notes)
     after = _recheck(output, before, plan, profile, orientation, content, strict)
     for action in plan.actions:
         log.info("%s: %s", src, action)

@@ -141,11 +141,12 @@ def _reshape(im: Any, plan: Plan) -> Any:
         return content
     pad = plan.find(Pad)
     if pad is None or pad.fill == "blur":
+        # The picture scaled to cover the canvas, centred: only the part the canvas shows is scaled (the
+        # whole cover of a 2x2000 strip padded to 800x2000 was 800x800,000 pixels: MemoryError).
         factor = max(g.canvas[0] / content.width, g.canvas[1] / content.height)
-        cover = content.resize((max(1, round(content.width * factor)), max(1, round(content.height * factor))),
-                               Image.Resampling.BILINEAR)  # fmt: skip
-        left, top = (cover.width - g.canvas[0]) // 2, (cover.height - g.canvas[1]) // 2
-        canvas = cover.crop((left, top, left + g.canvas[0], top + g.canvas[1]))
+        shown_w, shown_h = g.canvas[0] / factor, g.canvas[1] / factor
+        left, top = (content.width - shown_w) / 2, (content.height - shown_h) / 2
+        canvas = content.resize(g.canvas, Image.Resampling.BILINEAR, box=(left, top, left + shown_w, top + shown_h))
         canvas = canvas.filter(ImageFilter.GaussianBlur(max(g.canvas) * BLUR_RADIUS_SHARE))
     else:
         canvas = Image.new(content.mode, g.canvas, "white" if content.mode == "RGB" else 255)

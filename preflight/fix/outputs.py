@@ -205,5 +205,5 @@ def _identity(p: Path) -> Path:
     """One key per file, however it is spelled (relative, symlinked, ../)."""
     try:
         return p.resolve()
-    except OSError:
+    except (OSError, RuntimeError):  # a loop of links (RuntimeError before Python 3.13): its check says so
         return p.absolute()

@@ -47,6 +47,9 @@ __all__ = ["ContentHints", "FixOptions", "Plan", "PoseSample", "hints_from_analy
 CONTENT_PREFIXES = ("pose.", "motion.", "quality.", "analysis.")
 """Findings about content: fix cannot repair them, but they never stop it repairing the limits
 (choosing the window may even remove a scene cut), so they do not make an input unfixable."""
+UNFIXABLE_CONTENT = ("analysis.too_thin",)
+"""...except these: padding a 1x20000 picture to 1:2.5 makes 160 MP of blurred line with no person in
+it (its blurred cover asked for a 8000x160,000,000 resize: MemoryError)."""
 
 MP4_AUDIO_COPY = ("aac", "mp3")
 """Audio codecs copied into MP4 as they are; any other is re-encoded to AAC."""
@@ -120,7 +123,8 @@ def plan_fix(
     options = options or FixOptions()
     blocking = [
         f for f in findings
-        if f.severity is Severity.ERROR and not f.fixable and not f.code.startswith(CONTENT_PREFIXES)
+        if f.severity is Severity.ERROR and not f.fixable
+        and (not f.code.startswith(CONTENT_PREFIXES) or f.code in UNFIXABLE_CONTENT)
     ]  # fmt: skip
     if blocking:
         return Plan(info.role, (), None, reason="; ".join(f"{f.code}: {f.message}" for f in blocking))

@@ -16,15 +16,19 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ProfileError, UsageError
+from ..errors import ProfileError, UsageError, quoted, shortened
+from ..inputs import resolved
 from .contracts import (
     ModelContract,
     ProviderContract,
     Route,
+    check_ref,
+    is_file,
     is_path,
     load_model,
     load_provider,
@@ -98,12 +102,35 @@ class Pairing:
     profile: Profile
 
 
+ENV_PROFILE = "PREFLIGHT_PROFILE"
+ENV_MODEL = "PREFLIGHT_MODEL"
+
+
 def default_profile_name() -> str:
-    return os.environ.get("PREFLIGHT_PROFILE") or DEFAULT_PROFILE
+    """What a command given no ``--profile``, ``--model`` or ``--provider`` checks against:
+    ``PREFLIGHT_PROFILE``, else ``PREFLIGHT_MODEL`` through its default provider (``MODEL@``), else
+    :data:`DEFAULT_PROFILE`. Both variables set is ``config.invalid``, as ``--profile`` with ``--model``
+    is a usage error: neither may silently win."""
+    profile, model = _env_ref(ENV_PROFILE), _env_ref(ENV_MODEL)
+    if profile and model:
+        raise UsageError(
+            f"{ENV_PROFILE} and {ENV_MODEL} are both set: unset one (or pass --profile, or --model/--provider)",
+            "config.invalid",
+        )
+    if model:
+        return f"{model}@"
+    return profile or DEFAULT_PROFILE
 
 
 def default_model() -> str:
-    return os.environ.get("PREFLIGHT_MODEL") or DEFAULT_MODEL
+    return _env_ref(ENV_MODEL) or DEFAULT_MODEL
+
+
+def _env_ref(name: str) -> str | None:
+    """A profile or model reference from the environment, refused with the variable's name when it
+    cannot be one (a 100 KB value is quoted in part)."""
+    value = os.environ.get(name) or None
+    return check_ref(value, name) if value is not None else None
 
 
 def _old_names() -> dict[str, tuple[str, str]]:
@@ -122,8 +149,8 @@ def available_profiles() -> list[str]:
 
 def load_profile(name_or_path: str | os.PathLike[str] | None = None) -> Profile:
     """A profile by old name (``fal``), by ``model@provider``, or a user's TOML file by path."""
-    ref = str(name_or_path) if name_or_path is not None else default_profile_name()
-    if Path(ref).is_file():
+    ref = check_ref(str(name_or_path)) if name_or_path is not None else default_profile_name()
+    if is_file(ref):
         return _from_file(ref)
     old = _old_names()
     if ref in old:
@@ -138,7 +165,7 @@ def load_profile(name_or_path: str | os.PathLike[str] | None = None) -> Profile:
     near = difflib.get_close_matches(ref, [*old, *shipped_models()], n=1)
     hint = f" (did you mean {near[0]}?)" if near else ""
     raise UsageError(
-        f"unknown profile {ref!r}{hint}; known profiles: {', '.join(sorted(old))}, or MODEL@PROVIDER "
+        f"unknown profile {quoted(ref)}{hint}; known profiles: {', '.join(sorted(old))}, or MODEL@PROVIDER "
         "(preflight profiles list)",
         "profile.unknown",
     )
@@ -235,7 +262,7 @@ def _from_file(ref: str) -> Profile:
     if kind == "provider":
         return effective_profile(None, ref)
     if kind != "profile":
-        raise ProfileError(f"{ref}: kind must be profile, model or provider, not {kind!r}")
+        raise ProfileError(f"{ref}: kind must be profile, model or provider, not {quoted(str(kind))}")
     return _standalone(data, ref, default_name=Path(ref).stem)
 
 
@@ -244,6 +271,24 @@ _PROFILE_KEYS = {"kind", "name", "description", "provider", "base", "image", "vi
 REQUIRED_WITHOUT_BASE = {"image": ("formats", "max_bytes"), "video": ("containers", "max_bytes", "max_duration")}
 """What a standalone profile must set itself when it names no ``base``: an empty or partial file would
 otherwise switch every limit it forgot off."""
+
+
+_BASES: ContextVar[tuple[Path, ...]] = ContextVar("preflight_profile_bases", default=())
+"""The profile files whose ``base`` is being loaded, innermost last: a file met twice is a loop."""
+
+
+def _base_profile(base: str, origin: str) -> Profile:
+    """The profile ``origin`` names as its ``base``; a chain of bases that comes back to a file is
+    ``profile.invalid`` (it recursed until Python gave up: exit 3)."""
+    chain = (*_BASES.get(), resolved(origin))
+    if resolved(base) in chain:
+        shown = " -> ".join(shortened(str(p)) for p in (*chain, resolved(base)))
+        raise ProfileError(f"{shortened(origin)}: base leads back to a file already loaded: {shown}")
+    token = _BASES.set(chain)
+    try:
+        return load_profile(base)
+    finally:
+        _BASES.reset(token)
 
 
 def _standalone(data: dict[str, Any], origin: str, default_name: str) -> Profile:
@@ -256,9 +301,7 @@ def _standalone(data: dict[str, Any], origin: str, default_name: str) -> Profile
             raise ProfileError(f"{origin}: {key} has the wrong type ({type(data[key]).__name__})")
     own = {section: parse_limits(section, data.get(section, {}), origin) for section in ("image", "video")}
     if "base" in data:
-        if Path(str(data["base"])).resolve() == Path(origin).resolve():
-            raise ProfileError(f"{origin}: base names the file itself")
-        base = load_profile(data["base"])
+        base = _base_profile(str(data["base"]), origin)
         image = replace(base.image, **own["image"])
         video = replace(base.video, **own["video"])
         content = {**base.content.values, **data.get("content", {})}

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import ProbeError, ProfileError, UsageError
+from ..errors import ProbeError, ProfileError, UsageError, quoted, shortened
 from ..inputs import open_regular
 from .limits import parse_limits
 
@@ -224,35 +224,70 @@ def shipped_providers() -> tuple[str, ...]:
     return tuple(_shipped("providers"))
 
 
+MAX_REF_CHARS = 4096
+"""The longest profile, model or provider reference taken: Linux's PATH_MAX, so no real name or path
+is longer (a 100 KB ``PREFLIGHT_PROFILE`` was an ``os.error`` with a 100 KB line)."""
+MAX_TOML_BYTES = 1 << 20
+"""The largest contract or profile file read: the shipped ones are a few KB."""
+
+
+def check_ref(ref: str, what: str = "profile") -> str:
+    """``ref`` when it can name a profile, model or provider; else ``profile.invalid`` quoting a
+    little of it (too long, or holding a NUL, which no file name can)."""
+    if len(ref) > MAX_REF_CHARS or "\x00" in ref:
+        raise ProfileError(f"{what} {quoted(ref)} is neither a name nor a path: a path is at most "
+                           f"{MAX_REF_CHARS} characters, with no NUL")  # fmt: skip
+    return ref
+
+
+def is_file(ref: str) -> bool:
+    """``Path(ref).is_file()``, False where the system refuses the name (a part over 255 bytes)."""
+    try:
+        return Path(ref).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def is_path(ref: str) -> bool:
-    return ref.endswith(".toml") or os.sep in ref or Path(ref).is_file()
+    return ref.endswith(".toml") or os.sep in ref or is_file(ref)
 
 
 def read_toml(ref: str, kind: str) -> tuple[dict[str, Any], str]:
     """A shipped contract's table by name, or a user's file by path; ``(table, origin)``."""
+    check_ref(ref, kind.rstrip("s"))
     if is_path(ref):
-        try:
-            with open_regular(ref) as fh:  # a FIFO named x.toml would wait forever: refused unread
-                text = fh.read().decode("utf-8")
-        except ProbeError as exc:
-            code = exc.code if exc.code == "file.special" else "profile.unknown"
-            raise ProfileError(f"cannot read {ref}: {exc.message.removeprefix(f'{ref}: ')}", code) from exc
-        except OSError as exc:
-            raise ProfileError(f"cannot read {ref}: {exc.strerror}", "profile.unknown") from exc
-        except UnicodeDecodeError:
-            raise ProfileError(f"{ref} is not a TOML text file") from None
-        origin = ref
+        text, origin = _read_user_toml(ref), ref
     else:
         known = _shipped(kind)
         if ref not in known:
             noun = kind.rstrip("s")
-            raise UsageError(f"unknown {noun} {ref!r}; known: {', '.join(known)}", "profile.unknown")
+            raise UsageError(f"unknown {noun} {quoted(ref)}; known: {', '.join(known)}", "profile.unknown")
         text = _folder(kind).joinpath(f"{ref}.toml").read_text(encoding="utf-8")
         origin = f"{kind}/{ref}.toml"
     try:
         return tomllib.loads(text), origin
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{origin}: not valid TOML: {exc}") from exc
+        raise ProfileError(f"{shortened(origin)}: not valid TOML: {exc}") from exc
+    except RecursionError:  # tables or arrays nested thousands deep: the parser recurses per level
+        raise ProfileError(f"{shortened(origin)}: not valid TOML: nested too deep to be a profile") from None
+
+
+def _read_user_toml(ref: str) -> str:
+    shown = shortened(ref)
+    try:
+        with open_regular(ref) as fh:  # a FIFO named x.toml would wait forever: refused unread
+            data = fh.read(MAX_TOML_BYTES + 1)
+    except ProbeError as exc:
+        code = exc.code if exc.code == "file.special" else "profile.unknown"
+        raise ProfileError(f"cannot read {shown}: {exc.message.removeprefix(f'{ref}: ')}", code) from exc
+    except OSError as exc:
+        raise ProfileError(f"cannot read {shown}: {exc.strerror}", "profile.unknown") from exc
+    if len(data) > MAX_TOML_BYTES:
+        raise ProfileError(f"{shown} is over {MAX_TOML_BYTES >> 20} MB: too large to be a profile")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProfileError(f"{shown} is not a TOML text file") from None
 
 
 def _keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:

@@ -34,6 +34,7 @@ from ..errors import (
     SubmitError,
     UsageError,
     ValidationError,
+    quoted,
 )
 from ..profiles import DEFAULT_MODEL, ProviderContract, Route, load_model, load_provider
 from .body import check_settings as check_route_settings
@@ -131,6 +132,34 @@ class TaskState:
     """Seconds the result URL stays valid, when the answer says (else the provider's ``result_ttl``)."""
 
 
+MAX_URL_CHARS = 2048
+"""The longest base URL taken: the limit browsers and CDNs keep to; an API base is far shorter (httpx
+itself gives up at 64 KB with InvalidURL, which was exit 3)."""
+
+
+def checked_url(url: str, source: str) -> str:
+    """``url`` when it is an http(s) URL with a host, else ``config.invalid`` naming ``source`` (the
+    option or variable it came from) and quoting a little of it."""
+    reason = _url_problem(url)
+    if reason:
+        raise UsageError(f"{source} {quoted(url)} is not an API base URL: {reason}", "config.invalid")
+    return url
+
+
+def _url_problem(url: str) -> str | None:
+    if len(url) > MAX_URL_CHARS:
+        return f"longer than {MAX_URL_CHARS} characters"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "it holds a space or a control character"
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        return str(exc) or type(exc).__name__
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return "give http:// or https:// and a host"
+    return None
+
+
 class Provider(ABC):
     """One provider's API. Subclasses set the class attributes and implement the abstract methods."""
 
@@ -147,6 +176,8 @@ class Provider(ABC):
     media_note: ClassVar[str] = ""
     """How local files reach this provider, for ``submit --help`` (default: from ``can_upload``)."""
     can_cancel: ClassVar[bool] = False
+    other_env_urls: ClassVar[tuple[str, ...]] = ()
+    """Hosts besides the API's that an env variable may move (fal's ``STORAGE_URL``): see :meth:`env_url`."""
     can_lookup: ClassVar[bool] = False
     """True when a task can be found by our external id (resolves creates of unknown outcome)."""
 
@@ -162,8 +193,11 @@ class Provider(ABC):
         self.contract = contract or load_provider(self.name)
         """What this provider serves (``profiles/providers/<name>.toml``): routes, modes, prices, limits."""
         self.keys = dict(keys or {})
-        self.base_url = (base_url or self.env_base_url() or self.default_base_url).rstrip("/")
-        self.base_url_overridden = bool(base_url or self.env_base_url())
+        given = checked_url(base_url, "--base-url") if base_url else None
+        self.base_url = (given or self.env_base_url() or self.default_base_url).rstrip("/")
+        self.base_url_overridden = bool(given or self.env_base_url())
+        for what in self.other_env_urls:  # refused now, not halfway through a submit
+            self.env_url(what)
         self.client = client or default_client()
         self.policy = policy or RetryPolicy()
 
@@ -175,7 +209,14 @@ class Provider(ABC):
 
     @classmethod
     def env_base_url(cls) -> str | None:
-        return os.environ.get(f"{cls.env_prefix()}_BASE_URL") or None
+        return cls.env_url("BASE_URL")
+
+    @classmethod
+    def env_url(cls, what: str) -> str | None:
+        """``PREFLIGHT_<NAME>_<what>`` (``BASE_URL``, fal's ``STORAGE_URL``...), checked; None when unset."""
+        name = f"{cls.env_prefix()}_{what}"
+        value = os.environ.get(name)
+        return checked_url(value, name) if value else None
 
     @classmethod
     def from_env(cls, *, require_keys: bool = True, **kwargs: Any) -> Provider:

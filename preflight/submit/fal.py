@@ -51,7 +51,6 @@ Multipart upload (files over 90 MiB), read from fal's own JS client (``@fal-ai/c
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from itertools import count
 from typing import Any
@@ -88,6 +87,7 @@ class FalProvider(Provider):
     default_base_url = "https://queue.fal.run"
     key_names = ("FAL_KEY",)
     can_upload = True
+    other_env_urls = ("STORAGE_URL",)
     can_cancel = True
     multipart_threshold = MULTIPART_THRESHOLD
     """Files larger than this go up in parts (tests lower it)."""
@@ -95,7 +95,7 @@ class FalProvider(Provider):
 
     @property
     def storage_url(self) -> str:
-        explicit = os.environ.get(f"{self.env_prefix()}_STORAGE_URL")
+        explicit = self.env_url("STORAGE_URL")
         if explicit:
             return explicit.rstrip("/")
         return self.base_url if self.base_url_overridden else STORAGE_URL

@@ -27,7 +27,7 @@ import threading
 import tomllib
 from pathlib import Path
 
-from ..errors import AuthError, UsageError
+from ..errors import AuthError, ProbeError, UsageError, quoted, shortened
 
 __all__ = [
     "RedactingFilter",
@@ -90,10 +90,19 @@ def install_log_redaction() -> None:
             target.addFilter(RedactingFilter())
 
 
+MAX_CONFIG_CHARS = 4096
+"""The longest ``PREFLIGHT_CONFIG`` taken: Linux's PATH_MAX."""
+MAX_CONFIG_BYTES = 1 << 20
+"""The largest config file read: a table of a few keys is far smaller."""
+
+
 def config_path() -> Path:
     """The config file: ``PREFLIGHT_CONFIG`` or the user config dir's ``config.toml``."""
     override = os.environ.get("PREFLIGHT_CONFIG")
     if override:
+        if len(override) > MAX_CONFIG_CHARS or "\x00" in override:
+            raise UsageError(f"PREFLIGHT_CONFIG {quoted(override)} is not a path: a path is at most "
+                             f"{MAX_CONFIG_CHARS} characters, with no NUL", "config.invalid")  # fmt: skip
         return Path(override)
     import platformdirs
 
@@ -103,16 +112,37 @@ def config_path() -> Path:
 def _config_keys() -> dict[str, str]:
     path = config_path()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_config_text(path))
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except ProbeError as exc:  # a FIFO, a folder, a loop of links: refused unread
+        raise UsageError(f"cannot read config file {shortened(str(path))}: {exc.code}", "config.invalid") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         # The parser's message may quote the line, and the line may hold a key: say where, not what.
-        raise UsageError(f"cannot read config file {path}: {type(exc).__name__}", "config.invalid") from None
+        # RecursionError: tables nested thousands deep (the parser recurses per level).
+        why = "nested too deep" if isinstance(exc, RecursionError) else type(exc).__name__
+        raise UsageError(f"cannot read config file {shortened(str(path))}: {why}", "config.invalid") from None
     table = data.get("keys", {})
     if not isinstance(table, dict):
         raise UsageError(f"{path}: [keys] must be a table", "config.invalid")
     return {str(k): str(v) for k, v in table.items()}
+
+
+def _config_text(path: Path) -> str:
+    from ..inputs import open_regular
+
+    try:
+        fh = open_regular(path)  # never opens a FIFO (it would wait for a writer forever)
+    except ProbeError as exc:
+        if exc.code == "file.not_found" and not exc.extra.get("broken_link"):
+            raise FileNotFoundError(str(path)) from None
+        raise
+    with fh:
+        data = fh.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise UsageError(f"config file {shortened(str(path))} is over {MAX_CONFIG_BYTES >> 20} MB: too large to "
+                         "be a config file", "config.invalid")  # fmt: skip
+    return data.decode("utf-8")
 
 
 def load_key(name: str) -> str | None:

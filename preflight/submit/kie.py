@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,10 +55,11 @@ class KieProvider(Provider):
     key_names = ("KIE_API_KEY",)
     result_ttl = 24 * 3600.0
     can_upload = True
+    other_env_urls = ("UPLOAD_URL",)
 
     @property
     def upload_url(self) -> str:
-        explicit = os.environ.get(f"{self.env_prefix()}_UPLOAD_URL")
+        explicit = self.env_url("UPLOAD_URL")
         if explicit:
             return explicit.rstrip("/")
         return self.base_url if self.base_url_overridden else UPLOAD_URL

@@ -193,3 +193,10 @@ def test_prepare_dry_run_submit_and_ledger(client: Any, person_media: tuple[Path
     assert (refused.status_code, refused.json()["error"]["code"]) == (409, "bundle.invalid")
     unknown = client.post("/v1/submit", json={"bundle": bundle, "provider": "/etc/x.toml", "dry_run": True})
     assert unknown.json()["error"]["code"] == "usage.invalid"
+
+
+def test_the_default_profile_follows_preflight_model(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`preflight serve --help` names PREFLIGHT_MODEL as --model's default: the server's default takes it."""
+    monkeypatch.setenv("PREFLIGHT_MODEL", "kling-v3")
+    defaults = client.get("/v1/config").json()["defaults"]
+    assert (defaults["profile"], defaults["model"]) == ("kling-v3@kling", "kling-v3")
