@@ -110,8 +110,8 @@ class FalProvider(Provider):
         params = {"fal_webhook": task.settings.callback_url} if task.settings.callback_url else None
         return self.request("POST", f"/{self.model_id(task.settings)}", json=self.body(task), params=params)
 
-    def create(self, task: TaskInput) -> Created:
-        created = super().create(task)
+    def create(self, task: TaskInput, **kwargs: Any) -> Created:
+        created = super().create(task, **kwargs)
         app = "/".join(self.model_id(task.settings).split("/")[:2])
         return Created(created.task_id, created.raw_status, {**created.data, "app": app})
 

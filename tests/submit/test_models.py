@@ -57,6 +57,12 @@ EXPECTED = {
         "character_image": IMG, "video": VID, "resolution": "720"}}),
     ("replicate", "dreamactor-m2"): ("/v1/models/bytedance/dreamactor-m2.0/predictions", {"input": {
         "image": IMG, "video": VID}}),
+    ("vercel", "kling-v2.6"): ("/v4/ai/video-model", {
+        "n": 1, "image": {"type": "url", "url": IMG}, "providerOptions": {"klingai": {
+            "videoUrl": VID, "mode": "std", "characterOrientation": "video", "keepOriginalSound": "yes"}}}),
+    ("vercel", "kling-v3"): ("/v4/ai/video-model", {
+        "n": 1, "image": {"type": "url", "url": IMG}, "providerOptions": {"klingai": {
+            "videoUrl": VID, "mode": "std", "characterOrientation": "video", "keepOriginalSound": "yes"}}}),
     ("runway", "runway-act-two"): ("/v1/character_performance", {
         "model": "act_two", "character": {"type": "image", "uri": IMG}, "reference": {"type": "video", "uri": VID}}),
 }  # fmt: skip
@@ -131,7 +137,7 @@ def _cli(provider: str, model: str, server, media, *extra: str) -> list[str]:
     image, clip = media
     args = ["submit", "--image", str(image), "--video", str(clip), "--provider", provider, "--model", model,
             "--base-url", server.url, "--yes"]  # fmt: skip
-    if provider in ("kling", "novita"):  # no upload API: the clip goes as a URL
+    if provider in ("kling", "novita", "vercel"):  # no upload API: the clip goes as a URL
         args += ["--video-url", f"{server.url}/files/clip.mp4"]
     return [*args, *extra]
 
@@ -142,7 +148,8 @@ def test_dry_run_for_each_pair(pair, fake, media, runway_media, capsys):
     media = runway_media if pair[0] == "runway" else media
     assert main([*_cli(*pair, server, media), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert f"POST {server.url}{EXPECTED[pair][0]}" in out and server.creates == 0
+    path = EXPECTED[pair][0].removeprefix("/v4/ai")  # the gateway's base path is the base URL's
+    assert f"POST {server.url}{path}" in out and server.creates == 0
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=lambda p: "@".join(reversed(p)))
