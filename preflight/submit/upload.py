@@ -130,7 +130,8 @@ def upload_media(
 ) -> Uploaded:
     """Put ``media`` at DEST (unless an earlier record shows it is there) and make its URL."""
     assert media.path is not None
-    fs, path = _filesystem(target)
+    fs, root = _filesystem(target)
+    path = f"{root.rstrip('/')}/{sha256}{media.path.suffix.lower()}"
     size = media.path.stat().st_size
     location = target.object_path(media, sha256)
     recorded = any(r.get("dest") == target.dest and r.get("sha256") == sha256 for r in earlier)
@@ -163,7 +164,8 @@ def _filesystem(target: UploadTarget) -> tuple[Any, str]:
         raise UsageError(f"--upload needs fsspec: {UPLOAD_INSTALL}", "fsspec.missing") from exc
     options = {key: _option_value(value) for key, value in target.options}
     try:
-        return url_to_fs(target.dest.rstrip("/") + "/", **options)
+        # A fresh filesystem each time: a long-lived ``serve`` must not keep one built with old credentials.
+        return url_to_fs(target.dest.rstrip("/") + "/", skip_instance_cache=True, **options)
     except ImportError as exc:  # fsspec knows the protocol, its package is missing ("Install s3fs to access S3")
         raise UsageError(f"--upload {target.dest}: {exc}; {UPLOAD_INSTALL}", "fsspec.missing") from exc
     except (ValueError, TypeError) as exc:  # "Protocol not known", an option the filesystem does not take
@@ -176,6 +178,7 @@ def _option_value(value: str) -> Any:
 
 
 def _present(fs: Any, path: str, media: MediaInput, size: int) -> bool:
+    fs.invalidate_cache(path)  # a listing cached by an earlier call must not vouch for an object deleted since
     try:
         return _size(fs, path) == size
     except FileNotFoundError:
