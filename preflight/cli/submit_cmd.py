@@ -30,7 +30,9 @@ def _providers_epilog() -> str:
     for name in shipped_providers():
         contract = load_provider(name)
         cls = get_provider(contract.api)
-        media = cls.media_note or ("uploads local files" if cls.can_upload else "needs --video-url for the clip")
+        media = cls.media_note or (
+            "uploads local files" if cls.can_upload else "needs --video-url (or --upload DEST) for the clip"
+        )
         lines.append(f"  {name:<10} {' + '.join(cls.key_names)}; {media}; models: {', '.join(contract.routes)}")
     lines.append("`preflight profiles list` shows every model x provider with its limits and prices.")
     return "\n".join(lines)
@@ -77,7 +79,10 @@ def _providers_epilog() -> str:
 )
 @click.option("--image-url", metavar="URL", default=None, help="Send this URL instead of the local image.")
 @click.option(
-    "--video-url", metavar="URL", default=None, help="Send this URL instead of the local clip (kling, novita need it)."
+    "--video-url",
+    metavar="URL",
+    default=None,
+    help="Send this URL instead of the local clip (kling, novita, vercel need one: this or --upload).",
 )
 @click.option(
     "--upload",
