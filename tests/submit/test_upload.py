@@ -192,3 +192,16 @@ def test_each_provider_with_its_own_storage_uses_it_without_upload(name, fake, m
     else:
         assert sent.startswith(server.url + "/files/")
         assert server.files[sent.rsplit("/", 1)[-1]] == clip.read_bytes()
+
+
+def test_runway_dry_run_shows_its_own_upload_for_a_big_clip(fake, media, monkeypatch, capsys):
+    from preflight.submit import runway
+
+    monkeypatch.setattr(runway, "DATA_URI_LIMIT", {"image": 5_000_000, "video": 1_000})
+    server = fake("runway")
+    assert main([*submit_args("runway", server, media), "--model", "runway-act-two", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    _, clip = media
+    assert f"POST {server.url}/v1/uploads" in out and f'"filename": "{_sha(clip.read_bytes())[:16]}-motion.mp4"' in out
+    assert f"file = the {clip.stat().st_size} bytes of motion.mp4" in out
+    assert '"uri": "<url of uploaded motion.mp4>"' in out and server.requests == []
