@@ -189,7 +189,9 @@ def _upload_and_create(provider: Provider, ledger: Ledger, plan: SubmitPlan, job
         ledger.update(job.id, status=JobStatus.FAILED, message=f"{what}: {exc}")
         raise
     except BaseException:  # Ctrl-C while the create was out: the task may exist
-        ledger.update(job.id, status=JobStatus.UNKNOWN, message="interrupted during the create")
+        sent = ledger.get(job.id).raw_status == SENT
+        ledger.update(job.id, status=JobStatus.UNKNOWN, raw_status=SENT_UNKNOWN if sent else None,
+                      message="interrupted during the create")  # fmt: skip
         raise
     return _record_created(ledger, job, created)
 

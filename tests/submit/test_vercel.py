@@ -186,3 +186,19 @@ def test_killed_mid_stream_then_resumed_is_never_sent_twice(fake, media, capsys)
     assert main(_args(server, media)) == 1  # the same pair: refused without --again
     assert "submit.duplicate" in capsys.readouterr().err
     assert server.creates == 1 and len([r for r in server.requests if r[0] == "POST"]) == 1
+
+
+def test_ctrl_c_mid_stream_is_recorded_sent_outcome_unknown(fake, media, monkeypatch):
+    """An interrupt while the gateway holds the stream: the row says it was sent, not merely interrupted."""
+    from preflight.submit import vercel
+
+    def interrupted(response):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vercel, "_first_event", interrupted)
+    server = fake("vercel")
+    assert main(_args(server, media)) == 130  # Ctrl-C's exit
+    (job,) = Ledger().jobs()
+    assert (job.status, job.raw_status, job.message) == (JobStatus.UNKNOWN, "sent, outcome unknown",
+                                                          "interrupted during the create")  # fmt: skip
+    assert server.creates == 1
