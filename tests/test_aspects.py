@@ -81,15 +81,18 @@ def test_target_choice_stays_inside_an_aspect_range() -> None:
     assert target_choice(0.7, ImageLimits(aspect_choices=RUNWAY)) == "832:1104"
 
 
-def test_fix_for_act_two_pads_to_its_nearest_shape(tmp_path) -> None:
-    """The shipped Act-Two contract, end to end: a 4:3 clip comes out 1104:832 and passes."""
+def test_act_two_ratio_is_no_gate_on_the_inputs(tmp_path) -> None:
+    """The shipped Act-Two contract: ``ratio`` is the output size, so a 4:3 clip (none of the six shapes)
+    passes as it is and fix leaves its shape alone; padding is for a profile that asks (aspect_choices)."""
     from preflight import check
     from preflight.fix import fix
     from preflight.samples import make_clip
 
     clip = make_clip(tmp_path / "take.mp4", duration=3.2, width=480, height=360)
+    (item,) = check([clip], profile="runway-act-two@runway", content=False).items
+    assert item.verdict == "pass" and not item.findings
     report = fix([clip], tmp_path / "ready", profile="runway-act-two@runway", content=False)
     (result,) = report.results
     assert result.ok and report.model == "runway-act-two" and report.provider == "runway"
-    (item,) = check([result.output], profile="runway-act-two", content=False).items
-    assert item.verdict == "pass" and abs(item.media.aspect / (1104 / 832) - 1) < 0.003
+    shown = check([result.output or clip], profile="runway-act-two", content=False).items[0].media
+    assert abs(shown.aspect - 480 / 360) < 0.003

@@ -130,11 +130,12 @@ def test_effective_limits_match_providers_md(pair, numbers) -> None:
 
 def test_matrix_covers_the_family() -> None:
     pairs = {(p.model.name, p.provider.name) for p in contract_matrix()}
-    for provider in ("kling", "fal", "kie", "novita", "replicate"):
+    for provider in ("kling", "fal", "kie", "novita", "replicate", "vercel"):
         assert ("kling-v3", provider) in pairs and ("kling-v2.6", provider) in pairs
     assert {("wan-2.2-animate", "fal"), ("wan-2.2-animate", "replicate"), ("runway-act-two", "runway")} <= pairs
     act_two = effective_profile("runway-act-two", None)
-    assert act_two.provider == "runway" and len(act_two.video.aspect_choices) == 6
+    # ratio is the output size, not a gate on the inputs' shapes (PROVIDERS.md, "Corrections")
+    assert act_two.provider == "runway" and not act_two.video.aspect_choices and not act_two.image.aspect_choices
     assert not act_two.orientation_matters and effective_profile("kling-v3", None).orientation_matters
 
 

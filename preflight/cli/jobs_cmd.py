@@ -69,10 +69,10 @@ def list_jobs(ledger_path: Path | None, show_all: bool, as_json: bool) -> None:
         return
     click.echo(f"{'ID':>4}  {'PROVIDER':<10} {'STATUS':<10} {'TASK':<28} {'CREATED':<26} OUTPUT")
     for j in jobs:
-        click.echo(
-            f"{j.id:>4}  {j.provider:<10} {j.status.value:<10} {(j.task_id or '-')[:28]:<28} "
-            f"{j.created_at:<26} {j.output or ''}"
-        )
+        # No task id: say what there is instead ("(sent, outcome unknown)": the gateway's lost answer).
+        task = j.task_id or (f"({j.raw_status})" if j.raw_status else "-")
+        line = f"{j.id:>4}  {j.provider:<10} {j.status.value:<10} {task[:28]:<28} {j.created_at:<26} {j.output or ''}"
+        click.echo(line.rstrip())
 
 
 @command.command("show")
@@ -112,7 +112,7 @@ def wait_cmd(job_id: int, ledger_path: Path | None, base_url: str | None, output
 
     ledger = _open(ledger_path)
     job = ledger.get(job_id)
-    if job.task_id is None:
+    if job.task_id is None and not job.finished:
         raise service.no_task(job)
     if output is not None:
         service.check_output(service.download_target(output, job.id), overwrite)

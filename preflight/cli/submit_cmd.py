@@ -11,10 +11,12 @@ from ..errors import PreflightError, TaskFailedError
 from ..profiles import shipped_providers
 from ..submit import get_provider, open_provider
 from ..submit.base import JobStatus, MediaInput, Provider, SubmitSettings
+from ..submit.body import submit_notes
 
 if TYPE_CHECKING:
     from ..submit.ledger import Job, Ledger
     from ..submit.service import PollPolicy, SubmitPlan
+    from ..submit.upload import UploadTarget
 
 
 def _echo_err(text: str) -> None:
@@ -28,7 +30,9 @@ def _providers_epilog() -> str:
     for name in shipped_providers():
         contract = load_provider(name)
         cls = get_provider(contract.api)
-        media = cls.media_note or ("uploads local files" if cls.can_upload else "needs --video-url for the clip")
+        media = cls.media_note or (
+            "uploads local files" if cls.can_upload else "needs --video-url (or --upload DEST) for the clip"
+        )
         lines.append(f"  {name:<10} {' + '.join(cls.key_names)}; {media}; models: {', '.join(contract.routes)}")
     lines.append("`preflight profiles list` shows every model x provider with its limits and prices.")
     return "\n".join(lines)
@@ -75,7 +79,33 @@ def _providers_epilog() -> str:
 )
 @click.option("--image-url", metavar="URL", default=None, help="Send this URL instead of the local image.")
 @click.option(
-    "--video-url", metavar="URL", default=None, help="Send this URL instead of the local clip (kling, novita need it)."
+    "--video-url",
+    metavar="URL",
+    default=None,
+    help="Send this URL instead of the local clip (kling, novita, vercel need one: this or --upload).",
+)
+@click.option(
+    "--upload",
+    "upload_dest",
+    metavar="DEST",
+    envvar="PREFLIGHT_UPLOAD",
+    default=None,
+    help="Put the local clip (and the image where the provider wants a URL) here and send its URL: s3://BUCKET/"
+    "PREFIX, gs://..., or a folder your web server serves (with --upload-base-url). Env PREFLIGHT_UPLOAD.",
+)
+@click.option(
+    "--upload-base-url",
+    metavar="URL",
+    envvar="PREFLIGHT_UPLOAD_BASE_URL",
+    default=None,
+    help="The public URL of --upload's DEST (unsigned URLs); without it s3:// and gs:// URLs are signed.",
+)
+@click.option(
+    "--upload-option",
+    "upload_options",
+    metavar="NAME=VALUE",
+    multiple=True,
+    help="An option of --upload's store (fsspec), e.g. endpoint_url=https://ACCOUNT.r2.cloudflarestorage.com.",
 )
 @click.option("--callback-url", metavar="URL", default=None, help="Passed to the provider's webhook/callback field.")
 @click.option("--base-url", metavar="URL", default=None, help="API base URL (else env PREFLIGHT_<PROVIDER>_BASE_URL).")
@@ -113,6 +143,9 @@ def command(
     orientation: str | None,
     image_url: str | None,
     video_url: str | None,
+    upload_dest: str | None,
+    upload_base_url: str | None,
+    upload_options: tuple[str, ...],
     callback_url: str | None,
     base_url: str | None,
     ledger_path: Path | None,
@@ -195,9 +228,13 @@ def command(
         inputs=parse_inputs(model, _pairs(set_inputs)),
     )
     image_input, video_input = MediaInput("image", image, image_url), MediaInput("video", video, video_url)
+    upload = upload_target(upload_dest, upload_base_url, upload_options)
     provider.check_settings(settings)
-    provider.check_media(image_input)
-    provider.check_media(video_input)
+    for media in (image_input, video_input):
+        if upload is None or not upload.takes(provider, media):
+            provider.check_media(media)
+    if upload is not None:
+        upload.check()
     if not dry_run:
         provider = open_provider(provider_name, base_url=base_url, policy=retry)
 
@@ -216,9 +253,12 @@ def command(
         duration=duration,
         image_sha256=image_sha,
         video_sha256=video_sha,
+        upload=upload,
     )
     _confirm_duplicate(plan, again, yes, dry_run)
     _confirm_cost(provider, plan, yes or dry_run)
+    for note in submit_notes(provider, settings):
+        _echo_err(f"note: {note}")
 
     if dry_run:
         click.echo(service.dry_run_text(provider, plan))
@@ -226,6 +266,10 @@ def command(
         return
 
     job = service.submit(provider, ledger, plan, output=output, overwrite=overwrite)
+    if job.task_id is None:  # the create's answer carried the result (the gateway): nothing to wait for
+        click.echo(f"job {job.id}: {provider.name} answered ({job.status})")
+        finish(provider, ledger, job, output, overwrite=overwrite)
+        return
     click.echo(f"job {job.id}: {provider.name} task {job.task_id} ({job.status})")
     if not (wait_flag or output):
         _echo_err(f"follow it with: preflight jobs wait {job.id}")
@@ -234,14 +278,25 @@ def command(
     finish(provider, ledger, job, output, overwrite=overwrite)
 
 
-def _pairs(items: tuple[str, ...]) -> dict[str, str]:
+def _pairs(items: tuple[str, ...], option: str = "--set") -> dict[str, str]:
     pairs = {}
     for item in items:
         name, eq, value = item.partition("=")
         if not eq or not name.strip():
-            raise click.UsageError(f"--set takes NAME=VALUE, not {item!r}")
+            raise click.UsageError(f"{option} takes NAME=VALUE, not {item!r}")
         pairs[name.strip()] = value
     return pairs
+
+
+def upload_target(dest: str | None, base_url: str | None, options: tuple[str, ...]) -> UploadTarget | None:
+    """``--upload`` and its companions as one target (None without ``--upload``)."""
+    from ..submit.upload import UploadTarget
+
+    if dest is None:
+        if base_url or options:
+            raise click.UsageError("--upload-base-url and --upload-option go with --upload DEST")
+        return None
+    return UploadTarget(dest, base_url or None, tuple(_pairs(options, "--upload-option").items()))
 
 
 def wait_with_progress(provider: Provider, ledger: Ledger, job: Job, poll: PollPolicy) -> Job:
@@ -283,6 +338,11 @@ def _confirm_duplicate(plan: SubmitPlan, again: bool, yes: bool, dry_run: bool) 
         return
     last = earlier[0]
     where = f"job {last.id} ({last.status}, {last.created_at})"
+    if last.status is JobStatus.UNKNOWN:
+        where += (
+            f", whose outcome is unknown: it may have been made and billed, check the {last.provider} dashboard "
+            "before sending it again"
+        )
     if dry_run:
         _echo_err(f"note: this pair and these settings were submitted before as {where}")
         return

@@ -343,11 +343,11 @@ def create_app(config: ServeConfig, executor: Any = None) -> Starlette:
             raise UsageError(f"unknown field(s) {', '.join(unknown)[:80]}; known: {', '.join(allowed)}")
         request_data = {k: data.get(k) for k in allowed}
         if request_data["dry_run"]:
-            answer = await run_in_threadpool(run_submit, source.bundle, request_data, config.ledger)
+            answer = await run_in_threadpool(run_submit, source.bundle, request_data, config.ledger, config.upload)
             return JSONResponse(answer)
         job = store.new("submit")
         job.labels = dict(source.labels)
-        store.in_thread(job, run_submit, source.bundle, request_data, config.ledger)
+        store.in_thread(job, run_submit, source.bundle, request_data, config.ledger, config.upload)
         params = _Params({k: str(v) for k, v in request.query_params.items()})
         return await server.answer(request, job, params, lambda done: JSONResponse(done.public()))
 

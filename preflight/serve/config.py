@@ -15,8 +15,12 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..errors import PreflightError, UsageError
+
+if TYPE_CHECKING:
+    from ..submit.upload import UploadTarget
 
 __all__ = [
     "DEFAULT_HOST",
@@ -82,6 +86,8 @@ class ServeConfig:
     """The submit ledger (None: ``PREFLIGHT_LEDGER``, else the user data dir)."""
     extra_hosts: tuple[str, ...] = field(default=())
     """Host header values accepted besides the bind address and loopback names (behind a proxy)."""
+    upload: UploadTarget | None = None
+    """Where a submit puts local files a provider needs as URLs (``serve --upload``); None: providers' own storage."""
 
     def validate(self) -> None:
         if not (0 <= self.port <= 65535):
@@ -91,6 +97,8 @@ class ServeConfig:
         if self.token is not None and len(self.token) < 16:
             raise UsageError("the serve token must be at least 16 characters (e.g. `openssl rand -hex 24`)",
                              "serve.token_required")  # fmt: skip
+        if self.upload is not None:
+            self.upload.check()
         if not is_loopback(self.host) and not self.token:
             raise UsageError(
                 f"--host {self.host} is reachable from other machines: give --token (or PREFLIGHT_SERVE_TOKEN) so "

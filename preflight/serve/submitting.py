@@ -64,8 +64,12 @@ def _cost(provider: Any, plan: Any) -> dict[str, Any]:
             "line": line}  # fmt: skip
 
 
-def run_submit(bundle_dir: str, request: dict[str, Any], ledger_path: str | None) -> dict[str, Any]:
-    """Dry run (``request["dry_run"]``) or submit the bundle in ``bundle_dir`` as ``request`` asks."""
+def run_submit(
+    bundle_dir: str, request: dict[str, Any], ledger_path: str | None, upload: Any = None
+) -> dict[str, Any]:
+    """Dry run (``request["dry_run"]``) or submit the bundle in ``bundle_dir`` as ``request`` asks.
+
+    ``upload``: the server's ``--upload`` target (an :class:`~preflight.submit.upload.UploadTarget`), if set."""
     from .. import api
     from ..bundle import read_bundle
     from ..profiles import default_model, load_model, load_profile, profile_ref
@@ -101,8 +105,9 @@ def run_submit(bundle_dir: str, request: dict[str, Any], ledger_path: str | None
     image_input = MediaInput("image", Path(image), request.get("image_url") or None)
     video_input = MediaInput("video", Path(video), request.get("video_url") or None)
     provider.check_settings(settings)
-    provider.check_media(image_input)
-    provider.check_media(video_input)
+    for media in (image_input, video_input):
+        if upload is None or not upload.takes(provider, media):
+            provider.check_media(media)
     report = api.check([image, video], profile=profile.name, orientation=orientation, content=False)
     duration = next((i.media.duration for i in report.items if i.role == "video" and i.media), None)
     if not report.ok and not request.get("force"):
@@ -112,7 +117,8 @@ def run_submit(bundle_dir: str, request: dict[str, Any], ledger_path: str | None
     settings = provider.settle(settings, [Path(image), Path(video)])
     ledger = Ledger(ledger_path)
     plan = service.plan_submit(provider, ledger, image_input, video_input, settings, duration=duration,
-                               image_sha256=bundle.image.sha256, video_sha256=bundle.video.sha256)  # fmt: skip
+                               image_sha256=bundle.image.sha256, video_sha256=bundle.video.sha256,
+                               upload=upload)  # fmt: skip
     earlier = [{"id": j.id, "status": str(j.status), "created_at": j.created_at} for j in plan.earlier]
     answer: dict[str, Any] = {"provider": provider.name, "model": model.name, "mode": settings.mode,
                               "cost": _cost(provider, plan), "earlier": earlier, "dry_run": dry_run}  # fmt: skip

@@ -20,7 +20,7 @@ import mimetypes
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -112,10 +112,13 @@ class TaskInput:
 class Created:
     """The provider's answer to a create."""
 
-    task_id: str
+    task_id: str | None
+    """None where the API gives no id (Vercel's AI Gateway answers the call itself with the video)."""
     raw_status: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     """What later calls need besides the id (fal's status/response URLs, Replicate's ``urls``)."""
+    outcome: TaskState | None = None
+    """The task's end, when the create's own answer carried it (nothing to poll)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,8 @@ class TaskState:
     """The provider's reason for a failure."""
     ttl: float | None = None
     """Seconds the result URL stays valid, when the answer says (else the provider's ``result_ttl``)."""
+    video: bytes | None = field(default=None, repr=False)
+    """The video itself, when the answer carried it inline instead of a URL (the gateway's base64)."""
 
 
 MAX_URL_CHARS = 2048
@@ -180,6 +185,11 @@ class Provider(ABC):
     """Hosts besides the API's that an env variable may move (fal's ``STORAGE_URL``): see :meth:`env_url`."""
     can_lookup: ClassVar[bool] = False
     """True when a task can be found by our external id (resolves creates of unknown outcome)."""
+    returns_result: ClassVar[bool] = False
+    """True when the create call itself answers with the result (no task id, nothing to poll)."""
+    input_url_ttl: ClassVar[float] = 24 * 3600.0
+    """Seconds a signed input URL (``--upload`` to s3:// or gs://) must stay valid: long enough for the
+    provider to fetch the file after a queue, short enough not to leave a clip readable for weeks."""
 
     def __init__(
         self,
@@ -248,6 +258,13 @@ class Provider(ABC):
     def cancel(self, task_id: str, data: Mapping[str, Any]) -> None:
         raise SubmitError(f"{self.name} has no documented cancel", "submit.unsupported")
 
+    def outcome_unknown_advice(self) -> str:
+        """What a user can do about a create of unknown outcome that cannot be looked up."""
+        return (
+            f"{self.name} cannot look a task up by our id, so preflight will not guess: check the {self.name} "
+            "dashboard, then `preflight submit --again` if nothing was created"
+        )
+
     def lookup(self, external_id: str) -> Created | None:
         """The task created with ``external_id``, or None when there is none."""
         raise SubmitError(f"{self.name} cannot look a task up by our id", "submit.unsupported")
@@ -301,8 +318,11 @@ class Provider(ABC):
             )
         return body
 
-    def create(self, task: TaskInput) -> Created:
-        """Send the create once; :class:`~.http.OutcomeUnknown` when its outcome is unknown."""
+    def create(self, task: TaskInput, *, on_sent: Callable[[], None] | None = None) -> Created:
+        """Send the create once; :class:`~.http.OutcomeUnknown` when its outcome is unknown.
+
+        ``on_sent`` is called where an API takes the request and then holds the connection while it
+        works (the gateway): from then on the request is known to have arrived."""
         response = self.call(self.create_request(task), idempotent=False)
         return self.parse_created(response)
 
@@ -326,7 +346,9 @@ class Provider(ABC):
         name = media.path.name if media.path else media.role
         return UsageError(
             f"{cls.name} cannot take the local {media.role} {name}: it has no upload API. Put the file "
-            f"where {cls.name} can fetch it (any public https URL) and pass --{media.role}-url URL",
+            f"where {cls.name} can fetch it (any public https URL) and pass --{media.role}-url URL, or let "
+            "preflight put it there: --upload s3://BUCKET/PREFIX (or gs://..., or a web folder with "
+            "--upload-base-url)",
             "submit.needs_url",
         )
 

@@ -17,7 +17,7 @@ from ..errors import UsageError
 from ..profiles import ModelContract, Route
 from .settings import SubmitSettings
 
-__all__ = ["check_settings", "model_id", "option_name", "parse_inputs", "put", "route_fields"]
+__all__ = ["check_settings", "model_id", "option_name", "parse_inputs", "put", "route_fields", "submit_notes"]
 
 
 def put(target: dict[str, Any], path: str, value: Any) -> None:
@@ -49,7 +49,8 @@ def _named_inputs(route: Route, settings: SubmitSettings) -> dict[str, Any]:
     """Every input that goes out, by our name: the standard ones, the model's own, the route's defaults."""
     values: dict[str, Any] = dict(route.defaults)
     if route.takes("keep_sound"):
-        values["keep_sound"] = settings.keep_sound is not False
+        # Most routes keep the sound unless told not to; a route may default to silence (Replicate's Wan).
+        values["keep_sound"] = settings.keep_sound if settings.keep_sound is not None else _keeps_sound(route)
     for name in ("prompt", "negative_prompt"):
         if getattr(settings, name):
             values[name] = getattr(settings, name)
@@ -74,6 +75,22 @@ def route_fields(route: Route, settings: SubmitSettings, image: str, video: str)
         if path:
             put(body, path, _provider_value(route, name, value))
     return body
+
+
+def _keeps_sound(route: Route) -> bool:
+    return bool(route.defaults.get("keep_sound", True))
+
+
+def submit_notes(provider: Any, settings: SubmitSettings) -> list[str]:
+    """What a user should know about this submit that no error says (printed as ``note:`` lines)."""
+    route = provider.route(settings.model)
+    notes = []
+    if route.takes("keep_sound") and settings.keep_sound is None and not _keeps_sound(route):
+        notes.append(
+            f"{provider.name}'s {settings.model} output is silent unless asked: pass --keep-sound to keep the "
+            f"clip's sound ({route.fields['keep_sound']} defaults to false)"
+        )
+    return notes
 
 
 def model_id(route: Route, settings: SubmitSettings) -> str:

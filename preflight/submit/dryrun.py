@@ -49,16 +49,21 @@ def _shorten(value: Any) -> Any:
 
 
 def dry_run_text(provider: Provider, plan: SubmitPlan) -> str:
-    """The requests a submit would send, in order, as text; nothing is sent."""
+    """The requests a submit would send, in order, as text; nothing is sent (nor uploaded)."""
     parts = []
+    refs: dict[str, str] = {}
     for media in (plan.image, plan.video):
-        if not media.url and media.path and not provider.inlines(media):
+        sha256 = plan.sha256(media)
+        if plan.upload is not None and plan.uploads(provider, media) and sha256:
+            line, refs[media.role] = plan.upload.describe(media, sha256, provider.input_url_ttl)
+            parts.append(line)
+        elif not media.url and media.path and not provider.inlines(media):
             if not provider.can_upload:
                 provider.media_ref(media)  # raises the "needs a URL" error
             parts += [describe_request(r) for r in provider.upload_requests(media)]
     task = TaskInput(
-        provider.media_ref(plan.image, dry_run=True),
-        provider.media_ref(plan.video, dry_run=True),
+        refs.get("image") or provider.media_ref(plan.image, dry_run=True),
+        refs.get("video") or provider.media_ref(plan.video, dry_run=True),
         plan.settings,
         plan.external_id,
     )

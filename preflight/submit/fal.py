@@ -46,6 +46,12 @@ Multipart upload (files over 90 MiB), read from fal's own JS client (``@fal-ai/c
   error_type, and it is never re-fetched, whatever ``X-Fal-Retryable`` says (that header is about
   running the request again, which only a new submit does).
 - Price: std about $0.07/s (fal model page); pro not verified, so no estimate for pro.
+- Kling v3's ``elements``: as far as it is documented (one integrator's client), a list of one
+  ``{"image_url": ...}``, on the pro endpoint only, with the orientation following the video. So an
+  element is ``--set element_image_url=URL``, refused with ``--mode std`` before anything is sent
+  (the standard endpoint has no such input; a refusal there would come after an upload).
+- Wan 2.2 Animate: fal's default resolution is 480p and so is the route's; fal bills its output
+  seconds counted at 16 fps (the cost line says so).
 """
 
 from __future__ import annotations
@@ -57,12 +63,13 @@ from typing import Any
 
 import httpx
 
-from ..errors import CreditsError, SubmitError, TaskFailedError
+from ..errors import CreditsError, SubmitError, TaskFailedError, UsageError
 from .base import (
     Created,
     JobStatus,
     MediaInput,
     Provider,
+    SubmitSettings,
     TaskInput,
     TaskState,
     _json_or_none,
@@ -103,6 +110,16 @@ class FalProvider(Provider):
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Key {self.keys['FAL_KEY']}"}
 
+    def check_settings(self, settings: SubmitSettings) -> None:
+        super().check_settings(settings)
+        mode = settings.mode or self.route(settings.model).default_mode
+        if dict(settings.inputs).get("element_image_url") and mode != "pro":
+            raise UsageError(
+                f"fal takes an element for {settings.model} on its pro endpoint only: pass --mode pro, or leave "
+                "--set element_image_url out",
+                "usage.invalid",
+            )
+
     def body(self, task: TaskInput) -> dict[str, Any]:
         return self.fields(task)
 
@@ -110,8 +127,8 @@ class FalProvider(Provider):
         params = {"fal_webhook": task.settings.callback_url} if task.settings.callback_url else None
         return self.request("POST", f"/{self.model_id(task.settings)}", json=self.body(task), params=params)
 
-    def create(self, task: TaskInput) -> Created:
-        created = super().create(task)
+    def create(self, task: TaskInput, **kwargs: Any) -> Created:
+        created = super().create(task, **kwargs)
         app = "/".join(self.model_id(task.settings).split("/")[:2])
         return Created(created.task_id, created.raw_status, {**created.data, "app": app})
 

@@ -25,6 +25,7 @@ import email.utils
 import logging
 import os
 import random
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from .keys import redact
 __all__ = [
     "OutcomeUnknown",
     "RetryPolicy",
+    "copy_result",
     "default_client",
     "download",
     "output_exists",
@@ -100,13 +102,17 @@ def send(
     *,
     idempotent: bool = True,
     retry_hint: RetryHint | None = None,
+    stream: bool = False,
 ) -> httpx.Response:
-    """Send ``request`` with the retry rules above; returns the last response (maybe an error one)."""
+    """Send ``request`` with the retry rules above; returns the last response (maybe an error one).
+
+    ``stream``: a successful answer is returned unread, for the caller to read as it arrives (and
+    close); an error answer is read as usual, it is short."""
     last_exc: Exception | None = None
     for attempt in range(policy.attempts):
         wait: float | None = None
         try:
-            response = client.send(request)
+            response = client.send(request, stream=stream)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             last_exc = exc  # never reached the server: safe to retry anything
         except httpx.TransportError as exc:
@@ -117,6 +123,8 @@ def send(
                 ) from exc
             last_exc = exc
         else:
+            if stream and response.status_code < 400:
+                return response
             response.read()
             if not _should_retry(response, idempotent, retry_hint):
                 return response
@@ -207,6 +215,24 @@ def download(
         f"download to {target} failed after {policy.attempts} attempts: {redact(last_error)}",
         "submit.download_failed",
     )
+
+
+def copy_result(source: Path, target: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Copy a result kept on this machine (an answer that carried the video itself) to ``target``,
+    with the rules of :func:`download`: a temp name beside the target, never over an existing file."""
+    target = Path(target)
+    if not overwrite and _occupied(target):
+        raise output_exists(target)
+    if not source.is_file():
+        raise SubmitError(f"the result kept at {source} is gone (moved or deleted)", "submit.download_failed")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        shutil.copyfile(source, temp)
+        _publish(temp, target, overwrite)
+    finally:
+        temp.unlink(missing_ok=True)
+    return target
 
 
 def output_exists(target: Path) -> PreflightError:

@@ -362,6 +362,22 @@ class Ledger:
         with self._connect() as db:
             return [_job(row) for row in db.execute(query).fetchall()]
 
+    def uploads(self, sha256: str | None) -> list[Mapping[str, Any]]:
+        """Every ``--upload`` recorded for a file with this content (``provider_data.uploads``), newest first."""
+        if not sha256:
+            return []
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT provider_data FROM jobs WHERE image_sha256 = ? OR video_sha256 = ? ORDER BY id DESC",
+                (sha256, sha256),
+            ).fetchall()
+        found = []
+        for row in rows:
+            for record in (json.loads(row[0] or "{}").get("uploads") or {}).values():
+                if isinstance(record, dict) and record.get("sha256") == sha256:
+                    found.append(record)
+        return found
+
     def by_key(self, idempotency_key: str) -> list[Job]:
         """Jobs submitted with this key, newest first."""
         with self._connect() as db:

@@ -15,9 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .base import JobStatus, MediaInput, Provider, SubmitSettings
 from .ledger import Job, Ledger
+
+if TYPE_CHECKING:
+    from .upload import UploadTarget
 
 __all__ = ["SubmitPlan", "idempotency_key", "plan_submit"]
 
@@ -39,6 +43,15 @@ class SubmitPlan:
     cost_estimate: float | None
     earlier: tuple[Job, ...]
     """Jobs in the ledger with the same key that may have spent (or be spending) credits."""
+    upload: UploadTarget | None = None
+    """Where local files the provider cannot take inline go (``--upload``); None: the provider's own storage."""
+
+    def uploads(self, provider: Provider, media: MediaInput) -> bool:
+        """True when ``media`` goes to the ``--upload`` destination rather than to the provider."""
+        return self.upload is not None and self.upload.takes(provider, media)
+
+    def sha256(self, media: MediaInput) -> str | None:
+        return self.image_sha256 if media.role == "image" else self.video_sha256
 
 
 def idempotency_key(provider: str, image: str, video: str, settings: SubmitSettings) -> str:
@@ -59,12 +72,16 @@ def plan_submit(
     duration: float | None = None,
     image_sha256: str | None = None,
     video_sha256: str | None = None,
+    upload: UploadTarget | None = None,
 ) -> SubmitPlan:
     from ..bundle import sha256_file
 
     provider.check_settings(settings)
-    provider.check_media(image)
-    provider.check_media(video)
+    if upload is not None:
+        upload.check()
+    for media in (image, video):
+        if upload is None or not upload.takes(provider, media):
+            provider.check_media(media)
     image_sha256 = image_sha256 or (sha256_file(image.path) if image.path else None)
     video_sha256 = video_sha256 or (sha256_file(video.path) if video.path else None)
     key = idempotency_key(provider.name, image_sha256 or str(image.url), video_sha256 or str(video.url), settings)
@@ -82,4 +99,5 @@ def plan_submit(
         duration=duration,
         cost_estimate=provider.estimate_cost(settings, duration),
         earlier=earlier,
+        upload=upload,
     )

@@ -29,14 +29,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import httpx
 
 from ..errors import PreflightError, SubmitError, UsageError
-from .base import JobStatus, Provider, TaskInput
+from .base import Created, JobStatus, MediaInput, Provider, TaskInput
 from .dryrun import describe_request, dry_run_text  # re-exported: they lived here first
-from .http import OutcomeUnknown, RetryPolicy, download, output_exists
+from .http import OutcomeUnknown, RetryPolicy, copy_result, download, output_exists
 from .keys import redact
 from .ledger import Job, Ledger
 from .owner import busy_reason, heartbeat
@@ -162,53 +163,110 @@ def submit(
 
 def _upload_and_create(provider: Provider, ledger: Ledger, plan: SubmitPlan, job: Job) -> Job:
     try:
-        image_ref = provider.media_ref(plan.image)
-        video_ref = provider.media_ref(plan.video)
+        image_ref, video_ref = (_media_ref(provider, ledger, plan, job.id, m) for m in (plan.image, plan.video))
     except PreflightError as exc:
         ledger.update(job.id, status=JobStatus.FAILED, message=f"not created: {exc}")
         raise
     except BaseException:  # Ctrl-C during an upload: nothing was created
         ledger.update(job.id, status=JobStatus.FAILED, message="not created: interrupted during the upload")
         raise
+    job = ledger.get(job.id)
     urls = {
         f"{m.role}_url": ref
         for m, ref in ((plan.image, image_ref), (plan.video, video_ref))
         if ref.startswith(("http://", "https://"))
     }
     if urls:
-        job = ledger.update(job.id, provider_data=urls)
+        job = ledger.update(job.id, provider_data={**job.provider_data, **urls})
     task = TaskInput(image_ref, video_ref, plan.settings, job.external_id)
     try:
-        created = provider.create(task)
+        created = provider.create(task, on_sent=lambda: ledger.update(job.id, raw_status=SENT))
     except OutcomeUnknown as exc:
         return _resolve_unknown(provider, ledger, job, task, exc)
     except SubmitError as exc:
-        ledger.update(job.id, status=JobStatus.FAILED, message=f"not created: {exc}")
+        # A call that answers with its result fails as a whole: "failed", not "not created".
+        what = "failed" if provider.returns_result else "not created"
+        ledger.update(job.id, status=JobStatus.FAILED, message=f"{what}: {exc}")
         raise
     except BaseException:  # Ctrl-C while the create was out: the task may exist
-        ledger.update(job.id, status=JobStatus.UNKNOWN, message="interrupted during the create")
+        sent = ledger.get(job.id).raw_status == SENT
+        ledger.update(job.id, status=JobStatus.UNKNOWN, raw_status=SENT_UNKNOWN if sent else None,
+                      message="interrupted during the create")  # fmt: skip
         raise
     return _record_created(ledger, job, created)
 
 
-def _record_created(ledger: Ledger, job: Job, created: Any) -> Job:
-    data = {**job.provider_data, **created.data}
+def _media_ref(provider: Provider, ledger: Ledger, plan: SubmitPlan, job_id: int, media: MediaInput) -> str:
+    """What the create carries for ``media``: ``--upload``'s URL (recorded on the job at once), or the provider's."""
+    if not plan.uploads(provider, media):
+        return provider.media_ref(media)
+    from .upload import upload_media
+
+    sha256 = plan.sha256(media)
+    assert plan.upload is not None and sha256 is not None
+    done = upload_media(plan.upload, media, sha256, provider.input_url_ttl, ledger.uploads(sha256))
+    job = ledger.get(job_id)
+    uploads = {**job.provider_data.get("uploads", {}), media.role: done.record()}
+    ledger.update(job_id, provider_data={**job.provider_data, "uploads": uploads})
+    return done.url
+
+
+SENT = "sent, generating"
+"""raw_status of a row whose request the provider took and is answering over a held connection."""
+SENT_UNKNOWN = "sent, outcome unknown"
+"""raw_status of a row whose create reached the provider and whose answer never came back."""
+
+
+def _record_created(ledger: Ledger, job: Job, created: Created) -> Job:
+    data = {**ledger.get(job.id).provider_data, **created.data}
+    outcome = created.outcome
+    if outcome is None:
+        return ledger.update(
+            job.id,
+            status=JobStatus.QUEUED,
+            raw_status=created.raw_status or "created",
+            task_id=created.task_id,
+            provider_data=data,
+        )
+    result_url = outcome.result_url
+    if outcome.video is not None:
+        result_url = _keep_video(ledger, job, outcome.video).as_uri()
     return ledger.update(
         job.id,
-        status=JobStatus.QUEUED,
-        raw_status=created.raw_status or "created",
+        status=outcome.status,
+        raw_status=outcome.raw_status,
         task_id=created.task_id,
         provider_data=data,
+        result_url=result_url,
+        result_ttl=outcome.ttl,
+        message=outcome.message,
     )
 
 
+def _keep_video(ledger: Ledger, job: Job, video: bytes) -> Path:
+    """An answer that carried the video itself: kept beside the ledger (``results/job<ID>.mp4``) until
+    downloaded, written to a temp name first so a half-written file is never taken for the result."""
+    folder = ledger.path.parent / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"job{job.id}.mp4"
+    temp = folder / f".job{job.id}.{os.getpid()}.part"
+    try:
+        temp.write_bytes(video)
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+    return target
+
+
 def _resolve_unknown(provider: Provider, ledger: Ledger, job: Job, task: TaskInput | None, exc: Exception) -> Job:
-    job = ledger.update(job.id, status=JobStatus.UNKNOWN, message=str(exc))
+    # Known to have reached the provider: the create's connection failed after sending, or the provider
+    # had taken it and was still answering when the process died.
+    sent = isinstance(exc, OutcomeUnknown) or job.raw_status == SENT
+    job = ledger.update(
+        job.id, status=JobStatus.UNKNOWN, raw_status=SENT_UNKNOWN if sent else None, message=str(exc)
+    )
     if not provider.can_lookup:
-        raise OutcomeUnknown(
-            f"job {job.id}: {exc}. {provider.name} cannot look a task up by our id, so preflight will not "
-            f"guess: check the {provider.name} dashboard, then `preflight submit --again` if nothing was created"
-        ) from exc
+        raise OutcomeUnknown(f"job {job.id}: {exc}. {provider.outcome_unknown_advice()}") from exc
     found = provider.lookup(job.external_id)
     if found is not None:
         logger.info("job %d: the create had gone through: task %s", job.id, found.task_id)
@@ -292,6 +350,12 @@ def check_output(target: Path, overwrite: bool) -> None:
 
 
 def no_task(job: Job) -> SubmitError:
+    if job.status is JobStatus.UNKNOWN:
+        return SubmitError(
+            f"job {job.id} has no task id: it was sent and its outcome is unknown ({job.message or 'no answer'}); "
+            "nothing can be waited for or downloaded",
+            "job.no_task",
+        )
     return SubmitError(
         f"job {job.id} has no task id ({job.status}): its create never answered; run preflight jobs resume",
         "job.no_task",
@@ -315,7 +379,10 @@ def download_result(
         raise SubmitError(f"job {job.id} has no result yet (status {job.status})", "submit.no_result")
     if job.result_expires_at and job.result_expires_at < time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()):
         logger.warning("job %d: the result URL expired at %s; trying anyway", job.id, job.result_expires_at)
-    path = download(provider.client, job.result_url, target, provider.policy, overwrite=overwrite)
+    if job.result_url.startswith("file://"):  # the answer carried the video itself: kept beside the ledger
+        path = copy_result(Path(url2pathname(urlsplit(job.result_url).path)), target, overwrite=overwrite)
+    else:
+        path = download(provider.client, job.result_url, target, provider.policy, overwrite=overwrite)
     return ledger.update(job.id, output=str(path))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-NEEDS_VIDEO_URL = ("kling", "novita")
+NEEDS_VIDEO_URL = ("kling", "novita", "vercel")
 """Providers with no upload API: the clip goes as a URL the fake serves."""
 
 

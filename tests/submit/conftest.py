@@ -16,6 +16,7 @@ SECRETS = {
     "NOVITA_API_KEY": "nov-TEST-key-3c9a7e1f5b2d8e4a",
     "REPLICATE_API_TOKEN": "r8_TEST_token_9f2e7c1a4b6d3e8f",
     "RUNWAYML_API_SECRET": "key_TEST_runway_4c8e1a7f3b9d2e6a",
+    "AI_GATEWAY_API_KEY": "vck_TEST_gateway_8d2f6a1c9e3b7d5f",
 }
 
 

@@ -22,7 +22,7 @@ def _args(name: str, server, media, *extra: str) -> list[str]:
 
 
 def test_every_provider_module_is_registered():
-    assert set(providers()) == {"kling", "fal", "kie", "novita", "replicate", "runway"}
+    assert set(providers()) == {"kling", "fal", "kie", "novita", "replicate", "runway", "vercel"}
 
 
 @pytest.mark.parametrize("name", ["kling", "fal", "kie", "novita", "replicate"])

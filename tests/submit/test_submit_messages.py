@@ -34,7 +34,9 @@ def test_help_says_where_keys_go_and_which_providers_need_a_url():
     assert result.exit_code == 0
     text = result.output
     assert "preflight prepare" in text and "Examples:" in text
-    assert "kling      KLINGAI_ACCESS_KEY + KLINGAI_SECRET_KEY; needs --video-url for the clip" in text
+    kling = "kling      KLINGAI_ACCESS_KEY + KLINGAI_SECRET_KEY; needs --video-url (or --upload DEST) for the clip"
+    assert kling in text
+    assert "vercel     AI_GATEWAY_API_KEY; image inline, clip as a URL (--video-url or --upload)" in text
     assert "fal        FAL_KEY; uploads local files" in text
     assert "2500 characters" in text
 

@@ -36,6 +36,9 @@ class Reply:
     raw: bytes | None = None
     drop: bool = False
     """Close the connection without answering."""
+    chunks: Any = None
+    """An iterable of bytes sent one by one as they come (a server-sent event stream); the connection
+    closes after the last."""
 
 
 class FakeServer:
@@ -162,6 +165,9 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.drop:
             self.close_connection = True
             return
+        if reply.chunks is not None:
+            self._stream(reply)
+            return
         data = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
         self.send_response(reply.status)
         has_length = "Content-Length" in reply.headers
@@ -180,5 +186,20 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if has_length and int(reply.headers["Content-Length"]) != len(data):
             self.close_connection = True
+
+    def _stream(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            for chunk in reply.chunks:
+                self.wfile.write(chunk)
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):  # the client went away mid-stream (a killed process)
+            pass
 
     do_GET = do_POST = do_PUT = do_DELETE = _handle

@@ -20,6 +20,8 @@ class Contract:
     enums: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     bools: tuple[str, ...] = ()
     one_url_lists: tuple[str, ...] = ()
+    elements: bool = False
+    """fal v3 pro's ``elements``: a list of one ``{image_url}``, orientation video (as far as documented)."""
 
 
 def problems(contract: Contract, data: dict[str, Any]) -> list[str]:
@@ -30,6 +32,13 @@ def problems(contract: Contract, data: dict[str, Any]) -> list[str]:
     found += [f"{k} must be a boolean" for k in contract.bools if k in data and not isinstance(data[k], bool)]
     found += [f"{k} must be a list of one URL" for k in contract.one_url_lists
               if k in data and not (isinstance(data[k], list) and len(data[k]) == 1)]  # fmt: skip
+    if contract.elements and "elements" in data:
+        elements = data["elements"]
+        one = elements[0] if isinstance(elements, list) and len(elements) == 1 else None
+        if not (isinstance(one, dict) and set(one) == {"image_url"} and str(one["image_url"]).startswith("http")):
+            found.append("elements must be a list of one {image_url}")
+        elif data.get("character_orientation") != "video":
+            found.append("elements needs character_orientation video")
     return found
 
 
@@ -57,7 +66,10 @@ CONTRACTS: dict[str, dict[str, Contract]] = {
         "fal-ai/kling-video/v2.6/standard/motion-control": _KLING_FAL,
         "fal-ai/kling-video/v2.6/pro/motion-control": _KLING_FAL,
         "fal-ai/kling-video/v3/standard/motion-control": _KLING_FAL,
-        "fal-ai/kling-video/v3/pro/motion-control": _KLING_FAL,
+        "fal-ai/kling-video/v3/pro/motion-control": Contract(
+            _KLING_FAL.required, (*_KLING_FAL.optional, "elements"), _KLING_FAL.enums, _KLING_FAL.bools,
+            elements=True,
+        ),
         "fal-ai/wan/v2.2-14b/animate/move": _WAN_FAL,
         "fal-ai/wan/v2.2-14b/animate/replace": _WAN_FAL,
         "fal-ai/bytedance/dreamactor/v2": Contract(("image_url", "video_url")),

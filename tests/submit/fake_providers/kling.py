@@ -86,7 +86,11 @@ class FakeKling(FakeServer):
                 or next(
                     (
                         f"{k} is required"
-                        for k in ("image_url", "video_url", "character_orientation", "mode")
+                        # model_name too: a missing one must not pass as v2.6 (a v3 job silently sent as v2.6
+                        # would pass here and be billed, and made, as the other model); external_task_id is
+                        # what makes a resend after a lost answer safe.
+                        for k in ("model_name", "image_url", "video_url", "character_orientation", "mode",
+                                  "external_task_id")
                         if not data.get(k)
                     ),
                     None,
@@ -96,7 +100,7 @@ class FakeKling(FakeServer):
                 or (data.get("keep_original_sound", "yes") not in ("yes", "no") and "keep_original_sound: yes|no")
                 or (str(data["image_url"]).startswith("data:") and "image_url: base64 without data: prefix")
                 or (len(data.get("prompt", "")) > 2500 and "prompt too long")
-                or (data.get("model_name", "kling-v2-6") not in ("kling-v2-6", "kling-v3") and "bad model_name")
+                or (data["model_name"] not in ("kling-v2-6", "kling-v3") and "bad model_name")
                 or _v3_problem(data)
             )
             if problem:

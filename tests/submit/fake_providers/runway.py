@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any, ClassVar
 
-from .base import FakeServer, Reply, scripted
+from .base import FakeServer, Reply, parse_multipart, scripted
 
 RATIOS = ("1280:720", "720:1280", "960:960", "1104:832", "832:1104", "1584:672")
 
@@ -30,6 +31,10 @@ def _problem(data: dict[str, Any]) -> str | None:
         return "ratio must be one of " + ", ".join(RATIOS)
     if not 1 <= int(data.get("expressionIntensity", 3)) <= 5:
         return "expressionIntensity must be 1-5"
+    moderation = data.get("contentModeration", {})
+    if set(moderation) - {"publicFigureThreshold"} or moderation.get("publicFigureThreshold", "auto") not in (
+        "auto", "low"):  # fmt: skip
+        return "contentModeration: {publicFigureThreshold: auto|low}"
     return None
 
 
@@ -44,7 +49,27 @@ class FakeRunway(FakeServer):
             and headers.get("x-runway-version") == "2024-11-06"
         )
 
+    def public(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> Reply | None:
+        # The pre-signed form POST of an upload: the signature is in the form's fields, no key expected.
+        if not path.startswith("/upload-target/"):
+            return None
+        token = path.rsplit("/", 1)[-1]
+        form = parse_multipart(headers, body)
+        if "authorization" in headers or form.get("signature", (None, b""))[1].decode() != token or "file" not in form:
+            return Reply(403, raw=b"<Error><Code>AccessDenied</Code></Error>")
+        self.files[f"runway-{token}"] = form["file"][1]
+        return Reply(204, raw=b"")
+
     def route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> Reply:
+        if method == "POST" and path == "/v1/uploads":
+            data = json.loads(body)
+            if data.get("type") != "ephemeral" or not data.get("filename"):
+                return Reply(400, {"error": "filename and type: ephemeral are required"})
+            token = uuid.uuid4().hex
+            return Reply(200, {"uploadUrl": f"{self.url}/upload-target/{token}", "fields": {"signature": token},
+                               "runwayUri": f"runway://uploads/{token}"})  # fmt: skip
         if method == "POST" and path == "/v1/character_performance":
             canned = scripted(self, "create")
             if canned:
