@@ -9,6 +9,7 @@ mapping (the 10-bit frames read as if they were BT.709, what fix did before) the
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import subprocess
 from pathlib import Path
 
@@ -106,6 +107,53 @@ def test_highlights_above_reference_white_land_on_white(tmp_path: Path) -> None:
     x, y, w, h = box
     lamp = frame[y + 8 : y + h - 8, x + 8 : x + w - 8].reshape(-1, 3).mean(axis=0)
     assert lamp.min() > 250  # the peak maps to SDR white, not clipped grey and not wrapped
+
+
+PATCHES = {100: 190, 203: 237, 406: 249, 1000: 255}
+"""PQ grey patches, cd/m2 -> the 8-bit SDR level the roll-off gives them (the Moebius curve of
+color.rolloff, computed once and written here so a change to the curve cannot move the expectation
+with it): below the knee (152 cd/m2) unchanged, reference white at 93%, the peak on white. A hard
+clip at reference white would put the last three on 255."""
+
+
+def _pq_patches_clip(path: Path, nits: list[int], boxes: list[tuple[int, int, int, int]]) -> Path:
+    """3 s (the shortest clip Kling takes) of HEVC Main 10 PQ: grey patches of the given display
+    light on a 20 cd/m2 background. Written here, not by make_hdr_clip, which carries SDR pictures
+    (nothing above reference white)."""
+    from preflight.color import pq_inverse_eotf
+
+    signal = np.full((H, W, 3), pq_inverse_eotf(np.array(20.0)))
+    for level, (x, y, w, h) in zip(nits, boxes, strict=True):
+        signal[y : y + h, x : x + w] = pq_inverse_eotf(np.array(float(level)))
+    yuv = av.VideoFrame.from_ndarray(np.round(signal * 65535).astype(np.uint16), format="rgb48le").reformat(
+        format="yuv420p10le", dst_colorspace="BT2020", dst_color_range="MPEG"
+    )
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx265", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p10le"
+        stream.options = {"preset": "ultrafast", "x265-params": "log-level=error:crf=12:transfer=smpte2084"}
+        ctx = stream.codec_context
+        ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range = 9, 16, 9, 1
+        for index in range(75):
+            yuv.pts = index
+            out.mux(stream.encode(yuv))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_highlights_roll_off_end_to_end(tmp_path: Path) -> None:
+    """fix on a PQ clip: light between reference white and the peak keeps its order, each step at the
+    level the roll-off gives it. The lamp test above passes with a hard clip too (its lamp is the
+    peak, white either way); this one does not."""
+    nits = list(PATCHES)
+    boxes = [(24 + i * 152, 120, 120, 120) for i in range(len(nits))]
+    src = _pq_patches_clip(tmp_path / "patches.mp4", nits, boxes)
+    (r,) = fix([src], tmp_path / "out", content=False).results
+    assert "tone map PQ -> SDR BT.709" in r.actions
+    frame = frames_rgb(Path(r.output), 1)[0].astype(np.float64)
+    got = [float(frame[y + 16 : y + h - 16, x + 16 : x + w - 16].mean()) for x, y, w, h in boxes]
+    assert got == pytest.approx(list(PATCHES.values()), abs=3), got
+    assert all(a + 3 < b for a, b in itertools.pairwise(got)), got  # every step stays a step
 
 
 def test_tone_map_runs_after_a_downscale_and_stays_right(tmp_path: Path, card: np.ndarray) -> None:
