@@ -11,7 +11,8 @@ slow:
 	python -m pytest -m slow
 
 lint:
-	ruff check preflight tests bench
+	ruff check preflight tests bench action
+	python -m mypy
 
 check: lint test
 

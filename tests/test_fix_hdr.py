@@ -9,13 +9,14 @@ mapping (the 10-bit frames read as if they were BT.709, what fix did before) the
 from __future__ import annotations
 
 import dataclasses
-import shutil
+import itertools
 import subprocess
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from zimg import require_zscale
 
 from preflight import load_profile, probe
 from preflight.fix import fix
@@ -108,6 +109,53 @@ def test_highlights_above_reference_white_land_on_white(tmp_path: Path) -> None:
     assert lamp.min() > 250  # the peak maps to SDR white, not clipped grey and not wrapped
 
 
+PATCHES = {100: 190, 203: 237, 406: 249, 1000: 255}
+"""PQ grey patches, cd/m2 -> the 8-bit SDR level the roll-off gives them (the Moebius curve of
+color.rolloff, computed once and written here so a change to the curve cannot move the expectation
+with it): below the knee (152 cd/m2) unchanged, reference white at 93%, the peak on white. A hard
+clip at reference white would put the last three on 255."""
+
+
+def _pq_patches_clip(path: Path, nits: list[int], boxes: list[tuple[int, int, int, int]]) -> Path:
+    """3 s (the shortest clip Kling takes) of HEVC Main 10 PQ: grey patches of the given display
+    light on a 20 cd/m2 background. Written here, not by make_hdr_clip, which carries SDR pictures
+    (nothing above reference white)."""
+    from preflight.color import pq_inverse_eotf
+
+    signal = np.full((H, W, 3), pq_inverse_eotf(np.array(20.0)))
+    for level, (x, y, w, h) in zip(nits, boxes, strict=True):
+        signal[y : y + h, x : x + w] = pq_inverse_eotf(np.array(float(level)))
+    yuv = av.VideoFrame.from_ndarray(np.round(signal * 65535).astype(np.uint16), format="rgb48le").reformat(
+        format="yuv420p10le", dst_colorspace="BT2020", dst_color_range="MPEG"
+    )
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx265", rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p10le"
+        stream.options = {"preset": "ultrafast", "x265-params": "log-level=error:crf=12:transfer=smpte2084"}
+        ctx = stream.codec_context
+        ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range = 9, 16, 9, 1
+        for index in range(75):
+            yuv.pts = index
+            out.mux(stream.encode(yuv))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_highlights_roll_off_end_to_end(tmp_path: Path) -> None:
+    """fix on a PQ clip: light between reference white and the peak keeps its order, each step at the
+    level the roll-off gives it. The lamp test above passes with a hard clip too (its lamp is the
+    peak, white either way); this one does not."""
+    nits = list(PATCHES)
+    boxes = [(24 + i * 152, 120, 120, 120) for i in range(len(nits))]
+    src = _pq_patches_clip(tmp_path / "patches.mp4", nits, boxes)
+    (r,) = fix([src], tmp_path / "out", content=False).results
+    assert "tone map PQ -> SDR BT.709" in r.actions
+    frame = frames_rgb(Path(r.output), 1)[0].astype(np.float64)
+    got = [float(frame[y + 16 : y + h - 16, x + 16 : x + w - 16].mean()) for x, y, w, h in boxes]
+    assert got == pytest.approx(list(PATCHES.values()), abs=3), got
+    assert all(a + 3 < b for a, b in itertools.pairwise(got)), got  # every step stays a step
+
+
 def test_tone_map_runs_after_a_downscale_and_stays_right(tmp_path: Path, card: np.ndarray) -> None:
     kling = load_profile("kling-v2.6")
     small = dataclasses.replace(kling, video=dataclasses.replace(kling.video, max_side=320, min_side=100))
@@ -149,15 +197,13 @@ def test_bt601_source_is_converted_not_just_retagged(tmp_path: Path) -> None:
     assert got == pytest.approx([200, 0, 0], abs=4)
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs an ffmpeg with zscale to make the clips")
 @pytest.mark.parametrize("transfer", ["arib-std-b67", "smpte2084"])
 def test_clips_made_by_zscale_come_back(tmp_path: Path, card: np.ndarray, transfer: str) -> None:
     """The same check on HLG/PQ made independently, by FFmpeg's zscale (zimg), SDR white at 203 cd/m2.
     ``agamma=0``: zimg's exact BT.2100 HLG; its default applies the HLG gamma per channel (an
-    approximation that desaturates: 28.0 dB and 85% saturation measured on this card)."""
-    probe_zscale = subprocess.run(["ffmpeg", "-hide_banner", "-filters"], capture_output=True, text=True)
-    if " zscale " not in probe_zscale.stdout:
-        pytest.skip("this ffmpeg has no zscale")
+    approximation that desaturates: 28.0 dB and 85% saturation measured on this card). Skipped
+    without zscale, except in CI (tests/zimg.py)."""
+    require_zscale()
     png = tmp_path / "card.png"
     from PIL import Image
 

@@ -1,4 +1,4 @@
-"""Each package reads top-down: no two modules of ``preflight`` import each other.
+"""Each package reads top-down: no import cycle among the modules of ``preflight``, of any length.
 
 The graph is read from the source with :mod:`ast`, not by importing anything, so it sees every
 ``import`` and ``from ... import`` statement wherever it stands: at the top of a module, inside a
@@ -23,6 +23,8 @@ its submodules' names would be a cycle with each of them.
 from __future__ import annotations
 
 import ast
+import shutil
+from collections import deque
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "preflight"
@@ -31,11 +33,11 @@ Graph = dict[str, dict[str, list[int]]]
 """Module -> {module it imports: the line numbers of those imports}."""
 
 
-def _modules() -> dict[str, Path]:
+def _modules(package: Path) -> dict[str, Path]:
     """Dotted module name -> source file, for every module of the package."""
     found = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
-        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts
         if parts[-1] == "__init__":
             parts = parts[:-1]
         found[".".join(parts)] = path
@@ -80,13 +82,108 @@ def imports_of(source: str, module: str, is_package: bool, modules: set[str]) ->
     return edges
 
 
-def import_graph() -> Graph:
-    modules = _modules()
+def import_graph(package: Path = PACKAGE) -> Graph:
+    modules = _modules(package)
     names = set(modules)
     return {
         module: imports_of(path.read_text(encoding="utf-8"), module, path.name == "__init__.py", names)
         for module, path in modules.items()
     }
+
+
+def _components(graph: Graph) -> list[set[str]]:
+    """The strongly connected components of more than one module (Tarjan): each holds every module
+    of one or more import cycles that share modules."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[set[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in graph.get(module, {}):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = {stack.pop()}
+            while module not in component:
+                component.add(stack.pop())
+            if len(component) > 1:
+                found.append(component)
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def _shortest_cycle(graph: Graph, component: set[str]) -> list[str]:
+    """The shortest way from the component's first module back to itself, inside the component."""
+    start = min(component)
+    came_from: dict[str, str] = {}
+    queue = deque([start])
+    while queue:
+        module = queue.popleft()
+        for target in sorted(graph.get(module, {})):
+            if target == start:
+                path = [module]
+                while path[-1] != start:
+                    path.append(came_from[path[-1]])
+                return path[::-1]
+            if target in component and target not in came_from:
+                came_from[target] = module
+                queue.append(target)
+    raise AssertionError(f"no cycle through {start}: not a component")
+
+
+def cycles(graph: Graph) -> list[list[str]]:
+    """One import cycle per knot of modules that reach each other, as the modules in import order
+    from the knot's first (pure: any graph of :data:`Graph`'s shape)."""
+    return sorted(_shortest_cycle(graph, component) for component in _components(graph))
+
+
+def describe(graph: Graph, cycle: list[str]) -> str:
+    """``a -> b (a line 3) -> a (b line 9)``: each arrow with the lines that import."""
+    steps = [cycle[0]]
+    for a, b in zip(cycle, [*cycle[1:], cycle[0]], strict=True):
+        steps.append(f"{b} ({a} line {', '.join(map(str, graph[a][b]))})")
+    return " -> ".join(steps)
+
+
+def test_cycles_of_any_length_are_found():
+    dag: Graph = {"a": {"b": [1], "c": [2]}, "b": {"c": [1]}, "c": {}}
+    pair: Graph = {"a": {"b": [1]}, "b": {"a": [4]}}
+    three: Graph = {"a": {"b": [1]}, "b": {"c": [2]}, "c": {"a": [3]}, "d": {"a": [5]}}
+    five = {f"m{i}": {f"m{(i + 1) % 5}": [i + 1]} for i in range(5)}
+    assert cycles(dag) == []
+    assert cycles(pair) == [["a", "b"]]
+    assert cycles(three) == [["a", "b", "c"]]  # no two of them import each other
+    assert cycles(five) == [["m0", "m1", "m2", "m3", "m4"]]
+    # two knots, and a knot of two cycles sharing a module: one (the shortest) cycle each
+    two_knots: Graph = {**three, "x": {"y": [1]}, "y": {"x": [2]}}
+    assert cycles(two_knots) == [["a", "b", "c"], ["x", "y"]]
+    figure_eight: Graph = {"a": {"b": [1], "d": [2]}, "b": {"c": [1]}, "c": {"a": [1]}, "d": {"a": [7]}}
+    assert cycles(figure_eight) == [["a", "d"]]
+    assert describe(three, ["a", "b", "c"]) == "a -> b (a line 1) -> c (b line 2) -> a (c line 3)"
+
+
+def test_a_three_module_cycle_in_the_package_is_caught(tmp_path):
+    """The mutation the old pairs-only check let through: three real modules, each lazily importing
+    the next, in a copy of the package."""
+    copy = tmp_path / "preflight"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "data", "static"))
+    knot = ["preflight.color", "preflight.report", "preflight.sniff"]
+    assert cycles(import_graph(copy)) == []
+    for module, target in zip(knot, [*knot[1:], knot[0]], strict=True):
+        path = copy.joinpath(*module.split(".")[1:]).with_suffix(".py")
+        path.write_text(path.read_text() + f"\n\ndef _knot():\n    import {target}\n")
+    graph = import_graph(copy)
+    assert not any(b in graph.get(a, {}) and a in graph.get(b, {}) for a in graph for b in graph[a])  # no pair
+    assert cycles(graph) == [knot]
 
 
 def test_every_import_counts_wherever_it_stands():
@@ -116,13 +213,7 @@ def test_graph_sees_the_package():
     assert "preflight.api" in graph["preflight.batch.work"]  # inside a function
 
 
-def test_no_two_modules_import_each_other():
+def test_no_import_cycles():
     graph = import_graph()
-    pairs = sorted({tuple(sorted((a, b))) for a, targets in graph.items() for b in targets if a in graph.get(b, {})})
-
-    def lines(a: str, b: str) -> str:
-        return f"{a} line {', '.join(map(str, graph[a][b]))}"
-
-    assert not pairs, "modules that import each other:\n" + "\n".join(
-        f"  {a} <-> {b}  ({lines(a, b)}; {lines(b, a)})" for a, b in pairs
-    )
+    found = cycles(graph)
+    assert not found, "import cycles:\n" + "\n".join(f"  {describe(graph, cycle)}" for cycle in found)

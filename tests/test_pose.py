@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from people import astronaut, camera, coffee, darkened, face_crop, pasted, side_by_side
@@ -309,6 +311,54 @@ def test_clip_without_person_fails(tmp_path):
     (result,) = run_analyzers(str(_zoom_clip(tmp_path / "c.mp4", coffee())), [PoseAnalyzer()])
     assert result.metrics["person_share"] == 0.0
     assert codes(result) == {"pose.no_person": Severity.ERROR}
+
+
+def _torso_then_face_clip(path) -> Path:
+    """3 s: the astronaut with her torso for the first 1.2 s, then her face alone (no torso): 4 of
+    the 9 pose samples show the torso (measured)."""
+    import cv2
+
+    from preflight.samples import make_clip
+
+    full, face = astronaut(), face_crop()
+    return make_clip(
+        path, duration=3.0, width=480, height=480, fps=25,
+        frames=lambda index, w, h: cv2.resize(full if index < 30 else face, (w, h)),
+    )  # fmt: skip
+
+
+@pytest.mark.model
+def test_clip_with_the_torso_in_too_few_frames_fails_the_clip_gate(tmp_path):
+    """The clip-level torso gate (the image gate is tested above): its share, threshold and override."""
+    from preflight.analyze.frames import run_analyzers
+
+    clip = _torso_then_face_clip(tmp_path / "face.mp4")
+    (result,) = run_analyzers(str(clip), [PoseAnalyzer()])
+    m = result.metrics
+    assert m["person_share"] == 1.0 and 0.3 < m["torso_share"] < 0.5
+    assert [row[1] for row in m["track"]][:3] == [1, 1, 1] and m["track"][-1][1] == 0
+    (finding,) = result.findings
+    assert (finding.code, finding.severity) == ("pose.torso_not_visible", Severity.ERROR)
+    assert (finding.measured, finding.limit) == (m["torso_share"], 0.5)
+    (softer,) = run_analyzers(str(clip), [PoseAnalyzer({"pose_min_torso_share": 0.3})])
+    assert softer.metrics["torso_share"] == m["torso_share"] and softer.findings == ()
+
+
+@pytest.mark.model
+def test_check_fails_a_clip_without_the_torso(tmp_path):
+    """End to end, as a pipeline runs it: the CLI's exit code and JSON carry the clip-level gate."""
+    import json
+    import subprocess
+    import sys
+
+    clip = _torso_then_face_clip(tmp_path / "face.mp4")
+    run = subprocess.run([sys.executable, "-m", "preflight", "check", str(clip), "--json"],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    (item,) = json.loads(run.stdout)["items"]
+    assert item["verdict"] == "fail"
+    torso = [f for f in item["findings"] if f["code"] == "pose.torso_not_visible"]
+    assert len(torso) == 1 and torso[0]["severity"] == "error" and torso[0]["measured"] < 0.5
 
 
 @pytest.mark.model

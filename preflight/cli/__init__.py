@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import importlib
+import importlib.util  # find_spec: `import importlib` alone does not load it (a venv without setuptools' .pth)
 import io
 import logging
 import os

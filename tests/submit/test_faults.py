@@ -10,13 +10,15 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
+from contextlib import closing
 
 import pytest
 from cli_args import submit_args
 from fake_providers import RESULT
 
 from preflight.cli import main
-from preflight.submit.ledger import Ledger
+from preflight.submit.ledger import Ledger, default_ledger_path
 
 
 def _one_error_line(err: str, code: str) -> str:
@@ -60,50 +62,74 @@ def _wait_for_line(lines: queue.Queue, prefix: str, seen: list[str], timeout: fl
             return True
 
 
-def test_two_submits_at_the_same_instant_create_once(fake, media):
-    """Both processes plan (no earlier job) before either writes its row: the loser's INSERT is the check."""
-    server = fake("fal")
-    ledger = Ledger()
-    # Hold the ledger's write lock: readers go on (both plan), writers wait (neither inserts yet).
-    holder = sqlite3.connect(ledger.path, isolation_level=None)
+def _hold_writes_until_both_planned(children: list, stderr: list[list[str]]) -> None:
+    """Both plan (no earlier job) before either writes its row: the ledger's write lock is held
+    (readers go on, writers wait) until both have printed their cost line, which comes after the
+    plan and right before the row is written. The loser's INSERT is then the duplicate check."""
+    holder = sqlite3.connect(Ledger().path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
-    children = [_start(_submit_args(server, media)) for _ in range(2)]
-    stderr: list[list[str]] = [[], []]
     try:
-        # The cost line is printed after the plan, right before the row is written.
         for (_, lines), seen in zip(children, stderr, strict=True):
             assert _wait_for_line(lines, "cost:", seen), "".join(seen)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def _rows_in_ledger() -> int:
+    """Rows in the ledger's jobs table, read-only (0 while the first submit has not created it)."""
+    path = default_ledger_path()
+    if not path.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as db:
+            return db.execute("SELECT count(*) FROM jobs").fetchone()[0]
+    except sqlite3.OperationalError:  # the first submit is still creating the tables
+        return 0
+
+
+def _second_starts_after_the_first_row() -> None:
+    """The second submit starts only once the first one's row is written (pending: the create may
+    still be on its way), so it plans with that job in the ledger and refuses at the plan."""
+    deadline = time.monotonic() + 120
+    while _rows_in_ledger() == 0:
+        assert time.monotonic() < deadline, "the first submit wrote no row"
+        time.sleep(0.01)
+
+
+INTERLEAVINGS = {
+    # Both plan with an empty ledger; the UNIQUE external id stops the second INSERT.
+    "both plan, then both write": "a moment ago, with the same external id",
+    # One row is written before the other plans; the plan finds it.
+    "one writes, then the other plans": "; pass --again to pay for it again",
+}
+
+
+@pytest.mark.parametrize("interleaving", list(INTERLEAVINGS))
+def test_two_submits_create_once_however_they_interleave(fake, media, interleaving):
+    """Each of the two ways two submits of one pair can interleave, forced: one create, and the
+    other ends in submit.duplicate through the check that interleaving reaches (its own words)."""
+    server = fake("fal")
+    args = _submit_args(server, media)
+    stderr: list[list[str]] = [[], []]
+    if interleaving == "both plan, then both write":
+        children = [_start(args) for _ in range(2)]
+        _hold_writes_until_both_planned(children, stderr)
+    else:
+        children = [_start(args)]
+        _second_starts_after_the_first_row()
+        children.append(_start(args))
     codes = []
     for (child, lines), seen in zip(children, stderr, strict=True):
         child.wait(timeout=120)
         _wait_for_line(lines, "\0", seen, timeout=10)  # drain to the end
         codes.append(child.returncode)
     assert sorted(codes) == [0, 1], stderr
-    loser = "".join(stderr[codes.index(1)])
-    line = _one_error_line(loser, "submit.duplicate")
-    assert "nothing was sent" in line
+    line = _one_error_line("".join(stderr[codes.index(1)]), "submit.duplicate")
+    assert INTERLEAVINGS[interleaving] in line and "already submitted as job 1 " in line, line
     assert server.creates == 1
     (job,) = Ledger().jobs()
     assert job.status == "queued"
-
-
-def test_two_submits_started_together_create_once(fake, media):
-    """Unsynchronised: whichever way the two interleave, one create and one submit.duplicate."""
-    server = fake("fal")
-    children = [_start(_submit_args(server, media)) for _ in range(2)]
-    codes, stderr = [], []
-    for child, lines in children:
-        child.wait(timeout=120)
-        seen: list[str] = []
-        _wait_for_line(lines, "\0", seen, timeout=10)
-        codes.append(child.returncode)
-        stderr.append("".join(seen))
-    assert sorted(codes) == [0, 1], stderr
-    _one_error_line(stderr[codes.index(1)], "submit.duplicate")
-    assert server.creates == 1 and len(Ledger().jobs()) == 1
 
 
 # The ledger file: damaged, another program's, an older preflight's.
