@@ -25,6 +25,7 @@ the provider takes leaves the subject small (film closer).
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -63,6 +64,9 @@ height: the box is made of landmarks, which end at the knuckles (a hand reaches 
 height further) and the toes' joint (about 5%); above the head, headroom, and the skull the box guesses
 from the nose-to-shoulders height, which a person bending forward hardly has (the camera man's box
 starts at his eyebrows)."""
+MOTION_MARGIN_MAX = 0.1
+"""The envelope grows by a sample's worth of the subject's motion, never by more than this share of the
+frame (a box that jumps further is a tracking slip, not a step)."""
 OTHERS_MARGIN = 2.0
 """The other people's envelopes get twice the subject's margins: what they hold (a bag, a helmet) is not
 in their landmarks either, and a sliver of someone else at the window's edge is what the crop is for."""
@@ -199,6 +203,7 @@ def reframe(
     before = framed.median_height  # of the part a shot-type crop keeps: like is compared with like
     # Margins for hands and feet scale with the whole body, also when a shot-type crop keeps only its top.
     envelope = _widened(framed.envelope, subject.median_height * height, width, height)
+    envelope = _with_motion(envelope, framed, width, height)
     others = [p for p in people if p is not subject]
     their = [(_widened(p.envelope, OTHERS_MARGIN * p.median_height * height, width, height), len(p.sightings))
              for p in others]  # fmt: skip
@@ -454,6 +459,18 @@ def _widened(envelope: Box, subject_px: float, width: int, height: int) -> PxBox
     left, top, right, bottom = (m * subject_px for m in ENVELOPE_MARGINS)
     x0, y0, x1, y1 = _px(envelope, width, height)
     return max(0.0, x0 - left), max(0.0, y0 - top), min(float(width), x1 + right), min(float(height), y1 + bottom)
+
+
+def _with_motion(envelope: PxBox, person: Person, width: int, height: int) -> PxBox:
+    """``envelope`` grown by the most the subject's box moved from one sample to the next (at most
+    :data:`MOTION_MARGIN_MAX` of the frame): pose looks about three times a second, so a walker goes on
+    past the first and last sample's box for up to a sample's time."""
+    steps = list(itertools.pairwise(b for _, b in person.sightings))
+    dx = max((max(abs(a[0] - b[0]), abs(a[2] - b[2])) for a, b in steps), default=0.0)
+    dy = max((max(abs(a[1] - b[1]), abs(a[3] - b[3])) for a, b in steps), default=0.0)
+    mx, my = min(dx, MOTION_MARGIN_MAX) * width, min(dy, MOTION_MARGIN_MAX) * height
+    return (max(0.0, envelope[0] - mx), max(0.0, envelope[1] - my), min(float(width), envelope[2] + mx),
+            min(float(height), envelope[3] + my))  # fmt: skip
 
 
 def _px(box: Box, width: int, height: int) -> PxBox:
