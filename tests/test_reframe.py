@@ -278,3 +278,14 @@ def test_person_needs_reframe_and_reframe_needs_the_content_check(tmp_path: Path
     result = runner.invoke(cli, ["fix", str(clip), "-o", str(tmp_path / "o"), "--reframe", "--dry-run", "--json"])
     assert result.exit_code in (0, 1), result.output
     assert json.loads(result.output)["items"][0]["path"] == str(clip)
+
+
+def test_batch_settings_carry_reframe_into_the_fix_and_the_resume_key(tmp_path: Path) -> None:
+    from preflight.batch.work import BatchSettings
+
+    plain = BatchSettings(outdir=str(tmp_path))
+    framed = BatchSettings(outdir=str(tmp_path), reframe="fixed", person="left")
+    assert framed.fix_options().reframe == "fixed" and framed.fix_options().person == "left"
+    assert plain.fingerprint() != framed.fingerprint()
+    with pytest.raises(UsageError, match="no-content"):
+        BatchSettings(outdir=str(tmp_path), reframe="fixed", content=False).validate()
