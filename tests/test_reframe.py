@@ -289,3 +289,35 @@ def test_batch_settings_carry_reframe_into_the_fix_and_the_resume_key(tmp_path: 
     assert plain.fingerprint() != framed.fingerprint()
     with pytest.raises(UsageError, match="no-content"):
         BatchSettings(outdir=str(tmp_path), reframe="fixed", content=False).validate()
+
+
+def landmarks(**where: tuple[float, float, float]):
+    """33 BlazePose landmarks, all unseen, except those given as name=(x, y, visibility)."""
+    import numpy as np
+
+    from preflight.analyze import pose_landmarks as pose
+
+    points = np.zeros((33, 3), np.float32)
+    for name, value in where.items():
+        points[getattr(pose, name.upper())] = value
+    return points
+
+
+UPPER = dict(nose=(0.5, 0.1, 0.99), l_eye=(0.52, 0.08, 0.99), r_eye=(0.48, 0.08, 0.99),
+             l_shoulder=(0.6, 0.2, 0.99), r_shoulder=(0.4, 0.2, 0.99))  # fmt: skip
+
+
+def test_shot_types_from_the_landmarks_seen() -> None:
+    from preflight.analyze.pose import observe, shot_of
+
+    full = landmarks(**UPPER, l_hip=(0.56, 0.45, 0.9), r_hip=(0.44, 0.45, 0.9), l_knee=(0.56, 0.68, 0.9),
+                     r_knee=(0.44, 0.68, 0.9), l_ankle=(0.56, 0.92, 0.9), r_ankle=(0.44, 0.92, 0.9))  # fmt: skip
+    assert shot_of(full) == "full-body"
+    folded = full.copy()
+    folded[27:29, 1] = 0.5  # "ankles" just under the hips: legs folded into the frame's edge, no full body
+    assert shot_of(folded) == "half-body"
+    at_the_edge = landmarks(**UPPER, l_hip=(0.56, 0.9, 0.9), r_hip=(0.44, 0.9, 0.9))  # the frame ends at the hips
+    assert shot_of(at_the_edge) == "close-up"
+    assert shot_of(landmarks(**UPPER)) == "close-up"
+    obs = observe([full], [], 1000, 1000)
+    assert obs.shot == "full-body" and obs.torso_line == (0.2, 0.45)
