@@ -104,7 +104,7 @@ def check_one(
     if content and not _blocks_analysis(findings):
         metrics, content_findings = _analyze(info, profile, contact_sheet, every_frame, every_sample)
         analysis.update(metrics)
-        findings.extend(_require_pose(content_findings, profile, strict))
+        findings.extend(_require_pose(_with_cures(content_findings, analysis, info, profile), profile, strict))
     ordered = tuple(sorted(findings, key=_severity_rank))
     return Item(
         path=str(path),
@@ -189,6 +189,13 @@ def _too_thin(info: MediaInfo) -> Finding | None:
 def _memory_finding(exc: BaseException, path: PathLike) -> Finding:
     error = memory_exhausted(exc, os.fspath(path))
     return Finding(error.code, Severity.ERROR, error.message)
+
+
+def _with_cures(findings: list[Finding], analysis: dict[str, Any], info: MediaInfo, profile: Profile) -> list[Finding]:
+    """Say which content findings ``fix --reframe`` would cure (pure arithmetic on the pose track)."""
+    from .fix.reframe import with_cures
+
+    return with_cures(findings, analysis, info, profile)
 
 
 def _require_pose(findings: list[Finding], profile: Profile, strict: bool) -> list[Finding]:

@@ -128,7 +128,8 @@ def render_html(
 
     ``previews`` maps an item's path to a ``data:image/...`` URI (see
     :func:`preflight.batch.preview.preview_data_uri`); ``fixes`` maps it to the keys ``fix`` adds
-    (``output``, ``actions``, ``after`` as an Item or None, ``reason``) and adds an Output column.
+    (``output``, ``actions``, ``after`` as an Item or None, ``reason``, and ``reframe_preview``: a ``data:``
+    URI of the frames before and after a ``--reframe`` crop) and adds an Output column.
     """
     previews = previews or {}
     s = report.summary
@@ -249,9 +250,12 @@ def _fix_cell(fix: Mapping[str, Any]) -> str:
     if output:
         verdict = getattr(after, "verdict", None) or "pass"
         actions = ", ".join(str(a) for a in fix.get("actions") or ()) or "copied as is"
+        frames = fix.get("reframe_preview")
+        shown = (f'<br><img class="sheet" alt="before and after the reframe crop of {_e(output)}" src="{_e(frames)}">'
+                 if isinstance(frames, str) and frames.startswith("data:image/") else "")  # fmt: skip
         return (
             f'<td data-sort="{_VERDICT_RANK.get(verdict, 0)}">{_badge(verdict)}<br>'
-            f'<span class="path">{_e(output)}</span><br><span class="actions">{_e(actions)}</span></td>'
+            f'<span class="path">{_e(output)}</span><br><span class="actions">{_e(actions)}</span>{shown}</td>'
         )
     reason = fix.get("reason") or "not fixed"
     return f'<td data-sort="-1"><span class="none">{_e(reason)}</span></td>'

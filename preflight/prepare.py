@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .analyze.pair import pair_findings
+from .analyze.pair import framing_options, pair_findings
 from .api import resolve_profile
 from .bundle import Bundle, write_bundle
 from .errors import UsageError
@@ -86,7 +86,10 @@ def prepare(
     bundle = None
     discarded = False
     try:
-        fixed = fix([image, video], outdir, prof, orientation, content=content, namer=namer, **fix_options)
+        if fix_options.get("reframe") and content:
+            fixed = _fix_framed_like(image, video, outdir, prof, orientation, namer, fix_options)
+        else:
+            fixed = fix([image, video], outdir, prof, orientation, content=content, namer=namer, **fix_options)
         img, clip = fixed.results
         pair = (tuple(pair_findings(_with_pose(img), _with_pose(clip), orientation, prof.content.values))
                 if content else ())  # fmt: skip
@@ -106,6 +109,25 @@ def prepare(
     if discarded:
         fixed = dataclasses.replace(fixed, results=tuple(_taken_back(r) for r in fixed.results))
     return PrepareResult(Path(outdir), fixed, pair, bundle)
+
+
+def _fix_framed_like(
+    image: PathLike, video: PathLike, outdir: PathLike, profile: Any, orientation: str, namer: OutputNamer,
+    fix_options: dict[str, Any],
+) -> FixReport:  # fmt: skip
+    """``prepare --reframe``: check both, then fix the clip framed like the photo (or the photo cut to the
+    clip's tighter shot type), each check reused by its fix (one decode of the clip, one pose pass)."""
+    from .fix import FixOptions, check_input
+
+    progress = fix_options.pop("progress", None)
+    base = FixOptions(**fix_options)
+    checked = {str(Path(p)): check_input(p, profile, orientation) for p in (image, video)}
+    image_opts, clip_opts = framing_options(checked[str(Path(image))], checked[str(Path(video))])
+    photo = fix([image], outdir, profile, orientation, namer=namer, checked=checked,
+                options=dataclasses.replace(base, **image_opts))  # fmt: skip
+    clip = fix([video], outdir, profile, orientation, namer=namer, checked=checked, progress=progress,
+               options=dataclasses.replace(base, **clip_opts))  # fmt: skip
+    return dataclasses.replace(photo, results=photo.results + clip.results)
 
 
 def _taken_back(result: FixResult) -> FixResult:

@@ -64,3 +64,36 @@ def pasted(image: np.ndarray, canvas=(1080, 1920), height_share=0.12, at=(0.45, 
 
 def darkened(image: np.ndarray, gain: float = 0.25) -> np.ndarray:
     return (image.astype(np.float32) * gain).clip(0, 255).astype(np.uint8)
+
+
+def backdrop(canvas=(1080, 1920)) -> np.ndarray:
+    """A smooth coloured backdrop (h, w): texture for the encoder and the shake gate, and nothing the pose
+    model or the face detector could take for a person."""
+    yy, xx = np.mgrid[0 : canvas[0], 0 : canvas[1]]
+    out = np.empty((*canvas, 3), np.uint8)
+    out[..., 0] = (120 + 60 * np.sin(xx / 97.0)).astype(np.uint8)
+    out[..., 1] = (140 + 50 * np.cos(yy / 71.0)).astype(np.uint8)
+    out[..., 2] = 160
+    return out
+
+
+def scene(people, canvas=(1080, 1920), base: np.ndarray | None = None) -> np.ndarray:
+    """Photos of people pasted on :func:`backdrop`: ``people`` is ``(image, height share, (y, x))`` per
+    person, the top-left corner as shares of the canvas (the geometry a test knows: where each one is)."""
+    import cv2
+
+    out = (backdrop(canvas) if base is None else base).copy()
+    for image, share, (y, x) in people:
+        scale = canvas[0] * share / image.shape[0]
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        top, left = int(y * canvas[0]), int(x * canvas[1])
+        h, w = small.shape[:2]
+        out[top : top + h, left : left + w] = small[: canvas[0] - top, : canvas[1] - left]
+    return out
+
+
+def pasted_box(image: np.ndarray, share: float, at: tuple[float, float], canvas=(1080, 1920)) -> tuple[int, ...]:
+    """(x0, y0, x1, y1) in pixels where :func:`scene` pastes ``image``."""
+    scale = canvas[0] * share / image.shape[0]
+    top, left = int(at[0] * canvas[0]), int(at[1] * canvas[1])
+    return left, top, left + round(image.shape[1] * scale), top + round(image.shape[0] * scale)

@@ -30,6 +30,7 @@ from .pose_landmarks import (  # noqa: F401
     R_EYE,
     R_HIP,
     R_SHOULDER,
+    SHOT_TYPES,
     VISIBLE_MIN,
     WORK_SIDE,
     PoseEstimator,
@@ -38,6 +39,7 @@ from .pose_landmarks import (  # noqa: F401
     facing_of,
     load_upright_rgb,
     observe,
+    shot_of,
 )
 from .pose_looks import estimate_pose
 

@@ -20,7 +20,7 @@ import numpy as np
 from ..models import Severity
 from .base import AnalysisResult, Analyzer, FrameSample
 from .pose_cadence import DEFER_SAMPLES, STILL_IOU, agrees, inferred_between, steady
-from .pose_landmarks import PoseEstimator, PoseObservation, _working
+from .pose_landmarks import SHOT_TYPES, PoseEstimator, PoseObservation, _working
 from .pose_looks import estimate_pose
 from .quality import finding_for, gate
 
@@ -80,6 +80,9 @@ def _metrics_for_image(obs: PoseObservation) -> dict[str, Any]:
         "subject_size": obs.subject_size,
         "facing": obs.facing,
         "second_look": obs.second_look,
+        "shot": obs.shot,
+        "torso_line": list(obs.torso_line) if obs.torso_line else None,
+        "others": [list(b) for b in obs.others],
     }
 
 
@@ -154,7 +157,10 @@ class PoseAnalyzer(Analyzer):
     samples are looked at after all when anything changed. ``defer=0`` looks at every sample.
 
     ``metrics["track"]`` is what ``fix`` uses to choose a trim window and a crop: one row per
-    sample, ``[time, torso_visible (0/1), x0, y0, x1, y1]`` (box normalized; -1s without a person).
+    sample, ``[time, torso_visible (0/1), x0, y0, x1, y1]`` (box normalized; -1s without a person),
+    and a seventh item, the other people's boxes ``[[x0, y0, x1, y1], ...]``, on samples that saw any.
+    ``metrics["shot"]`` is the clip's shot type (:data:`.pose_landmarks.SHOT_TYPES`, the most common
+    over the looks) and ``metrics["torso_lines"]`` rows ``[time, shoulders y, hips y]`` per look.
     """
 
     name = "pose"
@@ -331,9 +337,11 @@ def clip_metrics(observations: Sequence[tuple[float, PoseObservation]]) -> dict[
     facings = [o.facing for o in with_person if o.facing]
     track = [
         [round(t, 3), int(o.torso_visible), *(o.bbox if o.bbox else (-1, -1, -1, -1))]
+        + ([[list(b) for b in o.others]] if o.others else [])  # the others' boxes, only where there are any
         for t, o in observations
     ]
     counts = people_counts([o for _, o in observations])
+    shots = [o.shot for _, o in observations if o.shot and not o.inferred]
     return {
         "samples": samples,
         "observed": sum(not o.inferred for _, o in observations),
@@ -348,6 +356,8 @@ def clip_metrics(observations: Sequence[tuple[float, PoseObservation]]) -> dict[
         "multi_people_share": round(sum(c > 1 for c in counts) / n, 4),
         "facing": max(set(facings), key=facings.count) if facings else None,
         "track": track,
+        "shot": max(SHOT_TYPES, key=shots.count) if shots else None,
+        "torso_lines": [[round(t, 3), *o.torso_line] for t, o in observations if o.torso_line and not o.inferred],
     }
 
 

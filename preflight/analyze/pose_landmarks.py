@@ -25,13 +25,20 @@ import numpy as np
 from .mediapipe_import import load_mediapipe
 from .people import FaceBox, before_exit, distinct_faces, faces_beside, quiet_native_logs
 
-__all__ = ["PoseEstimator", "PoseObservation", "facing_of", "load_upright_rgb", "observe"]
+__all__ = ["SHOT_TYPES", "PoseEstimator", "PoseObservation", "facing_of", "load_upright_rgb", "observe", "shot_of"]
 
 log = logging.getLogger("preflight")
 
 # BlazePose landmark indices (the person's own left/right).
 NOSE, L_EYE, R_EYE = 0, 2, 5
 L_SHOULDER, R_SHOULDER, L_HIP, R_HIP = 11, 12, 23, 24
+L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 25, 26, 27, 28
+
+SHOT_TYPES = ("close-up", "half-body", "full-body")
+"""How much of the person a frame shows, tightest first, from the landmarks seen (:func:`shot_of`):
+``full-body`` shows an ankle (and a knee), ``half-body`` a hip, ``close-up`` only the head and
+shoulders. The astronaut photo is a close-up (hips at its bottom edge, visibility 0.2-0.3); the
+camera man is half-body (hips 0.95, a knee 0.68, the ankles outside the frame)."""
 
 VISIBLE_MIN = 0.5
 """Landmark visibility counted as seen. Astronaut: head/shoulder landmarks 0.94-0.999."""
@@ -84,6 +91,14 @@ class PoseObservation:
     inferred: bool = False
     """Not observed: a clip's sample inside a steady stretch, given the state the observations
     either side agreed on and a box between theirs (see :mod:`.pose_cadence`)."""
+    others: tuple[tuple[float, float, float, float], ...] = ()
+    """Boxes (normalized, like ``bbox``) of the people beside the largest one: the other poses, and the
+    faces no pose explains widened to a head-and-shoulders box. What ``fix --reframe`` cuts out."""
+    shot: str | None = None
+    """The largest person's shot type, one of :data:`SHOT_TYPES` (None without a person)."""
+    torso_line: tuple[float, float] | None = None
+    """(shoulders y, hips y) of the largest person, normalized; the model places the hips even when
+    they are outside the frame (then y > 1). Where ``prepare --reframe`` cuts a wider shot."""
 
     @property
     def person(self) -> bool:
@@ -230,6 +245,46 @@ def facing_of(points: np.ndarray, aspect: float = 1.0) -> str | None:
     return "back"
 
 
+LEGS_BELOW_HIPS = 0.8
+"""A full body's ankles lie at least this many torso lengths (shoulders to hips) below the hips: a
+standing leg is about 1.6, a seated one about 1. The astronaut pasted small on a background got ankles
+"seen" 0.5 torso lengths under her hips (legs folded into the photo's edge): not a full body."""
+
+
+FRAME_BELOW_HIPS = 1.15
+"""A half body's frame reaches this many torso lengths below the shoulders: the hips and a little of the
+thighs. The astronaut's photo ends at her hips (1.02: a close-up, though a tall crop of it shows the hips
+"seen"); the camera man's goes on to his knees (2.15)."""
+
+
+def shot_of(points: np.ndarray) -> str:
+    """The shot type (:data:`SHOT_TYPES`) one person's landmarks show."""
+    shoulders, hips = _torso_line(points)
+    ankles = [i for i in (L_ANKLE, R_ANKLE) if _seen(points, i)]
+    legs = any(points[i, 1] - hips >= LEGS_BELOW_HIPS * (hips - shoulders) for i in ankles) and hips > shoulders
+    if legs and (_seen(points, L_KNEE) or _seen(points, R_KNEE)):
+        return "full-body"
+    below = (1.0 - shoulders) / (hips - shoulders) if hips > shoulders else 0.0
+    if (_seen(points, L_HIP) or _seen(points, R_HIP)) and below >= FRAME_BELOW_HIPS:
+        return "half-body"
+    return "close-up"
+
+
+def _torso_line(points: np.ndarray) -> tuple[float, float]:
+    shoulders = float(points[[L_SHOULDER, R_SHOULDER], 1].mean())
+    hips = float(points[[L_HIP, R_HIP], 1].mean())
+    return round(shoulders, 4), round(hips, 4)
+
+
+def face_body_box(face: FaceBox) -> tuple[float, float, float, float]:
+    """The head and shoulders around a face (3 faces wide, 4.5 tall, as :func:`.pose_looks.regions`
+    looks there for a person), clipped to the frame: where a person seen only by a face stands."""
+    fw, fh = face.x1 - face.x0, face.y1 - face.y0
+    cx = (face.x0 + face.x1) / 2
+    box = (cx - 1.5 * fw, face.y0 - 0.5 * fh, cx + 1.5 * fw, face.y0 + 4.0 * fh)
+    return tuple(round(min(1.0, max(0.0, v)), 4) for v in box)  # type: ignore[return-value]
+
+
 def observe(
     poses: Sequence[np.ndarray],
     faces: Sequence[FaceBox] | None,
@@ -240,10 +295,15 @@ def observe(
     """Landmarks of every person found (and faces) -> what the gates need, for the largest person."""
     face_count = None if faces is None else len(distinct_faces(faces))
     boxes = [_bbox(p) for p in poses]
-    people = len(poses) + len(faces_beside(faces or [], boxes))
+    lone_faces = faces_beside(faces or [], boxes)
+    people = len(poses) + len(lone_faces)
     if not poses:
-        return PoseObservation(people, 0, face_count, False, False, False, None, 0.0, None)
+        others = tuple(face_body_box(f) for f in lone_faces)
+        return PoseObservation(people, 0, face_count, False, False, False, None, 0.0, None, others=others)
     largest = max(range(len(poses)), key=lambda i: _area(boxes[i]))
+    others = tuple(
+        tuple(round(v, 4) for v in b) for i, b in enumerate(boxes) if i != largest
+    ) + tuple(face_body_box(f) for f in lone_faces)
     points, box = poses[largest], boxes[largest]
     head = _seen(points, NOSE) and (_seen(points, L_EYE) or _seen(points, R_EYE))
     shoulders = _seen(points, L_SHOULDER) and _seen(points, R_SHOULDER)
@@ -264,6 +324,9 @@ def observe(
         facing=facing_of(points, width / height),
         second_look=second_look,
         landmarks=tuple((round(float(x), 3), round(float(y), 3), round(float(v), 3)) for x, y, v in points[:, :3]),
+        others=others,  # type: ignore[arg-type]
+        shot=shot_of(points),
+        torso_line=_torso_line(points),
     )
 
 

@@ -142,10 +142,13 @@ def run_batch(
     fill: str = "blur",
     window: str = "best",
     max_side: int = DEFAULT_MAX_SIDE,
+    reframe: str | None = None,
+    person: str = "largest",
 ) -> BatchResult:
     """Check every file below ``inputs`` (and fix it into ``outdir``); see the module docstring.
 
-    ``start``, ``end``, ``aspect``, ``fill``, ``window`` and ``max_side`` are :func:`preflight.fix.fix`'s options,
+    ``start``, ``end``, ``aspect``, ``fill``, ``window``, ``max_side``, ``reframe`` and ``person`` are
+    :func:`preflight.fix.fix`'s options,
     applied to every file fixed (they are part of the resume key).
 
     ``on_result`` is called in this process as each file finishes (resumed ones first). The first
@@ -170,6 +173,8 @@ def run_batch(
         fill=fill,
         window=window,
         max_side=max_side,
+        reframe=reframe,
+        person=person,
     )
     settings.validate()
     lock = OutputLock(outdir) if outdir is not None else None

@@ -19,12 +19,14 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..models import Item
 
-__all__ = ["PREVIEW_TILES", "preview_data_uri", "sample_frames", "sheet_data_uri"]
+__all__ = ["PREVIEW_TILES", "preview_data_uri", "reframe_preview", "reframe_preview_for", "sample_frames",
+           "sheet_data_uri"]
 
 log = logging.getLogger("preflight")
 
@@ -51,6 +53,86 @@ def preview_data_uri(item: Item, *, pose: bool = True, tiles: int = PREVIEW_TILE
         landmarks, box, torso = _pose_of(rgb) if pose else (None, None, None)
         sheet.append(SheetFrame(time=t, rgb=rgb, box=box, torso_visible=torso, landmarks=landmarks))
     return _encode_sheet(item.path, sheet)
+
+
+REFRAME_WORK_SIDE = 1280
+"""The input frame a reframe preview looks at is first scaled to this long side: the pose model then sees
+the crop window (a small subject enlarged) at about the size the output shows it."""
+
+
+def reframe_preview(source: str, output: str, rect: tuple[int, int, int, int], shown: tuple[int, int],
+                    at: float, offset: float = 0.0) -> str | None:  # fmt: skip
+    """Before and after a ``--reframe`` crop, side by side, as a JPEG ``data:`` URI: the input's frame at
+    ``at + offset`` seconds with the crop window drawn and the skeleton the pose model sees inside it, and
+    the output's frame at ``at`` with its skeleton. ``rect`` is the crop (x, y, w, h) in the input's
+    ``shown`` (displayed) pixels; ``offset`` where the output starts in the input (a trim). None when a
+    frame cannot be had."""
+    from ..analyze.contact import SheetFrame
+
+    before = _frame_rgb(source, at + offset, REFRAME_WORK_SIDE)
+    after = _frame_rgb(output, at, THUMB_SIDE)
+    if before is None or after is None:
+        return None
+    sx, sy = shown
+    box = (rect[0] / sx, rect[1] / sy, (rect[0] + rect[2]) / sx, (rect[1] + rect[3]) / sy)
+    landmarks = _pose_inside(before, box)
+    first = SheetFrame(time=at + offset, rgb=_thumb(before), box=box, torso_visible=True, landmarks=landmarks)
+    seen, _, torso = _pose_of(after)
+    second = SheetFrame(time=at, rgb=after, box=None, torso_visible=torso, landmarks=seen)
+    return _encode_sheet(f"{Path(source).name} -> {Path(output).name}", [first, second])
+
+
+def reframe_preview_for(result: Any) -> str | None:
+    """:func:`reframe_preview` of a :class:`preflight.fix.FixResult` whose plan reframed a clip (mid-output);
+    None for any other result."""
+    from ..fix.ops import Reframe, Trim
+
+    plan = result.plan
+    op = plan.find(Reframe) if plan is not None else None
+    after = result.after
+    if op is None or plan.role != "video" or not result.output or after is None or after.media is None:
+        return None
+    trim = plan.find(Trim)
+    at = (after.media.duration or 0.0) / 2
+    try:
+        return reframe_preview(result.path, result.output, op.rect, op.source, at, trim.start if trim else 0.0)
+    except Exception as exc:  # a preview is a nicety: never lose the result for it
+        log.info("no reframe preview for %s: %s", result.path, exc)
+        return None
+
+
+def _frame_rgb(path: str, t: float, side: int) -> np.ndarray | None:
+    """The upright RGB frame shown at ``t`` seconds, its long side at most ``side``."""
+    import av
+
+    from ..errors import map_av_errors
+
+    with map_av_errors(path), av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        frame = _frame_at(container, stream, origin, max(0.0, t))
+        if frame is None:
+            return None
+        rotation = round((frame.rotation or 0) / 90) * 90 % 360
+        scale = min(1.0, side / max(frame.width, frame.height, 1))
+        w, h = max(2, round(frame.width * scale)), max(2, round(frame.height * scale))
+        rgb = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
+        k = (rotation // 90) % 4
+        return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
+
+
+def _pose_inside(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
+    """The largest person's landmarks found inside ``box`` (normalized) of ``rgb``, in whole-frame coordinates."""
+    height, width = rgb.shape[:2]
+    x0, y0 = int(box[0] * width), int(box[1] * height)
+    x1, y1 = max(x0 + 2, int(box[2] * width)), max(y0 + 2, int(box[3] * height))
+    points, _, _ = _pose_of(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+    if points is None:
+        return None
+    points = points.copy()
+    points[:, 0] = (x0 + points[:, 0] * (x1 - x0)) / width
+    points[:, 1] = (y0 + points[:, 1] * (y1 - y0)) / height
+    return points
 
 
 def sample_frames(

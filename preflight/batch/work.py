@@ -55,13 +55,17 @@ class BatchSettings:
     window: str = "best"
     max_side: int = DEFAULT_MAX_SIDE
     """The long side a re-encoded clip is scaled down to (``--max-side``; 0 keeps the size)."""
+    reframe: str | None = None
+    """``fixed``: crop each clip to one window around one person (``--reframe``); None: no reframing."""
+    person: str = "largest"
+    """Whom ``reframe`` frames (``--person``)."""
 
     def fix_options(self) -> Any:
         """The :class:`preflight.fix.FixOptions` every file is fixed with."""
         from ..fix import FixOptions
 
         return FixOptions(start=self.start, end=self.end, aspect=self.aspect, window=self.window, fill=self.fill,
-                          max_side=self.max_side)  # fmt: skip
+                          max_side=self.max_side, reframe=self.reframe, person=self.person)  # fmt: skip
 
     def validate(self) -> None:
         """Refuse impossible fix options before any file is walked (UsageError, exit 2)."""
@@ -73,6 +77,8 @@ class BatchSettings:
         if self.end is not None and self.end <= (self.start or 0.0):
             raise UsageError(f"--end ({self.end:g}) must be after --start ({self.start or 0:g})")
         self.fix_options()  # FixOptions refuses the rest (a max_side of nan or -1) with usage.invalid
+        if self.reframe and self.outdir and not self.content:
+            raise UsageError("--reframe frames the person the content check finds: it cannot run with --no-content")
 
     def fingerprint(self) -> str:
         """A short hash of the settings and the profile's contents (an edited profile redoes work)."""
@@ -91,6 +97,8 @@ class BatchSettings:
         if self.outdir:  # the fix options change outputs only: a check-only state keeps its keys
             data["fix"] = {"start": self.start, "end": self.end, "aspect": self.aspect, "fill": self.fill,
                            "window": self.window, "max_side": self.max_side}  # fmt: skip
+            if self.reframe:  # only when asked, so the states of earlier runs keep their keys
+                data["fix"].update(reframe=self.reframe, person=self.person)
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -114,6 +122,8 @@ class FileResult:
     """Why there is no output, when fixing was asked for."""
     preview: str | None = field(default=None, repr=False)
     """data: URI of the preview image for the HTML report."""
+    reframe_preview: str | None = field(default=None, repr=False)
+    """data: URI of the before/after frames of a ``--reframe`` crop (with the skeleton), for the HTML report."""
     resumed: bool = False
     """True when the result came from the state file of an earlier run."""
     worker_pid: int | None = field(default=None, compare=False)
@@ -139,6 +149,10 @@ class FileResult:
             "after": item_to_dict(self.after) if self.after is not None else None,
             "reason": self.reason,
         }
+
+    def html_fix(self) -> dict[str, Any]:
+        """What the HTML report's Output cell shows (:func:`preflight.html_report.render_html`'s ``fixes``)."""
+        return {**self.fix_extra(), "after": self.after, "reframe_preview": self.reframe_preview}
 
 
 @lru_cache(maxsize=8)
@@ -277,6 +291,11 @@ def _fix_one(path: str, settings: BatchSettings, profile: Any, digest: str | Non
             log.info("%s: %s; choosing another output name", path, exc.one_line())
             one = attempt()
         preview = sheet_data_uri(sheet) if sheet is not None and os.path.exists(sheet) else None
+    reframed = None
+    if settings.previews and settings.reframe:
+        from .preview import reframe_preview_for
+
+        reframed = reframe_preview_for(one)
     return FileResult(
         path=path,
         item=one.before,
@@ -287,6 +306,7 @@ def _fix_one(path: str, settings: BatchSettings, profile: Any, digest: str | Non
         after=one.after,
         reason=one.reason,
         preview=preview,
+        reframe_preview=reframed,
     )
 
 

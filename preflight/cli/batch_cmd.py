@@ -16,6 +16,7 @@ from ..report import item_to_dict, report_to_dict, skipped_to_dict, to_json, wri
 from . import exit_with, interrupted
 from .options import (
     FIX_OPTION_NAMES,
+    check_person,
     check_window,
     content_option,
     file_format,
@@ -95,6 +96,8 @@ def command(
     fill: str,
     window: str,
     max_side: int,
+    reframe: str | None,
+    person: str,
     jobs: int | None,
     resume: bool,
     state_path: str | None,
@@ -130,6 +133,9 @@ def command(
         raise click.UsageError("--scheduler needs --executor dask")
     check_window(start, end)
     _fix_options_need_outdir(outdir)
+    check_person(reframe, person)
+    if reframe and no_content:
+        raise click.BadParameter("frames the person the content check finds: drop --no-content", param_hint="--reframe")
     stdout_fmt = pick_format(fmt, as_json)
     file_fmt = file_format(fmt, as_json, report_path) if report_path else None
     want_html = (stdout_fmt == "html" and not jsonl) or file_fmt == "html"
@@ -161,6 +167,8 @@ def command(
         fill=fill,
         window=window,
         max_side=max_side,
+        reframe=reframe,
+        person=person,
     )
     if jsonl:
         sys.stdout.write(to_json({"event": "summary", **_summary(result)}, out=sys.stdout) + "\n")
@@ -221,7 +229,7 @@ def _write(result: BatchResult, fmt: str, out: TextIO) -> None:
     elif fmt == "html":
         from ..html_report import render_html
 
-        fixes = {r.path: {**r.fix_extra(), "after": r.after} for r in result.results} if fixing else None
+        fixes = {r.path: r.html_fix() for r in result.results} if fixing else None
         out.write(render_html(result.report, previews=result.previews(), fixes=fixes, title="preflight batch"))
     else:
         write_report(result.report, fmt, out)

@@ -14,7 +14,15 @@ from ..fix import FixReport, FixResult, Progress, fix
 from ..models import describe_skipped
 from ..report import describe_media, verdict_words
 from . import exit_with
-from .options import check_window, content_option, fix_options, orientation_option, profile_option, strict_option
+from .options import (
+    check_person,
+    check_window,
+    content_option,
+    fix_options,
+    orientation_option,
+    profile_option,
+    strict_option,
+)
 
 
 @click.command("fix")
@@ -47,6 +55,8 @@ def command(
     fill: str,
     window: str,
     max_side: int,
+    reframe: str | None,
+    person: str,
 ) -> None:
     """Fix images and clips for a provider: exit 0 only if every output passes.
 
@@ -54,11 +64,14 @@ def command(
     timing must change. Each output is checked again.
     """
     check_window(start, end)
+    check_person(reframe, person)
+    if reframe and no_content:
+        raise click.BadParameter("frames the person the content check finds: drop --no-content", param_hint="--reframe")
     with _progress_bar(enabled=sys.stderr.isatty() and not dry_run) as progress:
         report = fix(
             paths, outdir, profile=profile, orientation=orientation, content=not no_content, dry_run=dry_run,
             start=start, end=end, aspect=aspect, window=window, fill=fill, max_side=max_side,
-            progress=progress, strict=strict, verify=verify,
+            reframe=reframe, person=person, progress=progress, strict=strict, verify=verify,
         )  # fmt: skip
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

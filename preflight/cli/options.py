@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..fix.options import DEFAULT_MAX_SIDE, MIN_MAX_SIDE
+from ..fix.options import DEFAULT_MAX_SIDE, MIN_MAX_SIDE, PERSON_CHOICES, REFRAME_MODES
 from ..profiles import DEFAULT_PROFILE, available_profiles, profile_ref, shipped_models, shipped_providers
 
 F = Callable[..., Any]
@@ -191,15 +191,61 @@ class MaxSide(click.ParamType):
         return side
 
 
-FIX_OPTION_NAMES = ("start", "end", "aspect", "fill", "window", "max_side")
+class ReframeMode(click.Choice):
+    """``--reframe`` takes an optional mode: a path right after it reads as one, so say what to write."""
+
+    def __init__(self) -> None:
+        super().__init__(REFRAME_MODES)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value in REFRAME_MODES:
+            return value
+        self.fail(f"{value!r} is not a mode ({', '.join(REFRAME_MODES)}): write `--reframe fixed`, or put --reframe "
+                  "after the files", param, ctx)  # fmt: skip
+
+
+def reframe_option(f: F) -> F:
+    return click.option(
+        "--reframe",
+        type=ReframeMode(),
+        is_flag=False,
+        flag_value=REFRAME_MODES[0],
+        default=None,
+        metavar="[fixed]",
+        help="Crop each clip to one fixed window around one person: the others cut out, a small subject "
+        "enlarged (to half the height; in prepare, as the photo's), never a camera move. Needs the content check.",
+    )(f)
+
+
+def person_option(f: F) -> F:
+    return click.option(
+        "--person",
+        type=click.Choice(PERSON_CHOICES),
+        default="largest",
+        show_default=True,
+        help="Whom --reframe frames: the largest person over the clip, or the one on the left or right.",
+    )(f)
+
+
+FIX_OPTION_NAMES = ("start", "end", "aspect", "fill", "window", "max_side", "reframe", "person")
 """The parameters :func:`fix_options` adds (the keyword names ``preflight.fix.fix`` takes)."""
 
 
 def fix_options(f: F) -> F:
-    """``--start --end --aspect --fill --window --max-side``, in that order in ``--help`` (fix, prepare, batch)."""
-    for option in (max_side_option, window_option, fill_option, aspect_option, end_option, start_option):
+    """``--start --end --aspect --fill --window --max-side --reframe --person``, in that order in ``--help``
+    (fix, prepare, batch)."""
+    for option in (person_option, reframe_option, max_side_option, window_option, fill_option, aspect_option,
+                   end_option, start_option):  # fmt: skip
         f = option(f)
     return f
+
+
+def check_person(reframe: str | None, person: str) -> None:
+    """``--person`` says whom to reframe: without ``--reframe`` it would be silently ignored."""
+    ctx = click.get_current_context()
+    given = ctx.get_parameter_source("person") is click.core.ParameterSource.COMMANDLINE
+    if given and reframe is None:
+        raise click.BadParameter("says whom --reframe frames: add --reframe", param_hint="--person")
 
 
 def check_window(start: float | None, end: float | None) -> None:

@@ -9,7 +9,7 @@ import click
 from ..errors import printable
 from ..prepare import prepare
 from . import exit_with
-from .options import check_window, content_option, fix_options, orientation_option, profile_option
+from .options import check_person, check_window, content_option, fix_options, orientation_option, profile_option
 
 
 @click.command("prepare")
@@ -25,16 +25,22 @@ from .options import check_window, content_option, fix_options, orientation_opti
 def command(
     image: str, video: str, outdir: str, profile: str | None, orientation: str, no_content: bool,
     start: float | None, end: float | None, aspect: str, fill: str, window: str, max_side: int,
-    as_json: bool,
+    reframe: str | None, person: str, as_json: bool,
 ) -> None:  # fmt: skip
     """Check and fix the pair for a provider, check them together, and write manifest.json.
 
     Exit 0 when the bundle is ready for `preflight submit OUTDIR`; 1 when an input could not be fixed.
+    With --reframe the clip is cropped to frame its person as the photo does (the same shot type, the
+    same share of the height), or the photo to the clip's shot type when the clip is the tighter one.
     """
     check_window(start, end)
+    check_person(reframe, person)
+    if reframe and no_content:
+        raise click.BadParameter("frames the person the content check finds: drop --no-content", param_hint="--reframe")
     result = prepare(
         image, video, outdir, profile, orientation, content=not no_content,
-        start=start, end=end, aspect=aspect, fill=fill, window=window, max_side=max_side,
+        start=start, end=end, aspect=aspect, fill=fill, window=window, max_side=max_side, reframe=reframe,
+        person=person,
     )  # fmt: skip
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))

@@ -37,7 +37,7 @@ from .promise import Kept
 from .source import SourcePackets, read_source
 from .video import ClipWritten
 
-__all__ = ["FixOptions", "FixReport", "FixResult", "Plan", "Progress", "fix", "fix_one", "plan_fix"]
+__all__ = ["FixOptions", "FixReport", "FixResult", "Plan", "Progress", "check_input", "fix", "fix_one", "plan_fix"]
 
 log = logging.getLogger("preflight")
 
@@ -137,10 +137,14 @@ def fix(
     window: str = "best",
     fill: str = "blur",
     max_side: int = DEFAULT_MAX_SIDE,
+    reframe: str | None = None,
+    person: str = "largest",
     progress: Progress | None = None,
     strict: bool = False,
     namer: OutputNamer | None = None,
     verify: bool = False,
+    options: FixOptions | None = None,
+    checked: Mapping[str, Item] | None = None,
 ) -> FixReport:
     """Fix every path into ``outdir``; a folder stands for every file below it (as in :func:`preflight.check`).
 
@@ -148,11 +152,19 @@ def fix(
     so an output passes only with none. ``max_side``: the long side a re-encoded clip is scaled down to
     (:attr:`FixOptions.max_side`; 0 keeps the size). ``namer``: the :class:`OutputNamer` to write through (for
     ``outdir``), so a caller knows what was written and whether the folder was created (``prepare``).
-    ``verify``: decode every picture of a clip before it is stream-copied (:attr:`FixOptions.verify`)."""
+    ``reframe``: ``"fixed"`` crops each clip to one window around one person (``person``: ``largest``,
+    ``left`` or ``right``), from the check's pose track (:mod:`.reframe`; needs ``content``).
+    ``options``: a whole :class:`FixOptions` instead of the keywords above (``prepare`` sets the photo's
+    framing in it); ``checked``: checks of the inputs already made by :func:`check_input`, by path, reused
+    instead of checking again. ``verify``: decode every picture of a clip before it is stream-copied
+    (:attr:`FixOptions.verify`)."""
     prof = resolve_profile(profile)
-    options = FixOptions(start=start, end=end, aspect=aspect, window=window, fill=fill, max_side=max_side,
-                         verify=verify)  # fmt: skip
+    options = options or FixOptions(start=start, end=end, aspect=aspect, window=window, fill=fill,
+                                    max_side=max_side, reframe=reframe, person=person,
+                                    verify=verify)  # fmt: skip
     _validate(orientation, options)
+    if options.reframe and not content:
+        raise UsageError("--reframe frames the person the content check finds: it cannot run with --no-content")
     found = collect_inputs(paths, exclude=[outdir])
     files = list(found.files)
     namer = namer or OutputNamer(outdir, files)
@@ -171,7 +183,7 @@ def fix(
         results = tuple(
             _not_written(p, blocked, prof, orientation, strict) if blocked is not None else
             fix_one(p, namer, prof, orientation, options, content=content, dry_run=dry_run, progress=progress,
-                    strict=strict)
+                    strict=strict, before=(checked or {}).get(str(p)))
             for p in files
         )  # fmt: skip
     finally:
@@ -215,20 +227,19 @@ def fix_one(
     progress: Progress | None = None,
     contact_sheet: PathLike | None = None,
     strict: bool = False,
+    before: Item | None = None,
 ) -> FixResult:
     """Check, plan, execute and re-check one input.
 
     ``contact_sheet``: where the input's check writes a clip's contact sheet (from its one decode).
-    ``strict``: warnings count as errors in both checks (see :func:`fix`).
+    ``strict``: warnings count as errors in both checks (see :func:`fix`). ``before``: the input's check,
+    already made by :func:`check_input` with the same settings (not checked again).
     """
     options = options or FixOptions()
     src = Path(path)
-    media = _probed(src)
-    verify = options.verify and _may_copy_video(media, profile)
-    before = check_one(
-        src, profile, orientation, content=content, contact_sheet=contact_sheet, strict=strict, media=media,
-        every_frame=verify, every_sample=False,  # --verify: the check's one decode proves every picture
-    )  # fmt: skip
+    if before is None:
+        before = check_input(src, profile, orientation, content=content, strict=strict, contact_sheet=contact_sheet,
+                             verify=options.verify)
     info = before.media
     if info is None:
         reason = "; ".join(f"{f.code}: {f.message}" for f in before.findings) or "cannot be read"
@@ -246,7 +257,8 @@ def fix_one(
     if first is not None:
         log.warning("%s: animated image (%d frames): only the first frame is kept", src, first.frames)
     if dry_run:
-        return FixResult(str(path), before, plan, actions=plan.actions, notes=plan.notes)
+        found = tuple(f"{f.code}: {f.message}" for f in plan.findings)
+        return FixResult(str(path), before, plan, actions=plan.actions, notes=plan.notes + found)
     try:
         damage = tuple(f for f in before.findings if f.code in DAMAGE_CODES)
         output, written, plan = _execute(
@@ -262,11 +274,36 @@ def fix_one(
         log.warning("%s", error.one_line())
         return FixResult(str(path), before, plan, reason=error.one_line(), notes=plan.notes)
     after = _recheck(output, before, plan, profile, orientation, content, strict)
+    if plan.findings:  # what the plan knew the output would still show (no crop isolates one person...)
+        findings = (*after.findings, *plan.findings)
+        after = dataclasses.replace(after, findings=findings, verdict=verdict_for(findings, strict))
     for action in plan.actions:
         log.info("%s: %s", src, action)
     return FixResult(
         str(path), before, plan, output=str(output), actions=plan.actions + written.notes, after=after,
         notes=plan.notes, kept=written.kept,
+    )  # fmt: skip
+
+
+def check_input(
+    path: PathLike,
+    profile: Profile,
+    orientation: str = "video",
+    *,
+    content: bool = True,
+    strict: bool = False,
+    contact_sheet: PathLike | None = None,
+    verify: bool = False,
+) -> Item:
+    """The check :func:`fix_one` makes of an input before planning (for a caller that wants to look at it
+    first, as ``prepare --reframe`` does, and then hand it to :func:`fix` without a second decode).
+    ``verify``: a clip that may be stream-copied has every picture decoded (``--verify``)."""
+    src = Path(path)
+    media = _probed(src)
+    every = verify and _may_copy_video(media, profile)
+    return check_one(
+        src, profile, orientation, content=content, contact_sheet=contact_sheet, strict=strict, media=media,
+        every_frame=every, every_sample=False,  # --verify: the check's one decode proves every picture
     )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "Operation",
     "Pad",
     "PixelFormat",
+    "Reframe",
     "Remux",
     "Scale",
     "SquarePixels",
@@ -124,6 +125,26 @@ class Crop:
     def action(self) -> str:
         x, y, w, h = self.rect
         return f"crop {_size(self.source)}->{w}x{h} at {x},{y}"
+
+
+@dataclass(frozen=True)
+class Reframe:
+    """A crop that makes the file about one person (``--reframe``): one fixed window for the whole clip,
+    chosen from the check's pose track (:mod:`.reframe`). It stands for the geometry's crop."""
+
+    source: tuple[int, int]
+    rect: tuple[int, int, int, int]
+    """(x, y, width, height) kept, in displayed source pixels."""
+    detail: str
+    """What it did, e.g. ``subject 26% -> 61% of the height``."""
+    before: float
+    """The subject's height as a share of the frame's, before and after."""
+    after: float
+
+    @property
+    def action(self) -> str:
+        x, y, w, h = self.rect
+        return f"reframe crop {w}x{h}+{x}+{y} ({self.detail})"
 
 
 @dataclass(frozen=True)
@@ -270,6 +291,7 @@ class Convert:
 
 
 Operation = (
-    Copy | Remux | Trim | Transcode | AudioTranscode | BakeRotation | SquarePixels | Crop | Scale | Pad | ConstantRate
+    Copy | Remux | Trim | Transcode | AudioTranscode | BakeRotation | SquarePixels | Crop | Reframe | Scale | Pad
+    | ConstantRate
     | PixelFormat | ToneMap | FitSize | FirstFrame | StripExif | ColorConvert | Convert
 )  # fmt: skip

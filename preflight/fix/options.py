@@ -9,7 +9,7 @@ from numbers import Real
 
 from ..errors import UsageError
 
-__all__ = ["DEFAULT_MAX_SIDE", "FixOptions"]
+__all__ = ["DEFAULT_MAX_SIDE", "PERSON_CHOICES", "REFRAME_MODES", "FixOptions"]
 
 DEFAULT_MAX_SIDE = 1920
 """The long side (px) a clip that is re-encoded anyway is scaled down to. The models generate at most
@@ -17,6 +17,11 @@ DEFAULT_MAX_SIDE = 1920
 1584x672 / 1280x720; PROVIDERS.md, December 2026), so pixels past a 1920 px long side only cost upload
 bytes, encode time and the provider's own decode. A constant rather than profile data: no profile
 states its output size (only prose notes do), and one number keeps every provider's output equal."""
+
+REFRAME_MODES = ("fixed",)
+"""``--reframe`` modes: ``fixed``, one window for the whole kept clip (the default: no virtual camera move)."""
+PERSON_CHOICES = ("largest", "left", "right")
+"""``--person``: whom ``--reframe`` frames (:mod:`.reframe`)."""
 
 MIN_MAX_SIDE = 16
 """The smallest cap taken: one H.264 macroblock (a 1 px cap cannot hold a frame with even sides)."""
@@ -38,6 +43,20 @@ class FixOptions:
     """Long side (displayed, after rotation and square pixels) a re-encoded clip is scaled down to, in the
     same pass; 0 keeps the size. Never scales up, never below the profile's minimum side, and never makes
     a re-encode by itself: a clip that can be copied is copied at its size. Images are not affected."""
+    reframe: str | None = None
+    """``fixed``: crop the clip to one window around one person (:mod:`.reframe`); None: no reframing."""
+    person: str = "largest"
+    """Whom ``reframe`` frames: the ``largest`` person over the clip, or the one on the ``left`` or ``right``."""
+    subject_share: float | None = None
+    """The share of the height the subject should fill after reframing (``prepare`` passes the photo's);
+    None: half the height (:data:`.reframe.DEFAULT_SUBJECT_SHARE`)."""
+    subject_aspect: float | None = None
+    """The window's preferred width/height (``prepare`` passes the photo's); None: the clip's own."""
+    shot: str | None = None
+    """A tighter shot type to cut the file to (``close-up``, ``half-body``): ``prepare --reframe`` passes the
+    other file's when this one is wider."""
+    shot_from: str | None = None
+    """Whose shot type ``shot`` is (``photo`` or ``clip``): the action says so."""
     reencode: bool = False
     """Skip the copy paths (fix falls back to this when a stream copy cannot be made exact)."""
     verify: bool = False
@@ -60,6 +79,16 @@ class FixOptions:
             raise UsageError(f"max_side must be 0 (keep the size) or a whole number of pixels from {MIN_MAX_SIDE}, "
                              f"not {side!r}", "usage.invalid")  # fmt: skip
         object.__setattr__(self, "max_side", int(side))  # 1920.0 from a JSON config is 1920
-        for name, allowed in (("aspect", ("pad", "crop")), ("window", ("best", "start")), ("fill", ("blur", "solid"))):
+        for name, allowed in (("aspect", ("pad", "crop")), ("window", ("best", "start")), ("fill", ("blur", "solid")),
+                              ("person", PERSON_CHOICES)):  # fmt: skip
             if getattr(self, name) not in allowed:
                 raise UsageError(f"{name} must be {' or '.join(allowed)}, not {getattr(self, name)!r}", "usage.invalid")
+        if self.reframe is not None and self.reframe not in REFRAME_MODES:
+            raise UsageError(f"reframe must be {' or '.join(REFRAME_MODES)} (or None), not {self.reframe!r}",
+                             "usage.invalid")  # fmt: skip
+        for name in ("subject_share", "subject_aspect"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, Real) and math.isfinite(value) and value > 0):
+                raise UsageError(f"{name} must be a positive number, not {value!r}", "usage.invalid")
+        if self.shot is not None and self.shot not in ("close-up", "half-body", "full-body"):
+            raise UsageError(f"shot must be close-up, half-body or full-body, not {self.shot!r}", "usage.invalid")

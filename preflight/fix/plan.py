@@ -31,6 +31,7 @@ from .ops import (
     Operation,
     Pad,
     PixelFormat,
+    Reframe,
     Remux,
     Scale,
     SquarePixels,
@@ -40,6 +41,7 @@ from .ops import (
     Trim,
 )
 from .options import FixOptions
+from .reframe import FrameLimits, Reframing
 from .window import ContentHints, PoseSample, choose_window, hints_from_analysis, subject_in
 
 __all__ = ["ContentHints", "FixOptions", "Plan", "PoseSample", "hints_from_analysis", "plan_fix", "tone_map_for"]
@@ -82,6 +84,8 @@ class Plan:
     """The profile's byte cap for this kind of file (the executor guards every re-encode with it)."""
     duration: float | None = None
     """The source's duration (seconds), for clips."""
+    findings: tuple[Finding, ...] = ()
+    """What planning found that the output will still show (``reframe.*``): fix adds them to the re-check."""
 
     @property
     def fixable(self) -> bool:
@@ -176,14 +180,21 @@ def _plan_clip(
     rate = _target_rate(v.fps, v.base_fps, v.variable_fps, lim.min_fps, lim.max_fps)
     if rate is not None:
         encode_why.append("frame rate")
+    framing = _reframing(shown, lim, options, hints, window, profile, notes) if options.reframe else None
+    rect = framing.rect if framing is not None else None
+    if rect is not None:
+        encode_why.append("reframe")
+    base = rect[2:] if rect is not None else shown  # the frame the aspect and side limits apply to
     subject = subject_in(hints, window) if options.aspect == "crop" else None
     if subject is not None:
         notes.append("crop window holds the subject's box")
+        subject = _within(subject, rect, shown) if rect is not None else subject
     limits = dict(min_side=lim.min_side, max_side=lim.max_side, min_aspect=lim.min_aspect,
                   max_aspect=lim.max_aspect, aspect_mode=options.aspect, subject=subject,
-                  ratio=_ratio_target(*shown, lim, options.aspect, notes))  # fmt: skip
-    if fit_geometry(*shown, even=False, **limits).changed:  # type: ignore[arg-type]
+                  ratio=_ratio_target(*base, lim, options.aspect, notes))  # fmt: skip
+    if fit_geometry(*base, even=False, **limits).changed:  # type: ignore[arg-type]
         encode_why.append("geometry")
+    found = framing.findings if framing is not None else ()
 
     audio = info.audio[0] if info.audio else None
     audio_op = None
@@ -215,11 +226,14 @@ def _plan_clip(
                 ops.append(Remux(info.format))
             ops.append(audio_op)
         if not ops:
-            return Plan("video", (Copy(),), _clip_ext(info.format), notes=tuple(notes), **sizes)
-        return Plan("video", tuple(ops), "mp4", notes=tuple(notes), **sizes)
+            return Plan("video", (Copy(),), _clip_ext(info.format), notes=tuple(notes), findings=found, **sizes)
+        return Plan("video", tuple(ops), "mp4", notes=tuple(notes), findings=found, **sizes)
 
-    # One re-encode does everything: trim, rotation, geometry (even sides now), scale to --max-side, rate, size.
-    geometry, capped = _capped_geometry(shown, limits, options.max_side)
+    # One re-encode does everything: trim, rotation, reframe and geometry (even sides now), scale to
+    # --max-side, rate, size.
+    geometry, capped = _capped_geometry(base, limits, options.max_side)  # type: ignore[arg-type]
+    if rect is not None:
+        geometry = _placed(geometry, rect, shown)
     if capped and max(geometry.canvas) > options.max_side:
         notes.append(f"max side {options.max_side} would take the short side under the profile's {lim.min_side} px: "
                      f"scaled to {geometry.canvas[0]}x{geometry.canvas[1]}")  # fmt: skip
@@ -233,7 +247,7 @@ def _plan_clip(
         ops.append(SquarePixels(v.sample_aspect, (v.coded_width, v.coded_height), (v.square_width, v.coded_height)))
     if v.rotation:
         ops.append(BakeRotation(v.rotation))
-    ops.extend(_geometry_ops(geometry, options.fill, options.max_side if capped else None))
+    ops.extend(_geometry_ops(geometry, options.fill, options.max_side if capped else None, framing))
     if tone is not None:
         ops.append(tone)
     if rate is not None:
@@ -242,7 +256,53 @@ def _plan_clip(
         ops.append(PixelFormat(v.pix_fmt))
     if too_big and cap is not None:
         ops.append(FitSize(cap, video_bitrate(cap, length, audio is not None)))
-    return Plan("video", tuple(ops), "mp4", notes=tuple(notes), geometry=geometry, **sizes)
+    return Plan("video", tuple(ops), "mp4", notes=tuple(notes), geometry=geometry, findings=found, **sizes)
+
+
+def _reframing(
+    shown: tuple[int, int],
+    lim: ImageLimits | VideoLimits,
+    options: FixOptions,
+    hints: ContentHints,
+    window: tuple[float, float] | None,
+    profile: Profile,
+    notes: list[str],
+) -> Reframing | None:
+    """The ``--reframe`` window for the kept part of a clip (or a still: one sample at time 0), from the
+    check's pose track; None (with a note) when the check saw no person."""
+    from ..analyze.pose_findings import MIN_SUBJECT_SIZE
+    from .reframe import reframe
+
+    track = hints.track or (
+        (PoseSample(0.0, True, hints.subject, hints.others),) if hints.subject is not None else ()
+    )  # fmt: skip
+    if not any(s.bbox is not None for s in track):
+        notes.append("reframe: the check saw no person (or ran without the content gates): not reframed")
+        return None
+    framing = reframe(
+        track, shown, FrameLimits.of(lim, *shown), span=window, person=options.person, share=options.subject_share,
+        aspect=options.subject_aspect, shot=options.shot, torso_lines=hints.torso_lines, own_shot=hints.shot,
+        shot_from=options.shot_from,
+        min_area=float(profile.content.get(*MIN_SUBJECT_SIZE) or MIN_SUBJECT_SIZE[1]),
+    )  # fmt: skip
+    if framing.rect is None:
+        notes.append(framing.why)
+    return framing
+
+
+def _within(box: tuple[float, float, float, float], rect: tuple[int, int, int, int], shown: tuple[int, int]) -> Any:
+    """``box`` (normalized to the frame) normalized to the window ``rect`` instead."""
+    x, y, w, h = rect
+    sx, sy = shown
+    return ((box[0] * sx - x) / w, (box[1] * sy - y) / h, (box[2] * sx - x) / w, (box[3] * sy - y) / h)
+
+
+def _placed(g: Geometry, rect: tuple[int, int, int, int], shown: tuple[int, int]) -> Geometry:
+    """Geometry ``g`` of the window ``rect``, as geometry of the whole ``shown`` frame: its crop moved into
+    the window (fix crops once, then scales and pads as for any frame)."""
+    x, y = rect[:2]
+    cx, cy, cw, ch = g.crop
+    return Geometry(shown, (x + cx, y + cy, cw, ch), g.content, g.canvas, g.offset)
 
 
 _TONE_PRIMARIES = ("bt2020", "smpte432", "bt709")
@@ -317,9 +377,13 @@ def _capped_geometry(shown: tuple[int, int], limits: dict[str, Any], cap: int) -
     return plain, False
 
 
-def _geometry_ops(g: Geometry, fill: str, max_side: int | None = None) -> list[Operation]:
+def _geometry_ops(
+    g: Geometry, fill: str, max_side: int | None = None, framing: Reframing | None = None
+) -> list[Operation]:
     ops: list[Operation] = []
-    if g.cropped:
+    if g.cropped and framing is not None and framing.rect is not None:
+        ops.append(Reframe(g.source, g.crop, framing.detail, framing.before, framing.after))
+    elif g.cropped:
         ops.append(Crop(g.source, g.crop))
     if g.scaled:
         ops.append(Scale(g.crop[2:], g.content, max_side))  # type: ignore[arg-type]
@@ -376,20 +440,41 @@ def _plan_image(info: MediaInfo, profile: Profile, options: FixOptions, hints: C
     target = info.format if info.format in lim.formats else _image_target(info.format, d.mode, lim.formats)
     if target != info.format:
         ops.append(Convert(info.format, target))
-    subject = hints.subject if options.aspect == "crop" else None
     notes: list[str] = []
+    shown = (info.width, info.height)
+    framing = None
+    if options.reframe and _wider(hints.shot, options.shot):  # a photo is cut only to a tighter shot (prepare)
+        framing = _reframing(shown, lim, options, hints, None, profile, notes)
+    elif options.reframe:
+        notes.append("reframe: a photo is cropped only to the clip's tighter shot type (prepare --reframe)")
+    rect = framing.rect if framing is not None else None
+    base = rect[2:] if rect is not None else shown
+    subject = hints.subject if options.aspect == "crop" else None
+    if subject is not None and rect is not None:
+        subject = _within(subject, rect, shown)
     geometry = fit_geometry(
-        info.width, info.height, min_side=lim.min_side, max_side=lim.max_side, min_aspect=lim.min_aspect,
+        *base, min_side=lim.min_side, max_side=lim.max_side, min_aspect=lim.min_aspect,
         max_aspect=lim.max_aspect, aspect_mode=options.aspect, subject=subject,
-        ratio=_ratio_target(info.width, info.height, lim, options.aspect, notes),
+        ratio=_ratio_target(*base, lim, options.aspect, notes),
     )  # fmt: skip
-    ops.extend(_geometry_ops(geometry, options.fill))
+    if rect is not None:
+        geometry = _placed(geometry, rect, shown)
+    ops.extend(_geometry_ops(geometry, options.fill, None, framing))
     if lim.max_bytes is not None and info.file_size > lim.max_bytes:
         ops.append(FitSize(lim.max_bytes))  # the executor guards the cap on every re-encode anyway
+    found = framing.findings if framing is not None else ()
     if not ops:
-        return Plan("image", (Copy(),), _image_ext(info.format), size_cap=lim.max_bytes)
+        return Plan("image", (Copy(),), _image_ext(info.format), notes=tuple(notes), size_cap=lim.max_bytes,
+                    findings=found)  # fmt: skip
     return Plan("image", tuple(ops), _image_ext(target), notes=tuple(notes), geometry=geometry,
-                size_cap=lim.max_bytes)  # fmt: skip
+                size_cap=lim.max_bytes, findings=found)  # fmt: skip
+
+
+def _wider(own: str | None, target: str | None) -> bool:
+    """Whether a file of shot type ``own`` shows more of the person than ``target``."""
+    from ..analyze.pose_landmarks import SHOT_TYPES
+
+    return own in SHOT_TYPES and target in SHOT_TYPES and SHOT_TYPES.index(own) > SHOT_TYPES.index(target)
 
 
 def _color_op(mode: str, bit_depth: int, has_alpha: bool, profile: str | None = None) -> ColorConvert | None:

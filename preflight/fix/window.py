@@ -31,6 +31,8 @@ class PoseSample:
     time: float
     torso_visible: bool
     bbox: Box | None
+    others: tuple[Box, ...] = ()
+    """The other people's boxes on this sample (what ``--reframe`` cuts out)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,12 @@ class ContentHints:
     cuts: tuple[float, ...] = ()
     subject: Box | None = None
     """The person's box in a still image."""
+    shot: str | None = None
+    """The shot type the file shows (``close-up``, ``half-body``, ``full-body``), when pose knows it."""
+    torso_lines: tuple[tuple[float, float, float], ...] = ()
+    """``(time, shoulders y, hips y)`` per look (a still: one row at time 0), for a shot-type crop."""
+    others: tuple[Box, ...] = ()
+    """The other people's boxes in a still image."""
 
 
 def hints_from_analysis(analysis: Mapping[str, Any] | None) -> ContentHints:
@@ -57,15 +65,27 @@ def hints_from_analysis(analysis: Mapping[str, Any] | None) -> ContentHints:
     cuts = tuple(float(t) for t in (cuts_section.get("times") or ()))
     bbox = pose.get("bbox")
     subject = tuple(float(v) for v in bbox) if bbox and len(bbox) == 4 and min(bbox) >= 0 else None
-    return ContentHints(track=track, cuts=cuts, subject=subject)  # type: ignore[arg-type]
+    lines = [tuple(float(v) for v in row[:3]) for row in pose.get("torso_lines") or () if len(row) >= 3]
+    line = pose.get("torso_line")
+    if line and len(line) == 2:
+        lines = [(0.0, float(line[0]), float(line[1]))]  # a still
+    return ContentHints(track=track, cuts=cuts, subject=subject, shot=pose.get("shot"),  # type: ignore[arg-type]
+                        torso_lines=tuple(lines), others=_boxes(pose.get("others")))  # type: ignore[arg-type]
 
 
-def _pose_rows(rows: Iterable[Sequence[float]]) -> Iterable[PoseSample]:
+def _pose_rows(rows: Iterable[Sequence[Any]]) -> Iterable[PoseSample]:
     for row in rows:
         if len(row) < 2:
             continue
         box = tuple(float(v) for v in row[2:6]) if len(row) >= 6 and min(row[2:6]) >= 0 else None
-        yield PoseSample(float(row[0]), bool(row[1]), box)  # type: ignore[arg-type]
+        others = _boxes(row[6]) if len(row) >= 7 else ()
+        yield PoseSample(float(row[0]), bool(row[1]), box, others)  # type: ignore[arg-type]
+
+
+def _boxes(rows: Any) -> tuple[Box, ...]:
+    if not isinstance(rows, list | tuple):
+        return ()
+    return tuple(tuple(float(v) for v in b) for b in rows if isinstance(b, list | tuple) and len(b) == 4)  # type: ignore[misc]
 
 
 def choose_window(

@@ -182,6 +182,7 @@ def _served(profile: str) -> bool:
 
 def _fix_options(params: _Params) -> dict[str, Any]:
     from ..fix import FixOptions
+    from ..fix.options import PERSON_CHOICES, REFRAME_MODES
 
     options = {
         "start": params.seconds("start"),
@@ -189,9 +190,17 @@ def _fix_options(params: _Params) -> dict[str, Any]:
         "aspect": params.choice("aspect", ("pad", "crop"), "pad"),
         "fill": params.choice("fill", ("blur", "solid"), "blur"),
         "window": params.choice("window", ("best", "start"), "best"),
+        "person": params.choice("person", PERSON_CHOICES, "largest"),
     }
+    reframe = params.choice("reframe", ("none", *REFRAME_MODES), "none")
+    options["reframe"] = None if reframe == "none" else reframe
     FixOptions(**options)  # refuses a window whose end is not after its start
     return options
+
+
+def _reframe_needs_content(options: dict[str, Any], content: bool) -> None:
+    if options.get("reframe") and not content:
+        raise UsageError("reframe frames the person the content check finds: it cannot run with content=false")
 
 
 def create_app(config: ServeConfig, executor: Any = None) -> Starlette:
@@ -301,6 +310,7 @@ def create_app(config: ServeConfig, executor: Any = None) -> Starlette:
             orientation = server.orientation(params)
             options = _fix_options(params)
             content, strict = params.flag("content", True), params.flag("strict", False)
+            _reframe_needs_content(options, content)
         except PreflightError:
             store.discard(job)
             raise
@@ -317,6 +327,7 @@ def create_app(config: ServeConfig, executor: Any = None) -> Starlette:
             orientation = server.orientation(params)
             options = _fix_options(params)
             content = params.flag("content", True)
+            _reframe_needs_content(options, content)
         except PreflightError:
             store.discard(job)
             raise

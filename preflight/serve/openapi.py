@@ -38,6 +38,9 @@ _FIX = [
     _query("aspect", "into the aspect range by pad or crop", {"type": "string", "enum": ["pad", "crop"]}),
     _query("fill", "what padding shows", {"type": "string", "enum": ["blur", "solid"]}),
     _query("window", "which part of a long clip", {"type": "string", "enum": ["best", "start"]}),
+    _query("reframe", "crop the clip to one fixed window around one person (needs content)",
+           {"type": "string", "enum": ["none", "fixed"]}),
+    _query("person", "whom reframe frames", {"type": "string", "enum": ["largest", "left", "right"]}),
 ]
 _CONTENT = [
     _query("content", "run the content gates (pose, motion, quality); false = limits only", {"type": "boolean"}),

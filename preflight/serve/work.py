@@ -182,6 +182,7 @@ def run_fix(files: Files, outdir: str, profile_ref: str | None, orientation: str
     for (field, _, label), result in zip(files, report.results, strict=True):
         if result.output:
             outputs.append(_offered(field, result.output, label, result.after, out_files, labels))
+            _reframe_frames(outputs[-1], result, folder, out_files)
     return {"report": _relabel(report.to_dict(), labels), "outputs": outputs, "files": out_files,
             "ok": report.ok, "worker": _worker(started)}  # fmt: skip
 
@@ -194,6 +195,20 @@ def _offered(field: str, output: str, label: str, after: Any, out_files: dict[st
     labels[output] = f"{Path(label).stem}-ready{Path(output).suffix}"
     return {"field": field, "name": name, "download_name": labels[output],
             "verdict": after.verdict if after else None}  # fmt: skip
+
+
+def _reframe_frames(row: dict[str, Any], result: Any, folder: str, out_files: dict[str, str]) -> None:
+    """A reframed clip's before/after frames with the skeleton (``reframe-video.jpg``), named in its row."""
+    from ..batch.preview import reframe_preview_for
+
+    uri = reframe_preview_for(result)
+    if not uri:
+        return
+    name = f"reframe-{row['field']}.jpg"
+    target = os.path.join(folder, name)
+    Path(target).write_bytes(base64.b64decode(uri.split(",", 1)[1]))
+    out_files[name] = target
+    row["reframe_preview"] = name
 
 
 def run_prepare(files: Files, outdir: str, profile_ref: str | None, orientation: str, options: dict[str, Any],
@@ -218,6 +233,7 @@ def run_prepare(files: Files, outdir: str, profile_ref: str | None, orientation:
     for field, fixed in (("image", result.image), ("video", result.video)):
         if fixed.output:
             outputs.append(_offered(field, fixed.output, byfield[field][1], fixed.after, out_files, labels))
+            _reframe_frames(outputs[-1], fixed, folder, out_files)
     if result.bundle is not None:
         out_files["manifest.json"] = str(Path(outdir) / "manifest.json")
         outputs.append({"field": "manifest", "name": "manifest.json", "download_name": "manifest.json",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,27 @@ def test_fix_answers_with_the_file(client: Any, person_media: tuple[Path, Path],
     assert "trim 0.000-6.000" in " ".join(job["result"]["report"]["items"][0]["actions"])
     download = client.get(job["files"][0]["url"])
     assert download.content[4:8] == b"ftyp" and "attachment" in download.headers["content-disposition"]
+
+
+@pytest.mark.model
+def test_fix_reframes_and_shows_the_frames_before_and_after(client: Any, tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from people import astronaut, scene
+
+    from preflight.samples import make_clip
+
+    frame = scene([(astronaut(), 0.3, (0.35, 0.45))], canvas=(720, 1280))
+    small = make_clip(tmp_path / "small.mp4", duration=3, width=1280, height=720, fps=12, frames=lambda i, *_: frame)
+    refused = client.post("/v1/fix?reframe=fixed&content=false", files=files_of(clip=small))
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "usage.invalid"
+    job = client.post("/v1/fix?reframe=fixed&person=largest", files=files_of(clip=small),
+                      headers={"Accept": "application/json"}).json()  # fmt: skip
+    assert job["state"] == "done", job
+    (row,) = job["result"]["outputs"]
+    assert any(a.startswith("reframe crop") for a in job["result"]["report"]["items"][0]["actions"])
+    assert row["reframe_preview"] == "reframe-video.jpg"
+    frames = client.get(f"/v1/jobs/{job['id']}/files/reframe-video.jpg?inline=1")
+    assert frames.status_code == 200 and frames.content[:3] == b"\xff\xd8\xff"
 
 
 def test_fix_that_cannot_help_is_422_with_the_code(client: Any, tmp_path: Path) -> None:

@@ -259,10 +259,16 @@ function windowFields() {
 }
 
 // ---- fix ------------------------------------------------------------------------------------------------
+function fixChoices() {
+  const choices = { aspect: $("aspect").value };
+  if ($("reframe").value !== "none") { choices.reframe = $("reframe").value; choices.person = $("person").value; }
+  return choices;
+}
+
 async function runFix() {
   showError(null);
   try {
-    const job = await runJob("/v1/fix" + params({ aspect: $("aspect").value }), uploadForm(windowFields()), "uploading");
+    const job = await runJob("/v1/fix" + params(fixChoices()), uploadForm(windowFields()), "uploading");
     const outputs = job.result.outputs;
     const list = $("outputs");
     list.replaceChildren(...outputs.map((o) => {
@@ -271,6 +277,11 @@ async function runFix() {
       a.href = "/v1/jobs/" + job.id + "/files/" + o.name; a.setAttribute("download", o.download_name);
       a.className = "download";
       li.append(a, document.createTextNode(" · output " + (o.verdict || "")));
+      if (o.reframe_preview) {
+        const img = el("img"); img.className = "reframe";
+        img.alt = "before and after the reframe crop"; img.src = "/v1/jobs/" + job.id + "/files/" + o.reframe_preview + "?inline=1";
+        li.append(el("br"), img);
+      }
       return li;
     }));
     const items = job.result.report.items;
@@ -282,9 +293,9 @@ async function runFix() {
 
 // ---- submit -------------------------------------------------------------------------------------------
 async function ensureBundle() {
-  const key = JSON.stringify([params(), windowFields(), $("aspect").value]);
+  const key = JSON.stringify([params(), windowFields(), fixChoices()]);
   if (state.bundle && state.bundleKey === key) return state.bundle;
-  const job = await runJob("/v1/prepare" + params({ aspect: $("aspect").value }), uploadForm(windowFields()), "preparing the pair");
+  const job = await runJob("/v1/prepare" + params(fixChoices()), uploadForm(windowFields()), "preparing the pair");
   if (!job.result.report.ok) {
     const bad = job.result.report.fix.items.map((i) => i.path + ": " + (i.reason || i.verdict)).join("; ");
     throw new Error("the pair could not be prepared: " + bad);
