@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import MediaInfo
+from ..models import CameraPath, MediaInfo
 from ..profiles import Profile
 from .geometry import Box
 from .options import FixOptions
@@ -41,10 +41,12 @@ class ContentHints:
     cuts: tuple[float, ...] = ()
     subject: Box | None = None
     """The person's box in a still image."""
+    camera: CameraPath | None = None
+    """How the picture moved, frame by frame (the shake gate's measure): what ``--stabilize`` smooths."""
 
 
 def hints_from_analysis(analysis: Mapping[str, Any] | None) -> ContentHints:
-    """Read the pose track and cut times out of a check's ``analysis`` (absent parts are empty).
+    """Read the pose track, cut times and camera path out of a check's ``analysis`` (absent parts are empty).
 
     Track rows are ``[time, torso_visible, x0, y0, x1, y1]`` (``-1`` box without a person), as
     :class:`preflight.analyze.pose.PoseAnalyzer` writes them.
@@ -57,7 +59,9 @@ def hints_from_analysis(analysis: Mapping[str, Any] | None) -> ContentHints:
     cuts = tuple(float(t) for t in (cuts_section.get("times") or ()))
     bbox = pose.get("bbox")
     subject = tuple(float(v) for v in bbox) if bbox and len(bbox) == 4 and min(bbox) >= 0 else None
-    return ContentHints(track=track, cuts=cuts, subject=subject)  # type: ignore[arg-type]
+    camera = (analysis.get("camera_shake") or {}).get("path")
+    camera = camera if isinstance(camera, CameraPath) else None  # never in a report read back from JSON
+    return ContentHints(track=track, cuts=cuts, subject=subject, camera=camera)  # type: ignore[arg-type]
 
 
 def _pose_rows(rows: Iterable[Sequence[float]]) -> Iterable[PoseSample]:
