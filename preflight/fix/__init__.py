@@ -29,8 +29,8 @@ from ..models import Finding, Item, MediaInfo, Report, Skipped, verdict_for
 from ..outfiles import OUTPUT_CODES, remove_stale_temps
 from ..probe import probe
 from ..profiles import ORIENTATIONS, Profile
-from .ops import AudioTranscode, FirstFrame, Operation, Trim
-from .options import DEFAULT_MAX_SIDE
+from .ops import AudioTranscode, FirstFrame, Operation, Stabilize, Trim
+from .options import DEFAULT_MAX_SIDE, STABILIZE_NEEDS_CONTENT
 from .outputs import OutputNamer, written_atomically
 from .plan import CONTENT_PREFIXES, DAMAGE_CODES, MP4_AUDIO_COPY, FixOptions, Plan, hints_from_analysis, plan_fix
 from .promise import Kept
@@ -136,6 +136,7 @@ def fix(
     window: str = "best",
     fill: str = "blur",
     max_side: int = DEFAULT_MAX_SIDE,
+    stabilize: bool = False,
     progress: Progress | None = None,
     strict: bool = False,
     namer: OutputNamer | None = None,
@@ -144,11 +145,16 @@ def fix(
 
     ``strict``: warnings (and a pose left unchecked) count as errors in the checks of inputs and outputs,
     so an output passes only with none. ``max_side``: the long side a re-encoded clip is scaled down to
-    (:attr:`FixOptions.max_side`; 0 keeps the size). ``namer``: the :class:`OutputNamer` to write through (for
-    ``outdir``), so a caller knows what was written and whether the folder was created (``prepare``)."""
+    (:attr:`FixOptions.max_side`; 0 keeps the size). ``stabilize``: take the hand-held shake out of a clip
+    whose check found ``motion.camera_shake`` (:attr:`FixOptions.stabilize`). ``namer``: the
+    :class:`OutputNamer` to write through (for ``outdir``), so a caller knows what was written and whether
+    the folder was created (``prepare``)."""
     prof = resolve_profile(profile)
-    options = FixOptions(start=start, end=end, aspect=aspect, window=window, fill=fill, max_side=max_side)
+    options = FixOptions(start=start, end=end, aspect=aspect, window=window, fill=fill, max_side=max_side,
+                         stabilize=stabilize)  # fmt: skip
     _validate(orientation, options)
+    if stabilize and not content:
+        raise UsageError(STABILIZE_NEEDS_CONTENT)
     found = collect_inputs(paths, exclude=[outdir])
     files = list(found.files)
     namer = namer or OutputNamer(outdir, files)
@@ -220,9 +226,12 @@ def fix_one(
     options = options or FixOptions()
     src = Path(path)
     media = _probed(src)
+    # Damage (a copy must not carry it) and --stabilize (the shake of every frame is corrected, and white
+    # jitter cannot be read between the frames either side) need every picture; pose does not.
+    every_frame = _may_copy_video(media, profile) or (options.stabilize and content)
     before = check_one(
         src, profile, orientation, content=content, contact_sheet=contact_sheet, strict=strict, media=media,
-        every_frame=_may_copy_video(media, profile), every_sample=False,  # damage, not pose, needs every picture
+        every_frame=every_frame, every_sample=False,
     )  # fmt: skip
     info = before.media
     if info is None:
@@ -247,7 +256,8 @@ def fix_one(
     if first is not None:
         log.warning("%s: animated image (%d frames): only the first frame is kept", src, first.frames)
     if dry_run:
-        return FixResult(str(path), before, plan, actions=plan.actions, notes=plan.notes)
+        refused = tuple(f"{f.code}: {f.message}" for f in plan.findings)
+        return FixResult(str(path), before, plan, actions=plan.actions, notes=plan.notes + refused)
     try:
         damage = tuple(f for f in before.findings if f.code in DAMAGE_CODES)
         output, written, plan = _execute(
@@ -257,12 +267,32 @@ def fix_one(
         log.warning("%s: %s", src, exc.one_line())
         return FixResult(str(path), before, plan, reason=exc.one_line(), notes=plan.notes)
     after = _recheck(output, before, plan, profile, orientation, content, strict)
+    after = _with_plan_findings(after, plan, strict)
+    plan = _measured(plan, after)
     for action in plan.actions:
         log.info("%s: %s", src, action)
     return FixResult(
         str(path), before, plan, output=str(output), actions=plan.actions + written.notes, after=after,
         notes=plan.notes, kept=written.kept,
     )  # fmt: skip
+
+
+def _with_plan_findings(after: Item, plan: Plan, strict: bool) -> Item:
+    """The output's check with what the plan could not do (``stabilize.crop_too_large``...) added."""
+    if not plan.findings:
+        return after
+    findings = after.findings + plan.findings
+    return dataclasses.replace(after, findings=findings, verdict=verdict_for(findings, strict))
+
+
+def _measured(plan: Plan, after: Item) -> Plan:
+    """``plan`` with the stabilize action's jitter as the re-check measured it on the output."""
+    op = plan.find(Stabilize)
+    jitter = (after.analysis.get("camera_shake") or {}).get("jitter_rms_pct")
+    if op is None or jitter is None:
+        return plan
+    measured = dataclasses.replace(op, jitter_after=float(jitter), measured=True)
+    return dataclasses.replace(plan, operations=tuple(measured if o is op else o for o in plan.operations))
 
 
 def _probed(src: Path) -> MediaInfo | None:

@@ -1,5 +1,5 @@
 """What the user asks ``fix`` for: :class:`FixOptions` (``preflight fix --start/--end/--aspect/--fill/--window``
-``--max-side``)."""
+``--max-side --stabilize``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from numbers import Real
 
 from ..errors import UsageError
 
-__all__ = ["DEFAULT_MAX_SIDE", "FixOptions"]
+__all__ = ["DEFAULT_MAX_SIDE", "STABILIZE_NEEDS_CONTENT", "FixOptions"]
 
 DEFAULT_MAX_SIDE = 1920
 """The long side (px) a clip that is re-encoded anyway is scaled down to. The models generate at most
@@ -17,6 +17,10 @@ DEFAULT_MAX_SIDE = 1920
 1584x672 / 1280x720; PROVIDERS.md, December 2026), so pixels past a 1920 px long side only cost upload
 bytes, encode time and the provider's own decode. A constant rather than profile data: no profile
 states its output size (only prose notes do), and one number keeps every provider's output equal."""
+
+STABILIZE_NEEDS_CONTENT = (
+    "--stabilize needs the content check (it smooths the camera path the check measures): drop --no-content"
+)
 
 MIN_MAX_SIDE = 16
 """The smallest cap taken: one H.264 macroblock (a 1 px cap cannot hold a frame with even sides)."""
@@ -38,6 +42,10 @@ class FixOptions:
     """Long side (displayed, after rotation and square pixels) a re-encoded clip is scaled down to, in the
     same pass; 0 keeps the size. Never scales up, never below the profile's minimum side, and never makes
     a re-encode by itself: a clip that can be copied is copied at its size. Images are not affected."""
+    stabilize: bool = False
+    """Take hand-held shake out of a clip whose check found ``motion.camera_shake`` (:mod:`.stabilize`): one
+    window that moves with the shake plus the smallest fixed crop-in that hides its borders, in the same
+    re-encode. A clip without that finding is left as it is."""
     reencode: bool = False
     """Skip the copy paths (fix falls back to this when a stream copy cannot be made exact)."""
 
@@ -55,6 +63,8 @@ class FixOptions:
             raise UsageError(f"max_side must be 0 (keep the size) or a whole number of pixels from {MIN_MAX_SIDE}, "
                              f"not {side!r}", "usage.invalid")  # fmt: skip
         object.__setattr__(self, "max_side", int(side))  # 1920.0 from a JSON config is 1920
+        if not isinstance(self.stabilize, bool):  # "false" from a form or a config must not read as true
+            raise UsageError(f"stabilize must be true or false, not {self.stabilize!r}", "usage.invalid")
         for name, allowed in (("aspect", ("pad", "crop")), ("window", ("best", "start")), ("fill", ("blur", "solid"))):
             if getattr(self, name) not in allowed:
                 raise UsageError(f"{name} must be {' or '.join(allowed)}, not {getattr(self, name)!r}", "usage.invalid")
