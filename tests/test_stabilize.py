@@ -233,9 +233,11 @@ def test_the_pan_is_kept(stabilized):
 
 
 def test_no_border_shows_and_every_frame_is_kept(stabilized):
+    """While the window follows the shake (a border could only show then), at the output's own size."""
     import av
 
     _, _, item, output = stabilized
+    assert item["after"]["analysis"]["camera_shake"]["jitter_rms_pct"] < 0.15
     assert item["kept"]["video_frames_written"] == item["kept"]["video_frames"] == FRAMES
     with av.open(str(output)) as container:
         frames = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
@@ -245,3 +247,48 @@ def test_no_border_shows_and_every_frame_is_kept(stabilized):
             # The brick wall and the portrait, not fill: a border a shift leaves (or padding) is one flat
             # value along the whole edge; the picture there has the bricks' texture (std 14-75 measured).
             assert edge.std() > 4 and edge.mean() > 40
+
+
+def test_prepare_stabilizes_the_clip_of_the_pair(stabilized, tmp_path: Path):
+    from preflight.samples import make_image, sample_photo
+
+    _, clip, _, _ = stabilized
+    photo = make_image(tmp_path / "me.jpg", pixels=sample_photo())
+    done = subprocess.run([sys.executable, "-m", "preflight", "prepare", "--image", str(photo), "--video", str(clip),
+                           "-o", str(tmp_path / "bundle"), "--stabilize", "--json"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    video = next(i for i in json.loads(done.stdout)["fix"]["items"] if i["path"] == str(clip))
+    assert any(a.startswith("stabilize (jitter 1.") for a in video["actions"]), video["actions"]
+    assert "motion.camera_shake" not in {f["code"] for f in video["after"]["findings"]}
+    assert (tmp_path / "bundle" / "manifest.json").exists()
+
+
+# --- the other ways in ----------------------------------------------------------------------------
+
+
+def test_the_cli_and_batch_take_stabilize_and_refuse_it_without_the_content_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from click.testing import CliRunner
+
+    import preflight.cli.batch_cmd as batch_cmd
+    from preflight.batch import BatchSettings
+    from preflight.cli import cli, main
+
+    clip = make_clip(tmp_path / "a.mp4", duration=3, width=352, height=288)
+    assert main(["fix", str(clip), "-o", str(tmp_path / "o"), "--stabilize", "--no-content"]) == 2
+    assert main(["batch", str(tmp_path), "--stabilize"]) == 2  # says how to fix: needs -o
+    seen: dict = {}
+
+    def fake_run_batch(inputs, **kwargs):  # type: ignore[no-untyped-def]
+        seen.update(kwargs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(batch_cmd, "run_batch", fake_run_batch)
+    CliRunner().invoke(cli, ["batch", str(tmp_path), "-o", str(tmp_path / "o"), "--stabilize"])
+    assert seen["stabilize"] is True
+    on = BatchSettings(outdir="o", stabilize=True)
+    assert on.fix_options().stabilize is True and on.fingerprint() != BatchSettings(outdir="o").fingerprint()
+    with pytest.raises(UsageError, match="needs the content check"):
+        BatchSettings(outdir="o", stabilize=True, content=False).validate()

@@ -137,10 +137,12 @@ def run_batch(
     fill: str = "blur",
     window: str = "best",
     max_side: int = DEFAULT_MAX_SIDE,
+    stabilize: bool = False,
 ) -> BatchResult:
     """Check every file below ``inputs`` (and fix it into ``outdir``); see the module docstring.
 
-    ``start``, ``end``, ``aspect``, ``fill``, ``window`` and ``max_side`` are :func:`preflight.fix.fix`'s options,
+    ``start``, ``end``, ``aspect``, ``fill``, ``window``, ``max_side`` and ``stabilize`` are :func:`preflight.fix.fix`'s
+    options,
     applied to every file fixed (they are part of the resume key).
 
     ``on_result`` is called in this process as each file finishes (resumed ones first). The first
@@ -165,6 +167,7 @@ def run_batch(
         fill=fill,
         window=window,
         max_side=max_side,
+        stabilize=stabilize,
     )
     settings.validate()
     lock = OutputLock(outdir) if outdir is not None else None

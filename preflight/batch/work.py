@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import PreflightError, UsageError
-from ..fix.options import DEFAULT_MAX_SIDE
+from ..fix.options import DEFAULT_MAX_SIDE, STABILIZE_NEEDS_CONTENT
 from ..inputs import file_digest  # re-exported: it lived here first
 from ..models import Finding, Item, Severity, to_dict
 
@@ -53,13 +53,15 @@ class BatchSettings:
     window: str = "best"
     max_side: int = DEFAULT_MAX_SIDE
     """The long side a re-encoded clip is scaled down to (``--max-side``; 0 keeps the size)."""
+    stabilize: bool = False
+    """Take the shake out of clips the check finds shaky (``--stabilize``)."""
 
     def fix_options(self) -> Any:
         """The :class:`preflight.fix.FixOptions` every file is fixed with."""
         from ..fix import FixOptions
 
         return FixOptions(start=self.start, end=self.end, aspect=self.aspect, window=self.window, fill=self.fill,
-                          max_side=self.max_side)  # fmt: skip
+                          max_side=self.max_side, stabilize=self.stabilize)  # fmt: skip
 
     def validate(self) -> None:
         """Refuse impossible fix options before any file is walked (UsageError, exit 2)."""
@@ -70,7 +72,9 @@ class BatchSettings:
             raise UsageError(f"--start must be >= 0, not {self.start:g}")
         if self.end is not None and self.end <= (self.start or 0.0):
             raise UsageError(f"--end ({self.end:g}) must be after --start ({self.start or 0:g})")
-        self.fix_options()  # FixOptions refuses the rest (a max_side of nan or -1) with usage.invalid
+        options = self.fix_options()  # FixOptions refuses the rest (a max_side of nan or -1) with usage.invalid
+        if options.stabilize and not self.content and self.outdir:
+            raise UsageError(STABILIZE_NEEDS_CONTENT)
 
     def fingerprint(self) -> str:
         """A short hash of the settings and the profile's contents (an edited profile redoes work)."""
@@ -88,7 +92,7 @@ class BatchSettings:
         }
         if self.outdir:  # the fix options change outputs only: a check-only state keeps its keys
             data["fix"] = {"start": self.start, "end": self.end, "aspect": self.aspect, "fill": self.fill,
-                           "window": self.window, "max_side": self.max_side}  # fmt: skip
+                           "window": self.window, "max_side": self.max_side, "stabilize": self.stabilize}  # fmt: skip
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -94,6 +94,7 @@ def command(
     fill: str,
     window: str,
     max_side: int,
+    stabilize: bool,
     jobs: int | None,
     resume: bool,
     state_path: str | None,
@@ -160,6 +161,7 @@ def command(
         fill=fill,
         window=window,
         max_side=max_side,
+        stabilize=stabilize,
     )
     if jsonl:
         sys.stdout.write(to_json({"event": "summary", **_summary(result)}, out=sys.stdout) + "\n")

@@ -43,6 +43,7 @@ def command(
     fill: str,
     window: str,
     max_side: int,
+    stabilize: bool,
 ) -> None:
     """Fix images and clips for a provider: exit 0 only if every output passes.
 
@@ -53,7 +54,7 @@ def command(
     with _progress_bar(enabled=sys.stderr.isatty() and not dry_run) as progress:
         report = fix(
             paths, outdir, profile=profile, orientation=orientation, content=not no_content, dry_run=dry_run,
-            start=start, end=end, aspect=aspect, window=window, fill=fill, max_side=max_side,
+            start=start, end=end, aspect=aspect, window=window, fill=fill, max_side=max_side, stabilize=stabilize,
             progress=progress, strict=strict,
         )  # fmt: skip
     if as_json:

@@ -173,6 +173,15 @@ def max_side_option(f: F) -> F:
     )(f)
 
 
+def stabilize_option(f: F) -> F:
+    return click.option(
+        "--stabilize",
+        is_flag=True,
+        help="Take hand-held shake out of a clip the check finds shaky (motion.camera_shake), keeping pans: "
+        "a window that moves with the shake and a small crop-in, in the same re-encode.",
+    )(f)
+
+
 class MaxSide(click.ParamType):
     """0 or a whole number of pixels from :data:`MIN_MAX_SIDE` (what :class:`FixOptions` takes)."""
 
@@ -191,13 +200,15 @@ class MaxSide(click.ParamType):
         return side
 
 
-FIX_OPTION_NAMES = ("start", "end", "aspect", "fill", "window", "max_side")
+FIX_OPTION_NAMES = ("start", "end", "aspect", "fill", "window", "max_side", "stabilize")
 """The parameters :func:`fix_options` adds (the keyword names ``preflight.fix.fix`` takes)."""
 
 
 def fix_options(f: F) -> F:
-    """``--start --end --aspect --fill --window --max-side``, in that order in ``--help`` (fix, prepare, batch)."""
-    for option in (max_side_option, window_option, fill_option, aspect_option, end_option, start_option):
+    """``--start --end --aspect --fill --window --max-side --stabilize``, in that order in ``--help`` (fix,
+    prepare, batch)."""
+    options = (stabilize_option, max_side_option, window_option, fill_option, aspect_option, end_option, start_option)
+    for option in options:
         f = option(f)
     return f
 

@@ -24,7 +24,7 @@ from .options import check_window, content_option, fix_options, orientation_opti
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def command(
     image: str, video: str, outdir: str, profile: str | None, orientation: str, no_content: bool,
-    start: float | None, end: float | None, aspect: str, fill: str, window: str, max_side: int,
+    start: float | None, end: float | None, aspect: str, fill: str, window: str, max_side: int, stabilize: bool,
     as_json: bool,
 ) -> None:  # fmt: skip
     """Check and fix the pair for a provider, check them together, and write manifest.json.
@@ -34,7 +34,7 @@ def command(
     check_window(start, end)
     result = prepare(
         image, video, outdir, profile, orientation, content=not no_content,
-        start=start, end=end, aspect=aspect, fill=fill, window=window, max_side=max_side,
+        start=start, end=end, aspect=aspect, fill=fill, window=window, max_side=max_side, stabilize=stabilize,
     )  # fmt: skip
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))

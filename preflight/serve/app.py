@@ -182,6 +182,7 @@ def _served(profile: str) -> bool:
 
 def _fix_options(params: _Params) -> dict[str, Any]:
     from ..fix import FixOptions
+    from ..fix.options import STABILIZE_NEEDS_CONTENT
 
     options = {
         "start": params.seconds("start"),
@@ -189,8 +190,11 @@ def _fix_options(params: _Params) -> dict[str, Any]:
         "aspect": params.choice("aspect", ("pad", "crop"), "pad"),
         "fill": params.choice("fill", ("blur", "solid"), "blur"),
         "window": params.choice("window", ("best", "start"), "best"),
+        "stabilize": params.flag("stabilize", False),
     }
     FixOptions(**options)  # refuses a window whose end is not after its start
+    if options["stabilize"] and not params.flag("content", True):
+        raise UsageError(STABILIZE_NEEDS_CONTENT)
     return options
 
 

@@ -38,6 +38,8 @@ _FIX = [
     _query("aspect", "into the aspect range by pad or crop", {"type": "string", "enum": ["pad", "crop"]}),
     _query("fill", "what padding shows", {"type": "string", "enum": ["blur", "solid"]}),
     _query("window", "which part of a long clip", {"type": "string", "enum": ["best", "start"]}),
+    _query("stabilize", "take hand-held shake out of a clip the check finds shaky (keeps pans; a small crop-in)",
+           {"type": "boolean"}),
 ]
 _CONTENT = [
     _query("content", "run the content gates (pose, motion, quality); false = limits only", {"type": "boolean"}),

@@ -259,10 +259,14 @@ function windowFields() {
 }
 
 // ---- fix ------------------------------------------------------------------------------------------------
+function fixChoices() {
+  return { aspect: $("aspect").value, stabilize: $("stabilize").checked ? "true" : "false" };
+}
+
 async function runFix() {
   showError(null);
   try {
-    const job = await runJob("/v1/fix" + params({ aspect: $("aspect").value }), uploadForm(windowFields()), "uploading");
+    const job = await runJob("/v1/fix" + params(fixChoices()), uploadForm(windowFields()), "uploading");
     const outputs = job.result.outputs;
     const list = $("outputs");
     list.replaceChildren(...outputs.map((o) => {
@@ -282,9 +286,9 @@ async function runFix() {
 
 // ---- submit -------------------------------------------------------------------------------------------
 async function ensureBundle() {
-  const key = JSON.stringify([params(), windowFields(), $("aspect").value]);
+  const key = JSON.stringify([params(), windowFields(), fixChoices()]);
   if (state.bundle && state.bundleKey === key) return state.bundle;
-  const job = await runJob("/v1/prepare" + params({ aspect: $("aspect").value }), uploadForm(windowFields()), "preparing the pair");
+  const job = await runJob("/v1/prepare" + params(fixChoices()), uploadForm(windowFields()), "preparing the pair");
   if (!job.result.report.ok) {
     const bad = job.result.report.fix.items.map((i) => i.path + ": " + (i.reason || i.verdict)).join("; ");
     throw new Error("the pair could not be prepared: " + bad);
