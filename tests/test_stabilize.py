@@ -249,6 +249,22 @@ def test_no_border_shows_and_every_frame_is_kept(stabilized):
             assert edge.std() > 4 and edge.mean() > 40
 
 
+def test_a_portrait_phone_clip_is_stabilized_as_it_is_shown(tmp_path: Path):
+    """Stored sideways with a 90 degree display matrix: the path is measured, and the window moved, upright."""
+    camera = handheld(540, 960, frames=FRAMES, jitter_pct=1.0)
+
+    def stored(index: int, width: int, height: int) -> np.ndarray:
+        return np.ascontiguousarray(np.rot90(camera.draw(index, 540, 960)))  # turned back, as a phone stores it
+
+    clip = make_clip(tmp_path / "portrait.mp4", duration=FRAMES / FPS, width=960, height=540, fps=FPS,
+                     frames=stored, rotation=90, crf=20)  # fmt: skip
+    (result,) = fix([clip], tmp_path / "out", stabilize=True).results
+    assert "bake rotation 90" in result.actions and any(a.startswith("stabilize (jitter 1.") for a in result.actions)
+    assert (result.after.media.width, result.after.media.height) == (540, 960)
+    assert "motion.camera_shake" not in {f.code for f in result.after.findings}
+    assert result.after.analysis["camera_shake"]["jitter_rms_pct"] < 0.15  # 0.11
+
+
 def test_prepare_stabilizes_the_clip_of_the_pair(stabilized, tmp_path: Path):
     from preflight.samples import make_image, sample_photo
 
