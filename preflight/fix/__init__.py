@@ -423,9 +423,15 @@ def _copy_size(plan: Plan, src: Path) -> int | None:
 def _recheck(
     output: Path, before: Item, plan: Plan, profile: Profile, orientation: str, content: bool, strict: bool = False
 ) -> Item:
-    """Check the output; the content pass runs again only when frames or pixels changed."""
+    """Check the output; the content pass runs again only when frames or pixels changed.
+
+    A stabilized output is read frame by frame (non-reference pictures too, pose on its usual samples):
+    shake left on the pictures a partial decode skips would not show (a correction read between the
+    frames the check saw left 1.70% jitter on every frame, where the reference frames alone read 0.14%)."""
     fresh = content and plan.changes_pixels
-    after = check_one(output, profile, orientation, content=fresh, strict=strict)
+    thorough = fresh and plan.find(Stabilize) is not None
+    after = check_one(output, profile, orientation, content=fresh, strict=strict, every_frame=thorough,
+                      every_sample=False)  # fmt: skip
     if not content or fresh or after.media is None:
         return after
     carried = tuple(f for f in before.findings if f.code.startswith(CONTENT_PREFIXES))
