@@ -9,7 +9,7 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 Role = Literal["image", "video", "unknown"]
 Verdict = Literal["pass", "fixable", "fail"]
@@ -213,6 +213,32 @@ class Item:
         return True if "pose" in self.analysis else None
 
 
+@dataclass(frozen=True)
+class CameraPath:
+    """How the picture moved over a clip, frame by frame: the background's cumulative shift as the shake
+    gate measures it (phase correlation of the small luma with the subject masked out), in fractions of
+    the displayed frame. A camera that turns right moves the picture left: ``x`` falls.
+
+    ``fix --stabilize`` reads it out of the check's ``analysis["camera_shake"]["path"]`` instead of
+    decoding the clip again. It stays out of the JSON (:func:`to_dict` leaves it out): three numbers a
+    frame, 2,700 for 30 s, would be most of a report and tell a reader nothing the jitter does not."""
+
+    times: tuple[float, ...]
+    """Seconds from the clip's start, increasing: the frames the check decoded (without ``every_frame``
+    the non-reference pictures are missing, and a fix reads between the frames either side)."""
+    x: tuple[float, ...]
+    """Cumulative shift right, in widths of the displayed frame (0 on the first frame)."""
+    y: tuple[float, ...]
+    """Cumulative shift down, in heights."""
+    size: tuple[int, int]
+    """(width, height) of the displayed frame, for shifts in pixels and the long side's percent."""
+
+    in_report: ClassVar[bool] = False
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
 SKIP_REASONS: dict[str, str] = {
     "hidden": "hidden",
     "sidecar": "sidecar",
@@ -321,8 +347,8 @@ def to_dict(obj: Any) -> Any:
         return out
     if isinstance(obj, enum.Enum):
         return obj.value
-    if isinstance(obj, Mapping):
-        return {str(k): to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, Mapping):  # values that say they are not for reports (in_report = False) are left out
+        return {str(k): to_dict(v) for k, v in obj.items() if getattr(v, "in_report", True)}
     if isinstance(obj, list | tuple):
         return [to_dict(v) for v in obj]
     if isinstance(obj, float):

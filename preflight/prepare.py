@@ -121,7 +121,10 @@ def _fix_framed_like(
 
     progress = fix_options.pop("progress", None)
     base = FixOptions(**fix_options)
-    checked = {str(Path(p)): check_input(p, profile, orientation) for p in (image, video)}
+    checked = {
+        str(Path(p)): check_input(p, profile, orientation, verify=base.verify, stabilize=base.stabilize)
+        for p in (image, video)
+    }
     image_opts, clip_opts = framing_options(checked[str(Path(image))], checked[str(Path(video))])
     photo = fix([image], outdir, profile, orientation, namer=namer, checked=checked,
                 options=dataclasses.replace(base, **image_opts))  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..models import Finding
+from ..models import CameraPath, Finding
 from .base import AnalysisResult, Analyzer, FrameSample
 from .quality import finding_for, gate
 
@@ -188,6 +188,12 @@ class ShakeAnalyzer(Analyzer):
         self._untracked = 0
         self._masked = 0
         self._responses: deque[float] = deque(maxlen=15)
+        # The whole cumulative path, for fix --stabilize (CameraPath): three floats a frame.
+        self._times: list[float] = []
+        self._xs: list[float] = []
+        self._ys: list[float] = []
+        self._size = (1, 1)
+        self._display: tuple[int, int] | None = None
 
     def _weights(self, shape: tuple[int, int], box: Box | None) -> np.ndarray:
         import cv2
@@ -231,6 +237,8 @@ class ShakeAnalyzer(Analyzer):
         # the box of the last pose sample (a third of a second old) left her outside it, and her
         # motion read as a shaking camera (bench_check's swaying clip, camera still but for a slight
         # hand-held drift: 0.75% jitter, three times the limit; 0.05% with the box of each frame's time).
+        if sample.width and sample.height:
+            self._display = (sample.width, sample.height)
         self._waiting.append((sample.time, sample.luma.astype(np.float32)))
         self._step_known()
 
@@ -260,6 +268,11 @@ class ShakeAnalyzer(Analyzer):
             self._speed_sum += float(np.hypot(dx, dy))
             self._steps += 1
         self._prev = current
+        h, w = current.shape
+        self._size = (w, h)
+        self._times.append(t)
+        self._xs.append(self._x / w)
+        self._ys.append(self._y / h)
         self._push(t, self._x, self._y)
 
     def _push(self, t: float, x: float, y: float) -> None:
@@ -303,6 +316,7 @@ class ShakeAnalyzer(Analyzer):
             "untracked_frames": self._untracked,
             "masked_frames": self._masked,
             "max_jitter_pct": self.max_jitter,
+            "path": self.camera_path(),
         }
         findings: tuple[Finding, ...] = ()
         if rms is not None and rms > self.max_jitter:
@@ -311,12 +325,17 @@ class ShakeAnalyzer(Analyzer):
                     self.gates,
                     "motion.camera_shake",
                     f"the camera shakes (jitter {rms:.2f}% of the frame, limit {self.max_jitter:.2f}%); "
-                    "use a steadier clip or stabilize it first",
+                    "use a steadier clip; fixable with --stabilize",
                     measured=round(rms, 4),
                     limit=self.max_jitter,
                 ),
             )
         return AnalysisResult(self.name, metrics, findings)
+
+    def camera_path(self) -> CameraPath:
+        """The cumulative path of the frames stepped so far (fractions of the small luma are fractions
+        of the displayed frame: it is the same picture, scaled)."""
+        return CameraPath(tuple(self._times), tuple(self._xs), tuple(self._ys), self._display or self._size)
 
 
 def box_at(track: BoxTrack, t: float) -> Box | None:

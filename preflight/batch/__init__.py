@@ -144,11 +144,12 @@ def run_batch(
     max_side: int = DEFAULT_MAX_SIDE,
     reframe: str | None = None,
     person: str = "largest",
+    stabilize: bool = False,
 ) -> BatchResult:
     """Check every file below ``inputs`` (and fix it into ``outdir``); see the module docstring.
 
-    ``start``, ``end``, ``aspect``, ``fill``, ``window``, ``max_side``, ``reframe`` and ``person`` are
-    :func:`preflight.fix.fix`'s options,
+    ``start``, ``end``, ``aspect``, ``fill``, ``window``, ``max_side``, ``reframe``, ``person`` and
+    ``stabilize`` are :func:`preflight.fix.fix`'s options,
     applied to every file fixed (they are part of the resume key).
 
     ``on_result`` is called in this process as each file finishes (resumed ones first). The first
@@ -175,6 +176,7 @@ def run_batch(
         max_side=max_side,
         reframe=reframe,
         person=person,
+        stabilize=stabilize,
     )
     settings.validate()
     lock = OutputLock(outdir) if outdir is not None else None

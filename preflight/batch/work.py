@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import PreflightError, UsageError, memory_exhausted, out_of_memory
-from ..fix.options import DEFAULT_MAX_SIDE
+from ..fix.options import DEFAULT_MAX_SIDE, STABILIZE_NEEDS_CONTENT
 from ..inputs import file_digest  # re-exported: it lived here first
 from ..models import Finding, Item, Severity, to_dict
 
@@ -59,13 +59,16 @@ class BatchSettings:
     """``fixed``: crop each clip to one window around one person (``--reframe``); None: no reframing."""
     person: str = "largest"
     """Whom ``reframe`` frames (``--person``)."""
+    stabilize: bool = False
+    """Take the shake out of clips the check finds shaky (``--stabilize``)."""
 
     def fix_options(self) -> Any:
         """The :class:`preflight.fix.FixOptions` every file is fixed with."""
         from ..fix import FixOptions
 
         return FixOptions(start=self.start, end=self.end, aspect=self.aspect, window=self.window, fill=self.fill,
-                          max_side=self.max_side, reframe=self.reframe, person=self.person)  # fmt: skip
+                          max_side=self.max_side, reframe=self.reframe, person=self.person,
+                          stabilize=self.stabilize)  # fmt: skip
 
     def validate(self) -> None:
         """Refuse impossible fix options before any file is walked (UsageError, exit 2)."""
@@ -76,9 +79,11 @@ class BatchSettings:
             raise UsageError(f"--start must be >= 0, not {self.start:g}")
         if self.end is not None and self.end <= (self.start or 0.0):
             raise UsageError(f"--end ({self.end:g}) must be after --start ({self.start or 0:g})")
-        self.fix_options()  # FixOptions refuses the rest (a max_side of nan or -1) with usage.invalid
+        options = self.fix_options()  # FixOptions refuses the rest (a max_side of nan or -1) with usage.invalid
         if self.reframe and self.outdir and not self.content:
             raise UsageError("--reframe frames the person the content check finds: it cannot run with --no-content")
+        if options.stabilize and not self.content and self.outdir:
+            raise UsageError(STABILIZE_NEEDS_CONTENT)
 
     def fingerprint(self) -> str:
         """A short hash of the settings and the profile's contents (an edited profile redoes work)."""
@@ -99,6 +104,8 @@ class BatchSettings:
                            "window": self.window, "max_side": self.max_side}  # fmt: skip
             if self.reframe:  # only when asked, so the states of earlier runs keep their keys
                 data["fix"].update(reframe=self.reframe, person=self.person)
+            if self.stabilize:
+                data["fix"].update(stabilize=True)
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

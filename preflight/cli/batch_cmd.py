@@ -98,6 +98,7 @@ def command(
     max_side: int,
     reframe: str | None,
     person: str,
+    stabilize: bool,
     jobs: int | None,
     resume: bool,
     state_path: str | None,
@@ -169,6 +170,7 @@ def command(
         max_side=max_side,
         reframe=reframe,
         person=person,
+        stabilize=stabilize,
     )
     if jsonl:
         sys.stdout.write(to_json({"event": "summary", **_summary(result)}, out=sys.stdout) + "\n")

@@ -57,6 +57,7 @@ def command(
     max_side: int,
     reframe: str | None,
     person: str,
+    stabilize: bool,
 ) -> None:
     """Fix images and clips for a provider: exit 0 only if every output passes.
 
@@ -71,7 +72,7 @@ def command(
         report = fix(
             paths, outdir, profile=profile, orientation=orientation, content=not no_content, dry_run=dry_run,
             start=start, end=end, aspect=aspect, window=window, fill=fill, max_side=max_side,
-            reframe=reframe, person=person, progress=progress, strict=strict, verify=verify,
+            reframe=reframe, person=person, stabilize=stabilize, progress=progress, strict=strict, verify=verify,
         )  # fmt: skip
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

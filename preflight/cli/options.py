@@ -173,6 +173,15 @@ def max_side_option(f: F) -> F:
     )(f)
 
 
+def stabilize_option(f: F) -> F:
+    return click.option(
+        "--stabilize",
+        is_flag=True,
+        help="Take hand-held shake out of a clip the check finds shaky (motion.camera_shake), keeping pans: "
+        "a window that moves with the shake and a small crop-in, in the same re-encode.",
+    )(f)
+
+
 class MaxSide(click.ParamType):
     """0 or a whole number of pixels from :data:`MIN_MAX_SIDE` (what :class:`FixOptions` takes)."""
 
@@ -227,15 +236,15 @@ def person_option(f: F) -> F:
     )(f)
 
 
-FIX_OPTION_NAMES = ("start", "end", "aspect", "fill", "window", "max_side", "reframe", "person")
+FIX_OPTION_NAMES = ("start", "end", "aspect", "fill", "window", "max_side", "reframe", "person", "stabilize")
 """The parameters :func:`fix_options` adds (the keyword names ``preflight.fix.fix`` takes)."""
 
 
 def fix_options(f: F) -> F:
-    """``--start --end --aspect --fill --window --max-side --reframe --person``, in that order in ``--help``
-    (fix, prepare, batch)."""
-    for option in (person_option, reframe_option, max_side_option, window_option, fill_option, aspect_option,
-                   end_option, start_option):  # fmt: skip
+    """``--start --end --aspect --fill --window --max-side --reframe --person --stabilize``, in that order in
+    ``--help`` (fix, prepare, batch)."""
+    for option in (stabilize_option, person_option, reframe_option, max_side_option, window_option, fill_option,
+                   aspect_option, end_option, start_option):  # fmt: skip
         f = option(f)
     return f
 

@@ -25,7 +25,7 @@ from .options import check_person, check_window, content_option, fix_options, or
 def command(
     image: str, video: str, outdir: str, profile: str | None, orientation: str, no_content: bool,
     start: float | None, end: float | None, aspect: str, fill: str, window: str, max_side: int,
-    reframe: str | None, person: str, as_json: bool,
+    reframe: str | None, person: str, stabilize: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Check and fix the pair for a provider, check them together, and write manifest.json.
 
@@ -40,7 +40,7 @@ def command(
     result = prepare(
         image, video, outdir, profile, orientation, content=not no_content,
         start=start, end=end, aspect=aspect, fill=fill, window=window, max_side=max_side, reframe=reframe,
-        person=person,
+        person=person, stabilize=stabilize,
     )  # fmt: skip
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .movingcrop import MovingCrop
 
 __all__ = [
     "AudioTranscode",
@@ -25,6 +27,7 @@ __all__ = [
     "Remux",
     "Scale",
     "SquarePixels",
+    "Stabilize",
     "StripExif",
     "ToneMap",
     "Transcode",
@@ -188,6 +191,27 @@ class Pad:
 
 
 @dataclass(frozen=True)
+class Stabilize:
+    """Hand-held shake taken out (``fix --stabilize``, :mod:`.stabilize`): a window that moves with the
+    shake, cut from every frame before the scale to the output size."""
+
+    jitter_before: float
+    """The shake gate's jitter, % of the long side, over the kept part of the input."""
+    jitter_after: float
+    """The same once stabilized: expected from the path in the plan, measured by the re-check after."""
+    crop_in: float
+    """Share of each side cut away to hide the borders."""
+    window: MovingCrop = field(repr=False)
+    measured: bool = False
+    """True once ``jitter_after`` is the re-check's measure of the output."""
+
+    @property
+    def action(self) -> str:
+        after = f"{self.jitter_after:.2f}%" if self.measured else f"~{self.jitter_after:.2f}% expected"
+        return f"stabilize (jitter {self.jitter_before:.2f}% -> {after}, crop-in {self.crop_in:.0%})"
+
+
+@dataclass(frozen=True)
 class ConstantRate:
     fps: float
     source_fps: float | None
@@ -291,7 +315,6 @@ class Convert:
 
 
 Operation = (
-    Copy | Remux | Trim | Transcode | AudioTranscode | BakeRotation | SquarePixels | Crop | Reframe | Scale | Pad
-    | ConstantRate
-    | PixelFormat | ToneMap | FitSize | FirstFrame | StripExif | ColorConvert | Convert
+    Copy | Remux | Trim | Transcode | AudioTranscode | BakeRotation | SquarePixels | Crop | Reframe | Stabilize
+    | Scale | Pad | ConstantRate | PixelFormat | ToneMap | FitSize | FirstFrame | StripExif | ColorConvert | Convert
 )  # fmt: skip

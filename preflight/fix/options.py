@@ -1,5 +1,5 @@
 """What the user asks ``fix`` for: :class:`FixOptions` (``preflight fix --start/--end/--aspect/--fill/--window``
-``--max-side``)."""
+``--max-side --stabilize``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from numbers import Real
 
 from ..errors import UsageError
 
-__all__ = ["DEFAULT_MAX_SIDE", "PERSON_CHOICES", "REFRAME_MODES", "FixOptions"]
+__all__ = ["DEFAULT_MAX_SIDE", "PERSON_CHOICES", "REFRAME_MODES", "STABILIZE_NEEDS_CONTENT", "FixOptions"]
 
 DEFAULT_MAX_SIDE = 1920
 """The long side (px) a clip that is re-encoded anyway is scaled down to. The models generate at most
@@ -22,6 +22,9 @@ REFRAME_MODES = ("fixed",)
 """``--reframe`` modes: ``fixed``, one window for the whole kept clip (the default: no virtual camera move)."""
 PERSON_CHOICES = ("largest", "left", "right")
 """``--person``: whom ``--reframe`` frames (:mod:`.reframe`)."""
+STABILIZE_NEEDS_CONTENT = (
+    "--stabilize needs the content check (it smooths the camera path the check measures): drop --no-content"
+)
 
 MIN_MAX_SIDE = 16
 """The smallest cap taken: one H.264 macroblock (a 1 px cap cannot hold a frame with even sides)."""
@@ -57,6 +60,10 @@ class FixOptions:
     other file's when this one is wider."""
     shot_from: str | None = None
     """Whose shot type ``shot`` is (``photo`` or ``clip``): the action says so."""
+    stabilize: bool = False
+    """Take hand-held shake out of a clip whose check found ``motion.camera_shake`` (:mod:`.stabilize`): one
+    window that moves with the shake plus the smallest fixed crop-in that hides its borders, in the same
+    re-encode. A clip without that finding is left as it is."""
     reencode: bool = False
     """Skip the copy paths (fix falls back to this when a stream copy cannot be made exact)."""
     verify: bool = False
@@ -79,6 +86,8 @@ class FixOptions:
             raise UsageError(f"max_side must be 0 (keep the size) or a whole number of pixels from {MIN_MAX_SIDE}, "
                              f"not {side!r}", "usage.invalid")  # fmt: skip
         object.__setattr__(self, "max_side", int(side))  # 1920.0 from a JSON config is 1920
+        if not isinstance(self.stabilize, bool):  # "false" from a form or a config must not read as true
+            raise UsageError(f"stabilize must be true or false, not {self.stabilize!r}", "usage.invalid")
         for name, allowed in (("aspect", ("pad", "crop")), ("window", ("best", "start")), ("fill", ("blur", "solid")),
                               ("person", PERSON_CHOICES)):  # fmt: skip
             if getattr(self, name) not in allowed:

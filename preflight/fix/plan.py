@@ -35,6 +35,7 @@ from .ops import (
     Remux,
     Scale,
     SquarePixels,
+    Stabilize,
     StripExif,
     ToneMap,
     Transcode,
@@ -63,6 +64,10 @@ SIZE_MARGIN = 0.97
 """A copy estimated above this share of the byte cap is re-encoded with a computed bitrate instead:
 the estimate (bytes per second of the source) is rough, and a miss costs a second pass."""
 
+SHAKE_CODE = "motion.camera_shake"
+"""The finding ``--stabilize`` cures; a clip without it is not stabilized (a crop-in and a re-encode
+for shake the gate does not object to would cost the clip more than they give)."""
+
 FRAME_KEEPING = (Copy, Remux, AudioTranscode)
 """Operations after which every video frame (or the image) is bit for bit the source's."""
 
@@ -85,7 +90,8 @@ class Plan:
     duration: float | None = None
     """The source's duration (seconds), for clips."""
     findings: tuple[Finding, ...] = ()
-    """What planning found that the output will still show (``reframe.*``): fix adds them to the re-check."""
+    """What planning found that the output will still show (``reframe.*``), or was asked for and cannot
+    do (``stabilize.crop_too_large``: the output is written without it): fix adds them to the re-check."""
 
     @property
     def fixable(self) -> bool:
@@ -135,7 +141,8 @@ def plan_fix(
     if info.role == "image":
         return _plan_image(info, profile, options, hints or ContentHints())
     damaged = frozenset(f.code for f in findings if f.code in DAMAGE_CODES)
-    return _plan_clip(info, profile, orientation, options, hints or ContentHints(), keyframes, damaged)
+    shaky = any(f.code == SHAKE_CODE for f in findings)
+    return _plan_clip(info, profile, orientation, options, hints or ContentHints(), keyframes, damaged, shaky)
 
 
 # --- clips ------------------------------------------------------------------------------------
@@ -149,6 +156,7 @@ def _plan_clip(
     hints: ContentHints,
     keyframes: Sequence[float] | None,
     damaged: frozenset[str] = frozenset(),
+    shaky: bool = False,
 ) -> Plan:
     v, lim = info.video, profile.video
     if v is None:
@@ -194,7 +202,15 @@ def _plan_clip(
                   ratio=_ratio_target(*base, lim, options.aspect, notes))  # fmt: skip
     if fit_geometry(*base, even=False, **limits).changed:  # type: ignore[arg-type]
         encode_why.append("geometry")
-    found = framing.findings if framing is not None else ()
+    # What a re-encode would make (stabilize works inside it): the reframe window placed in the frame,
+    # then the aspect and side limits, then --max-side.
+    geometry, capped = _capped_geometry(base, limits, options.max_side)  # type: ignore[arg-type]
+    if rect is not None:
+        geometry = _placed(geometry, rect, shown)
+    stabilize, refused = _stabilize(options, hints, shaky, window, geometry, lim.min_side, notes)
+    if stabilize is not None:
+        encode_why.append("stabilize")
+    found = (*(framing.findings if framing is not None else ()), *refused)
 
     audio = info.audio[0] if info.audio else None
     audio_op = None
@@ -229,11 +245,8 @@ def _plan_clip(
             return Plan("video", (Copy(),), _clip_ext(info.format), notes=tuple(notes), findings=found, **sizes)
         return Plan("video", tuple(ops), "mp4", notes=tuple(notes), findings=found, **sizes)
 
-    # One re-encode does everything: trim, rotation, reframe and geometry (even sides now), scale to
-    # --max-side, rate, size.
-    geometry, capped = _capped_geometry(base, limits, options.max_side)  # type: ignore[arg-type]
-    if rect is not None:
-        geometry = _placed(geometry, rect, shown)
+    # One re-encode does everything: trim, rotation, reframe and geometry (even sides now), stabilize,
+    # scale to --max-side, rate, size.
     if capped and max(geometry.canvas) > options.max_side:
         notes.append(f"max side {options.max_side} would take the short side under the profile's {lim.min_side} px: "
                      f"scaled to {geometry.canvas[0]}x{geometry.canvas[1]}")  # fmt: skip
@@ -247,7 +260,7 @@ def _plan_clip(
         ops.append(SquarePixels(v.sample_aspect, (v.coded_width, v.coded_height), (v.square_width, v.coded_height)))
     if v.rotation:
         ops.append(BakeRotation(v.rotation))
-    ops.extend(_geometry_ops(geometry, options.fill, options.max_side if capped else None, framing))
+    ops.extend(_geometry_ops(geometry, options.fill, options.max_side if capped else None, framing, stabilize))
     if tone is not None:
         ops.append(tone)
     if rate is not None:
@@ -377,14 +390,44 @@ def _capped_geometry(shown: tuple[int, int], limits: dict[str, Any], cap: int) -
     return plain, False
 
 
+def _stabilize(
+    options: FixOptions, hints: ContentHints, shaky: bool, window: tuple[float, float] | None, g: Geometry,
+    min_side: int | None, notes: list[str],
+) -> tuple[Stabilize | None, tuple[Finding, ...]]:  # fmt: skip
+    """The stabilize operation ``--stabilize`` asks for, or why there is none: a note when there is
+    nothing to do, a finding (``stabilize.crop_too_large``) when it cannot be done."""
+    if not options.stabilize:
+        return None, ()
+    if hints.camera is None:
+        notes.append("stabilize: no camera path (the content check did not run): not stabilized")
+        return None, ()
+    from .stabilize import correction_for, shake_rms
+
+    if not shaky:
+        jitter = shake_rms(hints.camera.times, hints.camera.x, hints.camera.y, hints.camera.size)
+        measured = f" (jitter {jitter:.2f}%)" if jitter is not None else ""
+        notes.append(f"stabilize: the check found no camera shake{measured}: not stabilized")
+        return None, ()
+    outcome = correction_for(hints.camera, window, g.crop, g.source, min_side)
+    if outcome is None:
+        notes.append("stabilize: too few frames in the kept window to smooth: not stabilized")
+        return None, ()
+    if isinstance(outcome, Finding):
+        return None, (outcome,)
+    return Stabilize(outcome.jitter_before, outcome.jitter_after, outcome.crop_in, outcome.window), ()
+
+
 def _geometry_ops(
-    g: Geometry, fill: str, max_side: int | None = None, framing: Reframing | None = None
+    g: Geometry, fill: str, max_side: int | None = None, framing: Reframing | None = None,
+    stabilize: Stabilize | None = None,
 ) -> list[Operation]:
     ops: list[Operation] = []
     if g.cropped and framing is not None and framing.rect is not None:
         ops.append(Reframe(g.source, g.crop, framing.detail, framing.before, framing.after))
     elif g.cropped:
         ops.append(Crop(g.source, g.crop))
+    if stabilize is not None:
+        ops.append(stabilize)  # inside the crop, before the scale that brings it to the output size
     if g.scaled:
         ops.append(Scale(g.crop[2:], g.content, max_side))  # type: ignore[arg-type]
     if g.padded:

@@ -26,7 +26,7 @@ from .plan import Plan, video_bitrate
 from .promise import Kept, count_kept, promised
 from .source import SourcePackets, read_source
 from .timestamps import DecodeTimes, DecodeTimesUnknown
-from .videograph import build_graph
+from .videograph import build_shaper
 
 __all__ = ["ENCODER_CRF", "ENCODER_PRESET", "ClipWritten", "container_duration", "execute_clip", "keyframe_times"]
 
@@ -288,7 +288,8 @@ def _encode_once(
         if ain is not None:
             transcode = _audio_needs_encode(ain) or plan.find(AudioTranscode) is not None
             audio = AudioCopy(inp, out, ain, window, transcode=transcode)
-        graph = build_graph(vin, plan, pad.fill if pad else "blur")
+        origin = float(vin.start_time * vin.time_base) if vin.start_time is not None else t0  # the analysis's zero
+        graph = build_shaper(vin, plan, pad.fill if pad else "blur", origin)
         if window.start > 0:
             inp.seek(round((window.start + t0) / vin.time_base), stream=vin, backward=True)
         frames = _FrameSlots(window, rate)

@@ -17,10 +17,11 @@ import math
 from typing import Any
 
 from ..colorgraph import SWS_MATRIX, SWS_RANGE, ToneSource, link, tone_map_filters
-from .ops import BakeRotation, SquarePixels, ToneMap
+from .movingcrop import CropStage, MovingCrop
+from .ops import BakeRotation, SquarePixels, Stabilize, ToneMap
 from .plan import Plan
 
-__all__ = ["OUTPUT_COLOR", "build_graph"]
+__all__ = ["OUTPUT_COLOR", "FrameShaper", "build_graph", "build_shaper"]
 
 _TRANSPOSE = {90: ["transpose=dir=clock"], 180: ["hflip", "vflip"], 270: ["transpose=dir=cclock"]}
 BLUR_SCALE = 8
@@ -32,8 +33,44 @@ OUTPUT_COLOR = {"color_primaries": "bt709", "color_trc": "bt709", "colorspace": 
 """What every re-encoded clip is, and says it is (``setparams`` names)."""
 
 
+class FrameShaper:
+    """The graph with its moving crop, if the plan has one: :meth:`push` a decoded frame (the crop is
+    placed for the frame's time first), :meth:`vpull` it shaped for the encoder."""
+
+    def __init__(self, graph: Any, stage: CropStage | None, origin: float) -> None:
+        self.graph = graph
+        self.stage = stage
+        self.origin = origin
+        """The stream's start time: the analysis's times (and the moving crop's) count from it."""
+
+    def push(self, frame: Any) -> None:
+        if self.stage is not None and frame.time is not None:
+            self.stage.place(float(frame.time) - self.origin)
+        self.graph.push(frame)
+
+    def vpull(self) -> Any:
+        return self.graph.vpull()
+
+
+def build_shaper(vin: Any, plan: Plan, fill: str = "blur", origin: float = 0.0) -> FrameShaper:
+    """:func:`build_graph`, with the plan's moving crop steered by each frame's time less ``origin``."""
+    moving = _moving_crop(plan)
+    graph, stage = _build(vin, plan, fill, moving)
+    return FrameShaper(graph, stage, origin)
+
+
+def _moving_crop(plan: Plan) -> MovingCrop | None:
+    stabilize = plan.find(Stabilize)
+    return stabilize.window if stabilize is not None else None
+
+
 def build_graph(vin: Any, plan: Plan, fill: str = "blur") -> Any:
-    """A configured graph: push a decoded frame, pull it shaped for the encoder."""
+    """A configured graph: push a decoded frame, pull it shaped for the encoder (a moving crop stays
+    where it starts: :func:`build_shaper` steers it)."""
+    return _build(vin, plan, fill, _moving_crop(plan))[0]
+
+
+def _build(vin: Any, plan: Plan, fill: str, moving: MovingCrop | None) -> tuple[Any, CropStage | None]:
     import av
 
     graph = av.filter.Graph()
@@ -57,7 +94,8 @@ def build_graph(vin: Any, plan: Plan, fill: str = "blur") -> Any:
     degrees = rotation.degrees if rotation else 0
     g = plan.geometry
     tone = plan.find(ToneMap)
-    early = _shrink_first(g, degrees) if tone is None and square is None else None
+    # The moving crop works in shown pixels at the source's scale: no shrinking before the turn with it.
+    early = _shrink_first(g, degrees) if tone is None and square is None and moving is None else None
     if early is not None:
         node = _chain(graph, node, f"scale={early[0]}:{early[1]}:flags=bicubic")
     for spec in _TRANSPOSE.get(degrees, []):
@@ -66,13 +104,17 @@ def build_graph(vin: Any, plan: Plan, fill: str = "blur") -> Any:
         x, y, w, h = g.crop
         node = _chain(graph, node, f"crop={w}:{h}:{x}:{y}")
     source = g.crop[2:] if g is not None else None
+    stage = None
+    if moving is not None:  # inside the crop, before any scale: the window is scaled to the output size
+        stage = CropStage(moving, graph, node)
+        node, source = stage.node, moving.size
     if early is not None:
         source = g.content  # type: ignore[union-attr]
     # An untagged clip is taken as BT.709 (what players assume for HD): its YUV is kept as it is.
     # A BT.601 one is converted, since the output says BT.709. HDR without a matrix is BT.2020's.
     matrix = SWS_MATRIX.get(ctx.colorspace, "bt709" if tone is None else "bt2020")
     if tone is not None:
-        shrink = g is not None and g.scaled and g.content[0] * g.content[1] < g.crop[2] * g.crop[3]
+        shrink = g is not None and source is not None and g.content[0] * g.content[1] < source[0] * source[1]
         size = g.content if shrink else None  # type: ignore[union-attr]
         what = ToneSource(tone.source, tone.primaries, tone.peak_nits)
         node = link(graph, node, tone_map_filters(what, matrix, SWS_RANGE.get(ctx.color_range), size))
@@ -92,7 +134,7 @@ def build_graph(vin: Any, plan: Plan, fill: str = "blur") -> Any:
     sink = graph.add("buffersink")
     node.link_to(sink)
     graph.configure()
-    return graph
+    return graph, stage
 
 
 def _shrink_first(g: Any, degrees: int) -> tuple[int, int] | None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import MediaInfo
+from ..models import CameraPath, MediaInfo
 from ..profiles import Profile
 from .geometry import Box
 from .options import FixOptions
@@ -49,10 +49,12 @@ class ContentHints:
     """``(time, shoulders y, hips y)`` per look (a still: one row at time 0), for a shot-type crop."""
     others: tuple[Box, ...] = ()
     """The other people's boxes in a still image."""
+    camera: CameraPath | None = None
+    """How the picture moved, frame by frame (the shake gate's measure): what ``--stabilize`` smooths."""
 
 
 def hints_from_analysis(analysis: Mapping[str, Any] | None) -> ContentHints:
-    """Read the pose track and cut times out of a check's ``analysis`` (absent parts are empty).
+    """Read the pose track, cut times and camera path out of a check's ``analysis`` (absent parts are empty).
 
     Track rows are ``[time, torso_visible, x0, y0, x1, y1]`` (``-1`` box without a person), as
     :class:`preflight.analyze.pose.PoseAnalyzer` writes them.
@@ -69,8 +71,11 @@ def hints_from_analysis(analysis: Mapping[str, Any] | None) -> ContentHints:
     line = pose.get("torso_line")
     if line and len(line) == 2:
         lines = [(0.0, float(line[0]), float(line[1]))]  # a still
+    camera = (analysis.get("camera_shake") or {}).get("path")
+    camera = camera if isinstance(camera, CameraPath) else None  # never in a report read back from JSON
     return ContentHints(track=track, cuts=cuts, subject=subject, shot=pose.get("shot"),  # type: ignore[arg-type]
-                        torso_lines=tuple(lines), others=_boxes(pose.get("others")))  # type: ignore[arg-type]
+                        torso_lines=tuple(lines), others=_boxes(pose.get("others")),  # type: ignore[arg-type]
+                        camera=camera)  # fmt: skip
 
 
 def _pose_rows(rows: Iterable[Sequence[Any]]) -> Iterable[PoseSample]:

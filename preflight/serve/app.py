@@ -182,7 +182,7 @@ def _served(profile: str) -> bool:
 
 def _fix_options(params: _Params) -> dict[str, Any]:
     from ..fix import FixOptions
-    from ..fix.options import PERSON_CHOICES, REFRAME_MODES
+    from ..fix.options import PERSON_CHOICES, REFRAME_MODES, STABILIZE_NEEDS_CONTENT
 
     options = {
         "start": params.seconds("start"),
@@ -191,10 +191,13 @@ def _fix_options(params: _Params) -> dict[str, Any]:
         "fill": params.choice("fill", ("blur", "solid"), "blur"),
         "window": params.choice("window", ("best", "start"), "best"),
         "person": params.choice("person", PERSON_CHOICES, "largest"),
+        "stabilize": params.flag("stabilize", False),
     }
     reframe = params.choice("reframe", ("none", *REFRAME_MODES), "none")
     options["reframe"] = None if reframe == "none" else reframe
     FixOptions(**options)  # refuses a window whose end is not after its start
+    if options["stabilize"] and not params.flag("content", True):
+        raise UsageError(STABILIZE_NEEDS_CONTENT)
     return options
 
 

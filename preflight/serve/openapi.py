@@ -41,6 +41,8 @@ _FIX = [
     _query("reframe", "crop the clip to one fixed window around one person (needs content)",
            {"type": "string", "enum": ["none", "fixed"]}),
     _query("person", "whom reframe frames", {"type": "string", "enum": ["largest", "left", "right"]}),
+    _query("stabilize", "take hand-held shake out of a clip the check finds shaky (keeps pans; a small crop-in)",
+           {"type": "boolean"}),
 ]
 _CONTENT = [
     _query("content", "run the content gates (pose, motion, quality); false = limits only", {"type": "boolean"}),

@@ -222,3 +222,21 @@ def test_the_default_profile_follows_preflight_model(client: Any, monkeypatch: p
     monkeypatch.setenv("PREFLIGHT_MODEL", "kling-v3")
     defaults = client.get("/v1/config").json()["defaults"]
     assert (defaults["profile"], defaults["model"]) == ("kling-v3@kling", "kling-v3")
+
+
+def test_fix_stabilizes_when_asked(client: Any, tmp_path: Path) -> None:
+    from shaky import handheld
+
+    from preflight.samples import make_clip
+
+    camera = handheld(960, 540, frames=90, jitter_pct=1.0)
+    clip = make_clip(tmp_path / "shaky.mp4", duration=3, width=960, height=540, fps=30, frames=camera.draw, crf=20)
+    response = client.post("/v1/fix?stabilize=true", files=files_of(clip=clip), headers={"Accept": "application/json"})
+    item = response.json()["result"]["report"]["items"][0]
+    assert any(a.startswith("stabilize (jitter 1.") for a in item["actions"]), item["actions"]
+    assert "motion.camera_shake" not in {f["code"] for f in item["after"]["findings"]}
+    for bad in ("stabilize=maybe", "stabilize=true&content=false"):
+        refused = client.post(f"/v1/fix?{bad}", files=files_of(clip=clip))
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "usage.invalid", bad
+    described = client.get("/v1/openapi.json").json()["paths"]["/v1/fix"]["post"]["parameters"]
+    assert "stabilize" in {p["name"] for p in described}

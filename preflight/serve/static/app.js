@@ -260,7 +260,7 @@ function windowFields() {
 
 // ---- fix ------------------------------------------------------------------------------------------------
 function fixChoices() {
-  const choices = { aspect: $("aspect").value };
+  const choices = { aspect: $("aspect").value, stabilize: $("stabilize").checked ? "true" : "false" };
   if ($("reframe").value !== "none") { choices.reframe = $("reframe").value; choices.person = $("person").value; }
   return choices;
 }
