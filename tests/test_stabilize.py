@@ -151,8 +151,8 @@ def test_the_plan_stabilizes_a_shaky_clip_in_its_one_reencode():
     plain = plan_fix(_clip_info(), [SHAKE], KLING, "video", FixOptions(), hints)
     assert plain.actions == ("copy",)  # asked for nothing, nothing is done
     # In the one re-encode, between a crop into the aspect range and the scale to the output size.
-    wide = _clip_info(2560, 720)  # 3.6:1: cropped to Act-Two's 1584:672
-    plan = plan_fix(wide, [SHAKE], load_profile("runway-act-two"), "video", FixOptions(stabilize=True, aspect="crop"),
+    wide = _clip_info(2560, 720)  # 3.6:1: cropped into Novita's 2.5:1 (its clips have an aspect range)
+    plan = plan_fix(wide, [SHAKE], load_profile("novita"), "video", FixOptions(stabilize=True, aspect="crop"),
                     ContentHints(camera=camera_path(handheld(2560, 720, jitter_pct=0.5))))  # fmt: skip
     kinds = [type(op) for op in plan.operations]
     assert kinds.index(Crop) < kinds.index(Stabilize) and plan.find(Stabilize).window.frame == plan.geometry.crop[2:]
