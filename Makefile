@@ -1,5 +1,5 @@
 # One place for the commands CI and developers run.
-.PHONY: install test slow lint check bench demo
+.PHONY: install test slow lint check bench demo docs
 
 install:
 	python -m pip install -e '.[dev]'
@@ -28,3 +28,6 @@ bench:
 
 demo:
 	preflight demo
+
+docs:
+	NO_MKDOCS_2_WARNING=1 python -m mkdocs build --strict
