@@ -11,7 +11,7 @@ slow:
 	python -m pytest -m slow
 
 lint:
-	ruff check preflight tests bench action
+	ruff check preflight tests bench action docs/hooks
 	python -m mypy
 
 check: lint test
