@@ -1,5 +1,5 @@
 # One place for the commands CI and developers run.
-.PHONY: install test slow lint check bench demo
+.PHONY: install test slow lint check bench demo docs
 
 install:
 	python -m pip install -e '.[dev]'
@@ -11,7 +11,7 @@ slow:
 	python -m pytest -m slow
 
 lint:
-	ruff check preflight tests bench action
+	ruff check preflight tests bench action docs/hooks
 	python -m mypy
 
 check: lint test
@@ -28,3 +28,6 @@ bench:
 
 demo:
 	preflight demo
+
+docs:
+	NO_MKDOCS_2_WARNING=1 python -m mkdocs build --strict

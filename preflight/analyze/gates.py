@@ -9,6 +9,7 @@ show`` print every threshold with its value.
 
 from __future__ import annotations
 
+import difflib
 import math
 from functools import cache
 from types import ModuleType
@@ -45,6 +46,20 @@ def content_gate_defaults() -> dict[str, float]:
     return dict(sorted(found.items()))
 
 
+def _validate_severities(value: Any, origin: str) -> None:
+    """``[content.severity]``: finding codes of the registry, each to error, warning or info. A misspelt
+    code would silently leave the finding's severity as it was."""
+    from ..codes import finding_codes
+
+    if not isinstance(value, dict) or any(v not in ("error", "warning", "info") for v in value.values()):
+        raise ProfileError(f"{origin}: [content.severity] maps finding codes to error, warning or info")
+    unknown = sorted(code for code in value if code not in finding_codes())
+    if unknown:
+        close = {code: difflib.get_close_matches(code, finding_codes(), n=1) for code in unknown}
+        named = ", ".join(code + (f" (did you mean {close[code][0]}?)" if close[code] else "") for code in unknown)
+        raise ProfileError(f"{origin}: [content.severity] names no finding code: {named}")
+
+
 def validate_content_gates(values: dict[str, Any], origin: str) -> None:
     """Refuse unknown keys, non-numbers and (for switches) non-booleans in a profile's ``[content]`` table."""
     known = content_gate_defaults()
@@ -55,8 +70,7 @@ def validate_content_gates(values: dict[str, Any], origin: str) -> None:
         )
     for key, value in values.items():
         if key == SEVERITY_KEY:
-            if not isinstance(value, dict) or any(v not in ("error", "warning", "info") for v in value.values()):
-                raise ProfileError(f"{origin}: [content.severity] maps finding codes to error, warning or info")
+            _validate_severities(value, origin)
         elif isinstance(known[key], bool):
             if not isinstance(value, bool):
                 raise ProfileError(f"{origin}: [content] {key} must be true or false, not {value!r}")

@@ -314,6 +314,6 @@ def make_executor(name: str, jobs: int | None = None, scheduler: str | None = No
         _require_dask()  # say so before any folder is walked
         return DaskExecutor(scheduler, jobs)
     if scheduler:
-        raise UsageError("--scheduler needs --executor dask", "usage.error")
+        raise UsageError("--scheduler needs --executor dask")
     jobs = jobs or default_jobs()
     return SerialExecutor() if jobs == 1 else LocalExecutor(jobs)
