@@ -153,6 +153,12 @@ CODES: tuple[Code, ...] = (
     _finding("fix.failed", E, "an operation could not produce an output"),
     _finding("fix.output", E, "the output folder cannot be made or written in, or an output cannot be named"),
     _finding("fix.overshoot", E, "a stream-copy trim cannot end within the allowed length"),
+    _finding("reframe.people_overlap", W, "--reframe: another person moves through the same part of the frame as the "
+             "subject, so no fixed crop shows one person alone (the crop still enlarges the subject)"),
+    _finding("reframe.subject_too_small", W, "--reframe: even the smallest crop the provider takes (its minimum side) "
+             "leaves the subject under the pose gate's share of the frame: film closer"),
+    _finding("stabilize.crop_too_large", W, "fix --stabilize could not hide the borders of the shake within the "
+             "profile's minimum side or a crop-in of a fifth: the clip is not stabilized (written without it)"),
     _finding("fix.frames_lost", E, "an output held fewer frames or seconds of a stream than its plan kept (counted by "
              "demuxing both files): never written; a copy that falls short is re-encoded instead"),
     # --- the machine --------------------------------------------------------------------------

@@ -175,6 +175,23 @@ POSE_UNAVAILABLE = "pose.unavailable"
 """The finding that says the pose gate could not run (no model): reported on every format's verdict."""
 
 
+
+Box = tuple[float, float, float, float]
+"""A box in a picture: (x0, y0, x1, y1) as fractions of the displayed frame."""
+
+
+@dataclass(frozen=True)
+class PoseSample:
+    """One pose sample of a clip's check, as the planner reads it back (``analysis.pose.track``)."""
+
+    time: float
+    torso_visible: bool
+    bbox: Box | None
+    """The largest person's box, None without a person."""
+    others: tuple[Box, ...] = ()
+    """The other people's boxes on this sample (what ``--reframe`` cuts out)."""
+
+
 @dataclass(frozen=True)
 class Finding:
     """One thing a rule or an analyzer noticed about a file."""

@@ -15,8 +15,7 @@ from ..aspects import ASPECT_TOLERANCE
 
 __all__ = ["Box", "Geometry", "fit_geometry"]
 
-Box = tuple[float, float, float, float]
-"""(x0, y0, x1, y1) as fractions of the displayed frame."""
+from ..models import Box
 
 _EPS = 1e-9
 

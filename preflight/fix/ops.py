@@ -133,7 +133,7 @@ class Crop:
 @dataclass(frozen=True)
 class Reframe:
     """A crop that makes the file about one person (``--reframe``): one fixed window for the whole clip,
-    chosen from the check's pose track (:mod:`.reframe`). It stands for the geometry's crop."""
+    chosen from the check's pose track (:mod:`preflight.reframing`). It stands for the geometry's crop."""
 
     source: tuple[int, int]
     rect: tuple[int, int, int, int]

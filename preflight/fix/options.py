@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from numbers import Real
 
 from ..errors import UsageError
+from ..reframing import PERSON_CHOICES  # whom --reframe frames: defined with the rule that reads it
 
 __all__ = ["DEFAULT_MAX_SIDE", "PERSON_CHOICES", "REFRAME_MODES", "STABILIZE_NEEDS_CONTENT", "FixOptions"]
 
@@ -20,8 +21,6 @@ states its output size (only prose notes do), and one number keeps every provide
 
 REFRAME_MODES = ("fixed",)
 """``--reframe`` modes: ``fixed``, one window for the whole kept clip (the default: no virtual camera move)."""
-PERSON_CHOICES = ("largest", "left", "right")
-"""``--person``: whom ``--reframe`` frames (:mod:`.reframe`)."""
 STABILIZE_NEEDS_CONTENT = (
     "--stabilize needs the content check (it smooths the camera path the check measures): drop --no-content"
 )
@@ -47,12 +46,12 @@ class FixOptions:
     same pass; 0 keeps the size. Never scales up, never below the profile's minimum side, and never makes
     a re-encode by itself: a clip that can be copied is copied at its size. Images are not affected."""
     reframe: str | None = None
-    """``fixed``: crop the clip to one window around one person (:mod:`.reframe`); None: no reframing."""
+    """``fixed``: crop the clip to one window around one person (:mod:`preflight.reframing`); None: no reframing."""
     person: str = "largest"
     """Whom ``reframe`` frames: the ``largest`` person over the clip, or the one on the ``left`` or ``right``."""
     subject_share: float | None = None
     """The share of the height the subject should fill after reframing (``prepare`` passes the photo's);
-    None: half the height (:data:`.reframe.DEFAULT_SUBJECT_SHARE`)."""
+    None: half the height (:data:`preflight.reframing.DEFAULT_SUBJECT_SHARE`)."""
     subject_aspect: float | None = None
     """The window's preferred width/height (``prepare`` passes the photo's); None: the clip's own."""
     shot: str | None = None

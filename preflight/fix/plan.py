@@ -17,6 +17,7 @@ from ..aspects import matches, parse_ratio, target_choice
 from ..colorgraph import lut_peak
 from ..models import Finding, MediaInfo, Severity
 from ..profiles import ImageLimits, Profile, VideoLimits
+from ..reframing import FrameLimits, Reframing
 from .geometry import Geometry, fit_geometry
 from .ops import (
     AudioTranscode,
@@ -42,7 +43,6 @@ from .ops import (
     Trim,
 )
 from .options import FixOptions
-from .reframe import FrameLimits, Reframing
 from .window import ContentHints, PoseSample, choose_window, hints_from_analysis, subject_in
 
 __all__ = ["ContentHints", "FixOptions", "Plan", "PoseSample", "hints_from_analysis", "plan_fix", "tone_map_for"]
@@ -284,7 +284,7 @@ def _reframing(
     """The ``--reframe`` window for the kept part of a clip (or a still: one sample at time 0), from the
     check's pose track; None (with a note) when the check saw no person."""
     from ..analyze.pose_findings import MIN_SUBJECT_SIZE
-    from .reframe import reframe
+    from ..reframing import reframe
 
     track = hints.track or (
         (PoseSample(0.0, True, hints.subject, hints.others),) if hints.subject is not None else ()

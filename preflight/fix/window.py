@@ -10,12 +10,13 @@ out of a check's ``analysis`` by :func:`hints_from_analysis`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import CameraPath, MediaInfo
+from ..models import CameraPath, MediaInfo, PoseSample
 from ..profiles import Profile
+from ..reframing import boxes_of, pose_track
 from .geometry import Box
 from .options import FixOptions
 
@@ -24,15 +25,6 @@ __all__ = ["KEYFRAME_PREFERENCE", "ContentHints", "PoseSample", "choose_window",
 KEYFRAME_PREFERENCE = 0.95
 """window=best takes a keyframe-aligned window (stream copy, no quality loss) over the very best
 window when it has no more scene cuts and at least this share of its torso-visible samples."""
-
-
-@dataclass(frozen=True)
-class PoseSample:
-    time: float
-    torso_visible: bool
-    bbox: Box | None
-    others: tuple[Box, ...] = ()
-    """The other people's boxes on this sample (what ``--reframe`` cuts out)."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +54,7 @@ def hints_from_analysis(analysis: Mapping[str, Any] | None) -> ContentHints:
     if not analysis:
         return ContentHints()
     pose = analysis.get("pose") or {}
-    track = tuple(_pose_rows(pose.get("track") or ()))
+    track = tuple(pose_track(pose.get("track") or ()))
     cuts_section = analysis.get("scene_cuts") or {}
     cuts = tuple(float(t) for t in (cuts_section.get("times") or ()))
     bbox = pose.get("bbox")
@@ -74,23 +66,8 @@ def hints_from_analysis(analysis: Mapping[str, Any] | None) -> ContentHints:
     camera = (analysis.get("camera_shake") or {}).get("path")
     camera = camera if isinstance(camera, CameraPath) else None  # never in a report read back from JSON
     return ContentHints(track=track, cuts=cuts, subject=subject, shot=pose.get("shot"),  # type: ignore[arg-type]
-                        torso_lines=tuple(lines), others=_boxes(pose.get("others")),  # type: ignore[arg-type]
+                        torso_lines=tuple(lines), others=boxes_of(pose.get("others")),  # type: ignore[arg-type]
                         camera=camera)  # fmt: skip
-
-
-def _pose_rows(rows: Iterable[Sequence[Any]]) -> Iterable[PoseSample]:
-    for row in rows:
-        if len(row) < 2:
-            continue
-        box = tuple(float(v) for v in row[2:6]) if len(row) >= 6 and min(row[2:6]) >= 0 else None
-        others = _boxes(row[6]) if len(row) >= 7 else ()
-        yield PoseSample(float(row[0]), bool(row[1]), box, others)  # type: ignore[arg-type]
-
-
-def _boxes(rows: Any) -> tuple[Box, ...]:
-    if not isinstance(rows, list | tuple):
-        return ()
-    return tuple(tuple(float(v) for v in b) for b in rows if isinstance(b, list | tuple) and len(b) == 4)  # type: ignore[misc]
 
 
 def choose_window(

@@ -1,6 +1,6 @@
 """``fix --reframe``: one fixed crop window that makes a clip about one person (pure: no I/O, no model).
 
-Everything comes from the check's pose track (:class:`.window.PoseSample`: the largest person's box per
+Everything comes from the check's pose track (:class:`.models.PoseSample`: the largest person's box per
 sample and the other people's boxes), so reframing costs no second decode and no second pose pass:
 
 1. :func:`people_in` follows every person over the kept samples (boxes joined sample to sample by
@@ -28,14 +28,11 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..models import Finding, Severity
-from .geometry import Box
-from .options import PERSON_CHOICES
-from .window import PoseSample
+from .models import Box, Finding, PoseSample, Severity
 
 __all__ = [
     "DEFAULT_SUBJECT_SHARE",
@@ -53,6 +50,9 @@ __all__ = [
     "window_size",
     "with_cures",
 ]
+
+PERSON_CHOICES = ("largest", "left", "right")
+"""``--person``: whom ``--reframe`` frames: the largest person over the clip, or the leftmost or rightmost."""
 
 DEFAULT_SUBJECT_SHARE = 0.5
 """Share of the window's height the subject's box fills when no photo says otherwise: a full body at
@@ -129,7 +129,7 @@ class FrameLimits:
     def of(cls, lim: Any, width: int, height: int) -> FrameLimits:
         """The limits of a profile's ``[video]`` or ``[image]`` table for a ``width`` x ``height`` frame (with
         ``aspect_choices``, the one nearest the frame's shape)."""
-        from ..aspects import parse_ratio, target_choice
+        from .aspects import parse_ratio, target_choice
 
         choice = target_choice(width / height, lim) if height else None
         return cls(lim.min_side, lim.min_aspect, lim.max_aspect, parse_ratio(choice) if choice else None)
@@ -247,15 +247,14 @@ def with_cures(findings: Sequence[Finding], analysis: Mapping[str, Any], info: A
     this clip would cure: the others all apart from the subject, the subject enlarged past the pose gate."""
     if info is None or info.role != "video" or not any(f.code in CURABLE for f in findings):
         return list(findings)
-    from ..analyze.pose_findings import MIN_SUBJECT_SIZE
-    from .window import hints_from_analysis
+    from .analyze.pose_findings import MIN_SUBJECT_SIZE
 
-    hints = hints_from_analysis(analysis)
-    if not info.width or not info.height or not hints.track:
+    track = tuple(pose_track((analysis.get("pose") or {}).get("track") or ()))
+    if not info.width or not info.height or not track:
         return list(findings)
     least = float(profile.content.get(*MIN_SUBJECT_SIZE) or MIN_SUBJECT_SIZE[1])
     limits = FrameLimits.of(profile.video, info.width, info.height)
-    framing = reframe(hints.track, (info.width, info.height), limits, min_area=least)
+    framing = reframe(track, (info.width, info.height), limits, min_area=least)
     if framing.rect is None or any(f.code.startswith("reframe.") for f in framing.findings):
         return list(findings)
     cures = {
@@ -263,6 +262,24 @@ def with_cures(findings: Sequence[Finding], analysis: Mapping[str, Any], info: A
         "pose.subject_too_small": framing.area >= least,
     }
     return [_cured(f, framing) if cures.get(f.code) else f for f in findings]
+
+
+def pose_track(rows: Iterable[Sequence[Any]]) -> Iterable[PoseSample]:
+    """The samples of a check's ``analysis.pose.track``: rows ``[time, torso_visible, x0, y0, x1, y1]``
+    (``-1`` box without a person), with the other people's boxes as a 7th item where any were seen."""
+    for row in rows:
+        if len(row) < 2:
+            continue
+        box = tuple(float(v) for v in row[2:6]) if len(row) >= 6 and min(row[2:6]) >= 0 else None
+        others = boxes_of(row[6]) if len(row) >= 7 else ()
+        yield PoseSample(float(row[0]), bool(row[1]), box, others)  # type: ignore[arg-type]
+
+
+def boxes_of(rows: Any) -> tuple[Box, ...]:
+    """Boxes read back from a report (lists of four numbers); anything else is left out."""
+    if not isinstance(rows, list | tuple):
+        return ()
+    return tuple(tuple(float(v) for v in b) for b in rows if isinstance(b, list | tuple) and len(b) == 4)  # type: ignore[misc]
 
 
 def _cured(finding: Finding, framing: Reframing) -> Finding:
@@ -335,7 +352,7 @@ def cut_box(box: Box, shoulders: float | None, hips: float | None, line: float |
 def _shot_cut(shot: str | None, own_shot: str | None, torso_lines: Sequence[tuple[float, float, float]]):  # type: ignore[no-untyped-def]
     """A function time -> (shoulders, hips, line) for cutting each box to ``shot``, or None when the clip is
     not wider than ``shot`` (or its torso lines are unknown)."""
-    from ..analyze.pose_landmarks import SHOT_TYPES
+    from .analyze.pose_landmarks import SHOT_TYPES
 
     if shot is None or own_shot is None or not torso_lines or shot not in SHOT_LINES:
         return None
