@@ -84,6 +84,9 @@ PHONE_CLIPS = {
                              about="the 1080p-h264 clip filmed by a shaking hand: random per-frame offsets with a "
                                    "sigma of 1.25% of the long side on each axis on top of the slow drift (the shake "
                                    "gate measures about 1.7%; issue 20's hand-held clip measured 1.77%)"),
+    "1080p-h264-45s": dict(width=1920, height=1080, seconds=45, codec="libx264", pix_fmt="yuv420p", mbps=16,
+                           bframes=3, rotation=0,
+                           about="the 1080p-h264 clip 45 s long: too long for any provider (the copy path's trim)"),
     "720p-h264": dict(width=1280, height=720, seconds=8, codec="libx264", pix_fmt="yuv420p", mbps=6,
                       bframes=3, rotation=0, about="8 s 1280x720 30 fps H.264, 6 Mb/s, AAC"),
 }
