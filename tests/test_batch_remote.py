@@ -146,9 +146,11 @@ def test_dask_workers_fetch_urls_themselves(bucket: str, private_tmp: Path, tmp_
     # Threads, not processes: memory:// lives in this process (an object store would not care).
     with distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:  # fmt: skip
+        workers = set(client.scheduler_info()["workers"])
         on_dask = run_batch([bucket], content=False, executor=DaskExecutor(client=client), state_path=tmp_path / "b")
     assert report_to_dict(on_dask.report) == report_to_dict(local.report)
     assert [r.path for r in on_dask.results] == [f"{bucket}/clip.mp4", f"{bucket}/takes/photo.webp"]
+    assert len(workers) == 2 and {r.ran_on.worker for r in on_dask.results} <= workers  # fetched on Dask's workers
     assert not list(private_tmp.glob("preflight-fetch-*"))  # (Dask keeps its own scratch folder there)
 
 

@@ -12,6 +12,8 @@ import hashlib
 import json
 import logging
 import os
+import socket
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -22,7 +24,7 @@ from ..fix.options import DEFAULT_MAX_SIDE
 from ..inputs import file_digest  # re-exported: it lived here first
 from ..models import Finding, Item, Severity, to_dict
 
-__all__ = ["BatchSettings", "FileResult", "died_result", "file_digest", "prepare_worker", "process_file"]
+__all__ = ["BatchSettings", "FileResult", "RanOn", "died_result", "file_digest", "prepare_worker", "process_file"]
 
 log = logging.getLogger("preflight")
 
@@ -95,6 +97,37 @@ class BatchSettings:
 
 
 @dataclass(frozen=True)
+class RanOn:
+    """The process a file was checked in: on a cluster, proof of which worker did it and where."""
+
+    pid: int
+    host: str
+    cwd: str | None
+    """Its working folder (None when that folder was removed)."""
+    worker: str | None = None
+    """The Dask worker's address (``tcp://10.0.0.5:40123``) when it ran on one."""
+
+    @classmethod
+    def here(cls) -> RanOn:
+        try:
+            cwd: str | None = os.getcwd()
+        except OSError:
+            cwd = None
+        return cls(pid=os.getpid(), host=socket.gethostname(), cwd=cwd, worker=_dask_worker_address())
+
+
+def _dask_worker_address() -> str | None:
+    """This Dask worker's address; None outside one (distributed is never imported for the question)."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        return str(distributed.get_worker().address)
+    except ValueError:  # "No worker found": not in a Dask task
+        return None
+
+
+@dataclass(frozen=True)
 class FileResult:
     """What the batch learned about one file."""
 
@@ -116,9 +149,9 @@ class FileResult:
     """data: URI of the preview image for the HTML report."""
     resumed: bool = False
     """True when the result came from the state file of an earlier run."""
-    worker_pid: int | None = field(default=None, compare=False)
-    """The process that checked the file (a pool or Dask worker, or this one); None for a result
-    resumed from the state file. For tests and debugging: not written to reports or the state."""
+    ran_on: RanOn | None = field(default=None, compare=False)
+    """Where the file was checked (a pool or Dask worker, or this process); None for a result resumed
+    from the state file. Shown in ``--jsonl`` and ``--json``, never kept in the state."""
 
     @property
     def final_verdict(self) -> str:
@@ -185,7 +218,7 @@ def process_file(path: str, settings: BatchSettings, subdir: str = "") -> FileRe
         result = _process_url(path, settings, subdir)
     else:
         result = _process_local(path, settings, subdir, file_digest(path))
-    return replace(result, seconds=round(time.perf_counter() - started, 4), worker_pid=os.getpid())
+    return replace(result, seconds=round(time.perf_counter() - started, 4), ran_on=RanOn.here())
 
 
 def _process_local(path: str, settings: BatchSettings, subdir: str, digest: str | None) -> FileResult:
