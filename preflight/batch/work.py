@@ -76,6 +76,13 @@ class BatchSettings:
             raise UsageError(f"--end ({self.end:g}) must be after --start ({self.start or 0:g})")
         self.fix_options()  # FixOptions refuses the rest (a max_side of nan or -1) with usage.invalid
 
+    def _outdir_key(self) -> str | None:
+        from .remote import is_url
+
+        if not self.outdir:
+            return None
+        return self.outdir.rstrip("/") if is_url(self.outdir) else os.path.abspath(self.outdir)
+
     def fingerprint(self) -> str:
         """A short hash of the settings and the profile's contents (an edited profile redoes work)."""
         from .._version import __version__
@@ -88,7 +95,7 @@ class BatchSettings:
             "orientation": self.orientation,
             "content": self.content,
             "strict": self.strict,
-            "outdir": os.path.abspath(self.outdir) if self.outdir else None,
+            "outdir": self._outdir_key(),
         }
         if self.outdir:  # the fix options change outputs only: a check-only state keeps its keys
             data["fix"] = {"start": self.start, "end": self.end, "aspect": self.aspect, "fill": self.fill,
@@ -281,12 +288,24 @@ def _check_with_sheet(path: str, settings: BatchSettings, profile: Any, digest: 
 
 
 def _fix_one(path: str, settings: BatchSettings, profile: Any, digest: str | None, subdir: str) -> FileResult:
+    from .remote import is_url
+
+    assert settings.outdir is not None
+    if not is_url(settings.outdir):
+        outdir = os.path.join(settings.outdir, subdir) if subdir else settings.outdir
+        return _fix_into(path, settings, profile, digest, outdir)
+    from ..tempdirs import owned_tempdir
+    from .url_outputs import OUT_PREFIX, join_url, published
+
+    with owned_tempdir(OUT_PREFIX) as folder:  # fixed and re-checked here, then copied to the URL
+        return published(_fix_into(path, settings, profile, digest, str(folder)), join_url(settings.outdir, subdir))
+
+
+def _fix_into(path: str, settings: BatchSettings, profile: Any, digest: str | None, outdir: str) -> FileResult:
     from ..errors import FixError
     from ..fix import fix_one
     from ..fix.outputs import OutputNamer
 
-    assert settings.outdir is not None
-    outdir = os.path.join(settings.outdir, subdir) if subdir else settings.outdir
     options = settings.fix_options()
 
     from ..tempdirs import owned_tempdir
