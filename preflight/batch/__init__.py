@@ -16,7 +16,8 @@ files a killed run left below the output folder are removed first (:mod:`preflig
 are the temporary folders of killed workers (:mod:`preflight.tempdirs`).
 
 The output folder may be an fsspec URL (``-o s3://bucket/ready``): each worker copies its outputs there,
-and the lock and the state stay on this machine (:mod:`.url_outputs`).
+and the lock and the state stay on this machine (:mod:`.url_outputs`). On a Dask cluster, paths are made
+absolute before they are sent and a path a worker cannot see is ``dask.not_shared`` (:mod:`.cluster`).
 
 A worker process that dies (``kill -9``, the out-of-memory killer) costs only the file it was on: a
 failing ``worker.died`` row, recorded for ``--resume`` like any other; the pool restarts and the batch
