@@ -217,10 +217,13 @@ def test_dask_gives_the_local_report(incoming: Path, tmp_path: Path) -> None:
     local = run_batch([incoming], content=False, executor=SerialExecutor(), state_path=tmp_path / "a")
     with distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:  # fmt: skip
+        workers = set(client.scheduler_info()["workers"])
         on_dask = run_batch([incoming], content=False, executor=DaskExecutor(client=client),
                             state_path=tmp_path / "b")  # fmt: skip
     assert report_to_dict(on_dask.report) == report_to_dict(local.report)
     assert [r.digest for r in on_dask.results] == [r.digest for r in local.results]
+    # Threads of this process, so the pid cannot tell: the worker's address says Dask ran every file.
+    assert len(workers) == 2 and {r.ran_on.worker for r in on_dask.results} <= workers
 
 
 def test_dask_missing_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -368,14 +371,14 @@ def test_dask_worker_processes_check_every_file(incoming: Path, tmp_path: Path) 
     """Worker processes, not threads of this one: each file's pid is a Dask worker's."""
     distributed = pytest.importorskip("dask.distributed")
     local = run_batch([incoming], content=False, executor=SerialExecutor(), state_path=tmp_path / "a")
-    assert {r.worker_pid for r in local.results} == {os.getpid()}
+    assert {r.ran_on.pid for r in local.results} == {os.getpid()}
     cluster_args = dict(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
     with distributed.LocalCluster(**cluster_args) as cluster, distributed.Client(cluster) as client:
         workers = set(client.run(os.getpid).values())
         on_dask = run_batch([incoming], content=False, executor=DaskExecutor(client=client),
                             state_path=tmp_path / "b")  # fmt: skip
     assert len(workers) == 2 and os.getpid() not in workers
-    pids = [r.worker_pid for r in on_dask.results]
+    pids = [r.ran_on.pid for r in on_dask.results]
     assert len(pids) == 6 and set(pids) <= workers
     assert report_to_dict(on_dask.report) == report_to_dict(local.report)
 
@@ -406,7 +409,7 @@ def test_jobs_2_spreads_files_over_two_worker_processes(tmp_path: Path) -> None:
         result = run_batch([folder], content=False, executor=pool, state_path=tmp_path / "s")
     finally:
         pool.close()
-    pids = [r.worker_pid for r in result.results]
+    pids = [r.ran_on.pid for r in result.results]
     assert len(pids) == 16 and set(pids) == workers  # both pool workers checked files
     assert len(workers) == 2 and os.getpid() not in workers  # two processes, neither this one
 
@@ -415,9 +418,13 @@ def test_cli_executor_dask_end_to_end(incoming: Path, tmp_path: Path) -> None:
     pytest.importorskip("dask.distributed")
     args = ["batch", str(incoming), "--no-content", "--jsonl", "--executor", "dask", "-j", "2",
             "--state", str(tmp_path / "s.jsonl")]  # fmt: skip
-    proc = subprocess.run([sys.executable, "-m", "preflight", *args], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1, proc.stderr  # upload.mp4 is cut off
-    lines = _jsonl(proc.stdout)
+    proc = subprocess.Popen([sys.executable, "-m", "preflight", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1, stderr  # upload.mp4 is cut off
+    lines = _jsonl(stdout)
+    ran_on = [x["ran_on"] for x in lines if x["event"] == "file"]
+    assert all(r["pid"] != proc.pid and r["worker"].startswith("tcp://") for r in ran_on)  # Dask's worker processes
     files = {Path(x["path"]).name: x["verdict"] for x in lines if x["event"] == "file"}
     assert files == {"good.mp4": "pass", "good2.mp4": "pass", "photo.jpg": "pass", "photo.webp": "fixable",
                      "phone.mov": files["phone.mov"], "upload.mp4": "fail"}  # fmt: skip

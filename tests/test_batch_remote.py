@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import tempfile
 import uuid
@@ -146,9 +147,11 @@ def test_dask_workers_fetch_urls_themselves(bucket: str, private_tmp: Path, tmp_
     # Threads, not processes: memory:// lives in this process (an object store would not care).
     with distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:  # fmt: skip
+        workers = set(client.scheduler_info()["workers"])
         on_dask = run_batch([bucket], content=False, executor=DaskExecutor(client=client), state_path=tmp_path / "b")
     assert report_to_dict(on_dask.report) == report_to_dict(local.report)
     assert [r.path for r in on_dask.results] == [f"{bucket}/clip.mp4", f"{bucket}/takes/photo.webp"]
+    assert len(workers) == 2 and {r.ran_on.worker for r in on_dask.results} <= workers  # fetched on Dask's workers
     assert not list(private_tmp.glob("preflight-fetch-*"))  # (Dask keeps its own scratch folder there)
 
 
@@ -193,3 +196,89 @@ def test_file_url_folder_follows_the_local_rules(tmp_path: Path, private_tmp: Pa
         (f"{folder.as_uri()}/secret.jpg", "link_outside"),
         (f"{folder.as_uri()}/Thumbs.db", "sidecar"),
     }
+
+
+@pytest.fixture
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user cache, where a batch into a URL keeps its lock and resume state."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_output_url_gets_each_file_once_and_resume_finds_it(bucket: str, private_tmp: Path, cache_home: Path,
+                                                            tmp_path: Path) -> None:  # fmt: skip
+    """``-o memory://...`` (one process: memory:// lives in it): outputs are copied there, the tree mirrored,
+    under free names claimed exclusively (a second run never replaces the first's); ``--resume`` sees them."""
+    fs = fsspec.filesystem("memory")
+    ready = f"memory://{uuid.uuid4().hex}/ready"
+    first = run_batch([bucket], outdir=ready, content=False, jobs=1)
+    outputs = {r.path: r.output for r in first.results}
+    assert outputs == {
+        f"{bucket}/clip.mp4": f"{ready}/clip.mp4",
+        f"{bucket}/takes/photo.webp": f"{ready}/takes/photo.jpg",
+    }
+    assert all(r.after.path == r.output and r.passed for r in first.results)
+    photo = fs.cat(f"{ready}/takes/photo.jpg".split("://", 1)[1])
+    (tmp_path / "photo.jpg").write_bytes(photo)
+    assert probe(tmp_path / "photo.jpg").format == "jpeg"
+    assert first.state_path.startswith(str(cache_home))  # a bucket takes no appends: the state stays here
+    second = run_batch([bucket], outdir=ready, content=False, jobs=1)
+    assert [r.output.rsplit("/", 1)[1] for r in second.results] == ["clip-1.mp4", "photo-1.jpg"]
+    assert fs.cat(f"{ready}/takes/photo.jpg".split("://", 1)[1]) == photo  # not replaced
+    fs.rm(f"{ready}/clip-1.mp4".split("://", 1)[1])
+    again = run_batch([bucket], outdir=ready, content=False, jobs=1, resume=True)
+    assert [r.resumed for r in again.results] == [False, True]  # the clip's latest output is gone: redone
+    assert not list(private_tmp.glob("preflight-out-*")) and not list(private_tmp.glob("preflight-fetch-*"))
+
+
+def test_file_url_output_inside_the_input_is_not_walked(tmp_path: Path, private_tmp: Path, cache_home: Path) -> None:
+    """``batch file:///in -o file:///in/ready --json``: outputs are URLs, linked into place (no temporary
+    name left), the output folder is skipped by the next walk, and each item says where it ran."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_image(folder / "p.webp", format="WEBP", width=640, height=800)
+    ready = f"{folder.as_uri()}/ready"
+    for run in range(2):
+        result = CliRunner().invoke(cli, ["batch", folder.as_uri(), "-o", ready, "--no-content", "-q", "-j", "1",
+                                          "--json"], catch_exceptions=False)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        assert [i["output"] for i in data["items"]] == [f"{ready}/p.jpg" if run == 0 else f"{ready}/p-1.jpg"]
+        assert data["items"][0]["ran_on"]["pid"] == os.getpid()  # -j 1: this process
+    assert data["skipped"]["entries"] == [{"path": ready, "reason": "output_folder",
+                                           "detail": "folder: nothing below it was looked at"}]  # fmt: skip
+    assert sorted(p.name for p in (folder / "ready").iterdir()) == ["p-1.jpg", "p.jpg"]
+    assert not list(private_tmp.iterdir())
+
+
+def test_output_url_a_store_refuses_fails_the_file(bucket: str, private_tmp: Path, cache_home: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A store that refuses one upload (no permission there) fails that file's output with the store's words."""
+    from preflight.batch import url_outputs
+
+    real = url_outputs._put_exclusive
+
+    def refusing(fs, local, target):  # type: ignore[no-untyped-def]
+        if target.endswith(".jpg"):
+            raise PermissionError(13, "Access Denied")
+        return real(fs, local, target)
+
+    monkeypatch.setattr(url_outputs, "_put_exclusive", refusing)
+    ready = f"memory://{uuid.uuid4().hex}/ready"
+    result = run_batch([bucket], outdir=ready, content=False, jobs=1)
+    clip, photo = result.results
+    assert clip.passed and photo.output is None and not photo.passed and not result.ok
+    assert [f.code for f in photo.after.findings] == ["output.not_writable"]
+    why = f"{ready}/takes/photo.jpg: cannot write this output: [Errno 13] Access Denied"
+    assert photo.reason == f"output.not_writable: {why}"
+
+
+def test_a_second_batch_into_the_same_url_is_refused(bucket: str, cache_home: Path) -> None:
+    from preflight.batch.lock import OutputLock
+    from preflight.batch.url_outputs import local_home
+    from preflight.errors import PreflightError
+
+    ready = f"memory://{uuid.uuid4().hex}/ready"
+    with OutputLock(local_home(ready)), pytest.raises(PreflightError) as refused:
+        run_batch([bucket], outdir=ready, content=False, jobs=1)
+    assert refused.value.code == "batch.locked" and refused.value.message.startswith(f"{ready}: another preflight")

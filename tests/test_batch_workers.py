@@ -70,7 +70,7 @@ def test_a_worker_killed_mid_file_costs_only_that_file(tmp_path: Path, monkeypat
     assert len(pids_in(marker_of(folder / "a-hold.png"))) == 1  # not tried again
     slow = rows["b-slow.png"]
     first, again = pids_in(marker_of(folder / "b-slow.png"))  # cut short by the break, then run again
-    assert slow.item.verdict == "pass" and slow.worker_pid == again != first
+    assert slow.item.verdict == "pass" and slow.ran_on.pid == again != first
     assert all(rows[name].item.verdict == "pass" for name in rows if name.startswith("c"))
 
     # --resume keeps the dead file's row like any other failing file (and does not run it again).

@@ -7,6 +7,7 @@ shows as it really is.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -70,10 +71,16 @@ def test_dask_workers_leave_stderr_clean(person_clip: Path, tmp_path: Path) -> N
     pytest.importorskip("dask.distributed")
     other = make_clip(tmp_path / "second.mp4", duration=3, width=360, height=640,
                       frames=photo_frames(sample_photo(), frames=75, zoom=(1.1, 1.0)))  # fmt: skip
-    batch = run_preflight("batch", str(person_clip), str(other), "--check-only", "--executor", "dask", "-j", "2",
-                          "-q", "--state", str(tmp_path / "state.jsonl"))  # fmt: skip
-    assert batch.returncode == 0, batch.stdout + batch.stderr
-    assert native_or_traceback(batch.stderr) == []
+    args = ["batch", str(person_clip), str(other), "--check-only", "--executor", "dask", "-j", "2", "-q", "--jsonl",
+            "--state", str(tmp_path / "state.jsonl")]  # fmt: skip
+    environ = {k: v for k, v in os.environ.items() if k != "PREFLIGHT_DEBUG"}
+    batch = subprocess.Popen([sys.executable, "-m", "preflight", *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=environ)  # fmt: skip
+    stdout, stderr = batch.communicate(timeout=300)
+    assert batch.returncode == 0, stdout + stderr
+    assert native_or_traceback(stderr) == []
+    ran_on = [row["ran_on"] for row in map(json.loads, stdout.splitlines()) if row["event"] == "file"]
+    assert len(ran_on) == 2 and all(r["pid"] != batch.pid and r["worker"] for r in ran_on)  # on Dask's workers
 
 
 @pytest.mark.model

@@ -15,6 +15,10 @@ nothing can be written to is refused before any file is looked at (``output.not_
 files a killed run left below the output folder are removed first (:mod:`preflight.outfiles`), and so
 are the temporary folders of killed workers (:mod:`preflight.tempdirs`).
 
+The output folder may be an fsspec URL (``-o s3://bucket/ready``): each worker copies its outputs there,
+and the lock and the state stay on this machine (:mod:`.url_outputs`). On a Dask cluster, paths are made
+absolute before they are sent and a path a worker cannot see is ``dask.not_shared`` (:mod:`.cluster`).
+
 A worker process that dies (``kill -9``, the out-of-memory killer) costs only the file it was on: a
 failing ``worker.died`` row, recorded for ``--resume`` like any other; the pool restarts and the batch
 goes on (:mod:`.pool`). Workers and the fork server end with the batch however it ends (:mod:`.lifeline`).
@@ -107,12 +111,17 @@ class BatchResult:
 
 
 def default_state_path(inputs: Sequence[str | os.PathLike[str]], outdir: str | os.PathLike[str] | None) -> Path:
-    """``OUTDIR/.preflight-batch.jsonl``; for ``--check-only`` a file in the user cache named after the inputs."""
+    """``OUTDIR/.preflight-batch.jsonl``; for ``--check-only`` a file in the user cache named after the inputs,
+    for an output URL one in the user cache named after the URL."""
+    from .remote import is_url
+
+    if outdir is not None and is_url(os.fspath(outdir)):
+        from .url_outputs import local_home
+
+        return local_home(os.fspath(outdir)) / STATE_NAME  # a bucket cannot take appends
     if outdir is not None:
         return Path(outdir) / STATE_NAME
     from platformdirs import user_cache_dir
-
-    from .remote import is_url
 
     names = sorted(str(p) if is_url(p) else os.path.abspath(p) for p in inputs)
     key = hashlib.sha256("\0".join(names).encode()).hexdigest()[:16]
@@ -179,7 +188,7 @@ def run_batch(
         stabilize=stabilize,
     )
     settings.validate()
-    lock = OutputLock(outdir) if outdir is not None else None
+    lock = _output_lock(settings.outdir)
     if lock is not None:
         lock.acquire()  # before the state is read: another run's state must not be mixed with ours
     try:
@@ -188,6 +197,21 @@ def run_batch(
     finally:
         if lock is not None:
             lock.release()
+
+
+def _output_lock(outdir: str | None) -> OutputLock | None:
+    """The output folder's lock; for an output URL a lock on this machine named after it, the store
+    being checked for writing at once (see :mod:`.url_outputs`)."""
+    from .remote import is_url
+
+    if outdir is None:
+        return None
+    if not is_url(outdir):
+        return OutputLock(outdir)
+    from .url_outputs import check_writable, local_home
+
+    check_writable(outdir)
+    return OutputLock(local_home(outdir), named=outdir)
 
 
 def _run_locked(
@@ -206,7 +230,9 @@ def _run_locked(
     on_result: Callable[[FileResult], None] | None,
     content: bool,
 ) -> BatchResult:
-    if outdir is not None:
+    from .remote import is_url
+
+    if outdir is not None and not is_url(os.fspath(outdir)):
         _remove_stale_temps_below(Path(outdir))
     _remove_dead_workers_folders()
     state_file = Path(state_path) if state_path is not None else default_state_path(inputs, outdir)
@@ -273,12 +299,14 @@ def _remove_stale_temps_below(outdir: Path) -> None:
 
 
 def _remove_dead_workers_folders() -> None:
-    """Contact sheets and URL copies of workers that were killed (each folder names its process)."""
+    """Contact sheets, URL copies and outputs on their way to a URL of workers that were killed (each
+    folder names its process)."""
     from ..tempdirs import remove_orphaned_tempdirs
     from .remote import FETCH_PREFIX
+    from .url_outputs import OUT_PREFIX
     from .work import SHEET_PREFIX
 
-    for prefix in (SHEET_PREFIX, FETCH_PREFIX):
+    for prefix in (SHEET_PREFIX, FETCH_PREFIX, OUT_PREFIX):
         remove_orphaned_tempdirs(prefix)
 
 

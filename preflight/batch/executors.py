@@ -20,7 +20,9 @@ stopping is immediate and memory stays flat for a million files.
   ``worker.died`` row: the pool restarts and the files the others were running run again
   (:mod:`.pool`); workers and the fork server end with the batch however it ends (:mod:`.lifeline`).
 - ``dask``: ``dask.distributed`` (the optional extra ``preflight-motion[dask]``), imported only
-  here; the same function on a cluster (``--scheduler tcp://host:8786``) or a LocalCluster.
+  here; the same function on a cluster (``--scheduler tcp://host:8786``) or a LocalCluster. Paths
+  are made absolute before they are sent and a worker that cannot see a file or the output folder
+  says so (``dask.not_shared``): see :mod:`.cluster`. Dask handles its own workers' deaths.
 """
 
 from __future__ import annotations
@@ -229,7 +231,8 @@ def _result_of(future: Any, path: str) -> FileResult:
 
 
 class DaskExecutor(Executor):
-    """Runs :func:`process_file` on a Dask cluster; files must be readable where the workers run."""
+    """Runs :func:`process_file` on a Dask cluster; files must be readable where the workers run, and a
+    local ``-o`` folder be theirs too (or ``-o`` a URL they write to): see :mod:`.cluster`."""
 
     name = "dask"
 
@@ -240,6 +243,7 @@ class DaskExecutor(Executor):
         self._client = client
         self._owns_client = client is None
         self._cluster: Any = None
+        self._marker: Any = None
 
     def _connect(self) -> Any:
         _require_dask()
@@ -264,27 +268,51 @@ class DaskExecutor(Executor):
         client = self._connect()
         from dask.distributed import as_completed
 
-        client.run(prepare_worker, settings)  # the pose model, once per worker
+        from .cluster import OutputMarker, answered, check_on_worker, for_workers, sent_path
+        from .remote import is_url
+
+        sent = for_workers(settings)  # nothing relative: the workers have their own working folder
+        self._prepare_workers(client, sent)
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         todo = iter(files)
         pending = as_completed()
-        self._outstanding: set[Any] = set()
+        self._outstanding: dict[Any, str] = {}
+        marker = OutputMarker(sent.outdir) if sent.outdir is not None and not is_url(sent.outdir) else None
+        self._marker = marker
 
         def feed() -> None:
             while not self._stopping and len(self._outstanding) < 2 * workers:
                 job = next(todo, None)
                 if job is None:
                     return
-                future = client.submit(process_file, job[0], settings, job[1], pure=False)
-                self._outstanding.add(future)
+                future = client.submit(check_on_worker, sent_path(job[0]), sent, job[1],
+                                       marker.path if marker else None, pure=False)  # fmt: skip
+                self._outstanding[future] = job[0]
                 pending.add(future)
 
-        feed()
-        for future in pending:
-            self._outstanding.discard(future)
-            if not future.cancelled():
-                yield future.result()
+        try:
             feed()
+            for future in pending:
+                path = self._outstanding.pop(future)
+                if not future.cancelled():
+                    yield answered(future.result(), path, settings, sent)
+                feed()
+        finally:
+            self._remove_marker()
+
+    @staticmethod
+    def _prepare_workers(client: Any, sent: BatchSettings) -> None:
+        """The profile and the pose model, once per worker; a profile file a worker cannot read is said so."""
+        try:
+            client.run(prepare_worker, sent)
+        except PreflightError as exc:
+            raise type(exc)(f"on a Dask worker: {exc.message} (a --profile file must be on storage the "
+                            "workers share)", exc.code) from exc  # fmt: skip
+
+    def _remove_marker(self) -> None:
+        marker, self._marker = self._marker, None
+        if marker is not None:
+            marker.remove()
 
     def abort(self) -> None:
         super().abort()
@@ -293,6 +321,7 @@ class DaskExecutor(Executor):
             self._client.cancel(outstanding, force=True)
 
     def close(self) -> None:
+        self._remove_marker()
         if self._owns_client and self._client is not None:
             self._client.close()
             self._client = None

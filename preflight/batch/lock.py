@@ -40,8 +40,9 @@ _UNSUPPORTED = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, getattr(errno, "EN
 class OutputLock:
     """``with OutputLock(outdir):`` holds the folder's lock for the block; PreflightError if another run has it."""
 
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
+    def __init__(self, folder: str | os.PathLike[str], named: str | None = None) -> None:
         self.folder = Path(folder)
+        self.named = named or str(self.folder)  # what a refusal names: the folder, or the URL it stands for
         self.path = self.folder / LOCK_NAME
         self._fd: int | None = None
         self._created = False
@@ -84,7 +85,7 @@ class OutputLock:
                 holder = _read_holder(fd)
                 os.close(fd)
                 raise PreflightError(
-                    f"{self.folder}: another preflight batch is writing into this folder ({holder}); "
+                    f"{self.named}: another preflight batch is writing into this folder ({holder}); "
                     "wait for it to finish (then --resume keeps its results) or choose another -o folder",
                     "batch.locked",
                 ) from None

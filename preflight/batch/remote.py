@@ -32,8 +32,8 @@ from ..errors import PreflightError, UsageError
 from ..inputs import GLOB_CHARS
 from ..models import Skipped
 
-__all__ = ["FSSPEC_INSTALL", "Fetched", "fetched", "is_url", "relabel", "remote_digest", "remote_stat", "scan_url",
-           "walk_url"]  # fmt: skip
+__all__ = ["FSSPEC_INSTALL", "Fetched", "fetched", "is_url", "relabel", "relabel_item", "remote_digest",
+           "remote_stat", "scan_url", "walk_url"]  # fmt: skip
 
 FSSPEC_INSTALL = 'pip install "preflight-motion[remote]"  (or: pip install fsspec)'
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
@@ -238,11 +238,12 @@ def relabel(result: Any, local: str, url: str) -> Any:
     if local == url:
         return result
 
-    def text(value: str | None) -> str | None:
-        return value.replace(local, url) if value else value
+    reason = result.reason.replace(local, url) if result.reason else result.reason
+    return replace(result, path=url, item=relabel_item(result.item, local, url), reason=reason)
 
-    item = result.item
+
+def relabel_item(item: Any, local: str, url: str) -> Any:
+    """``item`` (an Item checked at ``local``) naming ``url`` instead, in its paths and messages."""
     media = replace(item.media, path=url) if item.media is not None else None
-    findings = tuple(replace(f, message=text(f.message)) for f in item.findings)
-    item = replace(item, path=url, media=media, findings=findings)
-    return replace(result, path=url, item=item, reason=text(result.reason))
+    findings = tuple(replace(f, message=f.message.replace(local, url)) for f in item.findings)
+    return replace(item, path=url, media=media, findings=findings)

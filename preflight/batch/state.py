@@ -31,6 +31,7 @@ from ..inputs import open_regular
 from ..models import AudioStream, Finding, ImageDetails, Item, MediaInfo, Severity, VideoStream
 from ..outfiles import create_temp, output_error, remove_stale_temps, share
 from .remote import is_url, remote_digest, remote_stat
+from .url_outputs import output_exists
 from .work import FileResult, file_digest
 
 __all__ = ["STATE_SCHEMA", "BatchState", "item_from_dict", "result_from_dict", "result_to_dict"]
@@ -109,7 +110,7 @@ class BatchState:
         if entry is None:
             return None
         result = result_from_dict(entry["result"])
-        if result.output and not Path(result.output).exists():
+        if result.output and not output_exists(result.output):
             return None  # the fixed file is gone: do it again
         if need_preview and not result.preview and result.item.media is not None:
             return None

@@ -10,7 +10,8 @@
   (``*.mp4``, ``takes/**``); what they leave out is counted (``glob``), not listed. A plain file
   argument is always kept, media or not: its check says why.
 - ``exclude`` folders (the batch's output folder) are never entered (``output_folder``), so a run
-  never eats its own outputs.
+  never eats its own outputs; an output URL excludes what a URL walk finds below it (a ``file://``
+  one also the local folder it names).
 - The same file reached twice (a link, overlapping arguments) is checked once (``duplicate``).
 - A ``scheme://`` argument is an fsspec URL (``memory://``, ``s3://``...), walked by
   :func:`.remote.scan_url` with the same rules; it stays a URL string (a Path would mangle ``//``).
@@ -59,7 +60,9 @@ def scan_inputs(
     """The files a batch over ``args`` checks, each once, and what was skipped on the way."""
     from .remote import is_url, scan_url
 
-    excluded = {resolved(Path(p)) for p in exclude}
+    excluded = {resolved(Path(p)) for p in exclude if not is_url(os.fspath(p))}
+    excluded_urls = [os.fspath(p).rstrip("/") for p in exclude if is_url(os.fspath(p))]
+    excluded |= {resolved(local) for local in map(_local_path, excluded_urls) if local is not None}
     seen: dict[Path | str, str] = {}
     out: list[InputFile] = []
     skipped: list[Skipped] = []
@@ -80,7 +83,12 @@ def scan_inputs(
             urls, url_skipped = scan_url(text, patterns)
             skipped.extend(url_skipped)
             for url, sub in urls:
-                if url in seen:
+                below = next((x for x in excluded_urls if url.startswith(x + "/")), None)
+                if below is not None:  # a URL output folder below a URL input: never its own outputs
+                    if below not in seen:
+                        seen[below] = below
+                        skipped.append(Skipped(below, "output_folder", "folder: nothing below it was looked at"))
+                elif url in seen:
                     skipped.append(Skipped(url, "duplicate", "given twice"))
                 else:
                     seen[url] = url
@@ -102,3 +110,11 @@ def scan_inputs(
         else:
             keep(path)  # missing or not media: the check reports it, the batch goes on
     return Inputs(tuple(out), tuple(skipped))
+
+
+def _local_path(url: str) -> str | None:
+    """The local path a ``file://`` URL names (None for any other URL)."""
+    from .remote import _filesystem, _is_local
+
+    fs, path = _filesystem(url)
+    return path if _is_local(fs) else None

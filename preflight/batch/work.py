@@ -12,6 +12,8 @@ import hashlib
 import json
 import logging
 import os
+import socket
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -22,7 +24,7 @@ from ..fix.options import DEFAULT_MAX_SIDE, STABILIZE_NEEDS_CONTENT
 from ..inputs import file_digest  # re-exported: it lived here first
 from ..models import Finding, Item, Severity, to_dict
 
-__all__ = ["BatchSettings", "FileResult", "died_result", "file_digest", "prepare_worker", "process_file"]
+__all__ = ["BatchSettings", "FileResult", "RanOn", "died_result", "file_digest", "prepare_worker", "process_file"]
 
 log = logging.getLogger("preflight")
 
@@ -85,6 +87,13 @@ class BatchSettings:
         if options.stabilize and not self.content and self.outdir:
             raise UsageError(STABILIZE_NEEDS_CONTENT)
 
+    def _outdir_key(self) -> str | None:
+        from .remote import is_url
+
+        if not self.outdir:
+            return None
+        return self.outdir.rstrip("/") if is_url(self.outdir) else os.path.abspath(self.outdir)
+
     def fingerprint(self) -> str:
         """A short hash of the settings and the profile's contents (an edited profile redoes work)."""
         from .._version import __version__
@@ -97,7 +106,7 @@ class BatchSettings:
             "orientation": self.orientation,
             "content": self.content,
             "strict": self.strict,
-            "outdir": os.path.abspath(self.outdir) if self.outdir else None,
+            "outdir": self._outdir_key(),
         }
         if self.outdir:  # the fix options change outputs only: a check-only state keeps its keys
             data["fix"] = {"start": self.start, "end": self.end, "aspect": self.aspect, "fill": self.fill,
@@ -107,6 +116,37 @@ class BatchSettings:
             if self.stabilize:
                 data["fix"].update(stabilize=True)
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RanOn:
+    """The process a file was checked in: on a cluster, proof of which worker did it and where."""
+
+    pid: int
+    host: str
+    cwd: str | None
+    """Its working folder (None when that folder was removed)."""
+    worker: str | None = None
+    """The Dask worker's address (``tcp://10.0.0.5:40123``) when it ran on one."""
+
+    @classmethod
+    def here(cls) -> RanOn:
+        try:
+            cwd: str | None = os.getcwd()
+        except OSError:
+            cwd = None
+        return cls(pid=os.getpid(), host=socket.gethostname(), cwd=cwd, worker=_dask_worker_address())
+
+
+def _dask_worker_address() -> str | None:
+    """This Dask worker's address; None outside one (distributed is never imported for the question)."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        return str(distributed.get_worker().address)
+    except ValueError:  # "No worker found": not in a Dask task
+        return None
 
 
 @dataclass(frozen=True)
@@ -133,9 +173,9 @@ class FileResult:
     """data: URI of the before/after frames of a ``--reframe`` crop (with the skeleton), for the HTML report."""
     resumed: bool = False
     """True when the result came from the state file of an earlier run."""
-    worker_pid: int | None = field(default=None, compare=False)
-    """The process that checked the file (a pool or Dask worker, or this one); None for a result
-    resumed from the state file. For tests and debugging: not written to reports or the state."""
+    ran_on: RanOn | None = field(default=None, compare=False)
+    """Where the file was checked (a pool or Dask worker, or this process); None for a result resumed
+    from the state file. Shown in ``--jsonl`` and ``--json``, never kept in the state."""
 
     @property
     def final_verdict(self) -> str:
@@ -206,7 +246,7 @@ def process_file(path: str, settings: BatchSettings, subdir: str = "") -> FileRe
         result = _process_url(path, settings, subdir)
     else:
         result = _process_local(path, settings, subdir, file_digest(path))
-    return replace(result, seconds=round(time.perf_counter() - started, 4), worker_pid=os.getpid())
+    return replace(result, seconds=round(time.perf_counter() - started, 4), ran_on=RanOn.here())
 
 
 def _process_local(path: str, settings: BatchSettings, subdir: str, digest: str | None) -> FileResult:
@@ -269,12 +309,24 @@ def _check_with_sheet(path: str, settings: BatchSettings, profile: Any, digest: 
 
 
 def _fix_one(path: str, settings: BatchSettings, profile: Any, digest: str | None, subdir: str) -> FileResult:
+    from .remote import is_url
+
+    assert settings.outdir is not None
+    if not is_url(settings.outdir):
+        outdir = os.path.join(settings.outdir, subdir) if subdir else settings.outdir
+        return _fix_into(path, settings, profile, digest, outdir)
+    from ..tempdirs import owned_tempdir
+    from .url_outputs import OUT_PREFIX, join_url, published
+
+    with owned_tempdir(OUT_PREFIX) as folder:  # fixed and re-checked here, then copied to the URL
+        return published(_fix_into(path, settings, profile, digest, str(folder)), join_url(settings.outdir, subdir))
+
+
+def _fix_into(path: str, settings: BatchSettings, profile: Any, digest: str | None, outdir: str) -> FileResult:
     from ..errors import FixError
     from ..fix import fix_one
     from ..fix.outputs import OutputNamer
 
-    assert settings.outdir is not None
-    outdir = os.path.join(settings.outdir, subdir) if subdir else settings.outdir
     options = settings.fix_options()
 
     from ..tempdirs import owned_tempdir

@@ -11,7 +11,7 @@ import click
 
 from ..batch import BatchResult, FileResult, run_batch
 from ..errors import printable
-from ..models import describe_skipped
+from ..models import describe_skipped, to_dict
 from ..report import item_to_dict, report_to_dict, skipped_to_dict, to_json, write_file, write_report
 from . import exit_with, interrupted
 from .options import (
@@ -209,6 +209,7 @@ def _jsonl_line(result: FileResult, fixing: bool) -> dict[str, Any]:
         "resumed": result.resumed,
         "seconds": result.seconds,
         "sha256": result.digest,
+        "ran_on": to_dict(result.ran_on) if result.ran_on is not None else None,
         "item": item_to_dict(result.item),
     }
     if fixing:
@@ -225,7 +226,9 @@ def _summary(result: BatchResult) -> dict[str, Any]:
 def _write(result: BatchResult, fmt: str, out: TextIO) -> None:
     fixing = result.settings.outdir is not None
     if fmt == "json":
-        data = report_to_dict(result.report, extra=result.fixes() if fixing else None)
+        fixes = result.fixes() if fixing else {}
+        extra = {r.path: {**fixes.get(r.path, {}), "ran_on": r.ran_on} for r in result.results}
+        data = report_to_dict(result.report, extra=extra)
         data["batch"] = _summary(result)
         out.write(to_json(data, indent=2, out=out) + "\n")
     elif fmt == "html":
