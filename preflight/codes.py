@@ -190,6 +190,9 @@ CODES: tuple[Code, ...] = (
     _error("model.unavailable", FAIL, "the pose model cannot be installed or loaded (`preflight models`)"),
     _error("dask.missing", USAGE, "--executor dask without dask.distributed installed (the `dask` extra)"),
     _error("dask.unreachable", FAIL, "the Dask scheduler given with --scheduler cannot be reached"),
+    _finding("dask.not_shared", E, "batch --executor dask: an input or the -o folder the client sees is not on storage "
+             "the worker shares (the message names the worker); a --profile file the workers cannot read stops the "
+             "batch before any file"),
     _error("fsspec.missing", USAGE, "a URL input or --upload without fsspec, or without the package for its "
            "protocol (s3fs, gcsfs...)"),
     # --- batch, bundles and the job ledger ----------------------------------------------------
