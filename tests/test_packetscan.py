@@ -48,9 +48,21 @@ def test_most_disk_block_sized_overwrites_are_found_without_decoding(person_clip
     assert found >= 18, found
 
 
-def test_damage_inside_a_pictures_data_needs_verify(
-    person_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Each full decode fix makes for damage (``video`` or the sound alone), in order."""
+    calls: list[bool] = []
+    real_scan = preflight.damage.scan
+
+    def counting(path: str, *, video: bool = True):  # type: ignore[no-untyped-def]
+        calls.append(video)
+        return real_scan(path, video=video)
+
+    monkeypatch.setattr(preflight.damage, "scan", counting)
+    return calls
+
+
+def test_damage_inside_a_pictures_data_needs_verify(person_clip: Path, tmp_path: Path, decoded: list[bool]) -> None:
     """An overwrite inside a picture's slice data (its NAL lengths and headers spared) is invisible to
     the scan: the copy goes ahead without decoding a picture; ``verify`` decodes them all and
     re-encodes instead."""
@@ -59,14 +71,6 @@ def test_damage_inside_a_pictures_data_needs_verify(
     big = max(range(10, len(sizes)), key=sizes.__getitem__)  # a reference picture with data to spare
     damage_packet(person_clip, bad, "video", big, keep=_last_nal_payload(person_clip, big) + 16)
     assert scan_packets(bad).clean
-    decoded: list[bool] = []
-    real_scan = preflight.damage.scan
-
-    def counting(path: str, *, video: bool = True):  # type: ignore[no-untyped-def]
-        decoded.append(video)
-        return real_scan(path, video=video)
-
-    monkeypatch.setattr(preflight.damage, "scan", counting)
     quick = fix([bad], tmp_path / "quick", content=False).results[0]
     assert quick.actions == ("copy",) and decoded == []  # nothing decoded: the sound was read with the packets
     verified = fix([bad], tmp_path / "verified", content=False, verify=True).results[0]
@@ -87,19 +91,9 @@ def _last_nal_payload(path: Path, index: int) -> int:
     return last
 
 
-def test_a_suspicious_packet_makes_fix_decode_before_copying(
-    person_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_suspicious_packet_makes_fix_decode_first(person_clip: Path, tmp_path: Path, decoded: list[bool]) -> None:
     bad = tmp_path / "framing.mp4"
     damage_packet(person_clip, bad, "video", 40)
-    decoded: list[bool] = []
-    real_scan = preflight.damage.scan
-
-    def counting(path: str, *, video: bool = True):  # type: ignore[no-untyped-def]
-        decoded.append(video)
-        return real_scan(path, video=video)
-
-    monkeypatch.setattr(preflight.damage, "scan", counting)
     result = fix([bad], tmp_path / "out", content=False).results[0]
     assert decoded == [True] and "video.corrupt_frames" in {f.code for f in result.before.findings}
     assert result.ok and result.actions[0] == "transcode h264/aac"
