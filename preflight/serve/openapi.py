@@ -39,6 +39,8 @@ _FIX = [
     _query("fill", "what padding shows", {"type": "string", "enum": ["blur", "solid"]}),
     _query("window", "which part of a long clip", {"type": "string", "enum": ["best", "start"]}),
 ]
+_SOURCE = [_query("source", "an earlier job of this server whose uploaded files stand in for those this request does "
+                            "not send (also a form field): re-check under other settings without a new upload")]
 _CONTENT = [
     _query("content", "run the content gates (pose, motion, quality); false = limits only", {"type": "boolean"}),
     _query("strict", "warnings fail too", {"type": "boolean"}),
@@ -78,12 +80,12 @@ def openapi_document(version: str) -> dict[str, Any]:
             "responses": {"200": _json("ok"), "401": _ERROR}}},
         "/v1/check": {"post": {
             "summary": "Check an image and/or a clip (and the pair)",
-            "parameters": [*_PROFILE, *_CONTENT, _PREFER], "requestBody": _UPLOAD,
+            "parameters": [*_PROFILE, *_CONTENT, *_SOURCE, _PREFER], "requestBody": _UPLOAD,
             "responses": {"200": _json("the report", "Report"), "202": _JOB, **_UPLOAD_ERRORS}}},
         "/v1/fix": {"post": {
             "summary": "Fix an image or a clip; one input answers with the fixed file itself "
                        "(`Accept: application/json` for the job JSON)",
-            "parameters": [*_PROFILE, *_FIX, *_CONTENT, _PREFER], "requestBody": _UPLOAD,
+            "parameters": [*_PROFILE, *_FIX, *_CONTENT, *_SOURCE, _PREFER], "requestBody": _UPLOAD,
             "responses": {"200": {"description": "the fixed file (or the job JSON)", "content": {
                 "video/mp4": {"schema": {"type": "string", "format": "binary"}},
                 "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
@@ -92,8 +94,16 @@ def openapi_document(version: str) -> dict[str, Any]:
                 **_UPLOAD_ERRORS}}},
         "/v1/prepare": {"post": {
             "summary": "Check and fix the image and the clip, check the pair, write the bundle submit reads",
-            "parameters": [*_PROFILE, *_FIX, _PREFER], "requestBody": _UPLOAD,
+            "parameters": [*_PROFILE, *_FIX, *_SOURCE, _PREFER], "requestBody": _UPLOAD,
             "responses": {"200": _json("the finished job", "Job"), "202": _JOB, **_UPLOAD_ERRORS}}},
+        "/v1/preview": {"post": {
+            "summary": "A clip the browser plays (H.264 in MP4, SDR, at most 640 px) of a job's uploaded clip or "
+                       "of one of its outputs: the job's `files` then hold `preview.mp4` (the clip itself when it "
+                       "plays already)",
+            "parameters": [_query("source", "the job holding the clip"),
+                           _query("file", "one of that job's files (video.mp4); default: its uploaded clip"),
+                           _PREFER, _PROFILE[-1]],
+            "responses": {"200": _json("the finished job", "Job"), "202": _JOB, "404": _ERROR}}},
         "/v1/submit": {"post": {
             "summary": "Dry run (cost line + the exact requests) or submit a prepared pair (`confirm: true`)",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -133,11 +143,14 @@ def openapi_document(version: str) -> dict[str, Any]:
                                            "description": "required when the server is bound beyond loopback"}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-                    "type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+                    "type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                                                     "text": {"type": "string", "description": "the message in the "
+                                                              "page's words (no flags, no server paths)"}}}}},
                 "Accepted": {"type": "object", "properties": {"job": {"type": "string"},
                              "status_url": {"type": "string"}, "state": {"type": "string"}}},
                 "Job": {"type": "object", "properties": {
-                    "id": {"type": "string"}, "kind": {"enum": ["check", "fix", "prepare", "submit"]},
+                    "id": {"type": "string"}, "kind": {"enum": ["check", "fix", "prepare", "submit", "preview"]},
+                    "settings": {"type": "object", "description": "profile, model, provider, orientation"},
                     "state": {"enum": ["queued", "running", "done", "failed"]},
                     "progress": {"type": ["object", "null"], "properties": {
                         "stage": {"type": "string"}, "done": {"type": "number"}, "total": {"type": "number"}}},
