@@ -54,7 +54,8 @@ _UPLOAD = {
 }  # fmt: skip
 _UPLOAD_ERRORS = {
     "400": _ERROR | {"description": "upload.empty, upload.aborted, upload.invalid, usage.invalid, profile.unknown"},
-    "413": _ERROR | {"description": "upload.too_large: over twice the profile's cap (refused while streaming)"},
+    "413": _ERROR | {"description": "upload.too_large: over twice the largest cap of any contract for its role, "
+                                    "whatever the provider (refused while streaming)"},
     "415": _ERROR | {"description": "format.unrecognized, video.missing_stream, usage.invalid (role), upload.invalid"},
 }
 _PREFER = {"name": "Prefer", "in": "header", "required": False, "schema": {"type": "string"},

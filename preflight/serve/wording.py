@@ -113,11 +113,11 @@ def finding_text(finding: Mapping[str, Any]) -> str:
     return own(finding) if own else plain(str(finding.get("message") or finding.get("code") or ""))
 
 
-def verdict_text(verdict: str | None, role: str = "file") -> str:
+def verdict_text(verdict: str | None) -> str:
     return {
-        "pass": "passes",
+        "pass": "ready as it is",
         "fixable": "Fix can make it pass",
-        "fail": "cannot be used as it is",
+        "fail": "cannot be used as it is: see why below",
     }.get(str(verdict), str(verdict or ""))
 
 

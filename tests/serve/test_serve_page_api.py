@@ -179,3 +179,18 @@ def test_the_servers_upload_destination_is_named_not_shown(pool: Any, person_med
     assert str(www) in answer["requests"]  # the API's dry run says where, as the CLI's does
     shown = answer["page"]["requests"]
     assert str(www) not in shown and "(this server's upload destination)" in shown
+
+
+def test_damaged_packets_are_marked_on_the_timeline(client: Any, person_media: tuple[Path, Path],
+                                                    tmp_path: Path) -> None:  # fmt: skip
+    from damaged import damage_packet
+
+    _, clip = person_media
+    broken = tmp_path / "broken.mp4"
+    at = damage_packet(clip, broken, "video", 50)
+    checked = client.post("/v1/check?orientation=image", files=files_of(clip=broken))
+    job = client.get(f"/v1/jobs/{checked.headers['x-preflight-job']}").json()
+    line = job["result"]["timeline"]
+    assert line["damage"] and min(abs(t - at) for t in line["damage"]) < 0.1, (line["damage"], at)
+    codes = [f["code"] for f in job["result"]["page"]["items"][0]["findings"]]
+    assert "video.corrupt_frames" in codes
