@@ -303,6 +303,7 @@ def test_main_walk(serve: Callable[..., str], walk: Callable[..., Walk], person_
     with w.doing("fix"):
         page.click("#fix")
         assert page.is_disabled("#fix")
+        assert near(page, "#fix-status", "#fix") < 40 and in_view(page, "#fix-status")  # beside Fix, on screen
         link = page.wait_for_selector("#outputs a.download[href$='video.mp4']", timeout=90000)
         done = page.text_content("#outputs")
         assert "trimmed to 1.5–7.5 s" in done and "What Fix did" in done

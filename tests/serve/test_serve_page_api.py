@@ -113,6 +113,19 @@ def test_previews_play_in_a_browser(client: Any, person_media: tuple[Path, Path]
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "file.not_found")
 
 
+def test_an_avi_gets_a_preview_too(client: Any, tmp_path: Path) -> None:
+    from preflight.probe import probe
+    from preflight.samples import make_clip
+
+    avi = make_clip(tmp_path / "camera.avi", duration=3, width=320, height=240, fps=10, container="avi")
+    data = {"video": ("camera.avi", avi.read_bytes(), "video/x-msvideo")}
+    checked = client.post("/v1/check?content=false", files=data).headers["x-preflight-job"]
+    made = client.post(f"/v1/preview?source={checked}").json()
+    assert made["state"] == "done" and made["result"]["made"] is True, str(made)[:500]
+    info = probe(client.server.store.jobs[made["id"]].files["preview.mp4"])
+    assert (info.format, info.video.codec) == ("mp4", "h264")
+
+
 def test_a_failing_output_says_why_beside_it(client: Any, half_person_clip: Path) -> None:
     data = {"video": ("walks-away.mp4", half_person_clip.read_bytes(), "video/mp4")}
     job = client.post("/v1/fix?orientation=image", files=data, data={"start": "7", "end": "12"},
