@@ -278,7 +278,7 @@ def create_app(config: ServeConfig, executor: Any = None) -> Starlette:
         return JSONResponse(openapi_document(__version__))
 
     async def settings(request: Request) -> Response:
-        from ..profiles import available_profiles, shipped_models
+        from ..profiles import available_profiles, load_model, shipped_models
         from .submitting import provider_catalog
 
         _, profile = server.profile(_Params({}))
@@ -288,6 +288,7 @@ def create_app(config: ServeConfig, executor: Any = None) -> Starlette:
             "defaults": {"profile": profile.name, "model": profile.model, "provider": profile.provider,
                          "orientation": config.orientation},
             "models": shipped_models(),
+            "models_with_orientation": [m for m in shipped_models() if load_model(m).orientation],
             "providers": catalog,
             "profiles": available_profiles(),
             "token_required": bool(config.token),

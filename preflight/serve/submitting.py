@@ -144,9 +144,12 @@ def run_submit(
     answer["page"] = {"cost": plain(answer["cost"]["line"]), "sending": sending}
     if dry_run:
         answer["requests"] = service.dry_run_text(provider, plan)
-        shown = answer["requests"].replace(upload.dest, "(this server's upload destination)") if upload else \
-            answer["requests"]  # fmt: skip
-        answer["page"]["requests"] = plain(shown)
+        # The requests as they are (keys masked): the creator's file names, URLs, base64; only the server's
+        # upload destination (a folder of the server, perhaps) is named rather than shown.
+        shown = answer["requests"]
+        if upload is not None:
+            shown = shown.replace(upload.dest, "(this server's upload destination)")
+        answer["page"]["requests"] = shown
         return answer
     if not request.get("confirm"):
         raise UsageError(f"{answer['cost']['line']}: send confirm to submit and pay", "usage.invalid")

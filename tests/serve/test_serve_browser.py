@@ -240,6 +240,13 @@ def test_smoke_keyboard_phone_size_and_plain_words(serve: Callable[..., str], wa
             .map((t) => (t || '').trim().split('\\n')[0].trim())""")
         assert all(labels) and len(labels) == len(set(labels)), labels
         assert page.get_attribute("#timeline", "role") == "img"
+    with w.doing("one provider choice"):
+        page.select_option("#model", "runway-act-two")  # one provider serves it, and it takes no orientation
+        assert page.eval_on_selector_all("#provider option", "os => os.map((o) => o.value)") == ["runway"]
+        assert page.is_disabled("#orientation") and "(no orientation)" in page.text_content("#against")
+        assert "To runway, model runway-act-two" in page.text_content("#submit-to")
+        page.select_option("#model", "kling-v2.6")
+        assert page.input_value("#provider") == "kling" and not page.is_disabled("#orientation")
     with w.doing("keyboard"):
         page.keyboard.press("Tab")  # the first stop is the model select; walk on to the drop zone's button
         for _ in range(8):

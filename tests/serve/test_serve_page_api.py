@@ -160,6 +160,8 @@ def test_the_default_provider_finishes_with_a_link(client: Any, person_media: tu
     files = {p["name"]: p["files"] for p in config["providers"]}
     assert config["upload"] is False and config["defaults"]["provider"] == "kling"
     assert files["kling"] == {"image": "inline", "video": "needs_link"} and files["fal"]["video"] == "provider"
+    oriented = config["models_with_orientation"]
+    assert "kling-v2.6" in oriented and "runway-act-two" not in oriented  # Act-Two: one cap, no orientation
     image, clip = person_media
     bundle = client.post("/v1/prepare?orientation=image&content=false", files=files_of(image, clip)).json()["id"]
     refused = client.post("/v1/submit", json={"bundle": bundle, "provider": "kling", "dry_run": True}).json()

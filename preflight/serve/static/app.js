@@ -298,6 +298,15 @@ function servingProviders(model) {
   return state.config.providers.filter((p) => p.models[model]).map((p) => p.name);
 }
 
+function orientationApplies() {
+  // Models without a character orientation (Runway's Act-Two) have one duration cap and take none.
+  const applies = state.config.models_with_orientation.includes($("model").value);
+  $("orientation").disabled = !applies;
+  if (!applies) $("orientation").value = "video";
+  $("orientation").title = applies ? "" : $("model").value + " has no orientation";
+  return applies;
+}
+
 function fillProviders(chosen) {
   const names = servingProviders($("model").value);
   const keep = names.includes(chosen) ? chosen : names.includes(state.config.defaults.provider) ? state.config.defaults.provider : names[0];
@@ -313,6 +322,7 @@ async function loadConfig() {
   fillSelect($("model"), config.models, config.defaults.model);
   fillProviders(config.defaults.provider);
   $("orientation").value = config.defaults.orientation;
+  orientationApplies();
   updateSubmitBox();
   showAgainst(null);
   await restore();
@@ -329,16 +339,18 @@ function applySettings(settings) {
   if (settings.model && state.config.models.includes(settings.model)) $("model").value = settings.model;
   fillProviders(settings.provider || $("provider").value);
   if (settings.orientation) $("orientation").value = settings.orientation;
+  orientationApplies();
   updateSubmitBox();
 }
 
 function showAgainst(text) {
   const s = settingsNow();
-  $("against").textContent = text || ("checks against " + s.model + " at " + s.provider + ", orientation “" + ORIENT[s.orientation] + "”");
+  const orientation = $("orientation").disabled ? " (no orientation)" : ", orientation “" + ORIENT[s.orientation] + "”";
+  $("against").textContent = text || ("checks against " + s.model + " at " + s.provider + orientation);
 }
 
 async function onSettings(changed) {
-  if (changed === "model") fillProviders($("provider").value);
+  if (changed === "model") { fillProviders($("provider").value); orientationApplies(); }
   updateSubmitBox();
   clearCost();
   const have = state.source || state.pending.image || state.pending.video;
