@@ -524,11 +524,16 @@ def test_jobs_survive_a_double_click_a_reload_and_a_cancel(serve: Callable[..., 
         w.shot("progress", "#fix-box")
     with w.doing("reload mid-job"):
         assert "fix=" in page.url or "run-fix=" in page.url
+        page.wait_for_function("() => document.getElementById('preview').readyState >= 2", timeout=20000)
+        previews = len(server_jobs(page, "preview"))
         page.reload()
         page.wait_for_selector("#fix-status .line:not([hidden])", timeout=10000)  # still running, beside Fix
         assert page.is_disabled("#fix")
         page.wait_for_selector("#outputs a.download[href$='video.mp4']", timeout=60000)
         assert page.text_content("#card-video .name") == "slow-dance.mp4"  # the check is back too
+        page.wait_for_function("() => document.querySelector('#outputs video').readyState >= 2", timeout=20000)
+        assert page.evaluate("document.getElementById('preview').readyState") >= 2
+        assert len(server_jobs(page, "preview")) == previews + 1  # the fixed clip's; the check's was kept
         page.wait_for_function("() => document.querySelectorAll('#history tbody tr').length >= 2", timeout=10000)
         history = page.text_content("#history")
         assert "check" in history and "fix" in history and "slow-dance.mp4" in history

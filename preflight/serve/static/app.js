@@ -538,15 +538,38 @@ function showCheck(job) {
 }
 
 // ---- the preview the browser can play ------------------------------------------------------------------
+// A preview made once is used again after a reload (a 4K HEVC clip's takes a while): job|file -> preview job.
+const PREVIEWS_KEY = "preflight.previews";
+
+function previews() {
+  try { return JSON.parse(localStorage.getItem(PREVIEWS_KEY) || "{}") || {}; } catch (e) { return {}; }
+}
+
+function rememberPreview(key, id) {
+  const kept = Object.entries({ ...previews(), [key]: id }).slice(-20);
+  try { localStorage.setItem(PREVIEWS_KEY, JSON.stringify(Object.fromEntries(kept))); } catch (e) { /* none kept */ }
+}
+
+async function madePreview(key) {
+  const id = previews()[key];
+  if (!id) return null;
+  try {
+    const job = (await api("GET", "/v1/jobs/" + id)).data;
+    return job.state === "done" ? job : null;
+  } catch (e) { return null; } // swept: make it again
+}
+
 async function requestPreview(job, file, player, box) {
   player = player || $("preview");
   const slot = file ? "preview-" + file : "preview";
   PLACES[slot] = PLACES[slot] || { status: box ? null : "preview-status", buttons: [], what: "the preview" };
   player.removeAttribute("src");
+  const key = job.id + "|" + (file || "");
   try {
     const url = "/v1/preview?source=" + job.id + (file ? "&file=" + encodeURIComponent(file) : "");
-    const done = await runJob(slot, () => api("POST", url), box);
+    const done = (await madePreview(key)) || await runJob(slot, () => api("POST", url), box);
     if (!done) return;
+    rememberPreview(key, done.id);
     player.src = "/v1/jobs/" + done.id + "/files/preview.mp4?inline=1";
     say(slot, done.result.made ? "a preview made for the browser (the file itself does not play here)" : "", box);
   } catch (e) { fail(slot, e, box); }
