@@ -209,3 +209,18 @@ def test_damaged_packets_are_marked_on_the_timeline(client: Any, person_media: t
     assert line["damage"] and min(abs(t - at) for t in line["damage"]) < 0.1, (line["damage"], at)
     codes = [f["code"] for f in job["result"]["page"]["items"][0]["findings"]]
     assert "video.corrupt_frames" in codes
+
+
+def test_an_hdr_clips_preview_is_tone_mapped_and_small(tmp_path: Path) -> None:
+    from preflight.probe import probe
+    from preflight.samples import make_hdr_clip
+    from preflight.serve.work import PREVIEW_SIDE, run_preview
+
+    hlg = make_hdr_clip(tmp_path / "hlg.mp4", duration=1, width=1280, height=720)
+    folder = tmp_path / "job"
+    folder.mkdir()
+    result = run_preview(str(hlg), str(folder))
+    assert result["made"] is True and "tone map HLG -> SDR BT.709" in result["actions"]
+    video = probe(folder / "preview.mp4").video
+    assert video is not None and video.hdr is None and video.color_transfer == "bt709"
+    assert (video.codec, video.pix_fmt, max(video.width, video.height)) == ("h264", "yuv420p", PREVIEW_SIDE)
