@@ -392,6 +392,7 @@ def test_the_default_provider_finishes_with_a_link(serve: Callable[..., str], wa
         assert page.evaluate("document.activeElement.id") == "video-url"
         assert page.is_visible("#prepared a.download[href$='video.mp4']")  # what to put behind the link
         w.plain_everywhere()
+        w.shot("link-needed", "#submit-box")
     with w.doing("dry run with the link"):
         page.fill("#video-url", "https://media.example/clips/dance-ready.mp4")
         page.click("#dry-run")

@@ -807,7 +807,7 @@ async function dryRun() {
       const noun = NOUN[missing[0]];
       const field = $(missing[0] + "-url");
       fail("dry", new PageError(provider().name + " downloads the " + noun + " from a link, and this server has no upload " +
-        "destination: download the prepared " + noun + " above, put it where anyone can download it, paste its link " +
+        "destination: download the prepared " + noun + " below, put it where anyone can download it, paste its link " +
         "under “" + noun + " link” and press this button again."));
       field.focus();
       return;
