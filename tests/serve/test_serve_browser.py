@@ -17,6 +17,7 @@ import base64
 import contextlib
 import os
 import re
+import shutil
 import socket
 import tempfile
 import threading
@@ -102,6 +103,7 @@ class Walk:
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.step = "open"
         self.cancelled = False
+        self.failed = False
         """After a Cancel, a poll already on its way may find the job gone (404): the page says "cancelled"."""
         self.folder = Path(tempfile.mkdtemp(prefix="preflight-page-shots-"))
 
@@ -145,15 +147,18 @@ class Walk:
         try:
             yield
         except BaseException as exc:
+            self.failed = True
             shot = self.folder / f"failed-at-{step.replace(' ', '-')}.png"
             with contextlib.suppress(Exception):
                 self.page.screenshot(path=str(shot), full_page=True)
             raise AssertionError(f"the page failed at step {step!r}: {exc} (screenshot: {shot})") from exc
 
     def close(self) -> None:
+        self.context.close()
+        if not self.failed:
+            shutil.rmtree(self.folder, ignore_errors=True)  # kept only when a step failed: its screenshot
         errors = [e for e in self.errors if not (self.cancelled and e.endswith("status of 404 (Not Found)"))]
         assert not errors, errors
-        self.context.close()
 
 
 @pytest.fixture
