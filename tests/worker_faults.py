@@ -107,3 +107,22 @@ def stubborn_hold(marker: str) -> None:
 def exit_now(status: int) -> None:
     """A worker initializer that ends the worker at once (workers dying as they start)."""
     os._exit(status)
+
+
+SLOW_JOB_SECONDS = 5.0
+"""How long a serve job on an upload named ``*slow*`` waits before its work: long enough for a browser test to
+double-click, reload or cancel while it runs, short enough to wait out."""
+
+
+def run_fix_slow(files: list[tuple[str, str, str]], *args: Any) -> dict[str, Any]:
+    """``preflight serve``'s fix job (:func:`preflight.serve.work.run_fix`), except that with an upload whose
+    name holds ``slow`` it first spends :data:`SLOW_JOB_SECONDS` reporting progress, as a long 4K fix does."""
+    from preflight.serve.work import _Progress, run_fix
+
+    if any("slow" in label for _, _, label in files):
+        progress = _Progress(args[-1])
+        steps = 20
+        for step in range(steps):
+            progress("writing the fixed clip (slowly: a test)", step, steps)
+            time.sleep(SLOW_JOB_SECONDS / steps)
+    return run_fix(files, *args)

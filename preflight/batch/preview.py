@@ -25,8 +25,8 @@ import numpy as np
 
 from ..models import Item
 
-__all__ = ["PREVIEW_TILES", "preview_data_uri", "reframe_preview", "reframe_preview_for", "sample_frames",
-           "sheet_data_uri"]
+__all__ = ["PREVIEW_TILES", "frame_data_uri", "preview_data_uri", "reframe_preview", "reframe_preview_for",
+           "sample_frames", "sheet_data_uri"]
 
 log = logging.getLogger("preflight")
 
@@ -135,6 +135,20 @@ def _pose_inside(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.
     return points
 
 
+def frame_data_uri(path: str, at: float, *, pose: bool = True) -> str | None:
+    """The clip's frame at ``at`` seconds (upright, thumbnail size), the pose drawn, as a JPEG ``data:`` URI;
+    None when no frame decodes there. ``preflight serve`` shows it beside the photo: the frame a provider
+    compares the photo with is the first one of the window it is sent."""
+    from ..analyze.contact import SheetFrame
+
+    frames = _clip_frames(path, None, 1, times=(max(0.0, at),))
+    if not frames:
+        return None
+    t, rgb = frames[0]
+    landmarks, box, torso = _pose_of(rgb) if pose else (None, None, None)
+    return _encode_sheet(path, [SheetFrame(time=t, rgb=rgb, box=box, torso_visible=torso, landmarks=landmarks)])
+
+
 def sample_frames(
     path: str, role: str, duration: float | None, tiles: int = PREVIEW_TILES
 ) -> list[tuple[float, np.ndarray]]:
@@ -146,19 +160,22 @@ def sample_frames(
     return _clip_frames(path, duration, tiles)
 
 
-def _clip_frames(path: str, duration: float | None, tiles: int) -> list[tuple[float, np.ndarray]]:
+def _clip_frames(
+    path: str, duration: float | None, tiles: int, times: tuple[float, ...] | None = None
+) -> list[tuple[float, np.ndarray]]:
+    """Frames ``tiles`` spread over the clip (their middles), or at ``times`` (seconds) when given."""
     import av
 
     from ..errors import map_av_errors
 
     out: list[tuple[float, np.ndarray]] = []
     span = duration if duration and duration > 0 else 1.0
+    targets = times if times is not None else tuple(span * (i + 0.5) / tiles for i in range(tiles))
     with map_av_errors(path), av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        for i in range(tiles):
-            target = span * (i + 0.5) / tiles
+        for target in targets:
             frame = _frame_at(container, stream, origin, target)
             if frame is None:
                 continue

@@ -2,7 +2,9 @@
 
     config.py    ServeConfig, the bind rules (loopback, or a token), upload caps from the profile
     uploads.py   multipart uploads streamed to a private folder, capped and sniffed while they arrive
-    work.py      what runs in the batch pool's worker processes: check, fix, prepare (picklable, plain data)
+    work.py      what runs in the batch pool's worker processes: check, fix, prepare, preview (picklable, plain data)
+    wording.py   findings, fix actions and errors in the page's words (no flags, no server paths)
+    views.py     the page's view of each result (``result["page"]``): what to show beside each file, and why
     jobs.py      the server's jobs: one private folder each, state and progress, files by server-side name
     submitting.py  cost line, dry run and submit of a prepared pair (the submit service and its ledger)
     security.py  token, CSRF, Host/Origin checks and the response headers (CSP), as one ASGI middleware

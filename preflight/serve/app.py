@@ -65,8 +65,12 @@ def _status(code: str) -> int:
 
 
 def _error(exc: PreflightError, **extra: Any) -> JSONResponse:
+    """``{"error": {"code", "message", "text"}}``: ``text`` is what the page shows (:mod:`.wording`)."""
+    from .wording import error_text
+
     status = getattr(exc, "status", None) or _status(exc.code)
-    return JSONResponse({"error": {"code": exc.code, "message": exc.message}, **extra}, status)
+    error = {"code": exc.code, "message": exc.message, "text": error_text(exc.code, exc.message)}
+    return JSONResponse({"error": error, **extra}, status)
 
 
 class _Params:
@@ -137,25 +141,37 @@ class Server:
 
     # uploads ----------------------------------------------------------------------------------------
     async def receive(self, request: Request, kind: str, need: tuple[str, ...]) -> tuple[Job, Files, _Params, Any]:
-        """A new job with the request's files in its folder, its parameters and profile."""
+        """A new job with the request's files in its folder, its parameters and profile.
+
+        ``source=JOB`` (query or form field) takes the files this request does not send from that earlier
+        job: the page re-checks under another model, provider or orientation, fixes and prepares what it
+        uploaded once. The job settles its settings (profile, orientation) for the page to show."""
         query = _Params(request.query_params)
         ref, profile = self.profile(query)  # the caps must be known before the first byte is written
         job = self.store.new(kind)
         try:
             caps = {role: upload_cap(profile, role) for role in ("image", "video")}
-            uploads, fields = await receive_form(request, job.folder, caps)
-            missing = [f for f in need if f not in uploads]
-            if missing or not uploads:
-                what = " and ".join(f"`{f}`" for f in (missing or ("image", "video")))
-                raise UploadError(f"send {what} as a file field (curl -F {need[0] if need else 'video'}=@FILE)",
-                                  "upload.invalid")  # fmt: skip
+            uploads, fields = await _received(request, job.folder, caps)
             params = _Params(request.query_params, fields)
+            job.uploads = [(f, str(uploads[f].path), uploads[f].label) for f in ("image", "video") if f in uploads]
+            source = params.text("source")
+            if source is not None:
+                self.store.adopt(job, self.store.get(source), tuple(r for r in ("image", "video") if r not in uploads))
+            present = {f for f, _, _ in job.uploads}
+            missing = [f for f in need if f not in present]
+            if missing or not present:
+                what = " and ".join(f"`{f}`" for f in (missing or ("image", "video")))
+                raise UploadError(f"send {what} as a file field (curl -F {need[0] if need else 'video'}=@FILE), or "
+                                  "name an earlier job that holds it as `source`", "upload.invalid")  # fmt: skip
             if any(k in fields for k in ("model", "provider", "profile")):
                 ref, profile = self.profile(params)
+            job.settings = {"profile": profile.name, "model": profile.model, "provider": profile.provider,
+                            "orientation": self.orientation(params)}  # fmt: skip
         except BaseException:
             self.store.discard(job)
             raise
-        files = [(f, str(uploads[f].path), uploads[f].label) for f in ("image", "video") if f in uploads]
+        files = sorted(job.uploads, key=lambda u: ("image", "video").index(u[0]))
+        job.uploads = files
         job.labels = {f: label for f, _, label in files}
         return job, files, params, (ref, profile)
 
@@ -170,6 +186,23 @@ class Server:
         return JSONResponse({"job": job.id, "status_url": f"/v1/jobs/{job.id}", "state": job.state}, 202,
                             headers={"Location": f"/v1/jobs/{job.id}", "X-Preflight-Job": job.id,
                                      "Preference-Applied": "respond-async"})  # fmt: skip
+
+
+async def _received(request: Request, folder: Path, caps: dict[str, int]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The upload's files and fields. A request that sends no file (a re-check of a ``source`` job) may have no
+    body, or plain fields as ``application/x-www-form-urlencoded`` (``curl -d source=JOB``)."""
+    from urllib.parse import parse_qsl
+
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not kind and request.headers.get("content-length", "0") == "0":
+        return {}, {}
+    if kind == "application/x-www-form-urlencoded":
+        body = (await _bounded_body(request)).decode("utf-8", "replace")
+        try:
+            return {}, dict(parse_qsl(body, max_num_fields=32))
+        except ValueError as exc:  # more fields than that
+            raise UploadError(f"the form could not be read: {exc}", "upload.invalid") from exc
+    return await receive_form(request, folder, caps)
 
 
 def _served(profile: str) -> bool:
@@ -257,20 +290,23 @@ def create_app(config: ServeConfig, executor: Any = None) -> Starlette:
         return JSONResponse(openapi_document(__version__))
 
     async def settings(request: Request) -> Response:
-        from ..profiles import available_profiles, shipped_models
+        from ..profiles import available_profiles, load_model, shipped_models
         from .submitting import provider_catalog
 
         _, profile = server.profile(_Params({}))
-        catalog = await run_in_threadpool(provider_catalog)
+        catalog = await run_in_threadpool(provider_catalog, config.upload)
         return JSONResponse({
             "version": __version__,
             "defaults": {"profile": profile.name, "model": profile.model, "provider": profile.provider,
                          "orientation": config.orientation},
             "models": shipped_models(),
+            "models_with_orientation": [m for m in shipped_models() if load_model(m).orientation],
             "providers": catalog,
             "profiles": available_profiles(),
             "token_required": bool(config.token),
             "sync_wait": SYNC_WAIT,
+            "upload": config.upload is not None,
+            "upload_limits": {role: upload_cap(profile, role) for role in ("image", "video")},
         })  # fmt: skip
 
     async def session(request: Request) -> Response:
@@ -336,6 +372,27 @@ def create_app(config: ServeConfig, executor: Any = None) -> Starlette:
             raise
         outdir = str(job.folder / "bundle")
         store.in_pool(job, run_prepare, files, outdir, ref, orientation, options, content, str(job.folder))
+        return await server.answer(request, job, params, lambda done: JSONResponse(done.public()))
+
+    async def preview(request: Request) -> Response:
+        """A clip the browser can play (H.264 in MP4, SDR, small) of a job's uploaded clip or of one of its
+        outputs (``file=video.mp4``): the source itself when it plays already, else a quick re-encode."""
+        from .work import run_preview
+
+        params = _Params(request.query_params)
+        source = store.get(params.text("source") or "")
+        name = params.text("file")
+        if name is None:
+            path = next((p for f, p, _ in source.uploads if f == "video"), None)
+            label = source.labels.get("video", "clip")
+        else:
+            path, label = source.files.get(name), name
+        if path is None or not Path(path).is_file():
+            raise ServeError(f"job {source.id} holds no clip {name or 'upload'!r} to preview", "file.not_found", 404)
+        job = store.new("preview")
+        job.labels = {"video": label}
+        job.settings = dict(source.settings)
+        store.in_pool(job, run_preview, path, str(job.folder))
         return await server.answer(request, job, params, lambda done: JSONResponse(done.public()))
 
     async def submit(request: Request) -> Response:
@@ -424,6 +481,7 @@ def create_app(config: ServeConfig, executor: Any = None) -> Starlette:
         Route("/v1/check", check, methods=["POST"]),
         Route("/v1/fix", fix, methods=["POST"]),
         Route("/v1/prepare", prepare, methods=["POST"]),
+        Route("/v1/preview", preview, methods=["POST"]),
         Route("/v1/submit", submit, methods=["POST"]),
         Route("/v1/jobs", jobs),
         Route("/v1/jobs/{job_id}", job_status),
@@ -463,12 +521,17 @@ def _fix_answer(job: Job, wants_json: bool) -> Response:
                         "X-Preflight-Verdict": str(out.get("verdict"))})  # fmt: skip
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
+async def _bounded_body(request: Request) -> bytes:
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > JSON_BODY_MAX:
-            raise ServeError(f"the JSON body is over {JSON_BODY_MAX} bytes", "upload.too_large", 413)
+            raise ServeError(f"the body is over {JSON_BODY_MAX} bytes", "upload.too_large", 413)
+    return body
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    body = await _bounded_body(request)
     if not body.strip():
         return {}
     try:

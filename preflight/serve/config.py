@@ -4,14 +4,16 @@ Choices written down:
 - Loopback (127.0.0.1, ::1, localhost) is the default and the only bind that works without a token:
   anything else is reachable by other machines, so ``--token`` (or ``PREFLIGHT_SERVE_TOKEN``) is required
   and every request must carry it (``serve.token_required`` refuses to start otherwise).
-- An upload may be at most :data:`UPLOAD_MARGIN` times the profile's cap for its role (the largest cap of
-  any shipped contract when the profile sets none): a file a little over the cap is still checked, gets its
-  ``size.too_large`` finding and fix can squeeze it; a file far over it is refused while it streams
-  (``upload.too_large``), before the disk fills.
+- An upload may be at most :data:`UPLOAD_MARGIN` times the largest cap any shipped contract sets for its
+  role (or the profile's own, when larger), whichever provider the request names: a 60 MB phone clip sent
+  for Novita (10 MB) is taken, checked (``size.too_large``) and squeezed by fix, and a change of provider
+  never needs a new upload. A file far over every cap is refused while it streams (``upload.too_large``),
+  before the disk fills.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 from dataclasses import dataclass, field
@@ -39,7 +41,7 @@ DEFAULT_PORT = 8765
 UPLOAD_MARGIN = 2.0
 """An upload may be this many times the profile's byte cap for its role (see the module docstring)."""
 FALLBACK_CAP = {"image": 10_000_000, "video": 100_000_000}
-"""Kling's published caps, for a profile (a user's TOML) that sets none."""
+"""Kling's published caps: the least the server takes (x :data:`UPLOAD_MARGIN`) whatever the contracts say."""
 SYNC_WAIT = 60.0
 """Seconds a request that did not ask for ``Prefer: respond-async`` waits for its job before the answer
 becomes ``202`` with the job to poll (``?wait=`` changes it, up to :data:`MAX_WAIT`)."""
@@ -112,7 +114,20 @@ class ServeConfig:
 
 
 def upload_cap(profile: object, role: str) -> int:
-    """The largest upload accepted for ``role`` under ``profile``: :data:`UPLOAD_MARGIN` times its cap."""
+    """The largest upload accepted for ``role``: :data:`UPLOAD_MARGIN` times the largest cap of any shipped
+    contract, or of ``profile`` when its own is larger (see the module docstring)."""
     limits = getattr(profile, role, None)
-    cap = getattr(limits, "max_bytes", None) or FALLBACK_CAP[role]
-    return int(cap * UPLOAD_MARGIN)
+    own = getattr(limits, "max_bytes", None) or 0
+    return int(max(own, _largest_caps()[role]) * UPLOAD_MARGIN)
+
+
+@functools.cache
+def _largest_caps() -> dict[str, int]:
+    from ..profiles import contract_matrix
+
+    caps = dict(FALLBACK_CAP)
+    for pairing in contract_matrix():
+        for role in caps:
+            cap = getattr(pairing.profile, role).max_bytes
+            caps[role] = max(caps[role], cap or 0)
+    return caps

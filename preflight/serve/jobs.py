@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import secrets
 import shutil
@@ -28,6 +29,7 @@ from typing import Any
 
 from ..errors import PreflightError
 from ..tempdirs import make_owned_tempdir, remove_orphaned_tempdirs
+from .wording import error_text
 from .work import read_progress
 
 __all__ = ["Job", "JobNotFound", "JobStore"]
@@ -61,6 +63,11 @@ class Job:
     """A prepare's bundle folder (server side), for submit."""
     labels: dict[str, str] = field(default_factory=dict)
     """field -> the client's file name."""
+    uploads: list[tuple[str, str, str]] = field(default_factory=list)
+    """(field, server path, label) of the files this job holds as its inputs: a later job names this one as
+    its ``source`` to use them again without a new upload (a re-check under other settings, fix, prepare)."""
+    settings: dict[str, str | None] = field(default_factory=dict)
+    """What it was checked against: profile, model, provider, orientation (the page shows these with it)."""
     future: Any = field(default=None, repr=False)
     work: Any = field(default=None, repr=False)
     """The pool's own future of a job on a worker (the executor stops that worker on DELETE)."""
@@ -73,6 +80,12 @@ class Job:
             self.state = "running"
         return found
 
+    def relabel(self, text: str) -> str:
+        """``text`` with the server paths of this job's uploads replaced by the client's names for them."""
+        for _, path, label in sorted(self.uploads, key=lambda u: -len(u[1])):
+            text = text.replace(path, label)
+        return text.replace(str(self.folder), "the job's folder")
+
     def public(self) -> dict[str, Any]:
         """What ``GET /v1/jobs/{id}`` says (no server path)."""
         progress = self.progress()
@@ -84,6 +97,7 @@ class Job:
             "elapsed": round((self.finished or time.time()) - self.created, 3),
             "progress": progress,
             "inputs": dict(self.labels),
+            "settings": dict(self.settings),
             "status_url": f"/v1/jobs/{self.id}",
         }
         if self.result is not None:
@@ -133,6 +147,22 @@ class JobStore:
         if stopped is not None:
             stopped.add_done_callback(lambda _: shutil.rmtree(job.folder, ignore_errors=True))
 
+    def adopt(self, job: Job, source: Job, roles: tuple[str, ...]) -> None:
+        """Give ``job`` the uploads of ``source`` for ``roles`` (hard links into its own folder, a copy where
+        links cannot be made): each job owns its inputs, so the sweep or a DELETE of one never takes another's."""
+        for field_name, path, label in source.uploads:
+            if field_name not in roles:
+                continue
+            target = job.folder / Path(path).name
+            try:
+                os.link(path, target)
+            except OSError:
+                try:
+                    shutil.copyfile(path, target)
+                except FileNotFoundError as exc:  # swept or deleted while this request arrived
+                    raise JobNotFound(f"job {source.id} no longer holds its {field_name}: send the file again") from exc
+            job.uploads.append((field_name, str(target), label))
+
     def in_pool(self, job: Job, fn: Callable[..., dict[str, Any]], *args: Any) -> None:
         """Run ``fn(*args)`` on a pool worker; its dict becomes the job's result. A worker that dies fails
         the job with ``worker.died``; the pool restarts for the next one."""
@@ -151,7 +181,8 @@ class JobStore:
     def _finish(self, job: Job, fut: Any) -> None:
         job.finished = time.time()
         if fut.cancelled():
-            job.state, job.error = "failed", {"code": "interrupted", "message": "the job was cancelled"}
+            job.state, job.error = "failed", {"code": "interrupted", "message": "the job was cancelled",
+                                              "text": "cancelled"}  # fmt: skip
             return
         exc = fut.exception()
         if exc is None:
@@ -162,10 +193,12 @@ class JobStore:
             return
         job.state = "failed"
         if isinstance(exc, PreflightError):
-            job.error = {"code": exc.code, "message": exc.message}
+            code, message = exc.code, exc.message
         else:
             log.warning("job %s (%s) failed: %s: %s", job.id, job.kind, type(exc).__name__, exc)
-            job.error = {"code": "internal.error", "message": f"{type(exc).__name__}: {exc}"}
+            code, message = "internal.error", f"{type(exc).__name__}: {exc}"
+        message = job.relabel(message)
+        job.error = {"code": code, "message": message, "text": error_text(code, message)}
 
     async def wait(self, job: Job, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for ``job``; True when it finished."""

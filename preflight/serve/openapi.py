@@ -44,6 +44,8 @@ _FIX = [
     _query("stabilize", "take hand-held shake out of a clip the check finds shaky (keeps pans; a small crop-in)",
            {"type": "boolean"}),
 ]
+_SOURCE = [_query("source", "an earlier job of this server whose uploaded files stand in for those this request does "
+                            "not send (also a form field): re-check under other settings without a new upload")]
 _CONTENT = [
     _query("content", "run the content gates (pose, motion, quality); false = limits only", {"type": "boolean"}),
     _query("strict", "warnings fail too", {"type": "boolean"}),
@@ -57,7 +59,8 @@ _UPLOAD = {
 }  # fmt: skip
 _UPLOAD_ERRORS = {
     "400": _ERROR | {"description": "upload.empty, upload.aborted, upload.invalid, usage.invalid, profile.unknown"},
-    "413": _ERROR | {"description": "upload.too_large: over twice the profile's cap (refused while streaming)"},
+    "413": _ERROR | {"description": "upload.too_large: over twice the largest cap of any contract for its role, "
+                                    "whatever the provider (refused while streaming)"},
     "415": _ERROR | {"description": "format.unrecognized, video.missing_stream, usage.invalid (role), upload.invalid"},
 }
 _PREFER = {"name": "Prefer", "in": "header", "required": False, "schema": {"type": "string"},
@@ -83,12 +86,12 @@ def openapi_document(version: str) -> dict[str, Any]:
             "responses": {"200": _json("ok"), "401": _ERROR}}},
         "/v1/check": {"post": {
             "summary": "Check an image and/or a clip (and the pair)",
-            "parameters": [*_PROFILE, *_CONTENT, _PREFER], "requestBody": _UPLOAD,
+            "parameters": [*_PROFILE, *_CONTENT, *_SOURCE, _PREFER], "requestBody": _UPLOAD,
             "responses": {"200": _json("the report", "Report"), "202": _JOB, **_UPLOAD_ERRORS}}},
         "/v1/fix": {"post": {
             "summary": "Fix an image or a clip; one input answers with the fixed file itself "
                        "(`Accept: application/json` for the job JSON)",
-            "parameters": [*_PROFILE, *_FIX, *_CONTENT, _PREFER], "requestBody": _UPLOAD,
+            "parameters": [*_PROFILE, *_FIX, *_CONTENT, *_SOURCE, _PREFER], "requestBody": _UPLOAD,
             "responses": {"200": {"description": "the fixed file (or the job JSON)", "content": {
                 "video/mp4": {"schema": {"type": "string", "format": "binary"}},
                 "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
@@ -97,8 +100,16 @@ def openapi_document(version: str) -> dict[str, Any]:
                 **_UPLOAD_ERRORS}}},
         "/v1/prepare": {"post": {
             "summary": "Check and fix the image and the clip, check the pair, write the bundle submit reads",
-            "parameters": [*_PROFILE, *_FIX, _PREFER], "requestBody": _UPLOAD,
+            "parameters": [*_PROFILE, *_FIX, *_SOURCE, _PREFER], "requestBody": _UPLOAD,
             "responses": {"200": _json("the finished job", "Job"), "202": _JOB, **_UPLOAD_ERRORS}}},
+        "/v1/preview": {"post": {
+            "summary": "A clip the browser plays (H.264 in MP4, SDR, at most 640 px) of a job's uploaded clip or "
+                       "of one of its outputs: the job's `files` then hold `preview.mp4` (the clip itself when it "
+                       "plays already)",
+            "parameters": [_query("source", "the job holding the clip"),
+                           _query("file", "one of that job's files (video.mp4); default: its uploaded clip"),
+                           _PREFER, _PROFILE[-1]],
+            "responses": {"200": _json("the finished job", "Job"), "202": _JOB, "404": _ERROR}}},
         "/v1/submit": {"post": {
             "summary": "Dry run (cost line + the exact requests) or submit a prepared pair (`confirm: true`)",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -138,11 +149,14 @@ def openapi_document(version: str) -> dict[str, Any]:
                                            "description": "required when the server is bound beyond loopback"}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-                    "type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+                    "type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                                                     "text": {"type": "string", "description": "the message in the "
+                                                              "page's words (no flags, no server paths)"}}}}},
                 "Accepted": {"type": "object", "properties": {"job": {"type": "string"},
                              "status_url": {"type": "string"}, "state": {"type": "string"}}},
                 "Job": {"type": "object", "properties": {
-                    "id": {"type": "string"}, "kind": {"enum": ["check", "fix", "prepare", "submit"]},
+                    "id": {"type": "string"}, "kind": {"enum": ["check", "fix", "prepare", "submit", "preview"]},
+                    "settings": {"type": "object", "description": "profile, model, provider, orientation"},
                     "state": {"enum": ["queued", "running", "done", "failed"]},
                     "progress": {"type": ["object", "null"], "properties": {
                         "stage": {"type": "string"}, "done": {"type": "number"}, "total": {"type": "number"}}},

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PreflightError, UsageError
+from .wording import plain
 
-__all__ = ["key_status", "provider_catalog", "run_submit"]
+__all__ = ["delivery", "key_status", "provider_catalog", "run_submit"]
 
 log = logging.getLogger("preflight")
 
@@ -34,9 +35,11 @@ def key_status() -> dict[str, bool]:
     return status
 
 
-def provider_catalog() -> list[dict[str, Any]]:
-    """What the page's submit form offers: each provider, whether its key is set, its models and modes."""
+def provider_catalog(upload: Any = None) -> list[dict[str, Any]]:
+    """What the page's submit form offers: each provider, whether its key is set, its models and modes, and
+    how a local file reaches it (:func:`delivery`; ``upload``: the server's ``--upload`` target, if set)."""
     from ..profiles import load_provider, shipped_providers
+    from ..submit import get_provider
 
     keys = key_status()
     catalog = []
@@ -46,8 +49,23 @@ def provider_catalog() -> list[dict[str, Any]]:
             model: {"modes": list(route.modes), "default_mode": route.default_mode, "prices": dict(route.prices)}
             for model, route in contract.routes.items()
         }
-        catalog.append({"name": name, "key_configured": keys[name], "models": models})
+        cls = get_provider(contract.api)
+        files = {role: delivery(cls, role, upload is not None) for role in ("image", "video")}
+        catalog.append({"name": name, "key_configured": keys[name], "models": models, "files": files})
     return catalog
+
+
+def delivery(provider: Any, role: str, server_upload: bool, url: str | None = None) -> str:
+    """How a local ``role`` file reaches ``provider``: ``link`` (a URL given), ``inline`` (inside the create
+    request), ``server`` (this server's ``--upload`` destination), ``provider`` (the provider's own storage),
+    or ``needs_link`` (only a URL will do: no upload API and no upload destination)."""
+    if url:
+        return "link"
+    if role == "image" and provider.inline_image:
+        return "inline"
+    if server_upload:
+        return "server"
+    return "provider" if provider.can_upload else "needs_link"
 
 
 def _cost(provider: Any, plan: Any) -> dict[str, Any]:
@@ -122,8 +140,16 @@ def run_submit(
     earlier = [{"id": j.id, "status": str(j.status), "created_at": j.created_at} for j in plan.earlier]
     answer: dict[str, Any] = {"provider": provider.name, "model": model.name, "mode": settings.mode,
                               "cost": _cost(provider, plan), "earlier": earlier, "dry_run": dry_run}  # fmt: skip
+    sending = {m.role: delivery(provider, m.role, upload is not None, m.url) for m in (image_input, video_input)}
+    answer["page"] = {"cost": plain(answer["cost"]["line"]), "sending": sending}
     if dry_run:
         answer["requests"] = service.dry_run_text(provider, plan)
+        # The requests as they are (keys masked): the creator's file names, URLs, base64; only the server's
+        # upload destination (a folder of the server, perhaps) is named rather than shown.
+        shown = answer["requests"]
+        if upload is not None:
+            shown = shown.replace(upload.dest, "(this server's upload destination)")
+        answer["page"]["requests"] = shown
         return answer
     if not request.get("confirm"):
         raise UsageError(f"{answer['cost']['line']}: send confirm to submit and pay", "usage.invalid")

@@ -140,7 +140,7 @@ class _Receiver:
         cap = self.caps[part.name]
         if part.size > cap:
             self._fail(f"{part.name} upload passed {cap / 1e6:g} MB, the most this server takes for it (twice "
-                       "the profile's cap): nothing was kept", "upload.too_large", 413)  # fmt: skip
+                       "the largest any provider takes): nothing was kept", "upload.too_large", 413)  # fmt: skip
             return
         if part.fh is None:
             part.head += chunk

@@ -64,3 +64,42 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     monkeypatch.setenv("PREFLIGHT_POLL_INTERVAL", "0")
     monkeypatch.setenv("PREFLIGHT_RETRY_BACKOFF", "0")
     yield from starting_fakes(secrets)
+
+
+@pytest.fixture(scope="session")
+def half_person_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 s: the person for the first 8 s, then 4 s of an empty grey frame. The whole clip passes the pose
+    gate (a person in two thirds of it); a window over the last 5 s holds a person for one second only, so
+    its fixed clip fails its re-check with ``pose.no_person``: the failing output the page must explain."""
+    import numpy as np
+
+    from preflight.samples import make_clip, photo_frames, sample_photo
+
+    person = photo_frames(sample_photo(), frames=96, zoom=(1.0, 1.05))
+
+    def draw(index: int, width: int, height: int) -> np.ndarray:
+        return person(index, width, height) if index < 96 else np.full((height, width, 3), 128, np.uint8)
+
+    folder = tmp_path_factory.mktemp("serve-half-person")
+    return make_clip(folder / "walks-away.mp4", duration=12, width=360, height=480, fps=12, frames=draw)
+
+
+@pytest.fixture(scope="session")
+def hevc_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4 s of the person in HEVC in a QuickTime file (a phone's clip): Chromium plays neither as it is."""
+    from preflight.samples import make_clip, photo_frames, sample_photo
+
+    folder = tmp_path_factory.mktemp("serve-hevc")
+    return make_clip(folder / "phone.mov", duration=4, width=360, height=480, fps=12, codec="libx265",
+                     container="mov", frames=photo_frames(sample_photo(), frames=48))  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def padded_clip(person_media: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The person clip with a 21 MB ``free`` box after its movie header: over Novita's 10 MB cap (and twice
+    it), far under what the server takes; the bytes are padding, so Fix's re-encode is small."""
+    _, clip = person_media
+    padded = tmp_path_factory.mktemp("serve-padded") / "phone-60mb.mp4"
+    size = 21_000_000
+    padded.write_bytes(clip.read_bytes() + size.to_bytes(4, "big") + b"free" + bytes(size - 8))
+    return padded

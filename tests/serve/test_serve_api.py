@@ -80,10 +80,11 @@ def test_check_pair_sync_then_its_job(client: Any, person_media: tuple[Path, Pat
     start, end = line["suggested"]["start"], line["suggested"]["end"]
     assert end - start == pytest.approx(10, abs=0.01)
     names = {f["name"] for f in job["files"]}
-    assert names == {"sheet.png", "image-pose.jpg"}
+    assert names == {"sheet.png", "image-pose.jpg", "video-first-pose.jpg"}  # the pose drawn on both
     sheet = client.get(f"/v1/jobs/{job['id']}/files/sheet.png?inline=1")
     assert sheet.content.startswith(b"\x89PNG") and "attachment" not in sheet.headers.get("content-disposition", "")
-    assert client.get(f"/v1/jobs/{job['id']}/files/image-pose.jpg").content.startswith(b"\xff\xd8")
+    for picture in ("image-pose.jpg", "video-first-pose.jpg"):
+        assert client.get(f"/v1/jobs/{job['id']}/files/{picture}").content.startswith(b"\xff\xd8")
     for name in ("manifest.json", "..%2F..%2Fetc%2Fpasswd", "progress.json", "image.jpg"):  # only the job's list
         assert client.get(f"/v1/jobs/{job['id']}/files/{name}").json()["error"]["code"] == "file.not_found"
 

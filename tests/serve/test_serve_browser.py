@@ -1,21 +1,28 @@
-"""The page in Debian's Chromium (Playwright drives it; never `playwright install`).
+"""The page in Debian's Chromium (Playwright drives it; never `playwright install`), as a creator uses it.
 
-One walk through what a creator does: drop a photo and a clip, see the verdicts and the pose drawn on
-their frames, move the window on the timeline, fix, download, and a dry-run submit with the cost shown.
-A failing step saves a screenshot and names it in the failure. ``PREFLIGHT_SERVE_SCREENSHOT=docs/serve.png``
-also saves the page after the dry run (the README's picture).
+One flow per test: the main walk (drop, check, window, fix, download, dry run), a failing output's reason
+beside it, the default provider finishing with a link, a model change re-checking without an upload, an HEVC
+clip's preview playing, and jobs that survive a double click, a reload and a cancel. After each step every
+text the page shows is checked for server paths and command-line flags; the phone size (390 px) must not
+scroll sideways. A failing step saves a screenshot and names it in the failure.
+
+Screenshots of each flow go to a temporary folder, or to ``PREFLIGHT_SCREENSHOTS`` (``docs/img``: the pictures
+of docs/creators.md are made so, as small palette PNGs). The flows take a browser and real jobs each: they
+are ``slow``; the smoke test (keyboard, phone size, a quick check) stays in the default run.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
+import re
 import shutil
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,49 +30,151 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+FLAG = re.compile(r"(?<![\w-])--[a-z]")
+SERVER_PATH = re.compile(r"preflight-serve-|\$TMPDIR|(?<![\w:/])/(?:tmp|home|root|srv|var)/|\bnamed/")
+JARGON = re.compile(r"\byuv4\d\dp|\borientation=")
 
 pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no {CHROMIUM}: apt-get install chromium (.ci/run does)"),
 ]
 
 
+# ---- the server and the browser -------------------------------------------------------------------------
 @pytest.fixture
-def live_server(pool: Any) -> Iterator[str]:
-    """The app under uvicorn on a free loopback port, in a thread (jobs on the module's pool)."""
+def serve(pool: Any) -> Iterator[Callable[..., str]]:
+    """Start the app under uvicorn on a free loopback port, in a thread (jobs on the module's pool)."""
     import uvicorn
 
     from preflight.serve.app import create_app
     from preflight.serve.config import ServeConfig
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(ServeConfig(port=port, orientation="image"), executor=pool)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    started: list[tuple[Any, threading.Thread]] = []
+
+    def start(**settings: Any) -> str:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        app = create_app(ServeConfig(port=port, **settings), executor=pool)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        started.append((server, thread))
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in started:
+        server.should_exit = True
+        thread.join(10)
 
 
 @pytest.fixture
-def page(tmp_path: Path) -> Iterator[Any]:
+def ledger(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PREFLIGHT_LEDGER", str(tmp_path / "ledger.sqlite3"))
+    monkeypatch.setenv("PREFLIGHT_CONFIG", str(tmp_path / "no-config.toml"))
+    for key in ("KLINGAI_ACCESS_KEY", "KLINGAI_SECRET_KEY", "FAL_KEY", "KIE_API_KEY", "NOVITA_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 1500})
-        yield context.new_page()
-        context.close()
-        browser.close()
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
 
 
-def _drop(page: Any, files: list[tuple[Path, str]]) -> None:
+class Walk:
+    """One page in a browser context, with the checks every step makes and a screenshot on failure."""
+
+    def __init__(self, browser: Any, viewport: dict[str, int]) -> None:
+        self.context = browser.new_context(accept_downloads=True, viewport=viewport)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.step = "open"
+        self.cancelled = False
+        self.failed = False
+        """After a Cancel, a poll already on its way may find the job gone (404): the page says "cancelled"."""
+        self.folder = Path(tempfile.mkdtemp(prefix="preflight-page-shots-"))
+
+    def plain_everywhere(self) -> None:
+        """Every text the page shows (and says to assistive technology): no server path, no flag, no jargon."""
+        texts = self.page.evaluate("""() => [document.body.innerText,
+            ...[...document.querySelectorAll('[aria-label],[alt],[placeholder],[title]')].flatMap(
+                (e) => ['aria-label', 'alt', 'placeholder', 'title'].map((a) => e.getAttribute(a) || ''))]""")
+        for text in texts:
+            for pattern in (FLAG, SERVER_PATH, JARGON):
+                found = pattern.search(text)
+                context = text[max(0, found.start() - 80) : found.end() + 80] if found else ""
+                assert not found, f"{pattern.pattern!r} on the page: ...{context}..."
+
+    def no_sideways_scroll(self) -> None:
+        width = self.page.evaluate("document.documentElement.scrollWidth")
+        assert width <= self.page.viewport_size["width"], f"the page is {width} px wide"
+
+    def shot(self, name: str, selector: str | None = None, full_page: bool = False, scale: float = 1.0) -> Path:
+        """A screenshot of the flow (an element, the viewport or the whole page) as a small palette PNG,
+        ``scale`` times its size."""
+        from PIL import Image
+
+        wanted = os.environ.get("PREFLIGHT_SCREENSHOTS")
+        target = (Path(wanted) if wanted else self.folder) / f"{name}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if selector:
+            self.page.locator(selector).screenshot(path=str(target))
+        else:
+            self.page.screenshot(path=str(target), full_page=full_page)
+        with Image.open(target) as im:
+            rgb = im.convert("RGB")
+        if scale != 1.0:
+            rgb = rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.Resampling.LANCZOS)
+        rgb.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
+        return target
+
+    @contextlib.contextmanager
+    def doing(self, step: str) -> Iterator[None]:
+        self.step = step
+        try:
+            yield
+        except BaseException as exc:
+            self.failed = True
+            shot = self.folder / f"failed-at-{step.replace(' ', '-')}.png"
+            with contextlib.suppress(Exception):
+                self.page.screenshot(path=str(shot), full_page=True)
+            raise AssertionError(f"the page failed at step {step!r}: {exc} (screenshot: {shot})") from exc
+
+    def close(self) -> None:
+        self.context.close()
+        if not self.failed:
+            shutil.rmtree(self.folder, ignore_errors=True)  # kept only when a step failed: its screenshot
+        errors = [e for e in self.errors if not (self.cancelled and e.endswith("status of 404 (Not Found)"))]
+        assert not errors, errors
+
+
+@pytest.fixture
+def walk(browser: Any) -> Iterator[Callable[..., Walk]]:
+    walks: list[Walk] = []
+
+    def make(viewport: dict[str, int] = DESKTOP) -> Walk:
+        walks.append(Walk(browser, viewport))
+        return walks[-1]
+
+    yield make
+    for w in walks:
+        w.close()
+
+
+def drop(page: Any, files: list[tuple[Path, str]]) -> None:
     """Drop files on the drop zone as a user's drag and drop does (a DataTransfer with File objects)."""
     payload = [{"name": p.name, "type": mime, "data": base64.b64encode(p.read_bytes()).decode()} for p, mime in files]
     page.evaluate(
@@ -84,66 +193,372 @@ def _drop(page: Any, files: list[tuple[Path, str]]) -> None:
     )
 
 
-def _set_range(page: Any, selector: str, value: float) -> None:
+def set_range(page: Any, selector: str, value: float) -> None:
     page.eval_on_selector(selector, "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }", value)
 
 
-def test_drop_check_window_fix_download_dry_run(live_server: str, page: Any,
-                                                person_media: tuple[Path, Path]) -> None:  # fmt: skip
+def open_page(w: Walk, url: str) -> None:
+    w.page.goto(url)
+    w.page.wait_for_selector("#model option", state="attached")
+
+
+def check_done(page: Any, timeout: float = 90000) -> None:
+    page.wait_for_function("() => document.querySelector('#check-status .says').textContent.startsWith('done')",
+                           timeout=timeout)  # fmt: skip
+
+
+def checked_against(page: Any, what: str) -> None:
+    page.wait_for_function("(w) => document.getElementById('against').textContent.startsWith('checked against ' + w)",
+                           arg=what, timeout=60000)  # fmt: skip
+
+
+def server_jobs(page: Any, kind: str) -> list[dict[str, Any]]:
+    return [j for j in page.evaluate("fetch('/v1/jobs').then((r) => r.json())")["jobs"] if j["kind"] == kind]
+
+
+def near(page: Any, a: str, b: str) -> float:
+    """Vertical distance (px) between two elements: what a status or an error is beside."""
+    return page.evaluate(
+        "([a, b]) => Math.abs(document.querySelector(a).getBoundingClientRect().top"
+        " - document.querySelector(b).getBoundingClientRect().top)", [a, b])  # fmt: skip
+
+
+def in_view(page: Any, selector: str) -> bool:
+    return page.evaluate(
+        "(s) => { const r = document.querySelector(s).getBoundingClientRect();"
+        " return r.bottom > 0 && r.top < window.innerHeight; }", selector)  # fmt: skip
+
+
+# ---- the default run: a quick look ------------------------------------------------------------------------
+def test_smoke_keyboard_phone_size_and_plain_words(serve: Callable[..., str], walk: Callable[..., Walk],
+                                                   person_media: tuple[Path, Path]) -> None:  # fmt: skip
+    """At phone size, from the keyboard alone: the drop zone's button picks files, Check runs with its progress
+    beside it and announced, the verdict shows in words; labels are unique; nothing scrolls sideways."""
+    image, _ = person_media
+    w = walk(PHONE)
+    page = w.page
+    with w.doing("open"):
+        open_page(w, serve())
+        w.no_sideways_scroll()
+        labels = page.evaluate("""() => [...document.querySelectorAll('select, input:not([hidden]), textarea')]
+            .map((e) => (e.labels[0] || {}).textContent || e.getAttribute('aria-label'))
+            .map((t) => (t || '').trim().split('\\n')[0].trim())""")
+        assert all(labels) and len(labels) == len(set(labels)), labels
+        assert page.get_attribute("#timeline", "role") == "img"
+    with w.doing("one provider choice"):
+        page.select_option("#model", "runway-act-two")  # one provider serves it, and it takes no orientation
+        assert page.eval_on_selector_all("#provider option", "os => os.map((o) => o.value)") == ["runway"]
+        assert page.is_disabled("#orientation") and "(no orientation)" in page.text_content("#against")
+        assert "To runway, model runway-act-two" in page.text_content("#submit-to")
+        page.select_option("#model", "kling-v2.6")
+        assert page.input_value("#provider") == "kling" and not page.is_disabled("#orientation")
+    with w.doing("keyboard"):
+        page.keyboard.press("Tab")  # the first stop is the model select; walk on to the drop zone's button
+        for _ in range(8):
+            if page.evaluate("document.activeElement.id") == "pick":
+                break
+            page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "pick"
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Enter")
+        chooser.value.set_files(str(image))
+        assert page.text_content("#image-name").startswith("me.jpg")
+        page.uncheck("#content")  # limits only: quick
+        page.focus("#check")
+        page.keyboard.press("Enter")
+        assert page.is_disabled("#check")  # while its job runs
+        assert page.get_attribute("#check-status .says", "role") == "status"
+        check_done(page)
+        assert page.text_content("#card-image .verdict") == "passes"
+        assert "checked against kling-v2.6 at kling" in page.text_content("#against")
+        w.plain_everywhere()
+        w.no_sideways_scroll()
+        w.shot("phone-check")
+
+
+# ---- the flows (slow) ---------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_main_walk(serve: Callable[..., str], walk: Callable[..., Walk], person_media: tuple[Path, Path],
+                   ledger: None) -> None:  # fmt: skip
     import av
 
     image, clip = person_media
-    shots = Path(tempfile.mkdtemp(prefix="preflight-serve-shots-"))
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    step = "open"
-    try:
-        page.goto(live_server)
-        page.wait_for_selector("#model option", state="attached")
-        step = "drop"
-        _drop(page, [(image, "image/jpeg"), (clip, "video/mp4")])
+    w = walk()
+    page = w.page
+    with w.doing("drop and check"):
+        open_page(w, serve(orientation="image"))
+        page.select_option("#provider", "fal")  # nothing checked yet: no re-check, the header just changes
+        drop(page, [(image, "image/jpeg"), (clip, "video/mp4")])
         assert page.text_content("#image-name").startswith("me.jpg")
-        assert page.text_content("#video-name").startswith("dance.mp4")
-        step = "check"
         page.click("#check")
-        page.wait_for_selector("#progress-box:not([hidden])", timeout=5000)  # progress while it runs
-        page.wait_for_selector("#card-video .verdict.fixable", timeout=90000)
-        assert page.text_content("#card-image .verdict").startswith("pass")
-        assert "duration.too_long" in page.text_content("#card-video .findings")
-        for picture in ("#card-image .picture", "#card-video .picture"):  # the pose drawn on their frames
-            page.wait_for_function(f"document.querySelector('{picture}').naturalWidth > 0", timeout=10000)
-        step = "window"
-        assert page.is_visible("#timeline")
+        page.wait_for_selector("#check-status .line:not([hidden])", timeout=5000)
+        assert near(page, "#check-status", "#check") < 40 and in_view(page, "#check-status")
+        check_done(page)
+        assert page.text_content("#card-image .verdict") == "passes"
+        assert page.text_content("#card-video .verdict") == "fixable"
+        findings = page.text_content("#card-video .findings")
+        assert "move the window on the timeline" in findings and "duration.too_long" in findings
+        for picture in ("#card-video .picture", "#pair-photo img", "#pair-frame img"):  # the pose on their frames
+            page.wait_for_function(f"() => document.querySelector('{picture}').naturalWidth > 0", timeout=15000)
+        w.plain_everywhere()
+        w.shot("check", "#results > .cards")
+        w.shot("pair", "#pair")
+    with w.doing("window"):
         suggested = page.text_content("#win-text")
-        _set_range(page, "#win-start", 1.5)  # the window keeps its 10 s: the end follows
+        set_range(page, "#win-start", 1.5)  # the window keeps its 10 s: the end follows
         assert page.text_content("#win-text") == "1.5–11.5 s (10.0 s)" != suggested
-        _set_range(page, "#win-end", 7.5)
+        set_range(page, "#win-end", 7.5)
         assert page.text_content("#win-text") == "1.5–7.5 s (6.0 s)"
-        step = "fix"
+        assert "the window is 1.5–7.5 s" in page.get_attribute("#timeline", "aria-label")
+        page.wait_for_function("() => document.getElementById('preview').readyState >= 2", timeout=20000)
+        w.shot("timeline", "#timeline-box")
+    with w.doing("fix"):
         page.click("#fix")
+        assert page.is_disabled("#fix")
+        assert near(page, "#fix-status", "#fix") < 40 and in_view(page, "#fix-status")  # beside Fix, on screen
         link = page.wait_for_selector("#outputs a.download[href$='video.mp4']", timeout=90000)
-        step = "download"
+        done = page.text_content("#outputs")
+        assert "trimmed to 1.5–7.5 s" in done and "What Fix did" in done
         with page.expect_download() as got:
             link.click()
-        saved = shots / got.value.suggested_filename
+        saved = w.folder / got.value.suggested_filename
         got.value.save_as(saved)
         assert saved.name == "dance-ready.mp4"
         with av.open(str(saved)) as fixed:
             assert float(fixed.duration / 1e6) == pytest.approx(6.0, abs=0.15)
-        step = "dry run"
-        page.select_option("#submit-provider", "fal")
+        page.wait_for_function("() => document.querySelector('#outputs video') && "
+                               "document.querySelector('#outputs video').readyState >= 2", timeout=20000)  # fmt: skip
+        w.plain_everywhere()
+        w.shot("fix", "#fix-box")
+    with w.doing("dry run"):
         page.click("#dry-run")
         page.wait_for_selector("#cost-box:not([hidden])", timeout=90000)
         assert page.text_content("#cost").startswith("cost: about $0.42 for 6.0 s at $0.07/s")
+        assert "uploaded to fal's own storage" in page.text_content("#sending")
         assert "POST" in page.text_content("#requests")
         assert page.is_disabled("#submit")  # no key on this server: a dry run only
-        assert not errors, errors
-        wanted = os.environ.get("PREFLIGHT_SERVE_SCREENSHOT")
-        if wanted:
-            page.eval_on_selector("#requests", "el => el.closest('details').open = false")
-            page.screenshot(path=wanted, full_page=True)
-    except BaseException as exc:
-        shot = shots / f"failed-at-{step.replace(' ', '-')}.png"
-        page.screenshot(path=str(shot), full_page=True)
-        raise AssertionError(f"the page failed at step {step!r}: {exc} (screenshot: {shot})") from exc
-    shutil.rmtree(shots)  # kept only when the walk failed
+        page.check("#accept-cost")
+        assert page.is_disabled("#submit")
+        w.plain_everywhere()
+        w.shot("dry-run", "#submit-box")
+        page.eval_on_selector("#requests", "el => el.closest('details').open = false")
+        w.shot("page", full_page=True, scale=0.5)
+    with w.doing("phone size"):
+        page.set_viewport_size(PHONE)
+        w.no_sideways_scroll()
+        w.shot("phone", full_page=False)
+
+
+@pytest.mark.slow
+def test_a_failing_output_says_why_beside_it(serve: Callable[..., str], walk: Callable[..., Walk],
+                                             half_person_clip: Path) -> None:  # fmt: skip
+    w = walk()
+    page = w.page
+    with w.doing("check"):
+        open_page(w, serve(orientation="image"))
+        drop(page, [(half_person_clip, "video/mp4")])
+        page.click("#check")
+        check_done(page)
+    with w.doing("fix a window without the person"):
+        set_range(page, "#win-end", 12)
+        set_range(page, "#win-start", 7)
+        set_range(page, "#win-end", 12)
+        assert page.text_content("#win-text") == "7.0–12.0 s (5.0 s)"
+        page.click("#fix")
+        block = page.wait_for_selector("#outputs .output:has(a.download)", timeout=90000)
+        text = block.text_content()
+        assert "does not pass" in text and "Why the fixed clip does not pass:" in text
+        assert "a person shows in" in text and "pose.no_person" in text  # the reason, beside its output
+        assert near(page, "#outputs .output .why", "#outputs .output a.download") < 250
+        page.wait_for_function("() => document.querySelector('#outputs video').readyState >= 2", timeout=20000)
+        w.plain_everywhere()
+        w.shot("failing-output", "#fix-box")
+
+
+@pytest.mark.slow
+def test_the_default_provider_finishes_with_a_link(serve: Callable[..., str], walk: Callable[..., Walk],
+                                                   person_media: tuple[Path, Path], ledger: None) -> None:  # fmt: skip
+    image, clip = person_media
+    w = walk()
+    page = w.page
+    with w.doing("prepare"):
+        open_page(w, serve(orientation="image"))
+        assert page.input_value("#provider") == "kling"  # the page's default: kling has no upload API
+        assert "kling downloads the clip from a link" in page.text_content("#delivery")
+        drop(page, [(image, "image/jpeg"), (clip, "video/mp4")])
+        page.uncheck("#content")
+        page.click("#check")
+        check_done(page)
+        page.click("#dry-run")
+        page.wait_for_selector("#dry-status .error:not(:empty)", timeout=90000)
+        error = page.text_content("#dry-status .error")
+        assert "paste its link under “clip link”" in error
+        assert near(page, "#dry-status", "#dry-run") < 40 and in_view(page, "#dry-status")
+        assert page.evaluate("document.activeElement.id") == "video-url"
+        assert page.is_visible("#prepared a.download[href$='video.mp4']")  # what to put behind the link
+        w.plain_everywhere()
+        w.shot("link-needed", "#submit-box")
+    with w.doing("dry run with the link"):
+        page.fill("#video-url", "https://media.example/clips/dance-ready.mp4")
+        page.click("#dry-run")
+        page.wait_for_selector("#cost-box:not([hidden])", timeout=30000)
+        assert page.text_content("#cost").startswith("cost: about $0.70 for 10.0 s")
+        assert "the link you gave" in page.text_content("#sending")
+        assert "https://media.example/clips/dance-ready.mp4" in page.text_content("#requests")
+        assert len(server_jobs(page, "prepare")) == 1  # the prepared pair was used again
+        w.plain_everywhere()
+        w.shot("link", "#submit-box")
+
+
+@pytest.mark.slow
+def test_the_servers_upload_destination_needs_no_link(serve: Callable[..., str], walk: Callable[..., Walk],
+                                                      person_media: tuple[Path, Path], ledger: None,
+                                                      tmp_path: Path) -> None:  # fmt: skip
+    from preflight.submit.upload import UploadTarget
+
+    image, clip = person_media
+    upload = UploadTarget(f"file://{tmp_path / 'www'}", "https://media.example/clips")
+    w = walk()
+    page = w.page
+    with w.doing("dry run"):
+        open_page(w, serve(orientation="image", upload=upload))
+        assert "This server uploads the prepared clip to its own storage" in page.text_content("#delivery")
+        drop(page, [(image, "image/jpeg"), (clip, "video/mp4")])
+        page.uncheck("#content")
+        page.click("#check")
+        check_done(page)
+        page.click("#dry-run")
+        page.wait_for_selector("#cost-box:not([hidden])", timeout=90000)
+        assert "uploaded by this server to its own storage" in page.text_content("#sending")
+        assert "(this server's upload destination)" in page.text_content("#requests")
+        w.plain_everywhere()
+
+
+@pytest.mark.slow
+def test_a_change_of_model_provider_or_orientation_checks_again(serve: Callable[..., str], walk: Callable[..., Walk],
+                                                               person_media: tuple[Path, Path]) -> None:  # fmt: skip
+    image, clip = person_media
+    w = walk()
+    page = w.page
+    posted: list[tuple[str, int]] = []
+    page.on("request", lambda r: posted.append((r.url, len(r.post_data_buffer or b""))) if r.method == "POST" else None)
+    with w.doing("check"):
+        open_page(w, serve(orientation="image"))
+        drop(page, [(image, "image/jpeg"), (clip, "video/mp4")])
+        page.uncheck("#content")
+        page.click("#check")
+        check_done(page)
+        assert page.text_content("#card-video .verdict") == "fixable"  # 12 s: over 10 s with “follow the photo”
+        page.click("#fix")
+        page.wait_for_selector("#outputs a.download", timeout=90000)
+    with w.doing("another model and provider"):
+        posted.clear()
+        page.select_option("#model", "kling-v3")
+        checked_against(page, "kling-v3 at kling")
+        assert "Fix again" in page.text_content("#outputs")  # the old outputs are not shown as these settings'
+        page.select_option("#provider", "fal")
+        checked_against(page, "kling-v3 at fal")
+        checks = [(url, size) for url, size in posted if "/v1/check" in url]
+        assert len(checks) == 2 and all(size < 2000 for _, size in checks), checks  # no file sent again
+        assert page.text_content("#image-name") == "me.jpg (on the server)"
+    with w.doing("orientation"):
+        page.select_option("#orientation", "video")
+        page.wait_for_function("() => document.getElementById('against').textContent.endsWith('“follow the clip”')",
+                               timeout=60000)  # fmt: skip
+        assert page.text_content("#card-video .verdict") == "passes"  # 12 s fits 30 s
+        settings = [j["settings"] for j in server_jobs(page, "check")]
+        assert {"model": "kling-v3", "provider": "fal", "orientation": "video", "profile": "kling-v3@fal"} in settings
+        w.plain_everywhere()
+        w.shot("recheck", "header")
+
+
+@pytest.mark.slow
+def test_an_hevc_clip_plays_in_the_preview(serve: Callable[..., str], walk: Callable[..., Walk],
+                                           hevc_clip: Path) -> None:  # fmt: skip
+    w = walk()
+    page = w.page
+    with w.doing("check"):
+        open_page(w, serve())
+        drop(page, [(hevc_clip, "video/quicktime")])
+        page.uncheck("#content")
+        page.click("#check")
+        check_done(page)
+    with w.doing("play"):
+        page.wait_for_function("() => document.getElementById('preview').readyState >= 2", timeout=30000)
+        assert "a preview made for the browser" in page.text_content("#preview-status")
+        page.evaluate("document.getElementById('preview').play()")
+        page.wait_for_function("() => document.getElementById('preview').currentTime > 0.5", timeout=15000)
+        assert page.evaluate("document.getElementById('preview').videoWidth") > 0
+        w.plain_everywhere()
+        w.shot("preview", "#timeline-box")
+
+
+@pytest.fixture
+def slow_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """/v1/fix of an upload named ``*slow*`` spends a few seconds before its work (see worker_faults)."""
+    import worker_faults
+
+    import preflight.serve.work as work
+
+    monkeypatch.setattr(work, "run_fix", worker_faults.run_fix_slow)
+
+
+@pytest.mark.slow
+def test_jobs_survive_a_double_click_a_reload_and_a_cancel(serve: Callable[..., str], walk: Callable[..., Walk],
+                                                           person_media: tuple[Path, Path], slow_fix: None,
+                                                           tmp_path: Path) -> None:  # fmt: skip
+    import httpx
+
+    _, clip = person_media
+    slow = tmp_path / "slow-dance.mp4"
+    slow.write_bytes(clip.read_bytes())
+    w = walk()
+    page = w.page
+    with w.doing("check"):
+        url = serve(orientation="image")
+        open_page(w, url)
+        drop(page, [(slow, "video/mp4")])
+        page.uncheck("#content")
+        page.click("#check")
+        check_done(page)
+    with w.doing("double click"):
+        page.dblclick("#fix")
+        page.wait_for_selector("#fix-status .line:not([hidden])")
+        assert page.is_disabled("#fix")
+        time.sleep(1.0)
+        assert len(server_jobs(page, "fix")) == 1  # one job for two clicks
+        w.shot("progress", "#fix-box")
+    with w.doing("reload mid-job"):
+        assert "fix=" in page.url or "run-fix=" in page.url
+        page.wait_for_function("() => document.getElementById('preview').readyState >= 2", timeout=20000)
+        previews = len(server_jobs(page, "preview"))
+        page.reload()
+        page.wait_for_selector("#fix-status .line:not([hidden])", timeout=10000)  # still running, beside Fix
+        assert page.is_disabled("#fix")
+        page.wait_for_selector("#outputs a.download[href$='video.mp4']", timeout=60000)
+        assert page.text_content("#card-video .name") == "slow-dance.mp4"  # the check is back too
+        page.wait_for_function("() => document.querySelector('#outputs video').readyState >= 2", timeout=20000)
+        assert page.evaluate("document.getElementById('preview').readyState") >= 2
+        assert len(server_jobs(page, "preview")) == previews + 1  # the fixed clip's; the check's was kept
+        page.wait_for_function("() => document.querySelectorAll('#history tbody tr').length >= 2", timeout=10000)
+        history = page.text_content("#history")
+        assert "check" in history and "fix" in history and "slow-dance.mp4" in history
+        w.plain_everywhere()
+        w.shot("history", "#history-box")
+    with w.doing("a new tab"):
+        other = w.context.new_page()
+        other.goto(url)  # no URL fragment: the browser's storage knows the jobs
+        other.wait_for_selector("#outputs a.download[href$='video.mp4']", timeout=20000)
+        other.close()
+    with w.doing("cancel"):
+        page.click("#fix")
+        page.wait_for_selector("#fix-status .cancel:not([hidden])", timeout=10000)
+        running = [j for j in server_jobs(page, "fix") if j["state"] in ("queued", "running")]
+        assert len(running) == 1
+        w.cancelled = True
+        page.click("#fix-status .cancel")
+        page.wait_for_function("() => document.querySelector('#fix-status .says').textContent.startsWith('cancelled')",
+                               timeout=10000)  # fmt: skip
+        assert not page.is_disabled("#fix")
+        assert httpx.get(f"{url}/v1/jobs/{running[0]['id']}").status_code == 404  # DELETE: its worker stopped
+        w.shot("cancelled", "#fix-box")

@@ -62,16 +62,17 @@ def test_wrong_types_are_told_by_content_not_name(app: Any, person_media: tuple[
 def test_over_the_limit_is_refused_mid_stream(app: Any, person_media: tuple[Path, Path]) -> None:
     from preflight.api import resolve_profile
 
-    cap = upload_cap(resolve_profile("novita"), "video")  # 10 MB cap -> 20 MB
-    assert cap == 20_000_000
-    _, clip = person_media
-    head, headers = multipart([("video", "huge.mp4", clip.read_bytes()[:4096])])
+    cap = upload_cap(resolve_profile("novita"), "video")  # not Novita's 10 MB x 2: twice the largest clip cap
+    assert cap == upload_cap(resolve_profile("kling-v2.6"), "video") == 200_000_000
+    assert upload_cap(resolve_profile("novita"), "image") == 32_000_000  # Runway's 16 MB photos x 2
+    image, _ = person_media  # a photo's cap is the smaller one to pass: the test writes less
+    head, headers = multipart([("image", "huge.jpg", image.read_bytes()[:4096])])
     head = head[: head.index(b"\r\n--pfboundary--")]
-    chunk = bytes(1_000_000)
-    chunks = [head] + [chunk] * 40  # 40 MB would follow; the cap is reached after about 20 chunks
+    chunk = bytes(2_000_000)
+    chunks = [head] + [chunk] * 40  # 80 MB would follow; the cap is reached after about 16 chunks
     sent = call_asgi(app, "/v1/check?profile=novita", chunks, headers)
     assert sent.status == 413 and sent.json()["error"]["code"] == "upload.too_large"
-    assert sent.chunks_read < 25  # the rest was never read
+    assert sent.chunks_read < 21  # the rest was never read
     assert left_on_disk(app) == []
 
 
