@@ -41,7 +41,9 @@ from .pose_landmarks import (
     observe,
 )
 
-__all__ = ["Box", "distinct", "estimate_pose", "look_in", "look_on_tiles", "others", "regions", "square_tiles"]
+__all__ = [
+    "Box", "distinct", "estimate_pose", "found_afresh", "look_in", "look_on_tiles", "others", "regions", "square_tiles",
+]  # fmt: skip
 
 Box = tuple[float, float, float, float]
 """(x0, y0, x1, y1), normalized to the frame."""
@@ -98,12 +100,14 @@ def estimate_pose(
     small = _working(rgb)
     poses = estimator.landmarks(small, time_s)
     found_faces = detect_faces(small) if faces else None
+    # Second looks always go through an IMAGE-mode estimator: a crop would confuse VIDEO tracking.
+    image_mode = estimator if estimator.mode == "image" else PoseEstimator.shared("image")
+    if poses and estimator.mode == "video" and not found_afresh(image_mode, small, poses[0], found_faces):
+        poses = []  # the tracker alone sees them: decide as a clip starting on this frame would
     if poses:
         if recount and len(poses) == 1:
             poses += others(estimator if estimator.mode == "image" else None, small, poses[0])
         return replace(observe(poses, found_faces, width, height), recounted=recount)
-    # Second looks always go through an IMAGE-mode estimator: a crop would confuse VIDEO tracking.
-    image_mode = estimator if estimator.mode == "image" else PoseEstimator.shared("image")
     for why, box in regions(width, height, found_faces, near):
         poses = look_in(image_mode, rgb, box)
         if poses:
@@ -113,6 +117,37 @@ def estimate_pose(
         if poses:
             return observe(poses, found_faces, width, height, second_look="tiles")
     return observe([], found_faces, width, height)
+
+
+def found_afresh(
+    image_mode: PoseEstimator, small: np.ndarray, tracked: np.ndarray, faces: Sequence[FaceBox] | None
+) -> bool:
+    """Whether a look without the clip's past finds the person a VIDEO-mode tracker follows.
+
+    The tracker looks where the person was on the frame before; a clip cut to start on this frame
+    has no frame before and must find them with the detector, which needs the face: the astronaut
+    panned until her eyes left the top edge was followed on every sample and found afresh on none,
+    so ``fix --start`` there failed ``pose.no_person`` where the full clip passed. A face BlazeFace
+    found on the tracked head says yes at no cost (the ``face`` look would find the person around
+    it); without one, the detector looks at the whole frame (one IMAGE-mode call: measured 12 ms
+    when it finds nobody, 30-60 ms with the landmarks when it finds the person, on 2 busy cores).
+    """
+    if _face_on(tracked, faces):
+        return True
+    aspect = small.shape[1] / small.shape[0]
+    return any(_same_person(points, tracked, aspect) for points in image_mode.landmarks(small))
+
+
+def _face_on(points: np.ndarray, faces: Sequence[FaceBox] | None) -> bool:
+    """A face whose box (half as large again) holds the pose's nose, seen inside the frame."""
+    if not faces or not _seen(points, NOSE):
+        return False
+    x, y = float(points[NOSE, 0]), float(points[NOSE, 1])
+    for face in faces:
+        pad_x, pad_y = (face.x1 - face.x0) / 4, (face.y1 - face.y0) / 4
+        if face.x0 - pad_x <= x <= face.x1 + pad_x and face.y0 - pad_y <= y <= face.y1 + pad_y:
+            return True
+    return False
 
 
 def regions(
