@@ -49,7 +49,7 @@ def test_steady_clip_of_a_person_passes_every_gate(steady_clip):
     assert analysis["pose"]["person_share"] >= 0.8
     # The pose box reached the others: shake masked the person, blur measured on the person.
     assert analysis["camera_shake"]["masked_frames"] > 75  # the frames up to her last sighting (83)
-    assert analysis["blur"]["on_subject_box"] == analysis["blur"]["frames"] > 0
+    assert 0 < analysis["blur"]["frames"] - 1 <= analysis["blur"]["on_subject_box"]  # all but the last (4 of 5)
 
 
 def test_without_pose_the_rest_still_runs(tmp_path):
