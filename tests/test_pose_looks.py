@@ -154,8 +154,9 @@ def test_empty_clip_backs_off_the_tile_search(monkeypatch):
     monkeypatch.setattr(pose_looks, "look_on_tiles", recording)
     analyzer = PoseAnalyzer()
     image = coffee()
-    for index in range(20):
+    for index in range(40):
         analyzer.process(FrameSample(index, index / 3, image[..., 0], image, image.shape[1], image.shape[0]))
     assert analyzer.finish().metrics["person_share"] == 0.0
-    assert searched == [0, TILE_EVERY, 3 * TILE_EVERY]  # waits of 6, then 12: doubling when fruitless
+    # Waits of 12 (the first search had the fine tiles: it counts as two), then 24: doubling when fruitless.
+    assert searched == [0, 2 * TILE_EVERY, 6 * TILE_EVERY]
     assert fined == [True, False, False]  # the fine tiles: the first search, then 90 samples later

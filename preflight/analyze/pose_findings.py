@@ -59,8 +59,8 @@ FINE_EVERY = 90
 """Clips: the tile search adds its fine tiles (people down to about 60 px tall at 1080p: 32 more
 pose calls, 0.42 s of CPU, :data:`.pose_looks.FINE_TILE_SHARE`) on the first search and then after
 90 samples (about 30 s), the wait doubling while they find nobody, so an empty clip of up to 30 s
-pays for them once; and on every search that follows a sample showing a small person (a street's
-pedestrians, who are counted there)."""
+pays for them once (and makes up for it with one search fewer: see ``_after_search``); and on every
+search that follows a sample showing a small person (a street's pedestrians, who are counted there)."""
 COUNT_WINDOW = 7
 """Clips: the people count at a sample is the count that holds on a majority of the samples in a
 centred window of this many (about 2.3 s). Single samples are noisy: a one-person 10 s zoom clip
@@ -230,12 +230,23 @@ class PoseAnalyzer(Analyzer):
             fine=fine,
         )
         if tiles:  # the search ran and found nobody exactly when there is no person
-            gap = TILE_EVERY if obs.person else self._tile_wait
-            self._next_tiles = index + gap
-            self._tile_wait = TILE_EVERY if obs.person else 2 * gap
+            self._after_search(obs, index, fine)
         if fine and not obs.person:
             self._next_fine, self._fine_wait = index + self._fine_wait, 2 * self._fine_wait
         return self._crowd_held(obs, index, searched=tiles)
+
+    def _after_search(self, obs: PoseObservation, index: int, fine: bool) -> None:
+        """When the tile search may run next: after six samples while it finds a new answer; when it
+        found nobody, or the same crowd again, after twice the last wait (6, 12, 24... samples).
+        A search with the fine tiles that found nobody counts as two (it cost about as much), so an
+        empty clip makes the same number of pose calls as before the fine tiles: 30 s, 128 (120)."""
+        crowd_again = self._crowd is not None and self._crowd[1] > 1 and obs.people > 1 and small_person(obs)
+        if obs.person and not crowd_again:
+            gap, self._tile_wait = TILE_EVERY, TILE_EVERY
+        else:
+            gap = self._tile_wait * (2 if fine and not obs.person else 1)
+            self._tile_wait = 2 * gap
+        self._next_tiles = index + gap
 
     def _crowd_held(self, obs: PoseObservation, index: int, searched: bool) -> PoseObservation:
         """The people a tile search counted around small people hold until the next search, while
@@ -243,7 +254,7 @@ class PoseAnalyzer(Analyzer):
         at a sample is the one a majority of the 7 around it reach)."""
         if searched and small_person(obs):
             self._crowd = (index, obs.people)
-        elif self._crowd is not None and index - self._crowd[0] < TILE_EVERY and small_person(obs):
+        elif self._crowd is not None and index < self._next_tiles and small_person(obs):
             return replace(obs, people=max(obs.people, self._crowd[1]))
         return obs
 
