@@ -48,8 +48,8 @@ RECOUNT_EVERY = 3
 TILE_EVERY = 6
 """Clips: the tile search for a small person (up to 24 extra pose calls on a 16:9 frame, about
 0.2-0.3 s) may run on every sixth sample at most (about every 2 s), and only when every cheaper
-look found nobody; each search that finds nobody doubles the wait for the next (6, 12, 24...
-samples), a person found resets it. Between searches, a person once found is followed with one
+look found nobody or only a small person; each search that finds nobody (or the same crowd again)
+doubles the wait for the next (6, 12, 24... samples), a person found resets it. Between searches, a person once found is followed with one
 call around where they were (``near``), so a small person's clip is not reported as empty, and an
 empty 10 s clip pays for 3 searches (30 s: 4) instead of one per sample. Measured on 10 s 1080p
 clips, ms per sample beyond decoding: astronaut filling the frame 33 (unchanged: no second
