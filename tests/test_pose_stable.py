@@ -142,3 +142,27 @@ def test_a_fixed_window_rechecks_as_the_full_check_saw_it(media, tmp_path: Path,
     if clip == "cut" or start >= PAN[1]:
         shakes = "motion.camera_shake" in {f.code for f in result.before.findings} and clip == "cut"
         assert ("motion.camera_shake" in codes) == shakes
+
+
+@pytest.mark.model
+def test_the_cli_fix_of_a_window_agrees_with_the_cli_check_of_the_hlg_clip(tmp_path: Path) -> None:
+    """The issue's steps, as a creator runs them: check the HLG clip, read the window off its track,
+    ``fix --start 3 --end 6``; the output's re-check says what the check said of those seconds."""
+    import json
+    import subprocess
+    import sys
+
+    clip = make_pan(tmp_path / "hlg.mp4", "HLG")
+
+    def run(*args: str) -> dict:
+        done = subprocess.run([sys.executable, "-m", "preflight", *args, "--json"], capture_output=True, text=True)
+        assert done.returncode in (0, 1), done.stderr
+        return json.loads(done.stdout)["items"][0]
+
+    checked = run("check", str(clip))
+    share = window_share(checked["analysis"]["pose"]["track"], 3.0, 6.0)
+    fixed = run("fix", str(clip), "-o", str(tmp_path / "out"), "--start", "3", "--end", "6")
+    assert "tone map HLG -> SDR BT.709" in fixed["actions"]
+    after = fixed["after"]
+    assert abs(after["analysis"]["pose"]["person_share"] - share) <= SHARE_TOLERANCE
+    assert ("pose.no_person" in {f["code"] for f in after["findings"]}) == (share < 0.5)
