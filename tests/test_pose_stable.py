@@ -166,3 +166,25 @@ def test_the_cli_fix_of_a_window_agrees_with_the_cli_check_of_the_hlg_clip(tmp_p
     after = fixed["after"]
     assert abs(after["analysis"]["pose"]["person_share"] - share) <= SHARE_TOLERANCE
     assert ("pose.no_person" in {f["code"] for f in after["findings"]}) == (share < 0.5)
+
+
+@pytest.mark.model
+def test_a_person_showing_the_face_costs_no_extra_look(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tracker's sightings are confirmed by the face BlazeFace found on the head, at no cost:
+    the only IMAGE-mode calls on a clip of the astronaut facing the camera are the masked recounts."""
+    from preflight.analyze.pose_landmarks import PoseEstimator
+
+    modes: list[str] = []
+    real = PoseEstimator.landmarks
+
+    def counting(self, rgb, time_s=None):  # type: ignore[no-untyped-def]
+        modes.append(self.mode)
+        return real(self, rgb, time_s)
+
+    monkeypatch.setattr(PoseEstimator, "landmarks", counting)
+    clip = make_pan(tmp_path / "face.mp4", "SDR", seconds=2.0)  # before the pan: the face shows
+    analyzer = PoseAnalyzer()
+    (result,) = run_analyzers(str(clip), [analyzer])
+    assert result.metrics["person_share"] == 1.0
+    recounts = sum(obs.recounted for _, obs in analyzer.observations)
+    assert modes.count("image") == recounts > 0
