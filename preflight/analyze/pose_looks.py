@@ -106,13 +106,16 @@ def estimate_pose(
     near: tuple[float, float, float, float] | None = None,
     tiles: bool = True,
     fine: bool = True,
+    crowd: bool | None = None,
 ) -> PoseObservation:
     """Observe one upright RGB frame: the whole frame, then second looks if nobody was found.
 
     ``recount`` looks for a second person with the first one masked out; ``near`` is where the
-    person was in the clip's previous sample; ``tiles`` allows the costly tile search and ``fine``
-    its smallest tiles, for people down to about 60 px tall (see the module doc for all of them).
+    person was in the clip's previous sample; ``tiles`` allows the costly tile search when nobody
+    was found, ``crowd`` (default: as ``tiles``) when only small people were, and ``fine`` its
+    smallest tiles, for people down to about 60 px tall (see the module doc for all of them).
     """
+    crowd = tiles if crowd is None else crowd
     estimator = estimator or PoseEstimator.shared("image")
     height, width = rgb.shape[:2]
     small = _working(rgb)
@@ -125,12 +128,12 @@ def estimate_pose(
     if poses:
         if recount and len(poses) == 1:
             poses += others(estimator if estimator.mode == "image" else None, small, poses[0])
-        poses = with_crowd(image_mode, rgb, poses, tiles=tiles, fine=fine)
+        poses = with_crowd(image_mode, rgb, poses, tiles=crowd, fine=fine)
         return replace(observe(poses, found_faces, width, height), recounted=recount)
     for why, box in regions(width, height, found_faces, near):
         poses = look_in(image_mode, rgb, box)
         if poses:
-            poses = with_crowd(image_mode, rgb, poses, tiles=tiles, fine=fine)
+            poses = with_crowd(image_mode, rgb, poses, tiles=crowd, fine=fine)
             return observe(poses, found_faces, width, height, second_look=why)
     if tiles:
         poses = look_on_tiles(image_mode, rgb, fine=fine)
