@@ -121,15 +121,14 @@ def estimate_pose(
     small = _working(rgb)
     poses = estimator.landmarks(small, time_s)
     found_faces = detect_faces(small) if faces else None
-    # Second looks always go through an IMAGE-mode estimator: a crop would confuse VIDEO tracking.
-    image_mode = estimator if estimator.mode == "image" else PoseEstimator.shared("image")
-    if poses and estimator.mode == "video" and not found_afresh(image_mode, small, poses[0], found_faces):
+    if poses and estimator.mode == "video" and not found_afresh(estimator, small, poses[0], found_faces):
         poses = []  # the tracker alone sees them: decide as a clip starting on this frame would
     if poses:
         if recount and len(poses) == 1:
             poses += others(estimator if estimator.mode == "image" else None, small, poses[0])
-        poses = with_crowd(image_mode, rgb, poses, tiles=crowd, fine=fine)
+        poses = with_crowd(estimator, rgb, poses, tiles=crowd, fine=fine)
         return replace(observe(poses, found_faces, width, height), recounted=recount)
+    image_mode = _image_mode(estimator)
     for why, box in regions(width, height, found_faces, near):
         poses = look_in(image_mode, rgb, box)
         if poses:
@@ -142,14 +141,19 @@ def estimate_pose(
     return observe([], found_faces, width, height)
 
 
+def _image_mode(estimator: PoseEstimator) -> PoseEstimator:
+    """Second looks always go through an IMAGE-mode estimator: a crop would confuse VIDEO tracking."""
+    return estimator if estimator.mode == "image" else PoseEstimator.shared("image")
+
+
 def with_crowd(
-    image_mode: PoseEstimator, rgb: np.ndarray, poses: list[np.ndarray], *, tiles: bool, fine: bool
+    estimator: PoseEstimator, rgb: np.ndarray, poses: list[np.ndarray], *, tiles: bool, fine: bool
 ) -> list[np.ndarray]:
     """``poses``, and when all of them are small people (:data:`SMALL_PERSON`) and the caller allows
     the tiles, everyone else the tiles find (one pose per person)."""
     if not tiles or any(_box_height(points) >= SMALL_PERSON for points in poses):
         return poses
-    crowd = look_on_tiles(image_mode, rgb, fine=fine)
+    crowd = look_on_tiles(_image_mode(estimator), rgb, fine=fine)
     return distinct([*poses, *crowd], rgb.shape[1] / rgb.shape[0]) if crowd else poses
 
 
@@ -164,7 +168,7 @@ def small_person(obs: PoseObservation) -> bool:
 
 
 def found_afresh(
-    image_mode: PoseEstimator, small: np.ndarray, tracked: np.ndarray, faces: Sequence[FaceBox] | None
+    estimator: PoseEstimator, small: np.ndarray, tracked: np.ndarray, faces: Sequence[FaceBox] | None
 ) -> bool:
     """Whether a look without the clip's past finds the person a VIDEO-mode tracker follows.
 
@@ -179,7 +183,7 @@ def found_afresh(
     if _face_on(tracked, faces):
         return True
     aspect = small.shape[1] / small.shape[0]
-    return any(_same_person(points, tracked, aspect) for points in image_mode.landmarks(small))
+    return any(_same_person(points, tracked, aspect) for points in _image_mode(estimator).landmarks(small))
 
 
 def _face_on(points: np.ndarray, faces: Sequence[FaceBox] | None) -> bool:
