@@ -35,7 +35,7 @@ def panned(start: float = 0.0):  # type: ignore[no-untyped-def]
     def frame(index: int, width: int, height: int) -> np.ndarray:
         t = start + index / FPS
         share = min(1.0, max(0.0, (t - PAN[0]) / (PAN[1] - PAN[0])))
-        eased = share * share * (3 - 2 * share)  # a smooth pan: no jolt for the shake gate
+        eased = share * share * (3 - 2 * share)  # eased in and out (the shake gate still reads the pan)
         y = round(HEADLESS * eased)
         view = np.ascontiguousarray(photo[y : y + 288])
         return cv2.resize(view, (width, height), interpolation=cv2.INTER_AREA)
