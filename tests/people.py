@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
@@ -97,3 +99,58 @@ def pasted_box(image: np.ndarray, share: float, at: tuple[float, float], canvas=
     scale = canvas[0] * share / image.shape[0]
     top, left = int(at[0] * canvas[0]), int(at[1] * canvas[1])
     return left, top, left + round(image.shape[1] * scale), top + round(image.shape[0] * scale)
+
+
+@functools.cache
+def astronaut_cutout() -> tuple[np.ndarray, np.ndarray]:
+    """The astronaut cut out of her photo: (RGB, matte 0-255), both cropped to her. The matte is
+    MediaPipe's pose segmentation of the photo (needs the pose model: tests marked ``model``)."""
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    from preflight.analyze.mediapipe_import import load_mediapipe
+    from preflight.analyze.people import quiet_native_logs
+    from preflight.analyze.posemodel import ensure_pose_model
+
+    mp = load_mediapipe()
+    photo = astronaut()
+    options = vision.PoseLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(ensure_pose_model().path)),
+        running_mode=vision.RunningMode.IMAGE,
+        output_segmentation_masks=True,
+    )
+    with quiet_native_logs(), vision.PoseLandmarker.create_from_options(options) as landmarker:
+        found = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=photo))
+    matte = np.where(found.segmentation_masks[0].numpy_view()[..., 0] > 0.5, 255, 0).astype(np.uint8)
+    ys, xs = np.nonzero(matte)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    return np.ascontiguousarray(photo[y0:y1, x0:x1]), np.ascontiguousarray(matte[y0:y1, x0:x1])
+
+
+def street_background(size=(1080, 1920)) -> np.ndarray:
+    """A street-like backdrop (h, w): scikit-image's brick wall above, its gravel as the ground."""
+    import cv2
+    from skimage import data
+
+    height, width = size
+    brick = data.brick()
+    wall = np.tile(brick, (height // brick.shape[0] + 1, width // brick.shape[1] + 1))[:height, :width]
+    out = np.dstack([wall] * 3)
+    ground = cv2.resize(data.gravel(), (width, height // 3))
+    out[height - height // 3 :] = np.dstack([ground] * 3)
+    return np.ascontiguousarray(out)
+
+
+def street(people: list[tuple[int, int, int]], size=(1080, 1920)) -> np.ndarray:
+    """The astronaut cut out and pasted on :func:`street_background` once per ``(height_px, x, y)``
+    (top-left corner, px): a street of pedestrians of known sizes and places."""
+    import cv2
+
+    image, matte = astronaut_cutout()
+    out = street_background(size).astype(np.float32)
+    for height, x, y in people:
+        scale = height / image.shape[0]
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA).astype(np.float32)
+        alpha = cv2.resize(matte, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)[..., None] / 255.0
+        h, w = small.shape[:2]
+        out[y : y + h, x : x + w] = small * alpha + out[y : y + h, x : x + w] * (1 - alpha)
+    return out.astype(np.uint8)

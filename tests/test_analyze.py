@@ -44,10 +44,12 @@ def test_steady_clip_of_a_person_passes_every_gate(steady_clip):
     assert blocking == [], [f.message for f in blocking]
     assert {"pose", "decode"} | CONTENT_ANALYZERS <= set(analysis)
     assert analysis["decode"]["frames"] == 100  # one decode fed all five analyzers
-    assert analysis["pose"]["person_share"] == 1.0
+    # The zoom's last 2 samples cut the head at the eyes: there the tracker alone still sees her, and
+    # a clip starting there would not (issue 20: such sightings no longer count).
+    assert analysis["pose"]["person_share"] >= 0.8
     # The pose box reached the others: shake masked the person, blur measured on the person.
-    assert analysis["camera_shake"]["masked_frames"] > 90
-    assert analysis["blur"]["on_subject_box"] == analysis["blur"]["frames"] > 0
+    assert analysis["camera_shake"]["masked_frames"] > 75  # the frames up to her last sighting (83)
+    assert 0 < analysis["blur"]["frames"] - 1 <= analysis["blur"]["on_subject_box"]  # all but the last (4 of 5)
 
 
 def test_without_pose_the_rest_still_runs(tmp_path):

@@ -82,7 +82,7 @@ class Script:
         self.at = at
         self.looked: list[tuple[float, bool]] = []  # (time, recount)
 
-    def __call__(self, rgb, estimator, time_s, recount=True, near=None, tiles=True):  # type: ignore[no-untyped-def]
+    def __call__(self, rgb, estimator, time_s, recount=True, **looks):  # type: ignore[no-untyped-def]
         self.looked.append((round(time_s, 2), recount))
         return replace(self.at(time_s), recounted=recount)
 
@@ -158,7 +158,7 @@ def test_a_second_person_found_by_the_recount_stops_the_holding(monkeypatch) -> 
     # The clip tracker follows one person; only the masked recount sees the second one.
     analyzer, script = run(monkeypatch, lambda t: person(), 7)
     assert len(script.looked) < 7
-    monkeypatch.setattr(Script, "__call__", lambda self, rgb, est, t, recount=True, near=None, tiles=True: (
+    monkeypatch.setattr(Script, "__call__", lambda self, rgb, est, t, recount=True, **looks: (
         self.looked.append((round(t, 2), recount)) or person(people=2 if recount else 1, recounted=recount)))
     analyzer, script = run(monkeypatch, lambda t: person(), 7)
     assert len(script.looked) == 7

@@ -143,16 +143,20 @@ def test_empty_clip_backs_off_the_tile_search(monkeypatch):
     from preflight.analyze.pose_findings import TILE_EVERY, PoseAnalyzer
 
     searched: list[int] = []
+    fined: list[bool] = []
     real = pose_looks.look_on_tiles
 
-    def recording(estimator, rgb):
+    def recording(estimator, rgb, fine=False):
         searched.append(len(analyzer.observations))
-        return real(estimator, rgb)
+        fined.append(fine)
+        return real(estimator, rgb, fine=fine)
 
     monkeypatch.setattr(pose_looks, "look_on_tiles", recording)
     analyzer = PoseAnalyzer()
     image = coffee()
-    for index in range(20):
+    for index in range(40):
         analyzer.process(FrameSample(index, index / 3, image[..., 0], image, image.shape[1], image.shape[0]))
     assert analyzer.finish().metrics["person_share"] == 0.0
-    assert searched == [0, TILE_EVERY, 3 * TILE_EVERY]  # waits of 6, then 12: doubling when fruitless
+    # Waits of 12 (the first search had the fine tiles: it counts as two), then 24: doubling when fruitless.
+    assert searched == [0, 2 * TILE_EVERY, 6 * TILE_EVERY]
+    assert fined == [True, False, False]  # the fine tiles: the first search, then 90 samples later

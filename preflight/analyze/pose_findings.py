@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from ..models import Severity
 from .base import AnalysisResult, Analyzer, FrameSample
 from .pose_cadence import DEFER_SAMPLES, STILL_IOU, agrees, inferred_between, steady
 from .pose_landmarks import SHOT_TYPES, PoseEstimator, PoseObservation, _working
-from .pose_looks import estimate_pose
+from .pose_looks import estimate_pose, small_person
 from .quality import finding_for, gate
 
 __all__ = ["PoseAnalyzer", "analyze_image_pose", "clip_metrics", "people_counts"]
@@ -48,12 +49,21 @@ TILE_EVERY = 6
 """Clips: the tile search for a small person (up to 24 extra pose calls on a 16:9 frame, about
 0.2-0.3 s) may run on every sixth sample at most (about every 2 s), and only when every cheaper
 look found nobody; each search that finds nobody doubles the wait for the next (6, 12, 24...
-samples), a person found resets it. Between searches, a person once found is followed with one
-call around where they were (``near``), so a small person's clip is not reported as empty, and an
+samples), a person found resets it (the search around small people, for the people beside them, has
+a cadence of its own: ``_after_crowd_search``). Between searches, a person once found is followed
+with one call around where they were (``near``), so a small person's clip is not reported as empty,
+and an
 empty 10 s clip pays for 3 searches (30 s: 4) instead of one per sample. Measured on 10 s 1080p
 clips, ms per sample beyond decoding: astronaut filling the frame 33 (unchanged: no second
 looks), astronaut at 25% of the height 44 (was 29, and reported ``pose.no_person``), coffee (nobody)
 43 (was 19; 64 with a search every sixth sample and no back-off)."""
+FINE_EVERY = 90
+"""Clips: the tile search adds its fine tiles (people down to about 60 px tall at 1080p: 32 more
+pose calls, 0.42 s of CPU, :data:`.pose_looks.FINE_TILE_SHARE`) on the first search and then after
+90 samples (about 30 s), the wait doubling while they find nobody else, so an empty clip of up to
+30 s pays for them once, and makes up for it: a search with them that found nobody waits as two (12
+samples, then 24...: an empty 30 s clip makes 128 calls, 120 without them); and on every search while
+a crowd of small people is known (a street's pedestrians, who are counted there)."""
 COUNT_WINDOW = 7
 """Clips: the people count at a sample is the count that holds on a majority of the samples in a
 centred window of this many (about 2.3 s). Single samples are noisy: a one-person 10 s zoom clip
@@ -177,6 +187,11 @@ class PoseAnalyzer(Analyzer):
         self._last_recount = -RECOUNT_EVERY
         self._next_tiles = 0  # sample index from which the tile search may run again
         self._tile_wait = TILE_EVERY  # samples to wait after the next fruitless search
+        self._next_crowd = 0  # sample index from which the tiles may look around small people again
+        self._crowd_wait = TILE_EVERY
+        self._crowd: tuple[int, int] | None = None  # (index, people found by pose) of their last look
+        self._next_fine = 0  # ... and from which either search may add the fine tiles
+        self._fine_wait = FINE_EVERY
 
     def process(self, sample: FrameSample) -> None:
         if sample.rgb is None:
@@ -212,6 +227,9 @@ class PoseAnalyzer(Analyzer):
         # every third sample is enough (full path measured 55 ms per 1080p sample with it, 21 without).
         previous = self.observations[-1][1] if self.observations else None
         tiles = index >= self._next_tiles
+        crowd = index >= self._next_crowd
+        known_crowd = self._crowd is not None and self._crowd[1] > 1
+        fine = (tiles or crowd) and (index >= self._next_fine or known_crowd)
         recount = index - self._last_recount >= RECOUNT_EVERY
         if recount:
             self._last_recount = index
@@ -222,11 +240,38 @@ class PoseAnalyzer(Analyzer):
             recount=recount,
             near=previous.bbox if previous is not None else None,
             tiles=tiles,
+            fine=fine,
+            crowd=crowd,
         )
         if tiles:  # the search ran and found nobody exactly when there is no person
-            gap = TILE_EVERY if obs.person else self._tile_wait
+            gap = TILE_EVERY if obs.person else self._tile_wait * (2 if fine else 1)
             self._next_tiles = index + gap
             self._tile_wait = TILE_EVERY if obs.person else 2 * gap
+        searched = (tiles or crowd) and small_person(obs)  # the tiles looked around small people
+        if fine and (searched or not obs.person) and obs.poses <= 1:
+            self._next_fine, self._fine_wait = index + self._fine_wait, 2 * self._fine_wait
+        if searched:
+            self._after_crowd_search(obs, index, fine)
+        return self._crowd_held(obs, index, searched)
+
+    def _after_crowd_search(self, obs: PoseObservation, index: int, fine: bool) -> None:
+        """When the tiles may look around small people again: after six samples when they found a
+        crowd where there was none; when they found one person alone, or the crowd again, after
+        twice the last wait (6, 12, 24... samples), as for an empty frame (and a look with the fine
+        tiles that found nobody else counts as two, as there)."""
+        new_crowd = obs.poses > 1 and (self._crowd is None or self._crowd[1] <= 1)
+        gap = TILE_EVERY if new_crowd else self._crowd_wait * (2 if fine and obs.poses <= 1 else 1)
+        self._next_crowd = index + gap
+        self._crowd_wait = 2 * gap
+
+    def _crowd_held(self, obs: PoseObservation, index: int, searched: bool) -> PoseObservation:
+        """The people the tiles counted around small people hold until they look again, while a small
+        person is still seen (the count at a sample is the one a majority of the 7 around it reach,
+        and the tiles look on every sixth sample at most)."""
+        if searched:
+            self._crowd = (index, obs.poses)
+        elif self._crowd is not None and index < self._next_crowd and small_person(obs):
+            return replace(obs, people=max(obs.people, self._crowd[1]))
         return obs
 
     def _settle(self, after: PoseObservation, sample: FrameSample, recounted_at: int) -> PoseObservation:

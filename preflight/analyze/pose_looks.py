@@ -8,10 +8,13 @@ regions where the person fills more of the model's input, cheapest first:
 1. ``crop``: a centred crop no wider than 16:9 (a person in a panorama);
 2. ``face``: around a face BlazeFace found (3 faces wide, 4.5 tall);
 3. ``near``: around where the person was in the previous sample of a clip (one call);
-4. ``tiles``: square tiles with half overlap, first the frame's short side, then half of it (only
-   when the caller allows it: up to 3 + 21 calls on a 16:9 frame, never more than 2 x :data:`MAX_TILES`).
+4. ``tiles``: square tiles with half overlap, first the frame's short side, then half of it, and
+   with ``fine`` a third of it (only when the caller allows it: up to 3 + 21 + 32 calls on a 16:9
+   1080p frame; never more than :data:`MAX_TILES` tiles of one size).
 
-And when one person was found where there may be two, :func:`others` masks that one and looks again.
+When the person found is small (:data:`SMALL_PERSON`), the tiles run too (when allowed): a street of
+pedestrians shows one of them to the whole frame and the rest to the tiles alone. And when one
+person was found where there may be two, :func:`others` masks that one and looks again.
 All of these run the model in IMAGE mode: crops would confuse VIDEO mode's tracking.
 """
 
@@ -41,7 +44,10 @@ from .pose_landmarks import (
     observe,
 )
 
-__all__ = ["Box", "distinct", "estimate_pose", "look_in", "look_on_tiles", "others", "regions", "square_tiles"]
+__all__ = [
+    "Box", "distinct", "estimate_pose", "found_afresh", "look_in", "look_on_tiles", "others", "regions", "small_person",
+    "square_tiles", "with_crowd",
+]  # fmt: skip
 
 Box = tuple[float, float, float, float]
 """(x0, y0, x1, y1), normalized to the frame."""
@@ -74,10 +80,23 @@ a second person had it well below (-0.48 to -0.70, on three samples of a zoom cl
 HIPS_BELOW_SHOULDERS = (0.7, 3.0)
 """...and, on tiles, both hips seen this many shoulder widths below the shoulders (astronaut:
 1.1-1.5; the phantoms that passed the nose test had no hips seen or a torso 2.5 wide or upside down)."""
-MIN_TILE_PERSON_PX = 64
-"""A person found on tiles must be at least this tall (box, px of the full frame): the smallest
-astronaut the tiles find is 120 px; a 29 px "person" made of lights on scikit-image's rocket photo
-passed every other test."""
+MIN_TILE_PERSON_PX = 48
+"""A person found on tiles must be at least this tall (box, px of the full frame): the astronaut cut
+out and pasted 60 px tall has a 52-58 px box; a 29 px "person" made of lights on scikit-image's
+rocket photo passed every other test."""
+SMALL_PERSON = 0.25
+"""A person whose box is shorter than this share of the frame's height is small: where one stands,
+others like them may stand whom only the tiles see (the whole frame, at 640 px, and the model's
+224 px input make a 130 px pedestrian of a 1080p street 27 px tall)."""
+FINE_TILE_SHARE = 3
+"""The ``fine`` tiles are the short side divided by this (360 px at 1080p, 32 tiles). Measured, the
+astronaut cut out and pasted on a 1080p street at random places inside one tile, found in 10
+placements: 60 px tall on 540 px tiles 1, on 360 px 8, on 270 px 10; 80 px 8, 10, 10; 100 px and
+more 10 on all three. 270 px tiles would cost 98 calls at 1080p, three times the 360 px ones."""
+FINE_OVERLAP = 1 / 3
+"""The fine tiles share a third with their neighbours (32 tiles at 1080p, 50 with half): every person
+up to 120 px tall lies whole inside one, and taller ones are the half-side tiles' (found from 100 px).
+Measured on an empty 1080p frame, CPU: the two larger sizes 370 ms, fine tiles 420 ms more."""
 NEAR_SPAN = 2.5
 """The ``near`` region is this many times the last box's longer side, centred on it."""
 
@@ -90,33 +109,97 @@ def estimate_pose(
     recount: bool = True,
     near: tuple[float, float, float, float] | None = None,
     tiles: bool = True,
+    fine: bool = True,
+    crowd: bool | None = None,
 ) -> PoseObservation:
     """Observe one upright RGB frame: the whole frame, then second looks if nobody was found.
 
     ``recount`` looks for a second person with the first one masked out; ``near`` is where the
-    person was in the clip's previous sample; ``tiles`` allows the costly tile search (see
-    the module doc for all three).
+    person was in the clip's previous sample; ``tiles`` allows the costly tile search when nobody
+    was found, ``crowd`` (default: as ``tiles``) when only small people were, and ``fine`` its
+    smallest tiles, for people down to about 60 px tall (see the module doc for all of them).
     """
+    crowd = tiles if crowd is None else crowd
     estimator = estimator or PoseEstimator.shared("image")
     height, width = rgb.shape[:2]
     small = _working(rgb)
     poses = estimator.landmarks(small, time_s)
     found_faces = detect_faces(small) if faces else None
+    if poses and estimator.mode == "video" and not found_afresh(estimator, small, poses[0], found_faces):
+        poses = []  # the tracker alone sees them: decide as a clip starting on this frame would
     if poses:
         if recount and len(poses) == 1:
             poses += others(estimator if estimator.mode == "image" else None, small, poses[0])
+        poses = with_crowd(estimator, rgb, poses, tiles=crowd, fine=fine)
         return replace(observe(poses, found_faces, width, height), recounted=recount)
-    # Second looks always go through an IMAGE-mode estimator: a crop would confuse VIDEO tracking.
-    image_mode = estimator if estimator.mode == "image" else PoseEstimator.shared("image")
+    image_mode = _image_mode(estimator)
     for why, box in regions(width, height, found_faces, near):
         poses = look_in(image_mode, rgb, box)
         if poses:
+            poses = with_crowd(image_mode, rgb, poses, tiles=crowd, fine=fine)
             return observe(poses, found_faces, width, height, second_look=why)
     if tiles:
-        poses = look_on_tiles(image_mode, rgb)
+        poses = look_on_tiles(image_mode, rgb, fine=fine)
         if poses:
             return observe(poses, found_faces, width, height, second_look="tiles")
     return observe([], found_faces, width, height)
+
+
+def _image_mode(estimator: PoseEstimator) -> PoseEstimator:
+    """Second looks always go through an IMAGE-mode estimator: a crop would confuse VIDEO tracking."""
+    return estimator if estimator.mode == "image" else PoseEstimator.shared("image")
+
+
+def with_crowd(
+    estimator: PoseEstimator, rgb: np.ndarray, poses: list[np.ndarray], *, tiles: bool, fine: bool
+) -> list[np.ndarray]:
+    """``poses``, and when all of them are small people (:data:`SMALL_PERSON`) and the caller allows
+    the tiles, everyone else the tiles find (one pose per person)."""
+    if not tiles or any(_box_height(points) >= SMALL_PERSON for points in poses):
+        return poses
+    crowd = look_on_tiles(_image_mode(estimator), rgb, fine=fine)
+    return distinct([*poses, *crowd], rgb.shape[1] / rgb.shape[0]) if crowd else poses
+
+
+def _box_height(points: np.ndarray) -> float:
+    box = _bbox(points)
+    return box[3] - box[1]
+
+
+def small_person(obs: PoseObservation) -> bool:
+    """A person was seen, and the largest one is small (:data:`SMALL_PERSON`)."""
+    return obs.bbox is not None and obs.bbox[3] - obs.bbox[1] < SMALL_PERSON
+
+
+def found_afresh(
+    estimator: PoseEstimator, small: np.ndarray, tracked: np.ndarray, faces: Sequence[FaceBox] | None
+) -> bool:
+    """Whether a look without the clip's past finds the person a VIDEO-mode tracker follows.
+
+    The tracker looks where the person was on the frame before; a clip cut to start on this frame
+    has no frame before and must find them with the detector, which needs the face: the astronaut
+    panned until her eyes left the top edge was followed on every sample and found afresh on none,
+    so ``fix --start`` there failed ``pose.no_person`` where the full clip passed. A face BlazeFace
+    found on the tracked head says yes at no cost (the ``face`` look would find the person around
+    it); without one, the detector looks at the whole frame (one IMAGE-mode call: measured 12 ms
+    when it finds nobody, 30-60 ms with the landmarks when it finds the person, on 2 busy cores).
+    """
+    if _face_on(tracked, faces):
+        return True
+    aspect = small.shape[1] / small.shape[0]
+    return any(_same_person(points, tracked, aspect) for points in _image_mode(estimator).landmarks(small))
+
+
+def _face_on(points: np.ndarray, faces: Sequence[FaceBox] | None) -> bool:
+    """A face whose box (half as large again) holds the pose's nose, seen inside the frame."""
+    if not faces or not _seen(points, NOSE):
+        return False
+    x, y = float(points[NOSE, 0]), float(points[NOSE, 1])
+    for face in faces:
+        pad_x, pad_y = (face.x1 - face.x0) / 4, (face.y1 - face.y0) / 4
+        if face.x0 - pad_x <= x <= face.x1 + pad_x and face.y0 - pad_y <= y <= face.y1 + pad_y:
+            return True
+    return False
 
 
 def regions(
@@ -172,14 +255,15 @@ def look_in(estimator: PoseEstimator, rgb: np.ndarray, box: Box) -> list[np.ndar
 # --- tiles ---------------------------------------------------------------------------------------
 
 
-def square_tiles(width: int, height: int, side: int) -> list[Box]:
-    """Square tiles of ``side`` px covering the frame with (at least) half overlap, row by row."""
+def square_tiles(width: int, height: int, side: int, overlap: float = 0.5) -> list[Box]:
+    """Square tiles of ``side`` px covering the frame with at least ``overlap`` of a tile shared by
+    neighbours, row by row: a person up to ``overlap * side`` tall lies whole inside one of them."""
     side = min(side, width, height)
 
     def starts(length: int) -> list[int]:
         if length <= side:
             return [0]
-        count = math.ceil((length - side) / (side / 2)) + 1
+        count = math.ceil((length - side) / (side * (1 - overlap))) + 1
         return [round(i * (length - side) / (count - 1)) for i in range(count)]
 
     return [
@@ -189,40 +273,54 @@ def square_tiles(width: int, height: int, side: int) -> list[Box]:
     ]
 
 
-def tile_sides(width: int, height: int) -> list[int]:
+def tile_sides(width: int, height: int, fine: bool = False) -> list[int]:
     """Tile sizes to try, largest first: the short side (unless the frame is nearly square: that
-    is the whole frame again), then half of it; none under :data:`TILE_MIN_SIDE`, none that needs
-    more than :data:`MAX_TILES` tiles."""
+    is the whole frame again), then half of it, and with ``fine`` a third of it (see
+    :data:`FINE_TILE_SHARE`); none under :data:`TILE_MIN_SIDE`, none that needs more than :data:`MAX_TILES`
+    tiles (a frame far longer than wide)."""
     short = min(width, height)
     sides = [short] if max(width, height) > 1.2 * short else []
-    sides.append(short // 2)
-    return [s for s in sides if s >= TILE_MIN_SIDE and len(square_tiles(width, height, s)) <= MAX_TILES]
+    for share in (2, FINE_TILE_SHARE) if fine else (2,):
+        if short // share >= TILE_MIN_SIDE:
+            sides.append(short // share)
+    return [s for s in sides if len(square_tiles(width, height, s, tile_overlap(s, width, height))) <= MAX_TILES]
 
 
-def look_on_tiles(estimator: PoseEstimator, rgb: np.ndarray) -> list[np.ndarray]:
-    """Everyone found on the tiles of the first size that finds anybody (one pose per person).
+def tile_overlap(side: int, width: int, height: int) -> float:
+    """How much neighbouring tiles of ``side`` overlap: a half, a third for the fine ones."""
+    return FINE_OVERLAP if side < min(width, height) // 2 else 0.5
+
+
+def look_on_tiles(estimator: PoseEstimator, rgb: np.ndarray, fine: bool = False) -> list[np.ndarray]:
+    """Everyone found on the tiles (one pose per person), size after size (:func:`tile_sides`)
+    until one finds a person who is not small (:data:`SMALL_PERSON`): smaller tiles only find
+    smaller people, and a street's pedestrians stand at every distance.
 
     A find counts when it looks like an upright person (:func:`upright`), is at least
     :data:`MIN_TILE_PERSON_PX` tall, and is found again on a region centred on it (the ``near``
     box): the pose kept is that second, centred one. Measured (astronaut pasted on a 1920x1080
     canvas, 64 placements, sizes and backgrounds): found from 130 px tall (12% of the height) up
-    wherever the whole frame missed it; 108 px is too small. On 19 people-free scikit-image photos,
+    wherever the whole frame missed it; 108 px is too small for the two larger sizes, and ``fine``
+    tiles find 60 px (see :data:`FINE_TILE_SHARE`). On 19 people-free scikit-image photos,
     natively and scaled to 1080p, the tiles found nobody (a microscope photo of a cell gave a
     plausible 152 px "person" on one tile that was not found again).
     """
     height, width = rgb.shape[:2]
     aspect = width / height
-    for side in tile_sides(width, height):
+    found: list[np.ndarray] = []
+    for side in tile_sides(width, height, fine):
+        overlap = tile_overlap(side, width, height)
         candidates = [
             points
-            for box in square_tiles(width, height, side)
+            for box in square_tiles(width, height, side, overlap)
             for points in look_in(estimator, rgb, box)
             if upright(points, aspect) and _height_px(points, height) >= MIN_TILE_PERSON_PX
         ]
-        confirmed = [again for points in distinct(candidates, aspect) for again in _found_again(estimator, rgb, points)]
-        if confirmed:
-            return distinct(confirmed, aspect)
-    return []
+        new = [p for p in distinct(candidates, aspect) if not any(_same_person(p, f, aspect) for f in found)]
+        found = distinct([*found, *(again for points in new for again in _found_again(estimator, rgb, points))], aspect)
+        if any(_box_height(points) >= SMALL_PERSON for points in found):
+            break
+    return found
 
 
 def _found_again(estimator: PoseEstimator, rgb: np.ndarray, points: np.ndarray) -> list[np.ndarray]:
