@@ -271,15 +271,11 @@ def test_the_check_says_a_crossing_subject_is_fixable_with_follow() -> None:
 def test_follow_is_a_mode_everywhere(tmp_path: Path) -> None:
     from preflight.batch.work import BatchSettings
     from preflight.samples import make_clip
-    from preflight.serve.openapi import openapi_document
 
     assert REFRAME_MODES == ("fixed", "follow") and FixOptions(reframe="follow").reframe == "follow"
     with pytest.raises(UsageError, match="reframe must be fixed or follow"):
         FixOptions(reframe="track")
     assert BatchSettings(outdir=str(tmp_path), reframe="follow").fix_options().reframe == "follow"
-    fix_params = openapi_document("0")["paths"]["/v1/fix"]["post"]["parameters"]
-    (param,) = [p for p in fix_params if p["name"] == "reframe"]
-    assert param["schema"]["enum"] == ["none", "fixed", "follow"]
     clip = make_clip(tmp_path / "c.mp4", duration=3, width=320, height=240)
     runner = CliRunner()
     out = str(tmp_path / "o")
@@ -289,6 +285,21 @@ def test_follow_is_a_mode_everywhere(tmp_path: Path) -> None:
     done = runner.invoke(cli, ["fix", str(clip), "-o", str(tmp_path / "o"), "--reframe", "follow", "--no-content"])
     assert done.exit_code == 2 and "no-content" in done.output
     assert "[fixed|follow]" in runner.invoke(cli, ["fix", "--help"]).output
+
+
+def test_serve_takes_follow() -> None:
+    pytest.importorskip("starlette", reason="preflight serve needs the serve extra")
+    from preflight.serve.app import _fix_options, _Params
+    from preflight.serve.openapi import openapi_document
+
+    assert _fix_options(_Params({"reframe": "follow", "stabilize": "true"}))["reframe"] == "follow"
+    with pytest.raises(UsageError, match="reframe"):
+        _fix_options(_Params({"reframe": "track"}))
+    fix_params = openapi_document("0")["paths"]["/v1/fix"]["post"]["parameters"]
+    (param,) = [p for p in fix_params if p["name"] == "reframe"]
+    assert param["schema"]["enum"] == ["none", "fixed", "follow"]
+    page = (Path(__file__).parents[1] / "preflight" / "serve" / "static" / "index.html").read_text(encoding="utf-8")
+    assert '<option value="follow">' in page
 
 
 def test_a_photo_is_never_followed() -> None:
