@@ -93,8 +93,8 @@ def test_the_window_moves_smoothly_and_no_faster_than_the_walker() -> None:
     path = np.interp(times, following.times, following.left)  # the plan, before the crop rounds it to even pixels
     step = np.abs(np.diff(path))
     walk = SPEED * FRAME[0] / FPS  # 9.6 px a frame
-    assert step.max() <= 1.15 * walk  # measured 10.3: it never outruns her, though her box jitters
-    assert np.abs(np.diff(path, 2)).max() <= 1.0  # measured 0.53 px/frame^2: speed changes over seconds
+    assert step.max() <= 1.15 * walk  # measured 9.2: it never outruns her, though her box jitters
+    assert np.abs(np.diff(path, 2)).max() <= 1.0  # measured 0.32 px/frame^2: speed changes over seconds
     # Rounded to even pixels per frame, as the crop is cut: no step larger than the plan's plus one rounding.
     left, _ = following.window.positions(times)
     assert np.abs(np.diff(left)).max() <= step.max() + 2
@@ -208,7 +208,7 @@ def test_follow_and_stabilize_are_one_moving_crop_the_sum_of_both() -> None:
     op, steady = plan.find(Reframe), plan.find(Stabilize)
     assert op.moving is not None and steady is not None and steady.window is op.moving  # one crop
     assert steady.crop_in is None and steady.action.endswith("in the follow window)")
-    assert steady.jitter_before > 0.7 and steady.jitter_after < 0.1  # 0.82 -> 0.07 (even pixels)
+    assert steady.jitter_before > 0.7 and steady.jitter_after < 0.1  # 0.82 -> 0.06 (even pixels)
     # The crop's corner is the follow path (planned in steady coordinates) plus the shake, frame by frame.
     alone = plan_fix(clip_info(), [], load_profile(), "video", FixOptions(reframe="follow"),
                      ContentHints(track=tuple(walker())))  # fmt: skip
@@ -217,11 +217,12 @@ def test_follow_and_stabilize_are_one_moving_crop_the_sum_of_both() -> None:
     t = np.asarray(moving.times)
     assert t.tolist() == shake.times.tolist()  # a corner for every frame the shake was measured on
     steady = np.asarray(moving.left) - shake.dx
-    assert np.abs(np.diff(steady, 2)).max() < 1.0  # measured 0.52 px/frame^2: smooth, as the follow alone is
+    assert np.abs(np.diff(steady, 2)).max() < 1.0  # measured 0.32 px/frame^2: smooth, as the follow alone is
     assert np.abs(np.diff(np.asarray(moving.left), 2)).max() > 30  # the crop itself jumps with the shake
-    # The same follow, except near the frame's edge, where the window now keeps room for the shake (33 px).
+    # The same follow, but for the room the window keeps for the shake at the frame's edge (33 px), where it
+    # starts, and the smoothing of that difference over the seconds after (8.6 px at most past 4 s).
     apart = steady - np.interp(t, plain.times, plain.left)
-    assert apart[t < 1.0] == pytest.approx(-shake.dx.min(), abs=0.5) and np.abs(apart[t > 4.0]).max() < 6
+    assert apart[t < 0.5] == pytest.approx(-shake.dx.min(), abs=0.5) and np.abs(apart[t > 4.0]).max() < 12
     x, _ = moving.positions(t)
     assert x.min() >= 0 and x.max() <= moving.slack[0]  # with the shake added, still inside the frame
 

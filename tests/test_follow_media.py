@@ -94,7 +94,7 @@ def test_follow_keeps_her_inside_and_enlarged_on_every_output_sample(walked) -> 
                            r"at most (\d+) px a second; subject (\d+)% -> (\d+)% of the height\)", action)  # fmt: skip
     assert numbers, action
     w, h, across = int(numbers[1]), int(numbers[2]), int(numbers[3])
-    assert across > 700 and int(numbers[6]) < 26 and int(numbers[7]) == 50  # measured: 914 px, 23% -> 50%
+    assert across > 700 and int(numbers[6]) < 26 and int(numbers[7]) == 50  # measured: 898 px, 23% -> 50%
     after = item["after"]
     assert (after["media"]["width"], after["media"]["height"]) == (w, h)  # the window's own pixels
     assert item["kept"]["video_frames_written"] == item["kept"]["video_frames"] == 6 * FPS
@@ -104,7 +104,7 @@ def test_follow_keeps_her_inside_and_enlarged_on_every_output_sample(walked) -> 
     assert "pose.subject_too_small" not in codes and "motion.camera_shake" not in codes
     # Pose again on the output: her on every sample, never at the window's sides (her hands kept), and
     # enlarged about twice. (Her photo ends at her hips: pose guesses legs below it, so the boxes read taller
-    # than the input's at its scale: 0.52-0.71 of the height against the 0.5 asked.)
+    # than the input's at its scale: 0.49-0.71 of the height against the 0.5 asked.)
     rows = after["analysis"]["pose"]["track"]
     assert len(rows) >= 15 and all(r[2] >= 0 for r in rows)
     assert min(r[2] for r in rows) > 0.005 and max(r[4] for r in rows) < 0.995
@@ -140,7 +140,7 @@ def test_the_output_moves_like_a_camera_without_shaking(walked) -> None:
     _, item = walked
     before, after = item["analysis"]["camera_shake"], item["after"]["analysis"]["camera_shake"]
     assert before["mean_speed_pct"] < 0.2 and after["mean_speed_pct"] > 3 * before["mean_speed_pct"]
-    assert after["jitter_rms_pct"] < 0.15  # measured 0.107: one even-pixel step is 0.11% of an 896 px frame
+    assert after["jitter_rms_pct"] < 0.15  # measured 0.096: one even-pixel step is 0.11% of an 896 px frame
 
 
 def test_the_fixed_window_of_the_same_clip_keeps_her_small_and_says_why(walked) -> None:
@@ -181,7 +181,7 @@ def test_follow_and_stabilize_take_the_shake_out_of_the_one_moving_window(tmp_pa
     numbers = re.fullmatch(r"stabilize \(jitter (\d\.\d\d)% -> (\d\.\d\d)%, in the follow window\)", steady.action)
     assert numbers, steady.action
     before, after = float(numbers[1]), float(numbers[2])
-    # The gate: 1.63% -> 0.25%. The window (818x460) is 64% of the frame, so what is left in source pixels (the
+    # The gate: 1.63% -> 0.18%. The window (818x460) is 64% of the frame, so what is left in source pixels (the
     # gate's own reading of the input, about a pixel; the even-pixel steps) counts 1.6 times as much of the output.
     assert before > 1.4 and after < before / 3
     # The truth, from the offsets the test gave the hand: the picture's wobble less the window's, in the output.
