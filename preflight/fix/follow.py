@@ -226,7 +226,7 @@ def smooth_within(target: np.ndarray, lo: np.ndarray, hi: np.ndarray, weight: fl
     point of each escaping run is pinned to the bound it crossed and the rest solved again."""
     n = len(target)
     if n < 3:
-        return np.clip(target, lo, hi)
+        return np.asarray(np.clip(target, lo, hi))
     # The penalty's matrix (second differences, squared) is five diagonals: each difference (1, -2, 1) at k
     # adds 1, 4, 1 to the main one at k, k+1, k+2, -2 beside it at (k, k+1) and (k+1, k+2), 1 at (k, k+2).
     main, near = np.zeros(n), np.zeros(n - 1)
@@ -250,7 +250,7 @@ def smooth_within(target: np.ndarray, lo: np.ndarray, hi: np.ndarray, weight: fl
             worst = run[np.argmax(escape[run])]
             pinned[worst] = True
             at[worst] = lo[worst] if below[worst] > 0 else hi[worst]
-    return np.clip(path, lo, hi)
+    return np.asarray(np.clip(path, lo, hi))
 
 
 def _pentadiagonal(a: np.ndarray, b: np.ndarray, c: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -258,12 +258,13 @@ def _pentadiagonal(a: np.ndarray, b: np.ndarray, c: np.ndarray, rhs: np.ndarray)
     ``c`` the ones beside it and next), by its L D L^T factors: O(n), where a dense solve of 300 points took
     26 ms on the loaded machine (numpy has no banded solver, and scipy is no dependency for this)."""
     n = len(a)
-    a, b, c, y = a.tolist(), [*b.tolist(), 0.0], [*c.tolist(), 0.0, 0.0], rhs.tolist()
+    main, side, far = a.tolist(), [*b.tolist(), 0.0], [*c.tolist(), 0.0, 0.0]
+    y: list[float] = rhs.tolist()
     d, l1, l2 = [0.0] * n, [0.0] * n, [0.0] * n  # l1[i] = L[i+1, i], l2[i] = L[i+2, i]
     for i in range(n):
-        d[i] = a[i] - (l1[i - 1] ** 2 * d[i - 1] if i >= 1 else 0.0) - (l2[i - 2] ** 2 * d[i - 2] if i >= 2 else 0.0)
-        l1[i] = (b[i] - (l2[i - 1] * l1[i - 1] * d[i - 1] if i >= 1 else 0.0)) / d[i]
-        l2[i] = c[i] / d[i]
+        d[i] = main[i] - (l1[i - 1] ** 2 * d[i - 1] if i >= 1 else 0.0) - (l2[i - 2] ** 2 * d[i - 2] if i >= 2 else 0.0)
+        l1[i] = (side[i] - (l2[i - 1] * l1[i - 1] * d[i - 1] if i >= 1 else 0.0)) / d[i]
+        l2[i] = far[i] / d[i]
     for i in range(n):  # L z = y
         y[i] -= (l1[i - 1] * y[i - 1] if i >= 1 else 0.0) + (l2[i - 2] * y[i - 2] if i >= 2 else 0.0)
     x = [y[i] / d[i] for i in range(n)]

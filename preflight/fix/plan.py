@@ -211,13 +211,14 @@ def _plan_clip(
     # then the aspect and side limits, then --max-side.
     geometry, capped = _capped_geometry(base, limits, options.max_side)  # type: ignore[arg-type]
     moving = None
-    if following is not None:
+    refused: tuple[Finding, ...] = ()
+    if following is not None and framing is not None:
         geometry, moving, rect = _followed(geometry, following, shown)
-        framing = replace(framing, rect=rect)  # type: ignore[arg-type]
+        framing = replace(framing, rect=rect)
     elif rect is not None:
         geometry = _placed(geometry, rect, shown)
     if following is not None:  # the one moving crop follows; with --stabilize it moves with the shake too
-        stabilize, refused = _stabilize_following(following, moving, shown), ()  # type: ignore[arg-type]
+        stabilize = _stabilize_following(following, moving, shown)
     else:  # a fixed window (or none): stabilized inside it ("follow" noted why not already)
         stabilize, refused = _stabilize(options, hints, shaky, window, geometry, lim.min_side,
                                         [] if follow else notes)  # fmt: skip

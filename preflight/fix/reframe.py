@@ -299,8 +299,8 @@ def with_cures(findings: Sequence[Finding], analysis: Mapping[str, Any], info: A
         return list(findings)
     least = float(profile.content.get(*MIN_SUBJECT_SIZE) or MIN_SUBJECT_SIZE[1])
     limits = FrameLimits.of(profile.video, info.width, info.height)
-    framing = reframe(hints.track, (info.width, info.height), limits, min_area=least)
-    if framing.rect is None or any(f.code.startswith("reframe.") for f in framing.findings):
+    framing: Reframing | None = reframe(hints.track, (info.width, info.height), limits, min_area=least)
+    if framing is not None and (framing.rect is None or any(f.code.startswith("reframe.") for f in framing.findings)):
         framing = None
     cures = {
         "pose.multiple_people": framing is not None and framing.cut_out > 0,
@@ -311,7 +311,7 @@ def with_cures(findings: Sequence[Finding], analysis: Mapping[str, Any], info: A
                          duration=info.duration)  # fmt: skip
         if moving.following is not None and moving.area >= least and not _blocking(moving):
             return [_cured(f, moving) if f.code == "pose.subject_too_small" else f for f in findings]
-    return [_cured(f, framing) if cures.get(f.code) else f for f in findings]  # type: ignore[arg-type]
+    return [_cured(f, framing) if cures.get(f.code) and framing is not None else f for f in findings]
 
 
 def _blocking(framing: Reframing) -> bool:
@@ -350,7 +350,8 @@ class _Plan:
     person: str
     shot_from: str | None
     min_area: float
-    shot: tuple[str | None, str] | None
+    shot: Any
+    """(the clip's shot type, the one it is cut to), or None (:attr:`Reframing.shot`)."""
 
 
 def _following(plan: _Plan, frame: tuple[int, int], bounds: PxBox, span: tuple[float, float],

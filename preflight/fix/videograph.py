@@ -63,8 +63,9 @@ def _moving_crop(plan: Plan) -> MovingCrop | None:
     """The plan's one moving crop: a following window (which carries the shake too when both are asked),
     else the stabilizing one."""
     reframe = plan.find(Reframe)
-    if reframe is not None and reframe.moving is not None:
-        return reframe.moving
+    following: MovingCrop | None = reframe.moving if reframe is not None else None
+    if following is not None:
+        return following
     stabilize = plan.find(Stabilize)
     return stabilize.window if stabilize is not None else None
 
