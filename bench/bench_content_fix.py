@@ -1,11 +1,19 @@
-"""What a content fix costs (issue 20, part 7): ``fix --stabilize`` against a plain re-encode of the same clip.
+"""What a content fix costs (issue 20, part 7): ``fix --stabilize`` and ``fix --reframe`` (fixed and follow)
+against a plain re-encode of the same clip.
 
-    python bench/bench_content_fix.py [--runs N] [--seconds S] [--cases stabilize]
+    python bench/bench_content_fix.py [--runs N] [--seconds S] [--cases stabilize,reframe,follow]
 
-The clip is ``common.PHONE_CLIPS["1080p-h264-shaky"]``: 30 s 1920x1080 30 fps H.264 at 16 Mb/s with
-B-frames and AAC, the photo of a person with grain, filmed by a shaking hand (random per-frame offsets,
-sigma 1.25% of the long side per axis: the shake gate measures about 1.7%). ``--seconds`` makes a
-shorter one (a smoke run: the figures are the 30 s clip's).
+Each case has its clip, a ``common.PHONE_CLIPS`` kind: 30 s 1920x1080 30 fps H.264 at 16 Mb/s with
+B-frames and AAC, the photo of a person with grain:
+
+- ``stabilize``: ``1080p-h264-shaky``, filmed by a shaking hand (random per-frame offsets, sigma 1.25% of
+  the long side per axis: the shake gate measures about 1.7%);
+- ``reframe``: ``1080p-h264-small``, the person at about a quarter of the height (cut out before a brick
+  wall), swaying a little: ``--reframe`` (fixed) enlarges her to half the height;
+- ``follow``: ``1080p-h264-small-walk``, the same person walking to and fro across 70% of the width:
+  ``--reframe follow``.
+
+``--seconds`` makes shorter ones (a smoke run: the figures are the 30 s clips').
 
 Each case runs ``fix_one`` as ``preflight fix`` does (the check with its one decode, the plan, the one
 re-encode, the re-check of the output) with the case's options; the reference is the same with
@@ -14,8 +22,8 @@ frames passed through. Runs alternate (a busy neighbour slows both alike); the m
 time (this process: libx264's and the decoder's threads included) are compared, and so are the
 re-encodes alone (``execute_clip`` with each plan, from the same check). Target: at most 1.3x.
 
-A case is a name and the :class:`preflight.fix.FixOptions` fields it sets (:data:`CASES`); a content
-fix added later (``--reframe``) is one more entry.
+A case is a name, its clip's kind and the :class:`preflight.fix.FixOptions` fields it sets (:data:`CASES`);
+a content fix added later is one more entry.
 """
 
 from __future__ import annotations
@@ -32,20 +40,22 @@ from typing import Any
 
 from common import PHONE_CLIPS, loadavg, phone_clip
 
-KIND = "1080p-h264-shaky"
 TARGET = 1.3
-CASES: dict[str, dict[str, Any]] = {
-    "stabilize": {"stabilize": True},
+CASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "stabilize": ("1080p-h264-shaky", {"stabilize": True}),
+    "reframe": ("1080p-h264-small", {"reframe": "fixed"}),
+    "follow": ("1080p-h264-small-walk", {"reframe": "follow"}),
 }
-"""Case name -> the FixOptions fields it sets; the reference sets ``reencode=True`` alone."""
+"""Case name -> (its clip's PHONE_CLIPS kind, the FixOptions fields it sets); the reference sets
+``reencode=True`` alone, on the same clip."""
 
 
-def clip_of(seconds: int | None) -> Path:
-    kind = KIND
-    if seconds is not None and seconds != PHONE_CLIPS[KIND]["seconds"]:
-        kind = f"{KIND}-{seconds:g}s"
-        PHONE_CLIPS[kind] = {**PHONE_CLIPS[KIND], "seconds": seconds,
-                             "about": f"{PHONE_CLIPS[KIND]['about']}, {seconds:g} s"}  # fmt: skip
+def clip_of(kind: str, seconds: int | None) -> Path:
+    if seconds is not None and seconds != PHONE_CLIPS[kind]["seconds"]:
+        short = f"{kind}-{seconds:g}s"
+        PHONE_CLIPS[short] = {**PHONE_CLIPS[kind], "seconds": seconds,
+                              "about": f"{PHONE_CLIPS[kind]['about']}, {seconds:g} s"}  # fmt: skip
+        kind = short
     return phone_clip(kind)
 
 
@@ -127,12 +137,22 @@ def bench_case(name: str, fields: dict[str, Any], clip: Path, work: Path, runs: 
           f"{enc_wall:.2f}x wall, {enc_cpu:.2f}x CPU")  # fmt: skip
     if result is not None:
         print(f"  actions: {', '.join(result.actions)}")
-        shake = (result.after.analysis.get("camera_shake") or {}) if result.after is not None else {}
-        after = ", ".join(f.code for f in result.after.findings) if result.after is not None else "?"
-        kept = result.kept
-        print(f"  output: {result.after.verdict if result.after else '?'}; jitter {shake.get('jitter_rms_pct')}%; "
-              f"findings after: {after or 'none'}; frames {kept.video_frames_written}/{kept.video_frames}")  # fmt: skip
+        print(f"  output: {outcome(result)}")
     return ok
+
+
+def outcome(result: Any) -> str:
+    """The re-check in a line: verdict, jitter, the subject's height share (pose), findings, frames kept."""
+    after = result.after
+    if after is None:
+        return "no re-check"
+    shake = after.analysis.get("camera_shake") or {}
+    rows = [r for r in (after.analysis.get("pose") or {}).get("track") or () if r[2] >= 0]
+    share = f"{statistics.median(r[5] - r[3] for r in rows):.0%}" if rows else "?"
+    found = ", ".join(f.code for f in after.findings) or "none"
+    kept = result.kept
+    return (f"{after.verdict}; {after.media.width}x{after.media.height}; jitter {shake.get('jitter_rms_pct')}%; "
+            f"subject {share} of the height; findings: {found}; frames {kept.video_frames_written}/{kept.video_frames}")
 
 
 def main() -> None:
@@ -141,12 +161,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=None, help="a shorter clip (a smoke run)")
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated: {', '.join(CASES)}")
     args = parser.parse_args()
-    clip = clip_of(args.seconds)
-    print(f"{clip.name}: {clip.stat().st_size / 1e6:.0f} MB; {loadavg()}")
     ok = True
     with tempfile.TemporaryDirectory(prefix="bench-content-fix-") as tmp:
         for name in args.cases.split(","):
-            ok = bench_case(name, CASES[name], clip, Path(tmp) / name, args.runs) and ok
+            kind, fields = CASES[name]
+            clip = clip_of(kind, args.seconds)
+            print(f"\n{clip.name}: {clip.stat().st_size / 1e6:.0f} MB; {loadavg()}")
+            ok = bench_case(name, fields, clip, Path(tmp) / name, args.runs) and ok
     sys.exit(0 if ok else 1)
 
 

@@ -87,6 +87,15 @@ PHONE_CLIPS = {
     "1080p-h264-45s": dict(width=1920, height=1080, seconds=45, codec="libx264", pix_fmt="yuv420p", mbps=16,
                            bframes=3, rotation=0,
                            about="the 1080p-h264 clip 45 s long: too long for any provider (the copy path's trim)"),
+    "1080p-h264-small": dict(width=1920, height=1080, seconds=30, codec="libx264", pix_fmt="yuv420p", mbps=16,
+                             bframes=3, rotation=0, motion="small",
+                             about="the 1080p-h264 clip with the person small (about a quarter of the height, "
+                                   "cut out of her photo before a brick wall) and swaying a little: what --reframe "
+                                   "enlarges"),
+    "1080p-h264-small-walk": dict(width=1920, height=1080, seconds=30, codec="libx264", pix_fmt="yuv420p", mbps=16,
+                                  bframes=3, rotation=0, motion="walk",
+                                  about="the small person walking to and fro across 70% of the frame's width (a "
+                                        "16 s round trip, at most 260 px a second): what --reframe follow follows"),
     "720p-h264": dict(width=1280, height=720, seconds=8, codec="libx264", pix_fmt="yuv420p", mbps=6,
                       bframes=3, rotation=0, about="8 s 1280x720 30 fps H.264, 6 Mb/s, AAC"),
 }
@@ -162,7 +171,9 @@ def _phone_frame(photo, w: int, h: int, i: int, grain, rotation: int, motion: st
     grain; stored turned back by ``rotation`` (a phone stores portrait frames sideways). ``sway``:
     the person moves as a dancer's body does (side to side by a quarter of the frame every 4 s,
     bobbing twice a second, stepping 10% closer and back every 3 s). ``shake``: the whole picture jumps
-    by random offsets every frame (a hand that cannot hold the phone still; the same offsets every run)."""
+    by random offsets every frame (a hand that cannot hold the phone still; the same offsets every run).
+    ``small``: the person at about a quarter of the height, swaying a little; ``walk``: the same walking to
+    and fro across 70% of the width (both cut out before the wall, as ``sway``)."""
     import cv2
     import numpy as np
 
@@ -179,9 +190,14 @@ def _phone_frame(photo, w: int, h: int, i: int, grain, rotation: int, motion: st
         scale *= 0.8 * (1 + 0.1 * np.sin(2 * np.pi * t / 3))
         dx += 0.25 * dw * np.sin(2 * np.pi * t / 4)
         dy += 0.04 * dh * np.sin(2 * np.pi * t * 2)
+    if motion in ("small", "walk"):  # a quarter of the height; swaying in place, or walking to and fro
+        t = i / 30
+        scale *= 0.3
+        dy += 0.12 * dh
+        dx += 0.35 * dw * np.sin(2 * np.pi * t / 16) if motion == "walk" else 0.03 * dw * np.sin(2 * np.pi * t / 4)
     m = np.float32([[scale, 0, dw / 2 - pw / 2 * scale + dx], [0, scale, dh / 2 - ph / 2 * scale + dy]])
     frame = cv2.warpAffine(photo, m, (dw, dh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    if motion == "sway":
+    if motion in ("sway", "small", "walk"):
         # The moving person, cut out of the photo, before a wall that only the hand-held drift moves
         # (moving the whole photo moved its background too, which the shake gate rightly read as a
         # camera moving; mirrored edges would bring in half-people, a plain backdrop would leave the

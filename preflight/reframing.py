@@ -30,9 +30,13 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .models import Box, Finding, PoseSample, Severity
+
+if TYPE_CHECKING:  # numpy's import stays out of the CLI's paths until a window follows
+    from .follow import Following
+    from .stabilize import Shake
 
 __all__ = [
     "DEFAULT_SUBJECT_SHARE",
@@ -75,6 +79,9 @@ SAME_PERSON_IOU = 0.1
 SAME_PERSON_SHIFT = 0.6
 """... or when their centres are within this share of the larger box's width and height: a walker
 moves about half a body width between samples a third of a second apart."""
+FOLLOW_SHIFT = 1.0
+"""... or, for ``--reframe follow``, whose subject is there to cross the frame, within a whole box's width
+and height: a runner covers about a body width between samples."""
 MIN_PRESENCE = 0.25
 """A person is a candidate subject when seen on at least this share of the samples the most-seen person
 is seen on. The other people are found by the masked recount every third sample and by faces, so a
@@ -164,6 +171,10 @@ class Reframing:
     """The subject's median box area as a share of the window's (what ``pose.subject_too_small`` measures)."""
     cut_out: int = 0
     """How many other people the window leaves out."""
+    following: Following | None = None
+    """``--reframe follow``: the moving window's path (``rect`` is then where it starts); None: fixed."""
+    hint: str = ""
+    """A note for the plan: why the window is not what was asked for (a path too wide for the share)."""
 
 
 def reframe(
@@ -180,6 +191,9 @@ def reframe(
     own_shot: str | None = None,
     shot_from: str | None = None,
     min_area: float = 0.05,
+    mode: str = "fixed",
+    duration: float | None = None,
+    shake: Shake | None = None,
 ) -> Reframing:
     """The fixed window for the kept ``span`` (seconds; None: every sample) of a clip ``frame`` pixels big.
 
@@ -189,9 +203,13 @@ def reframe(
     (``shot_from`` says whose shot type it is, for the words: ``photo`` or ``clip``);
     ``min_area``: the pose gate's least subject area (``pose_min_subject_size``), under which even the
     smallest crop leaves the subject too small.
+
+    ``mode="follow"``: a window of the size a subject standing still would get, following the subject
+    (:mod:`.follow`) over the kept span (``duration``: the clip's, when ``span`` is None); ``shake``: the
+    clip's shake, to take out in the same moving window (``--stabilize``).
     """
     kept = [s for s in samples if span is None or span[0] - 1e-6 <= s.time < span[1]]
-    people = people_in(kept)
+    people = people_in(kept, FOLLOW_SHIFT if mode == "follow" else SAME_PERSON_SHIFT)
     subject = choose_person(people, person)
     if subject is None:
         return Reframing(None, 0.0, 0.0, "reframe: no person in the kept samples, nothing to frame", "", person)
@@ -215,6 +233,11 @@ def reframe(
     if crossing:
         findings.append(_overlap_finding(len(crossing) + 1, person))
     bounds = _room(envelope, apart, width, height)
+    if mode == "follow":
+        plan = _Plan(framed, subject, others, before, target, limits, aspect, cut is not None, person, shot_from,
+                     min_area, (own_shot, shot) if cut else None)  # fmt: skip
+        span = span if span is not None else (0.0, max(duration or 0.0, framed.sightings[-1][0]))
+        return _following(plan, (width, height), bounds, span, findings, shake)
     if cut:  # the window ends where the tighter shot does: the hips (or the chest) must not show below it
         bounds = (bounds[0], bounds[1], bounds[2], min(bounds[3], envelope[3]))
     size = window_size(
@@ -223,6 +246,9 @@ def reframe(
     )  # fmt: skip
     if not apart and not cut and size[0] >= NOTHING_TO_CROP * width and size[1] >= NOTHING_TO_CROP * height:
         why = f"reframe: the subject already fills {before:.0%} of the height: no crop"
+        hint = _path_hint(before, before, target, envelope, (width, height))
+        if hint:
+            why = f"reframe: no crop. {hint.removeprefix('reframe: ')}"
         whole = _area_share(framed, (0, 0, width, height), width, height)
         return Reframing(None, before, before, why, "", person, None, tuple(findings), whole)
     size = centred(size, envelope, bounds, limits)
@@ -235,7 +261,25 @@ def reframe(
     shot_change = (own_shot, shot) if cut else None
     detail = _detail(before, after, len(apart), shot_change, person, shot_from)
     why = f"reframe crop {size[0]}x{size[1]}+{x}+{y} ({detail})"
-    return Reframing(rect, before, after, why, detail, person, shot_change, tuple(findings), area, len(apart))
+    hint = _path_hint(before, after, target, envelope, (width, height)) if not cut else ""
+    return Reframing(rect, before, after, why, detail, person, shot_change, tuple(findings), area, len(apart),
+                     hint=hint)  # fmt: skip
+
+
+PATH_HINT = 0.8
+"""A fixed window whose subject ends under this share of the target height share was made larger by the
+subject's path (or the frame): the plan says so, and what ``follow`` would do."""
+
+
+def _path_hint(before: float, after: float, target: float, envelope: PxBox, frame: tuple[int, int]) -> str:
+    """Why the fixed window holds the subject at less than the target share, when their path is the
+    reason (it spans more of the frame than a window at the target share could)."""
+    if after >= PATH_HINT * target:
+        return ""
+    across, down = (envelope[2] - envelope[0]) / frame[0], (envelope[3] - envelope[1]) / frame[1]
+    return (f"reframe: the subject's path spans {across:.0%} of the width and {down:.0%} of the height, so one "
+            f"fixed window holding it keeps them at {after:.0%} of the height (asked: {target:.0%}); "
+            "--reframe follow keeps the share with a window that moves (camera motion)")  # fmt: skip
 
 
 CURABLE = ("pose.multiple_people", "pose.subject_too_small")
@@ -254,14 +298,24 @@ def with_cures(findings: Sequence[Finding], analysis: Mapping[str, Any], info: A
         return list(findings)
     least = float(profile.content.get(*MIN_SUBJECT_SIZE) or MIN_SUBJECT_SIZE[1])
     limits = FrameLimits.of(profile.video, info.width, info.height)
-    framing = reframe(track, (info.width, info.height), limits, min_area=least)
-    if framing.rect is None or any(f.code.startswith("reframe.") for f in framing.findings):
-        return list(findings)
+    framing: Reframing | None = reframe(track, (info.width, info.height), limits, min_area=least)
+    if framing is not None and (framing.rect is None or any(f.code.startswith("reframe.") for f in framing.findings)):
+        framing = None
     cures = {
-        "pose.multiple_people": framing.cut_out > 0,
-        "pose.subject_too_small": framing.area >= least,
+        "pose.multiple_people": framing is not None and framing.cut_out > 0,
+        "pose.subject_too_small": framing is not None and framing.area >= least,
     }
-    return [_cured(f, framing) if cures.get(f.code) else f for f in findings]
+    if not cures["pose.subject_too_small"] and any(f.code == "pose.subject_too_small" for f in findings):
+        moving = reframe(track, (info.width, info.height), limits, min_area=least, mode="follow",
+                         duration=info.duration)  # fmt: skip
+        if moving.following is not None and moving.area >= least and not _blocking(moving):
+            return [_cured(f, moving) if f.code == "pose.subject_too_small" else f for f in findings]
+    return [_cured(f, framing) if cures.get(f.code) and framing is not None else f for f in findings]
+
+
+def _blocking(framing: Reframing) -> bool:
+    """Whether ``framing`` has a finding that stops it curing anything (its camera motion is said in words)."""
+    return any(f.code.startswith("reframe.") and f.code != "reframe.camera_motion" for f in framing.findings)
 
 
 def pose_track(rows: Iterable[Sequence[Any]]) -> Iterable[PoseSample]:
@@ -283,24 +337,124 @@ def boxes_of(rows: Any) -> tuple[Box, ...]:
 
 
 def _cured(finding: Finding, framing: Reframing) -> Finding:
-    how = (f"one fixed crop cuts out the {framing.cut_out} other(s)" if finding.code == "pose.multiple_people"
-           else f"a fixed crop enlarges the person to {framing.area:.0%} of the frame")  # fmt: skip
-    extra = {**finding.extra, "fixable_with": "--reframe"}
-    return replace(finding, message=f"{finding.message} (fixable with --reframe: {how})", extra=extra)
+    if framing.following is not None:
+        how = (f"a window that follows the person across the frame enlarges them to {framing.area:.0%} of it; "
+               "the provider sees its motion as camera motion")  # fmt: skip
+        option = "--reframe follow"
+    else:
+        how = (f"one fixed crop cuts out the {framing.cut_out} other(s)" if finding.code == "pose.multiple_people"
+               else f"a fixed crop enlarges the person to {framing.area:.0%} of the frame")  # fmt: skip
+        option = "--reframe"
+    extra = {**finding.extra, "fixable_with": option}
+    return replace(finding, message=f"{finding.message} (fixable with {option}: {how})", extra=extra)
+
+
+# --- follow -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What :func:`reframe` worked out that a following window needs too."""
+
+    framed: Person
+    subject: Person
+    others: list[Person]
+    before: float
+    target: float
+    limits: FrameLimits
+    aspect: float | None
+    cut: bool
+    person: str
+    shot_from: str | None
+    min_area: float
+    shot: Any
+    """(the clip's shot type, the one it is cut to), or None (:attr:`Reframing.shot`)."""
+
+
+def _following(plan: _Plan, frame: tuple[int, int], bounds: PxBox, span: tuple[float, float],
+               findings: list[Finding], shake: Shake | None) -> Reframing:  # fmt: skip
+    """``--reframe follow``: the fixed mode's window for a subject who stood still, moving with them."""
+    from .follow import (
+        camera_motion_finding,
+        follow_path,
+        motion_words,
+        overlap_finding,
+        people_in_window,
+        room_for_shake,
+        shake_refused,
+    )
+
+    width, height = frame
+    framed = plan.framed
+    body = plan.subject.median_height * height
+    sightings = [(t, _widened(b, body, width, height)) for t, b in framed.sightings]
+    biggest = (0.0, 0.0, max(b[2] - b[0] for _, b in sightings), max(b[3] - b[1] for _, b in sightings))
+    size = window_size(
+        framed.median_height * height, biggest, frame, plan.limits, plan.target,
+        plan.limits.clamp(plan.aspect if plan.aspect else width / height), bounds, keep_aspect=not plan.cut,
+    )  # fmt: skip
+    floor = FOLLOW_FLOOR * body if plan.cut else None
+    if shake is not None and not room_for_shake(shake, size, bounds):
+        findings = [*findings, shake_refused(shake, size, bounds)]
+        shake = None
+    following = follow_path(sightings, size, frame, bounds, span, floor=floor, shake=shake)
+    if following.still:  # where it stood: the middle of the little it moved
+        x = _even_within((min(following.left) + max(following.left)) / 2, width - size[0])
+        y = _even_within((min(following.top) + max(following.top)) / 2, height - size[1])
+    else:
+        x, y = following.window.position(span[0])
+    rect = (x, y, *size)
+    after = statistics.median(min(b[3] - b[1], size[1] * 1.0) / size[1] for _, b in _px_sightings(framed, frame))
+    area = statistics.median(
+        min((b[2] - b[0]) * (b[3] - b[1]) / (size[0] * size[1]), 1.0) for _, b in _px_sightings(framed, frame)
+    )  # fmt: skip
+    others = [[(t, _px(b, width, height)) for t, b in p.sightings] for p in plan.others]
+    cut_out, entering = people_in_window(following, others)
+    findings = [f for f in findings if f.code != "reframe.people_overlap"]  # the moving window's own count
+    if entering:
+        findings.append(overlap_finding(entering + 1, plan.person))
+    if area < plan.min_area and (plan.limits.min_side or 0) >= min(size) - 2:
+        findings.append(_too_small_finding(area, plan.min_area, size, plan.limits.min_side or 0))
+    detail = _detail(plan.before, after, cut_out, plan.shot, plan.person, plan.shot_from)
+    if following.still:  # the subject never left the dead zone: the fixed window, wherever it stood
+        findings = [f for f in findings if f.code != "stabilize.crop_too_large"]  # stabilized as in a fixed one
+        why = f"reframe crop {size[0]}x{size[1]}+{x}+{y} ({detail}; the window had no need to move)"
+        return Reframing(rect, plan.before, after, why, f"{detail}; the window had no need to move", plan.person,
+                         plan.shot, tuple(findings), area, cut_out)  # fmt: skip
+    findings.append(camera_motion_finding(following, span))
+    detail = f"{motion_words(following)}; {detail}"
+    why = f"reframe follow {size[0]}x{size[1]} ({detail})"
+    return Reframing(rect, plan.before, after, why, detail, plan.person, plan.shot, tuple(findings), area, cut_out,
+                     following)  # fmt: skip
+
+
+FOLLOW_FLOOR = 0.1
+"""With a shot-type crop (``prepare --reframe follow``), how far below the tighter shot's line (and the feet
+margin) a following window may reach, as a share of the body's height: room for the smoothing; the fixed
+window ends exactly there."""
+
+
+def _even_within(value: float, most: int) -> int:
+    return int(min(max(0, round(value / 2) * 2), most - most % 2))
+
+
+def _px_sightings(person: Person, frame: tuple[int, int]) -> list[tuple[float, PxBox]]:
+    return [(t, _px(b, *frame)) for t, b in person.sightings]
 
 
 # --- who is who -------------------------------------------------------------------------------------
 
 
-def people_in(samples: Sequence[PoseSample]) -> list[Person]:
+def people_in(samples: Sequence[PoseSample], shift: float = SAME_PERSON_SHIFT) -> list[Person]:
     """Every person seen in ``samples``: each sample's boxes (the largest person's and the others') joined
-    to the person last seen nearest, largest box first, at most one box per person per sample."""
+    to the person last seen nearest, largest box first, at most one box per person per sample (``shift``:
+    how far a box may move from one sample to the next, in box sizes, :data:`SAME_PERSON_SHIFT`)."""
     tracks: list[list[tuple[float, Box]]] = []
     for sample in samples:
         boxes = ([sample.bbox] if sample.bbox is not None else []) + list(sample.others)
         taken: set[int] = set()
         for box in sorted(boxes, key=_area, reverse=True):
-            scores = [(_likeness(track[-1][1], box), i) for i, track in enumerate(tracks) if i not in taken]
+            scores = [(_likeness(track[-1][1], box, shift), i) for i, track in enumerate(tracks) if i not in taken]
             best = max(scores, default=(0.0, -1))
             if best[0] > 0:
                 tracks[best[1]].append((sample.time, box))
@@ -326,12 +480,12 @@ def choose_person(people: Sequence[Person], choice: str = "largest") -> Person |
     return max(candidates, key=lambda p: p.median_area)
 
 
-def _likeness(a: Box, b: Box) -> float:
+def _likeness(a: Box, b: Box, shift: float = SAME_PERSON_SHIFT) -> float:
     """How likely two boxes are one person: their overlap plus closeness, 0 when neither rule holds."""
     iou = _iou(a, b)
     dx = abs((a[0] + a[2]) - (b[0] + b[2])) / 2 / max(a[2] - a[0], b[2] - b[0], 1e-6)
     dy = abs((a[1] + a[3]) - (b[1] + b[3])) / 2 / max(a[3] - a[1], b[3] - b[1], 1e-6)
-    near = dx <= SAME_PERSON_SHIFT and dy <= SAME_PERSON_SHIFT
+    near = dx <= shift and dy <= shift
     if iou < SAME_PERSON_IOU and not near:
         return 0.0
     return iou + (1.0 - max(dx, dy) / 2 if near else 0.0)

@@ -94,8 +94,9 @@ def reframe_preview_for(result: Any) -> str | None:
         return None
     trim = plan.find(Trim)
     at = (after.media.duration or 0.0) / 2
-    try:
-        return reframe_preview(result.path, result.output, op.rect, op.source, at, trim.start if trim else 0.0)
+    offset = trim.start if trim else 0.0
+    try:  # a window that follows is drawn where it is at that moment
+        return reframe_preview(result.path, result.output, op.rect_at(at + offset), op.source, at, offset)
     except Exception as exc:  # a preview is a nicety: never lose the result for it
         log.info("no reframe preview for %s: %s", result.path, exc)
         return None

@@ -220,9 +220,11 @@ def reframe_option(f: F) -> F:
         is_flag=False,
         flag_value=REFRAME_MODES[0],
         default=None,
-        metavar="[fixed]",
+        metavar="[fixed|follow]",
         help="Crop each clip to one fixed window around one person: the others cut out, a small subject "
-        "enlarged (to half the height; in prepare, as the photo's), never a camera move. Needs the content check.",
+        "enlarged (to half the height; in prepare, as the photo's), never a camera move. `--reframe follow`: "
+        "a window of that size that follows a subject crossing the frame, smoothed (the provider sees it as "
+        "camera motion). Needs the content check.",
     )(f)
 
 

@@ -133,21 +133,32 @@ class Crop:
 @dataclass(frozen=True)
 class Reframe:
     """A crop that makes the file about one person (``--reframe``): one fixed window for the whole clip,
-    chosen from the check's pose track (:mod:`preflight.reframing`). It stands for the geometry's crop."""
+    chosen from the check's pose track (:mod:`preflight.reframing`). It stands for the geometry's crop; with
+    ``--reframe follow`` it is a window that moves (``moving``) and the geometry crops nothing else."""
 
     source: tuple[int, int]
     rect: tuple[int, int, int, int]
-    """(x, y, width, height) kept, in displayed source pixels."""
+    """(x, y, width, height) kept, in displayed source pixels (a moving window: where it starts)."""
     detail: str
     """What it did, e.g. ``subject 26% -> 61% of the height``."""
     before: float
     """The subject's height as a share of the frame's, before and after."""
     after: float
+    moving: MovingCrop | None = field(default=None, repr=False)
+    """``--reframe follow``: the window at each time (with ``--stabilize``, the shake's offsets added)."""
 
     @property
     def action(self) -> str:
         x, y, w, h = self.rect
+        if self.moving is not None:
+            return f"reframe follow {w}x{h} ({self.detail})"
         return f"reframe crop {w}x{h}+{x}+{y} ({self.detail})"
+
+    def rect_at(self, t: float) -> tuple[int, int, int, int]:
+        """The window at ``t`` seconds from the clip's start."""
+        if self.moving is None:
+            return self.rect
+        return (*self.moving.position(t), *self.moving.size)
 
 
 @dataclass(frozen=True)
@@ -199,8 +210,9 @@ class Stabilize:
     """The shake gate's jitter, % of the long side, over the kept part of the input."""
     jitter_after: float
     """The same once stabilized: expected from the path in the plan, measured by the re-check after."""
-    crop_in: float
-    """Share of each side cut away to hide the borders."""
+    crop_in: float | None
+    """Share of each side cut away to hide the borders; None: the shake moves a ``--reframe follow``
+    window, which has room around it already."""
     window: MovingCrop = field(repr=False)
     measured: bool = False
     """True once ``jitter_after`` is the re-check's measure of the output."""
@@ -208,7 +220,8 @@ class Stabilize:
     @property
     def action(self) -> str:
         after = f"{self.jitter_after:.2f}%" if self.measured else f"~{self.jitter_after:.2f}% expected"
-        return f"stabilize (jitter {self.jitter_before:.2f}% -> {after}, crop-in {self.crop_in:.0%})"
+        room = "in the follow window" if self.crop_in is None else f"crop-in {self.crop_in:.0%}"
+        return f"stabilize (jitter {self.jitter_before:.2f}% -> {after}, {room})"
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,10 @@ DEFAULT_MAX_SIDE = 1920
 bytes, encode time and the provider's own decode. A constant rather than profile data: no profile
 states its output size (only prose notes do), and one number keeps every provider's output equal."""
 
-REFRAME_MODES = ("fixed",)
-"""``--reframe`` modes: ``fixed``, one window for the whole kept clip (the default: no virtual camera move)."""
+REFRAME_MODES = ("fixed", "follow")
+"""``--reframe`` modes: ``fixed``, one window for the whole kept clip (the default: no virtual camera move);
+``follow``, a window of the same size that follows a subject crossing the frame, smoothed (opt-in: the
+provider sees its motion as camera motion, :mod:`.follow`)."""
 STABILIZE_NEEDS_CONTENT = (
     "--stabilize needs the content check (it smooths the camera path the check measures): drop --no-content"
 )
@@ -46,7 +48,8 @@ class FixOptions:
     same pass; 0 keeps the size. Never scales up, never below the profile's minimum side, and never makes
     a re-encode by itself: a clip that can be copied is copied at its size. Images are not affected."""
     reframe: str | None = None
-    """``fixed``: crop the clip to one window around one person (:mod:`preflight.reframing`); None: no reframing."""
+    """``fixed``: crop the clip to one window around one person (:mod:`preflight.reframing`); ``follow``: a window that
+    follows that person (:mod:`.follow`; a photo is cropped as with ``fixed``); None: no reframing."""
     person: str = "largest"
     """Whom ``reframe`` frames: the ``largest`` person over the clip, or the one on the ``left`` or ``right``."""
     subject_share: float | None = None

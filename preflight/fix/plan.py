@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..aspects import matches, parse_ratio, target_choice
@@ -188,12 +188,17 @@ def _plan_clip(
     rate = _target_rate(v.fps, v.base_fps, v.variable_fps, lim.min_fps, lim.max_fps)
     if rate is not None:
         encode_why.append("frame rate")
-    framing = _reframing(shown, lim, options, hints, window, profile, notes) if options.reframe else None
+    follow = options.reframe == "follow"
+    shake = _shake_to_follow(options, hints, shaky, window, shown, notes) if follow else None
+    framing = (_reframing(shown, lim, options, hints, window, profile, notes, options.reframe, info.duration, shake)
+               if options.reframe else None)  # fmt: skip
     rect = framing.rect if framing is not None else None
+    following = framing.following if framing is not None else None
     if rect is not None:
         encode_why.append("reframe")
     base = rect[2:] if rect is not None else shown  # the frame the aspect and side limits apply to
-    subject = subject_in(hints, window) if options.aspect == "crop" else None
+    # A window that follows has the subject in its middle, wherever that is: an aspect crop inside it is centred.
+    subject = subject_in(hints, window) if options.aspect == "crop" and following is None else None
     if subject is not None:
         notes.append("crop window holds the subject's box")
         subject = _within(subject, rect, shown) if rect is not None else subject
@@ -205,9 +210,18 @@ def _plan_clip(
     # What a re-encode would make (stabilize works inside it): the reframe window placed in the frame,
     # then the aspect and side limits, then --max-side.
     geometry, capped = _capped_geometry(base, limits, options.max_side)  # type: ignore[arg-type]
-    if rect is not None:
+    moving = None
+    refused: tuple[Finding, ...] = ()
+    if following is not None and framing is not None:
+        geometry, moving, rect = _followed(geometry, following, shown)
+        framing = replace(framing, rect=rect)
+    elif rect is not None:
         geometry = _placed(geometry, rect, shown)
-    stabilize, refused = _stabilize(options, hints, shaky, window, geometry, lim.min_side, notes)
+    if following is not None:  # the one moving crop follows; with --stabilize it moves with the shake too
+        stabilize = _stabilize_following(following, moving, shown)
+    else:  # a fixed window (or none): stabilized inside it ("follow" noted why not already)
+        stabilize, refused = _stabilize(options, hints, shaky, window, geometry, lim.min_side,
+                                        [] if follow else notes)  # fmt: skip
     if stabilize is not None:
         encode_why.append("stabilize")
     found = (*(framing.findings if framing is not None else ()), *refused)
@@ -260,7 +274,8 @@ def _plan_clip(
         ops.append(SquarePixels(v.sample_aspect, (v.coded_width, v.coded_height), (v.square_width, v.coded_height)))
     if v.rotation:
         ops.append(BakeRotation(v.rotation))
-    ops.extend(_geometry_ops(geometry, options.fill, options.max_side if capped else None, framing, stabilize))
+    ops.extend(_geometry_ops(geometry, options.fill, options.max_side if capped else None, framing, stabilize,
+                             moving))  # fmt: skip
     if tone is not None:
         ops.append(tone)
     if rate is not None:
@@ -280,9 +295,13 @@ def _reframing(
     window: tuple[float, float] | None,
     profile: Profile,
     notes: list[str],
+    mode: str = "fixed",
+    duration: float | None = None,
+    shake: Any = None,
 ) -> Reframing | None:
     """The ``--reframe`` window for the kept part of a clip (or a still: one sample at time 0), from the
-    check's pose track; None (with a note) when the check saw no person."""
+    check's pose track; None (with a note) when the check saw no person. ``mode``: ``fixed`` or ``follow``
+    (clips only), ``duration`` the clip's, ``shake`` (:class:`.stabilize.Shake`) to take out with it."""
     from ..analyze.pose_findings import MIN_SUBJECT_SIZE
     from ..reframing import reframe
 
@@ -297,10 +316,54 @@ def _reframing(
         aspect=options.subject_aspect, shot=options.shot, torso_lines=hints.torso_lines, own_shot=hints.shot,
         shot_from=options.shot_from,
         min_area=float(profile.content.get(*MIN_SUBJECT_SIZE) or MIN_SUBJECT_SIZE[1]),
+        mode=mode, duration=duration, shake=shake,
     )  # fmt: skip
     if framing.rect is None:
         notes.append(framing.why)
+    elif framing.hint:
+        notes.append(framing.hint)
     return framing
+
+
+def _followed(g: Geometry, following: Any, shown: tuple[int, int]) -> tuple[Geometry, Any, tuple[int, int, int, int]]:
+    """Geometry ``g`` of a following window as geometry of the whole ``shown`` frame (nothing cropped before
+    the moving crop), the moving crop (the geometry's crop inside the window, moved with it; with the shake
+    added when the window takes it out) and where it starts."""
+    from .movingcrop import MovingCrop
+
+    cx, cy, cw, ch = g.crop
+    path = following.window if following.shake is None else following.with_shake(following.shake)
+    moving = MovingCrop((cw, ch), shown, path.times, tuple(v + cx for v in path.left),
+                        tuple(v + cy for v in path.top))  # fmt: skip
+    x, y = moving.position(moving.times[0])
+    whole = Geometry(shown, (0, 0, *shown), g.content, g.canvas, g.offset)
+    return whole, moving, (x, y, cw, ch)
+
+
+def _stabilize_following(following: Any, moving: Any, shown: tuple[int, int]) -> Stabilize | None:
+    """The stabilize operation of a following window that takes the shake out too (one moving crop)."""
+    shake = following.shake
+    if shake is None:
+        return None
+    from .stabilize import jitter_left
+
+    return Stabilize(shake.before, jitter_left(shake, moving, shown), None, moving)
+
+
+def _shake_to_follow(
+    options: FixOptions, hints: ContentHints, shaky: bool, window: tuple[float, float] | None, shown: tuple[int, int],
+    notes: list[str],
+) -> Any:  # fmt: skip
+    """The shake a following window takes out with ``--stabilize`` (:class:`.stabilize.Shake`), or None
+    (with a note saying why not)."""
+    if not _stabilize_asked(options, hints, shaky, notes):
+        return None
+    from .stabilize import shake_of
+
+    shake = shake_of(hints.camera, window, shown)  # type: ignore[arg-type]
+    if shake is None:
+        notes.append("stabilize: too few frames in the kept window to smooth: not stabilized")
+    return shake
 
 
 def _within(box: tuple[float, float, float, float], rect: tuple[int, int, int, int], shown: tuple[int, int]) -> Any:
@@ -396,19 +459,11 @@ def _stabilize(
 ) -> tuple[Stabilize | None, tuple[Finding, ...]]:  # fmt: skip
     """The stabilize operation ``--stabilize`` asks for, or why there is none: a note when there is
     nothing to do, a finding (``stabilize.crop_too_large``) when it cannot be done."""
-    if not options.stabilize:
+    if not _stabilize_asked(options, hints, shaky, notes):
         return None, ()
-    if hints.camera is None:
-        notes.append("stabilize: no camera path (the content check did not run): not stabilized")
-        return None, ()
-    from .stabilize import correction_for, shake_rms
+    from .stabilize import correction_for
 
-    if not shaky:
-        jitter = shake_rms(hints.camera.times, hints.camera.x, hints.camera.y, hints.camera.size)
-        measured = f" (jitter {jitter:.2f}%)" if jitter is not None else ""
-        notes.append(f"stabilize: the check found no camera shake{measured}: not stabilized")
-        return None, ()
-    outcome = correction_for(hints.camera, window, g.crop, g.source, min_side)
+    outcome = correction_for(hints.camera, window, g.crop, g.source, min_side)  # type: ignore[arg-type]
     if outcome is None:
         notes.append("stabilize: too few frames in the kept window to smooth: not stabilized")
         return None, ()
@@ -417,11 +472,37 @@ def _stabilize(
     return Stabilize(outcome.jitter_before, outcome.jitter_after, outcome.crop_in, outcome.window), ()
 
 
+def _stabilize_asked(options: FixOptions, hints: ContentHints, shaky: bool, notes: list[str]) -> bool:
+    """Whether ``--stabilize`` has work to do: asked, a camera path measured, and shake found (else a note)."""
+    if not options.stabilize:
+        return False
+    if hints.camera is None:
+        notes.append("stabilize: no camera path (the content check did not run): not stabilized")
+        return False
+    if not shaky:
+        from .stabilize import shake_rms
+
+        jitter = shake_rms(hints.camera.times, hints.camera.x, hints.camera.y, hints.camera.size)
+        measured = f" (jitter {jitter:.2f}%)" if jitter is not None else ""
+        notes.append(f"stabilize: the check found no camera shake{measured}: not stabilized")
+        return False
+    return True
+
+
 def _geometry_ops(
     g: Geometry, fill: str, max_side: int | None = None, framing: Reframing | None = None,
-    stabilize: Stabilize | None = None,
+    stabilize: Stabilize | None = None, moving: Any = None,
 ) -> list[Operation]:
     ops: list[Operation] = []
+    if moving is not None and framing is not None and framing.rect is not None:  # --reframe follow
+        ops.append(Reframe(g.source, framing.rect, framing.detail, framing.before, framing.after, moving))
+        if stabilize is not None:
+            ops.append(stabilize)
+        if moving.size != g.content:
+            ops.append(Scale(moving.size, g.content, max_side))
+        if g.padded:
+            ops.append(Pad(g.content, g.canvas, g.offset, fill))
+        return ops
     if g.cropped and framing is not None and framing.rect is not None:
         ops.append(Reframe(g.source, g.crop, framing.detail, framing.before, framing.after))
     elif g.cropped:

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..models import CameraPath, Finding, Severity
 from .movingcrop import MovingCrop
 
-__all__ = ["MAX_CROP_IN", "SMOOTH_SIGMA", "Correction", "correction_for", "shake_rms", "smooth"]
+__all__ = [
+    "MAX_CROP_IN", "SMOOTH_SIGMA", "Correction", "Shake", "correction_for", "jitter_left", "shake_of", "shake_rms",
+    "smooth",
+]
 
 SMOOTH_SIGMA = 0.25
 """Seconds: the width (sigma) of the Gaussian weights of the straight-line fit that is the intended
@@ -111,12 +114,10 @@ def correction_for(
 
     ``region``: (x, y, width, height) of the displayed frame the window moves in (what the plan's
     geometry keeps, at the source's scale); ``source``: the displayed frame's (width, height)."""
-    times, xs, ys = _kept_samples(path, kept)
-    if len(times) < 3:
+    shake = shake_of(path, kept, source)
+    if shake is None:
         return None
-    sx, sy = smooth(times, xs), smooth(times, ys)
-    jx, jy = (xs - sx) * source[0], (ys - sy) * source[1]  # the shake, in the source's pixels
-    inside = _inside(times, kept)
+    jx, jy, inside = shake.dx, shake.dy, shake.inside
     _, _, cw, ch = region
     need = max(2 * float(np.abs(jx[inside]).max()) / cw, 2 * float(np.abs(jy[inside]).max()) / ch)
     ww, wh = _even_floor(cw * (1 - need)), _even_floor(ch * (1 - need))
@@ -124,13 +125,55 @@ def correction_for(
     if crop_in > MAX_CROP_IN + 1e-9 or (min_side is not None and min(ww, wh) < min_side):
         return _crop_too_large(crop_in, (ww, wh), min_side)
     window = MovingCrop(
-        (ww, wh), (cw, ch), tuple(times.tolist()),
+        (ww, wh), (cw, ch), tuple(shake.times.tolist()),
         tuple(((cw - ww) / 2 + jx).tolist()), tuple(((ch - wh) / 2 + jy).tolist()),
     )  # fmt: skip
-    size = path.size
-    before = shake_rms(times[inside], xs[inside], ys[inside], size) or 0.0
-    after = _jitter_after(window, times, xs, ys, source, size, inside)
-    return Correction(window, crop_in, before, after)
+    return Correction(window, crop_in, shake.before, jitter_left(shake, window, source))
+
+
+@dataclass(frozen=True)
+class Shake:
+    """The shake of the kept part of a clip: where the picture is, frame by frame, against its smooth
+    path. A window moved by ``dx``, ``dy`` from where it would be shows the picture along the smooth path
+    (``--stabilize``; ``--reframe follow`` adds it to its own moving window)."""
+
+    times: np.ndarray
+    """Seconds: the path's frames over the kept part, with the smoothing's reach either side."""
+    dx: np.ndarray
+    """The picture's offset right of its smooth path, in the source's (displayed) pixels."""
+    dy: np.ndarray
+    inside: np.ndarray
+    """Which of ``times`` are inside the kept part (the figures and the room needed count only those)."""
+    x: np.ndarray = field(repr=False)
+    """The measured path (fractions of the frame), for the jitter left once a window moves."""
+    y: np.ndarray = field(repr=False)
+    size: tuple[int, int] = (0, 0)
+    """The path's frame (``CameraPath.size``): the jitter's percent is of its long side."""
+    before: float = 0.0
+    """The gate's jitter over the kept part, as the input moves."""
+
+
+def shake_of(path: CameraPath, kept: tuple[float, float] | None, source: tuple[int, int]) -> Shake | None:
+    """The shake of ``path`` over the ``kept`` seconds (None: all) in a ``source`` (displayed) frame, or None
+    when the path is too short to smooth (under 3 frames)."""
+    times, xs, ys = _kept_samples(path, kept)
+    if len(times) < 3:
+        return None
+    sx, sy = smooth(times, xs), smooth(times, ys)
+    inside = _inside(times, kept)
+    before = shake_rms(times[inside], xs[inside], ys[inside], path.size) or 0.0
+    return Shake(times, (xs - sx) * source[0], (ys - sy) * source[1], inside, xs, ys, path.size, before)
+
+
+def jitter_left(shake: Shake, window: MovingCrop, source: tuple[int, int]) -> float:
+    """The gate's jitter of the picture ``window`` shows: the input's path less the window's own movement
+    in whole (even) pixels, at the shake's frames (a smooth movement of the window, such as a follow,
+    adds motion but no jitter)."""
+    left, top = window.positions(shake.times)
+    rx = shake.x - left / source[0]
+    ry = shake.y - top / source[1]
+    inside = shake.inside
+    return shake_rms(shake.times[inside], rx[inside], ry[inside], shake.size) or 0.0
 
 
 def _kept_samples(path: CameraPath, kept: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -149,18 +192,6 @@ def _inside(times: np.ndarray, kept: tuple[float, float] | None) -> np.ndarray:
         return np.ones(len(times), dtype=bool)
     inside = (times >= kept[0] - 1e-6) & (times < kept[1])
     return inside if inside.any() else np.ones(len(times), dtype=bool)
-
-
-def _jitter_after(
-    window: MovingCrop, times: np.ndarray, xs: np.ndarray, ys: np.ndarray, source: tuple[int, int],
-    size: tuple[int, int], inside: np.ndarray,
-) -> float:  # fmt: skip
-    """The gate's jitter of the picture the window shows: the input's path less the window's own
-    movement in whole (even) pixels."""
-    left, top = window.positions(times)
-    rx = xs - (left - window.slack[0] / 2) / source[0]
-    ry = ys - (top - window.slack[1] / 2) / source[1]
-    return shake_rms(times[inside], rx[inside], ry[inside], size) or 0.0
 
 
 def _even_floor(value: float) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..colorgraph import SWS_MATRIX, SWS_RANGE, ToneSource, link, tone_map_filters
 from .movingcrop import CropStage, MovingCrop
-from .ops import BakeRotation, SquarePixels, Stabilize, ToneMap
+from .ops import BakeRotation, Reframe, SquarePixels, Stabilize, ToneMap
 from .plan import Plan
 
 __all__ = ["OUTPUT_COLOR", "FrameShaper", "build_graph", "build_shaper"]
@@ -60,6 +60,12 @@ def build_shaper(vin: Any, plan: Plan, fill: str = "blur", origin: float = 0.0) 
 
 
 def _moving_crop(plan: Plan) -> MovingCrop | None:
+    """The plan's one moving crop: a following window (which carries the shake too when both are asked),
+    else the stabilizing one."""
+    reframe = plan.find(Reframe)
+    following: MovingCrop | None = reframe.moving if reframe is not None else None
+    if following is not None:
+        return following
     stabilize = plan.find(Stabilize)
     return stabilize.window if stabilize is not None else None
 

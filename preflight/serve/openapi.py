@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..fix.options import REFRAME_MODES
+
 __all__ = ["openapi_document"]
 
 _ERROR = {"description": "refused: `error.code` is a finding code (see the README's table)",
@@ -38,8 +40,9 @@ _FIX = [
     _query("aspect", "into the aspect range by pad or crop", {"type": "string", "enum": ["pad", "crop"]}),
     _query("fill", "what padding shows", {"type": "string", "enum": ["blur", "solid"]}),
     _query("window", "which part of a long clip", {"type": "string", "enum": ["best", "start"]}),
-    _query("reframe", "crop the clip to one fixed window around one person (needs content)",
-           {"type": "string", "enum": ["none", "fixed"]}),
+    _query("reframe", "crop the clip to one fixed window around one person, or one that follows them (follow: "
+           "the provider sees camera motion); needs content",
+           {"type": "string", "enum": ["none", *REFRAME_MODES]}),
     _query("person", "whom reframe frames", {"type": "string", "enum": ["largest", "left", "right"]}),
     _query("stabilize", "take hand-held shake out of a clip the check finds shaky (keeps pans; a small crop-in)",
            {"type": "boolean"}),
