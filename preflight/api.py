@@ -193,7 +193,7 @@ def _memory_finding(exc: BaseException, path: PathLike) -> Finding:
 
 def _with_cures(findings: list[Finding], analysis: dict[str, Any], info: MediaInfo, profile: Profile) -> list[Finding]:
     """Say which content findings ``fix --reframe`` would cure (pure arithmetic on the pose track)."""
-    from .reframing import with_cures
+    from .framing.reframe import with_cures
 
     return with_cures(findings, analysis, info, profile)
 

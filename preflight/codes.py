@@ -157,6 +157,8 @@ CODES: tuple[Code, ...] = (
              "subject, so no fixed crop shows one person alone (the crop still enlarges the subject)"),
     _finding("reframe.subject_too_small", W, "--reframe: even the smallest crop the provider takes (its minimum side) "
              "leaves the subject under the pose gate's share of the frame: film closer"),
+    _finding("reframe.camera_motion", W, "--reframe follow: the window moves with the subject, and the provider copies "
+             "that motion into its output as camera motion (the message says how far and how fast)"),
     _finding("stabilize.crop_too_large", W, "fix --stabilize could not hide the borders of the shake within the "
              "profile's minimum side or a crop-in of a fifth: the clip is not stabilized (written without it)"),
     _finding("fix.frames_lost", E, "an output held fewer frames or seconds of a stream than its plan kept (counted by "

@@ -25,8 +25,8 @@ from preflight.fix import fix
 from preflight.fix.ops import Reframe, Stabilize
 from preflight.fix.options import FixOptions
 from preflight.fix.plan import plan_fix
-from preflight.fix.stabilize import shake_rms
 from preflight.fix.window import hints_from_analysis
+from preflight.framing.stabilize import shake_rms
 from preflight.probe import probe
 from preflight.samples import make_clip
 

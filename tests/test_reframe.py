@@ -16,8 +16,7 @@ from preflight.fix.ops import Crop, Reframe, Scale, Transcode
 from preflight.fix.options import FixOptions
 from preflight.fix.plan import plan_fix
 from preflight.fix.window import ContentHints, PoseSample, hints_from_analysis
-from preflight.models import Finding, Item, MediaInfo, Severity, VideoStream
-from preflight.reframing import (
+from preflight.framing.reframe import (
     DEFAULT_SUBJECT_SHARE,
     FrameLimits,
     choose_person,
@@ -26,6 +25,7 @@ from preflight.reframing import (
     window_size,
     with_cures,
 )
+from preflight.models import Finding, Item, MediaInfo, Severity, VideoStream
 
 FRAME = (1920, 1080)
 KLING = FrameLimits(min_side=340)

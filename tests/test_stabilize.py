@@ -23,11 +23,11 @@ from preflight.analyze.frames import decode_pass
 from preflight.analyze.motion import ShakeAnalyzer
 from preflight.errors import UsageError
 from preflight.fix import FixOptions, fix
-from preflight.fix.movingcrop import MovingCrop
 from preflight.fix.ops import Crop, Scale, Stabilize
 from preflight.fix.plan import plan_fix
-from preflight.fix.stabilize import MAX_CROP_IN, correction_for, shake_rms, smooth
 from preflight.fix.window import ContentHints, hints_from_analysis
+from preflight.framing.moving import MovingCrop
+from preflight.framing.stabilize import MAX_CROP_IN, correction_for, shake_rms, smooth
 from preflight.models import CameraPath, Finding, Item, MediaInfo, Severity, VideoStream, to_dict
 from preflight.profiles import load_profile
 from preflight.report import item_to_dict

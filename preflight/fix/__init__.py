@@ -154,8 +154,9 @@ def fix(
     (:attr:`FixOptions.max_side`; 0 keeps the size). ``namer``: the :class:`OutputNamer` to write through (for
     ``outdir``), so a caller knows what was written and whether the folder was created (``prepare``).
     ``reframe``: ``"fixed"`` crops each clip to one window around one person (``person``: ``largest``,
-    ``left`` or ``right``), from the check's pose track (:mod:`preflight.reframing`; needs ``content``); ``"follow"``, a
-    window that follows that person across the frame (:mod:`.follow`; the provider sees camera motion).
+    ``left`` or ``right``), from the check's pose track (:mod:`preflight.framing.reframe`; needs ``content``);
+    ``"follow"``, a window that follows that person across the frame (:mod:`preflight.framing.follow`; the
+    provider sees camera motion).
     ``stabilize``: take the hand-held shake out of a clip whose check found ``motion.camera_shake``
     (:attr:`FixOptions.stabilize`). ``verify``: decode every picture of a clip before it is stream-copied
     (:attr:`FixOptions.verify`). ``options``: a whole :class:`FixOptions` instead of the keywords above

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .movingcrop import MovingCrop
+from ..framing.moving import MovingCrop
 
 __all__ = [
     "AudioTranscode",
@@ -133,7 +133,7 @@ class Crop:
 @dataclass(frozen=True)
 class Reframe:
     """A crop that makes the file about one person (``--reframe``): one fixed window for the whole clip,
-    chosen from the check's pose track (:mod:`preflight.reframing`). It stands for the geometry's crop; with
+    chosen from the check's pose track (:mod:`preflight.framing.reframe`). It stands for the geometry's crop; with
     ``--reframe follow`` it is a window that moves (``moving``) and the geometry crops nothing else."""
 
     source: tuple[int, int]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from numbers import Real
 
 from ..errors import UsageError
-from ..reframing import PERSON_CHOICES  # whom --reframe frames: defined with the rule that reads it
+from ..framing.reframe import PERSON_CHOICES  # whom --reframe frames: defined with the rule that reads it
 
 __all__ = ["DEFAULT_MAX_SIDE", "PERSON_CHOICES", "REFRAME_MODES", "STABILIZE_NEEDS_CONTENT", "FixOptions"]
 
@@ -48,13 +48,14 @@ class FixOptions:
     same pass; 0 keeps the size. Never scales up, never below the profile's minimum side, and never makes
     a re-encode by itself: a clip that can be copied is copied at its size. Images are not affected."""
     reframe: str | None = None
-    """``fixed``: crop the clip to one window around one person (:mod:`preflight.reframing`); ``follow``: a window that
-    follows that person (:mod:`.follow`; a photo is cropped as with ``fixed``); None: no reframing."""
+    """``fixed``: crop the clip to one window around one person (:mod:`preflight.framing.reframe`); ``follow``:
+    a window that follows that person (:mod:`preflight.framing.follow`; a photo is cropped as with ``fixed``);
+    None: no reframing."""
     person: str = "largest"
     """Whom ``reframe`` frames: the ``largest`` person over the clip, or the one on the ``left`` or ``right``."""
     subject_share: float | None = None
     """The share of the height the subject should fill after reframing (``prepare`` passes the photo's);
-    None: half the height (:data:`preflight.reframing.DEFAULT_SUBJECT_SHARE`)."""
+    None: half the height (:data:`preflight.framing.reframe.DEFAULT_SUBJECT_SHARE`)."""
     subject_aspect: float | None = None
     """The window's preferred width/height (``prepare`` passes the photo's); None: the clip's own."""
     shot: str | None = None

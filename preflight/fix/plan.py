@@ -15,9 +15,9 @@ from typing import Any
 
 from ..aspects import matches, parse_ratio, target_choice
 from ..colorgraph import lut_peak
+from ..framing.reframe import FrameLimits, Reframing
 from ..models import Finding, MediaInfo, Severity
 from ..profiles import ImageLimits, Profile, VideoLimits
-from ..reframing import FrameLimits, Reframing
 from .geometry import Geometry, fit_geometry
 from .ops import (
     AudioTranscode,
@@ -303,7 +303,7 @@ def _reframing(
     check's pose track; None (with a note) when the check saw no person. ``mode``: ``fixed`` or ``follow``
     (clips only), ``duration`` the clip's, ``shake`` (:class:`.stabilize.Shake`) to take out with it."""
     from ..analyze.pose_findings import MIN_SUBJECT_SIZE
-    from ..reframing import reframe
+    from ..framing.reframe import reframe
 
     track = hints.track or (
         (PoseSample(0.0, True, hints.subject, hints.others),) if hints.subject is not None else ()
@@ -329,7 +329,7 @@ def _followed(g: Geometry, following: Any, shown: tuple[int, int]) -> tuple[Geom
     """Geometry ``g`` of a following window as geometry of the whole ``shown`` frame (nothing cropped before
     the moving crop), the moving crop (the geometry's crop inside the window, moved with it; with the shake
     added when the window takes it out) and where it starts."""
-    from .movingcrop import MovingCrop
+    from ..framing.moving import MovingCrop
 
     cx, cy, cw, ch = g.crop
     path = following.window if following.shake is None else following.with_shake(following.shake)
@@ -345,7 +345,7 @@ def _stabilize_following(following: Any, moving: Any, shown: tuple[int, int]) ->
     shake = following.shake
     if shake is None:
         return None
-    from .stabilize import jitter_left
+    from ..framing.stabilize import jitter_left
 
     return Stabilize(shake.before, jitter_left(shake, moving, shown), None, moving)
 
@@ -358,7 +358,7 @@ def _shake_to_follow(
     (with a note saying why not)."""
     if not _stabilize_asked(options, hints, shaky, notes):
         return None
-    from .stabilize import shake_of
+    from ..framing.stabilize import shake_of
 
     shake = shake_of(hints.camera, window, shown)  # type: ignore[arg-type]
     if shake is None:
@@ -461,7 +461,7 @@ def _stabilize(
     nothing to do, a finding (``stabilize.crop_too_large``) when it cannot be done."""
     if not _stabilize_asked(options, hints, shaky, notes):
         return None, ()
-    from .stabilize import correction_for
+    from ..framing.stabilize import correction_for
 
     outcome = correction_for(hints.camera, window, g.crop, g.source, min_side)  # type: ignore[arg-type]
     if outcome is None:
@@ -480,7 +480,7 @@ def _stabilize_asked(options: FixOptions, hints: ContentHints, shaky: bool, note
         notes.append("stabilize: no camera path (the content check did not run): not stabilized")
         return False
     if not shaky:
-        from .stabilize import shake_rms
+        from ..framing.stabilize import shake_rms
 
         jitter = shake_rms(hints.camera.times, hints.camera.x, hints.camera.y, hints.camera.size)
         measured = f" (jitter {jitter:.2f}%)" if jitter is not None else ""

@@ -17,7 +17,8 @@ import math
 from typing import Any
 
 from ..colorgraph import SWS_MATRIX, SWS_RANGE, ToneSource, link, tone_map_filters
-from .movingcrop import CropStage, MovingCrop
+from ..framing.moving import MovingCrop
+from .movingcrop import CropStage
 from .ops import BakeRotation, Reframe, SquarePixels, Stabilize, ToneMap
 from .plan import Plan
 

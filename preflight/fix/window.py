@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..framing.reframe import boxes_of, pose_track
 from ..models import CameraPath, MediaInfo, PoseSample
 from ..profiles import Profile
-from ..reframing import boxes_of, pose_track
 from .geometry import Box
 from .options import FixOptions
 

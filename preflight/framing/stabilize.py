@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..models import CameraPath, Finding, Severity
-from .movingcrop import MovingCrop
+from .moving import MovingCrop
 
 __all__ = [
     "MAX_CROP_IN", "SMOOTH_SIGMA", "Correction", "Shake", "correction_for", "jitter_left", "shake_of", "shake_rms",

@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..models import Finding, Severity
-from .geometry import Box
-from .movingcrop import MovingCrop
+from ..models import Box, Finding, Severity
+from .moving import MovingCrop
 from .stabilize import Shake
 
 __all__ = [

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .models import Box, Finding, PoseSample, Severity
+from ..models import Box, Finding, PoseSample, Severity
 
 if TYPE_CHECKING:  # numpy's import stays out of the CLI's paths until a window follows
     from .follow import Following
@@ -136,7 +136,7 @@ class FrameLimits:
     def of(cls, lim: Any, width: int, height: int) -> FrameLimits:
         """The limits of a profile's ``[video]`` or ``[image]`` table for a ``width`` x ``height`` frame (with
         ``aspect_choices``, the one nearest the frame's shape)."""
-        from .aspects import parse_ratio, target_choice
+        from ..aspects import parse_ratio, target_choice
 
         choice = target_choice(width / height, lim) if height else None
         return cls(lim.min_side, lim.min_aspect, lim.max_aspect, parse_ratio(choice) if choice else None)
@@ -291,7 +291,7 @@ def with_cures(findings: Sequence[Finding], analysis: Mapping[str, Any], info: A
     this clip would cure: the others all apart from the subject, the subject enlarged past the pose gate."""
     if info is None or info.role != "video" or not any(f.code in CURABLE for f in findings):
         return list(findings)
-    from .analyze.pose_findings import MIN_SUBJECT_SIZE
+    from ..analyze.pose_findings import MIN_SUBJECT_SIZE
 
     track = tuple(pose_track((analysis.get("pose") or {}).get("track") or ()))
     if not info.width or not info.height or not track:
@@ -506,7 +506,7 @@ def cut_box(box: Box, shoulders: float | None, hips: float | None, line: float |
 def _shot_cut(shot: str | None, own_shot: str | None, torso_lines: Sequence[tuple[float, float, float]]):  # type: ignore[no-untyped-def]
     """A function time -> (shoulders, hips, line) for cutting each box to ``shot``, or None when the clip is
     not wider than ``shot`` (or its torso lines are unknown)."""
-    from .analyze.pose_landmarks import SHOT_TYPES
+    from ..analyze.pose_landmarks import SHOT_TYPES
 
     if shot is None or own_shot is None or not torso_lines or shot not in SHOT_LINES:
         return None
