@@ -181,7 +181,7 @@ def main() -> None:
     from preflight.analyze import analyze_clip
     from preflight.analyze.frames import run_analyzers
     from preflight.analyze.motion import SceneCutAnalyzer
-    from preflight.probe import probe
+    from preflight.media.probe import probe
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     clip = args.workdir / "bench_30s_1080p.mp4"

@@ -17,11 +17,11 @@ from typing import Any
 
 from .errors import PreflightError, ProbeError, UsageError, memory_exhausted, out_of_memory
 from .inputs import FolderScan, no_files_error, open_regular, resolved, walk_folder
+from .media.probe import probe
+from .media.sniff import SNIFF_BYTES, sniff
 from .models import POSE_UNAVAILABLE, Finding, Item, MediaInfo, Report, Severity, Skipped, verdict_for
-from .probe import probe
 from .profiles import ORIENTATIONS, Profile, load_profile
 from .rules import check_media
-from .sniff import SNIFF_BYTES, sniff
 
 __all__ = ["check", "check_one", "collect_inputs", "collect_paths", "probe", "resolve_profile"]
 

@@ -27,8 +27,8 @@ from .bundle import Bundle, write_bundle
 from .errors import UsageError
 from .fix import FixReport, FixResult, fix
 from .fix.outputs import OutputNamer
+from .media.probe import probe
 from .models import Finding, Item, to_dict
-from .probe import probe
 
 __all__ = ["PrepareResult", "prepare"]
 

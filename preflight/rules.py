@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from .aspects import aspect_label, choice_label, matches, target_choice
+from .media.probe import MAX_IMAGE_PIXELS
 from .models import Finding, MediaInfo, Severity
-from .probe import MAX_IMAGE_PIXELS
 from .profiles import ImageLimits, Profile, VideoLimits
 
 __all__ = ["check_media", "check_prompt"]

@@ -300,7 +300,7 @@ def make_hdr_clip(
 ) -> Path:
     """An HEVC Main 10 clip (libx265, yuv420p10le) in BT.2020, tagged ``transfer`` (``HLG``, ``PQ`` or
     ``BT.2020 SDR``), made from SDR frames by BT.2408's display-light mapping
-    (:func:`preflight.color.hdr_from_sdr`): SDR white lands at reference white, 75% HLG or
+    (:func:`preflight.color.curves.hdr_from_sdr`): SDR white lands at reference white, 75% HLG or
     203 cd/m2 PQ, as a phone's or an editor's SDR->HDR conversion puts it.
 
     ``frames`` draws SDR RGB frames (default: :func:`color_card`, still). ``highlight`` (x, y, w, h)
@@ -310,7 +310,7 @@ def make_hdr_clip(
     """
     import av
 
-    from .color import HLG_NOMINAL_PEAK, hdr_from_sdr, hlg_oetf, pq_inverse_eotf
+    from .color.curves import HLG_NOMINAL_PEAK, hdr_from_sdr, hlg_oetf, pq_inverse_eotf
 
     path = Path(path)
     code = HDR_TRANSFERS[transfer]
@@ -373,7 +373,7 @@ def make_hdr_image(
     tagged with its colour description: ``heic`` (10-bit HEVC, nclx, by pillow-heif), ``avif`` (10-bit
     AV1, ``colr`` nclx, by PyAV's SVT-AV1 and avif muxer) or ``png`` (8-bit with a ``cICP`` chunk, by
     Pillow)."""
-    from .color import hdr_from_sdr
+    from .color.curves import hdr_from_sdr
 
     path = Path(path)
     sdr = color_card(width, height) if pixels is None else pixels

@@ -9,8 +9,8 @@ from PIL import Image
 from preflight.analyze import analyze_clip, analyze_image, load_image_rgb
 from preflight.analyze.contact import SheetFrame, write_contact_sheet
 from preflight.errors import ModelError, ProbeError
+from preflight.media.probe import probe
 from preflight.models import Severity
-from preflight.probe import probe
 from preflight.samples import make_bomb_png, make_clip, make_image
 
 cv2 = pytest.importorskip("cv2")

@@ -8,8 +8,8 @@ import pytest
 
 from preflight.analyze import analyze_clip
 from preflight.analyze.frames import iter_samples
+from preflight.media.probe import probe
 from preflight.models import Severity
-from preflight.probe import probe
 from preflight.samples import make_clip, make_hdr_clip, photo_frames, sample_photo
 
 FPS = 10

@@ -18,7 +18,7 @@ from preflight.batch.executors import DaskExecutor, SerialExecutor, make_executo
 from preflight.batch.walk import find_inputs
 from preflight.cli import cli, main
 from preflight.errors import UsageError
-from preflight.probe import probe
+from preflight.media.probe import probe
 from preflight.report import report_to_dict
 from preflight.samples import make_clip, make_image
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from preflight.batch import BatchResult, run_batch
-from preflight.probe import probe
+from preflight.media.probe import probe
 from preflight.samples import make_clip, make_image
 
 distributed = pytest.importorskip("dask.distributed")

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from preflight.batch import remote, run_batch
 from preflight.cli import cli, main
 from preflight.errors import UsageError
-from preflight.probe import probe
+from preflight.media.probe import probe
 from preflight.samples import make_clip, make_image
 
 fsspec = pytest.importorskip("fsspec")

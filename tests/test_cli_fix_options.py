@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from preflight.cli import cli, main
 from preflight.cli.options import FIX_OPTION_NAMES
-from preflight.probe import probe
+from preflight.media.probe import probe
 from preflight.samples import make_clip, make_image
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from preflight import color
+from preflight.color import curves as color
 from preflight.samples import COLOR_CHECKER
 
 GREY_10BIT = np.repeat((np.arange(1024) / 1023)[:, None], 3, axis=1)

@@ -21,11 +21,11 @@ from damaged import (
 from preflight.analyze.base import AnalysisResult, Analyzer, FrameSample
 from preflight.analyze.frames import decode_pass
 from preflight.api import check_one
-from preflight.damage import Damage, damage_findings
 from preflight.errors import ProbeError
 from preflight.fix import fix
 from preflight.fix.ops import AudioTranscode
 from preflight.fix.plan import FixOptions, plan_fix
+from preflight.media.damage import Damage, damage_findings
 from preflight.models import AudioStream, Finding, MediaInfo, Severity, VideoStream
 from preflight.profiles import load_profile
 from preflight.samples import make_clip, photo_frames, sample_photo
@@ -364,7 +364,7 @@ def test_debug_logging_cannot_deadlock_a_decoder_closed_mid_stream(damaged_clip:
     script = (
         "import os; os.environ['PREFLIGHT_DEBUG'] = '1'\n"
         "import av.logging\n"
-        "from preflight.damage import libav_logs_for_debug\n"
+        "from preflight.media.damage import libav_logs_for_debug\n"
         "libav_logs_for_debug()\n"
         "assert av.logging.get_level() is None  # PyAV's own callback stays off\n"
         "from preflight.analyze.frames import iter_samples, DecodeStats\n"

@@ -8,7 +8,7 @@ import pytest
 
 from preflight.bundle import read_bundle
 from preflight.cli import main
-from preflight.probe import probe
+from preflight.media.probe import probe
 
 
 @pytest.mark.slow

@@ -120,7 +120,7 @@ def _pq_patches_clip(path: Path, nits: list[int], boxes: list[tuple[int, int, in
     """3 s (the shortest clip Kling takes) of HEVC Main 10 PQ: grey patches of the given display
     light on a 20 cd/m2 background. Written here, not by make_hdr_clip, which carries SDR pictures
     (nothing above reference white)."""
-    from preflight.color import pq_inverse_eotf
+    from preflight.color.curves import pq_inverse_eotf
 
     signal = np.full((H, W, 3), pq_inverse_eotf(np.array(20.0)))
     for level, (x, y, w, h) in zip(nits, boxes, strict=True):

@@ -23,7 +23,7 @@ from preflight import check
 from preflight.fix import fix
 from preflight.fix.ops import Trim
 from preflight.fix.timestamps import DecodeTimes, DecodeTimesUnknown
-from preflight.isobmff import movie_duration
+from preflight.media.isobmff import movie_duration
 from preflight.samples import make_clip
 
 FPS = 25

@@ -22,8 +22,8 @@ from preflight.fix import fix
 from preflight.fix.ops import Copy, Scale
 from preflight.fix.options import DEFAULT_MAX_SIDE, FixOptions
 from preflight.fix.plan import plan_fix
+from preflight.media.probe import probe
 from preflight.models import MediaInfo, VideoStream
-from preflight.probe import probe
 from preflight.profiles import load_profile
 from preflight.rules import check_media
 from preflight.samples import make_clip, make_image

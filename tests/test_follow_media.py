@@ -27,7 +27,7 @@ from preflight.fix.options import FixOptions
 from preflight.fix.plan import plan_fix
 from preflight.fix.window import hints_from_analysis
 from preflight.framing.stabilize import shake_rms
-from preflight.probe import probe
+from preflight.media.probe import probe
 from preflight.samples import make_clip
 
 pytestmark = pytest.mark.model

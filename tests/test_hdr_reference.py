@@ -18,7 +18,7 @@ import pytest
 import zimg
 from zimg import through_zscale
 
-from preflight import color
+from preflight.color import curves as color
 from preflight.samples import color_card
 
 SIGNAL = np.linspace(0.0, 1.0, 1024)

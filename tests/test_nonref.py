@@ -121,7 +121,7 @@ def test_verdicts_are_the_same_with_every_frame(tmp_path, case):
 
 @pytest.mark.model
 def test_fix_of_a_copyable_clip_decodes_what_check_decodes_unless_asked_to_verify(tmp_path):
-    # The skipped pictures' packets are judged without decoding (preflight.packetscan); --verify
+    # The skipped pictures' packets are judged without decoding (preflight.media.packetscan); --verify
     # decodes every picture in the check's one pass. Pose needs no more looks for either.
     from preflight.fix import fix
 

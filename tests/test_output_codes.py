@@ -17,7 +17,7 @@ from preflight.api import check, check_one, resolve_profile
 from preflight.cli import main
 from preflight.errors import FixError
 from preflight.fix import fix, plan_fix
-from preflight.probe import probe
+from preflight.media.probe import probe
 from preflight.samples import make_clip, make_image
 
 FPS = 10

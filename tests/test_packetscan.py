@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from damaged import _overwrite, _packets, damage_packet
 
-import preflight.damage
+import preflight.media.damage
 from preflight.fix import fix
 from preflight.fix.source import read_source
-from preflight.packetscan import scan_packets
+from preflight.media.packetscan import scan_packets
 from preflight.samples import make_clip, photo_frames, sample_photo
 
 
@@ -52,13 +52,13 @@ def test_most_disk_block_sized_overwrites_are_found_without_decoding(person_clip
 def decoded(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Each full decode fix makes for damage (``video`` or the sound alone), in order."""
     calls: list[bool] = []
-    real_scan = preflight.damage.scan
+    real_scan = preflight.media.damage.scan
 
     def counting(path: str, *, video: bool = True):  # type: ignore[no-untyped-def]
         calls.append(video)
         return real_scan(path, video=video)
 
-    monkeypatch.setattr(preflight.damage, "scan", counting)
+    monkeypatch.setattr(preflight.media.damage, "scan", counting)
     return calls
 
 

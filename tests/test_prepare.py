@@ -11,8 +11,8 @@ import pytest
 
 from preflight.bundle import read_bundle
 from preflight.cli import main
+from preflight.media.probe import probe
 from preflight.prepare import prepare
-from preflight.probe import probe
 from preflight.samples import make_clip, make_image, photo_frames, sample_photo
 
 

@@ -332,7 +332,7 @@ def test_peak_luminance_falls_back_to_the_mastering_display() -> None:
     import struct
     from types import SimpleNamespace
 
-    from preflight.colorgraph import lut_peak, peak_luminance
+    from preflight.color.graph import lut_peak, peak_luminance
 
     # AVMasteringDisplayMetadata: 3 primaries + white point (8 rationals), min and max luminance, 2 flags
     mdm = struct.pack("<20i", *([1, 2] * 8), 1, 10000, 4000 * 10000, 10000) + struct.pack("<ii", 1, 1)

@@ -2,7 +2,7 @@
 (issue 12).
 
 The oracle is the path it replaces: the first decoded frame's display matrix, as FFmpeg applies
-it (``preflight.probe._first_frame``). ffprobe's own reading is compared too where it is installed.
+it (``preflight.media.probe._first_frame``). ffprobe's own reading is compared too where it is installed.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from pathlib import Path
 import av
 import pytest
 
-from preflight import matroska, probe
-from preflight.isobmff import IDENTITY, display_matrix, rotation
+from preflight import probe
+from preflight.media import matroska
+from preflight.media.isobmff import IDENTITY, display_matrix, rotation
 from preflight.samples import make_clip, make_hdr_clip
 
-probe_module = importlib.import_module("preflight.probe")  # preflight.probe is also the function
+probe_module = importlib.import_module("preflight.media.probe")  # preflight.probe is also the function
 ONE, FIX30 = 1 << 16, 1 << 30
 
 
@@ -460,7 +461,7 @@ def test_container_matrix_wins_over_the_sei(tmp_path: Path, no_decode: list[Path
 def test_sei_display_matrix_of_raw_nal_units() -> None:
     """The SEI reader on hand-made NAL units: H.264 and HEVC (two-byte header, prefix SEI type 39),
     the cancel flag, a message after another, and a slice before the SEI (too late to count)."""
-    from preflight.nal import sei_display_matrix
+    from preflight.media.nal import sei_display_matrix
 
     def nal(header: bytes, *messages: tuple[int, bytes]) -> bytes:
         body = b"".join(bytes([kind, len(payload)]) + payload for kind, payload in messages)

@@ -1,5 +1,5 @@
 """Opening MP4/MOV headers-only (``skip_frame=all``) gives the probe the same answers as before:
-the H.264 pixel format and colour come from the SPS (:mod:`preflight.h264sps`), as FFmpeg's decoder
+the H.264 pixel format and colour come from the SPS (:mod:`preflight.media.h264sps`), as FFmpeg's decoder
 chose them when it decoded a frame at open."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import av
 import pytest
 
 from preflight import probe
-from preflight.h264sps import sps_facts
+from preflight.media.h264sps import sps_facts
 from preflight.samples import make_clip
 
-probe_module = importlib.import_module("preflight.probe")
+probe_module = importlib.import_module("preflight.media.probe")
 
 
 def _slow_probe(path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..damage import damage_findings
 from ..errors import ModelError, ProbeError, memory_exhausted, out_of_memory
+from ..media.damage import damage_findings
 from ..models import Finding, MediaInfo, Severity
 from .base import AnalysisResult, Analyzer, FrameSample
 from .contact import ContactSheetCollector, SheetFrame, write_contact_sheet
@@ -181,8 +181,8 @@ def load_image_rgb(path: str | os.PathLike[str], max_pixels: int | None = None) 
     """
     from PIL import ExifTags, Image, UnidentifiedImageError
 
-    from ..hdrphoto import sdr_still, still_source
-    from ..probe import MAX_IMAGE_PIXELS
+    from ..color.photo import sdr_still, still_source
+    from ..media.probe import MAX_IMAGE_PIXELS
 
     limit = max_pixels or MAX_IMAGE_PIXELS
     try:

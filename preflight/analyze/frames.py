@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..damage import Damage, decoders_for, demux_past_damage
 from ..errors import ProbeError, map_av_errors
+from ..media.damage import Damage, decoders_for, demux_past_damage
 from .base import AnalysisResult, Analyzer, FrameSample
 
 __all__ = ["WORK_SIDE", "DecodeStats", "decode_pass", "iter_samples", "run_analyzers", "work_size"]
@@ -146,7 +146,7 @@ class _Converter:
     picture fix would deliver), so the gates judge what the provider gets."""
 
     def __init__(self, frame: Any) -> None:
-        from ..colorgraph import kind_of
+        from ..color.graph import kind_of
 
         source = kind_of(frame)
         self.tone: Any = None

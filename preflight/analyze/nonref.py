@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..nal import length_size as nal_length_size
+from ..media.nal import length_size as nal_length_size
 
 __all__ = ["nonref_filter"]
 

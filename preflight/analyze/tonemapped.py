@@ -7,7 +7,7 @@ HLG clip's exposure, blur contrast and pose input all shift).
 The small luma stays cheap: the 10-bit Y plane is resized as it is (OpenCV, uint16) and mapped by a
 1D table of one entry per code value (exact for greys, the same mapping the LUT applies; for colours
 close, as luma always is). RGB frames (a few a second) go through a libavfilter graph, the chain fix
-uses (:func:`preflight.colorgraph.tone_map_filters`) ending in rgb24, at most ``RGB_SIDE`` on the long
+uses (:func:`preflight.color.graph.tone_map_filters`) ending in rgb24, at most ``RGB_SIDE`` on the long
 side.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..colorgraph import SWS_MATRIX, SWS_RANGE, ToneSource, link, tone_map_filters
+from ..color.graph import SWS_MATRIX, SWS_RANGE, ToneSource, link, tone_map_filters
 
 __all__ = ["RGB_SIDE", "ToneMappedFrames"]
 
@@ -70,7 +70,7 @@ class ToneMappedFrames:
         """Code value -> SDR luma for greys: code -> normalized R'=G'=B' -> the mapping -> 8 bits."""
         table = self._tables.get((bits, full))
         if table is None:
-            from ..color import sdr_from_hdr
+            from ..color.curves import sdr_from_hdr
 
             codes = np.arange(2**bits, dtype=np.float64)
             if full:

@@ -191,7 +191,7 @@ def _clip_frames(
 def _frame_at(container, stream, origin: float, target: float):  # type: ignore[no-untyped-def]
     """The first frame at or after ``target`` seconds: seek to the keyframe before, decode forward
     (past damaged packets, as the check's decode pass does)."""
-    from ..damage import PacketDecoder, demux_past_damage
+    from ..media.damage import PacketDecoder, demux_past_damage
 
     if stream.time_base:
         container.seek(int((origin + target) / stream.time_base), stream=stream, backward=True)

@@ -115,7 +115,7 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
     if debug:
         os.environ["PREFLIGHT_DEBUG"] = "1"
     if os.environ.get("PREFLIGHT_DEBUG") == "1":
-        from ..damage import libav_logs_for_debug
+        from ..media.damage import libav_logs_for_debug
 
         libav_logs_for_debug()  # FFmpeg's own warnings; dropped otherwise (PyAV's default)
     _init_logging(logging.DEBUG if debug or verbose > 1 else logging.INFO if verbose else logging.WARNING)

@@ -25,9 +25,9 @@ from typing import Any
 
 from ..api import check_one, collect_inputs, resolve_profile
 from ..errors import FixError, ProbeError, UsageError, memory_exhausted, out_of_memory
+from ..media.probe import probe
 from ..models import Finding, Item, MediaInfo, Report, Skipped, verdict_for
 from ..outfiles import OUTPUT_CODES, remove_stale_temps
-from ..probe import probe
 from ..profiles import ORIENTATIONS, Profile
 from .ops import AudioTranscode, FirstFrame, Operation, Stabilize, Trim
 from .options import DEFAULT_MAX_SIDE, STABILIZE_NEEDS_CONTENT
@@ -381,7 +381,7 @@ def _find_damage(
     A copied stream must be shown sound without paying a decode where none is needed:
 
     - the video: its packets were judged without decoding when fix read them (``source.scan``,
-      :mod:`preflight.packetscan`: flags, timing, NAL framing). Only where that found a suspicious
+      :mod:`preflight.media.packetscan`: flags, timing, NAL framing). Only where that found a suspicious
       packet, or with ``verify`` (``--verify``), is every picture decoded (the cost of a decode: 5 s for
       a 30 s 1080p clip whose copy takes 0.1 s). A content check already decoded the reference
       pictures, so what goes unseen is damage inside one non-reference picture's coded data;
@@ -389,8 +389,8 @@ def _find_damage(
 
     A stream the plan re-encodes needs nothing: its decoder skips the damage itself.
     """
-    from ..damage import damage_findings, scan
     from ..errors import ProbeError
+    from ..media.damage import damage_findings, scan
     from ..models import Severity
 
     info = before.media

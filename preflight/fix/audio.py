@@ -1,7 +1,7 @@
 """The sound of a fixed clip: AAC/MP3 packets copied inside the kept window, anything else to AAC.
 
 An encode decodes past damage: a packet the decoder refuses, or a frame it marks corrupt, becomes
-silence of the same length, so the sound stays in sync with the picture (see :mod:`preflight.damage`).
+silence of the same length, so the sound stays in sync with the picture (see :mod:`preflight.media.damage`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ..damage import Damage, PacketDecoder
+from ..media.damage import Damage, PacketDecoder
 
 __all__ = ["AUDIO_BITRATE", "AudioCopy", "Window"]
 

@@ -65,9 +65,9 @@ def render_image(plan: Plan, src: Path, min_side: int | None = None) -> Rendered
 
 def _tone_mapped(src: Path, tone: ToneMap) -> Any:
     """An HDR (or BT.2020) still as upright 8-bit sRGB: decoded at its own bit depth where the decoder
-    allows, the LUT in numpy (:mod:`preflight.hdrphoto`). No profile is carried over."""
-    from ..colorgraph import ToneSource
-    from ..hdrphoto import sdr_still
+    allows, the LUT in numpy (:mod:`preflight.color.photo`). No profile is carried over."""
+    from ..color.graph import ToneSource
+    from ..color.photo import sdr_still
 
     return sdr_still(src, ToneSource(tone.source, tone.primaries, tone.peak_nits))
 
@@ -89,7 +89,7 @@ def _to_srgb(im: Any) -> Any:
     """Pixels converted from an embedded non-sRGB ICC profile to sRGB. The output carries no profile
     (providers read pixels as sRGB), so leaving Display P3 or Adobe RGB values as they are would shift
     the colours."""
-    from ..probe import non_srgb_profile
+    from ..media.probe import non_srgb_profile
 
     icc = im.info.get("icc_profile")
     if non_srgb_profile(icc) is None or im.mode not in ("RGB", "RGBA", "CMYK", "L"):

@@ -250,7 +250,7 @@ class PixelFormat:
 @dataclass(frozen=True)
 class ToneMap:
     """HDR (or wide-gamut SDR) pixels made SDR BT.709: BT.2408 reference white on SDR white,
-    highlights rolled off, colours converted from the source primaries (:mod:`preflight.color`)."""
+    highlights rolled off, colours converted from the source primaries (:mod:`preflight.color.curves`)."""
 
     source: str
     """``HLG``, ``PQ`` or ``BT.2020 SDR`` (only the gamut changes)."""

@@ -72,7 +72,7 @@ class FixOptions:
     verify: bool = False
     """Decode every picture of a clip that may be stream-copied, to prove each packet before the copy
     carries it (``--verify``). Without it a copy's packets are judged without decoding (flags, timing,
-    NAL framing: :mod:`preflight.packetscan`) and decoded only where that finds something: damage hidden
+    NAL framing: :mod:`preflight.media.packetscan`) and decoded only where that finds something: damage hidden
     inside one picture's coded data is then not looked for. Costs a decode (5 s for 30 s of 1080p)."""
 
     def __post_init__(self) -> None:

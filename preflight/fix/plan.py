@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..aspects import matches, parse_ratio, target_choice
-from ..colorgraph import lut_peak
+from ..color.graph import lut_peak
 from ..framing.reframe import FrameLimits, Reframing
 from ..models import Finding, MediaInfo, Severity
 from ..profiles import ImageLimits, Profile, VideoLimits
@@ -382,7 +382,7 @@ def _placed(g: Geometry, rect: tuple[int, int, int, int], shown: tuple[int, int]
 
 
 _TONE_PRIMARIES = ("bt2020", "smpte432", "bt709")
-"""Source primaries the tone map converts from (:data:`preflight.color.PRIMARIES`); HDR tagged with
+"""Source primaries the tone map converts from (:data:`preflight.color.curves.PRIMARIES`); HDR tagged with
 anything else (or nothing) is taken as BT.2020, as BT.2100 defines it."""
 
 

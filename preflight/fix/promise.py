@@ -113,7 +113,7 @@ def count_kept(promise: Kept, output: Path) -> Kept:
     player or the provider sees, without reading the media data); demuxed when the index is silent."""
     import av
 
-    from ..probe import open_for_packets
+    from ..media.probe import open_for_packets
 
     with open_for_packets(output) as inp:
         vin = next(s for s in inp.streams.video if not s.disposition & av.stream.Disposition.attached_pic)

@@ -7,7 +7,7 @@ them once (:func:`read_source`) and keeps, per stream, only small numbers:
 
 - the video's keyframe times (a stream-copy trim must start on one);
 - each packet's time and duration, video and sound, in decode order (what :mod:`.promise` counts);
-- the quick damage scan of the video (:class:`preflight.packetscan.PacketJudge`), and, when asked,
+- the quick damage scan of the video (:class:`preflight.media.packetscan.PacketJudge`), and, when asked,
   the sound decoded for damage (cheap: about 1% of the video's decode).
 """
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..damage import Damage, PacketDecoder
-from ..packetscan import PacketJudge, PacketScan
+from ..media.damage import Damage, PacketDecoder
+from ..media.packetscan import PacketJudge, PacketScan
 
 __all__ = ["PacketTime", "SourcePackets", "read_source"]
 
@@ -48,7 +48,7 @@ def read_source(path: str | Path, *, decode_audio: bool = False) -> SourcePacket
     """Read ``path``'s first video and audio streams' packets once (see the module docstring)."""
     import av
 
-    from ..probe import open_for_packets
+    from ..media.probe import open_for_packets
 
     with open_for_packets(path) as container:
         vin = next(s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic)

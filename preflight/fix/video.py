@@ -17,8 +17,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from ..damage import Damage, PacketDecoder, demux_past_damage
 from ..errors import FixError
+from ..media.damage import Damage, PacketDecoder, demux_past_damage
 from ..outfiles import output_error
 from .audio import AudioCopy, Window
 from .ops import AudioTranscode, FitSize, Pad, Transcode, Trim
@@ -63,7 +63,7 @@ def keyframe_times(path: str | Path) -> tuple[float, ...]:
 
 def container_duration(path: str | Path) -> float:
     """The duration a provider reads (the container's, all streams included)."""
-    from ..probe import open_for_packets
+    from ..media.probe import open_for_packets
 
     with open_for_packets(path) as inp:
         if inp.duration:
@@ -145,7 +145,7 @@ def _remux(src: Path, dst: Path, window: Window, transcode_audio: bool, progress
     damaged sound an encode skipped."""
     import av
 
-    from ..probe import open_for_packets
+    from ..media.probe import open_for_packets
 
     with open_for_packets(src) as inp, av.open(str(dst), "w", format="mp4", options=_MP4_OPTIONS) as out:
         vin = _video_stream(inp)

@@ -6,7 +6,7 @@ meant to be soft anyway), then scaled up behind the sharp frame.
 
 HDR (and BT.2020) sources are tone-mapped where it is cheapest: after the crop and any downscale,
 before an upscale or the padding. The decoded YUV becomes 16-bit RGB with the source's own matrix,
-``lut3d`` (tetrahedral) maps it to linear BT.709 light with the table from :mod:`preflight.color`,
+``lut3d`` (tetrahedral) maps it to linear BT.709 light with the table from :mod:`preflight.color.curves`,
 ``lutrgb`` applies the BT.1886 gamma at 16 bits, and the frame goes to 8-bit 4:2:0 BT.709 limited
 range. Every output is BT.709: the encoder tags it so (``video.py``).
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..colorgraph import SWS_MATRIX, SWS_RANGE, ToneSource, link, tone_map_filters
+from ..color.graph import SWS_MATRIX, SWS_RANGE, ToneSource, link, tone_map_filters
 from ..framing.moving import MovingCrop
 from .movingcrop import CropStage
 from .ops import BakeRotation, Reframe, SquarePixels, Stabilize, ToneMap

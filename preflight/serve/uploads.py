@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..sniff import SNIFF_BYTES, sniff
+from ..media.sniff import SNIFF_BYTES, sniff
 from .config import ServeError
 
 __all__ = ["FILE_FIELDS", "Upload", "UploadError", "receive_form", "safe_label"]

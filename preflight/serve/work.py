@@ -327,7 +327,7 @@ def run_preview(path: str, folder: str) -> dict[str, Any]:
     fix's own re-encode under a profile that asks only for that (H.264 in MP4; HDR tone-mapped; rotation,
     damage and odd pixels handled as fix handles them), at most :data:`PREVIEW_SIDE` px."""
     from ..fix import fix
-    from ..probe import probe
+    from ..media.probe import probe
     from ..profiles import Profile
     from ..profiles.limits import ImageLimits, VideoLimits
 

@@ -83,7 +83,7 @@ class RunwayProvider(Provider):
         """``paths``: the local image (or character clip) and clip, in that order, either may be absent."""
         route = self.route(settings.model)
         given = dict(settings.inputs)
-        from ..probe import probe
+        from ..media.probe import probe
 
         infos = [probe(p) for p in paths]
         added: list[tuple[str, Any]] = []

@@ -266,7 +266,7 @@ def _image_part(ref: str) -> dict[str, str]:
 
 def _image_type(data: bytes, guessed: str) -> str:
     """The image's media type from its first bytes (a .png that holds a JPEG is sent as image/jpeg)."""
-    from ..sniff import sniff
+    from ..media.sniff import sniff
 
     found = sniff(data[:64])
     return {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(found.format, guessed)

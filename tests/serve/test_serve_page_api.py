@@ -88,7 +88,7 @@ def test_a_phone_clip_over_the_providers_cap_is_checked_then_squeezed(client: An
 
 
 def test_previews_play_in_a_browser(client: Any, person_media: tuple[Path, Path], hevc_clip: Path) -> None:
-    from preflight.probe import probe
+    from preflight.media.probe import probe
 
     _, clip = person_media
     h264 = client.post("/v1/check?content=false", files=files_of(clip=clip)).headers["x-preflight-job"]
@@ -114,7 +114,7 @@ def test_previews_play_in_a_browser(client: Any, person_media: tuple[Path, Path]
 
 
 def test_an_avi_gets_a_preview_too(client: Any, tmp_path: Path) -> None:
-    from preflight.probe import probe
+    from preflight.media.probe import probe
     from preflight.samples import make_clip
 
     avi = make_clip(tmp_path / "camera.avi", duration=3, width=320, height=240, fps=10, container="avi")
@@ -212,7 +212,7 @@ def test_damaged_packets_are_marked_on_the_timeline(client: Any, person_media: t
 
 
 def test_an_hdr_clips_preview_is_tone_mapped_and_small(tmp_path: Path) -> None:
-    from preflight.probe import probe
+    from preflight.media.probe import probe
     from preflight.samples import make_hdr_clip
     from preflight.serve.work import PREVIEW_SIDE, run_preview
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .colorgraph import ToneSource, source_for
+from .graph import ToneSource, source_for
 
 __all__ = ["HEAD_BYTES", "sdr_still", "still_color", "still_source"]
 
@@ -64,7 +64,7 @@ def sdr_still(path: str | os.PathLike[str], source: ToneSource, max_side: int | 
     import numpy as np
     from PIL import Image
 
-    from .color import apply_lut, encode_srgb, tone_lut
+    from .curves import apply_lut, encode_srgb, tone_lut
 
     samples, orientation = _samples(path)
     h, w = samples.shape[:2]

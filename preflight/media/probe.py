@@ -1,7 +1,7 @@
 """Probe a file: what it really is, as a provider will see it.
 
-Reads headers only. A clip's display matrix comes from its MP4/MOV boxes (:mod:`preflight.isobmff`)
-or its Matroska/WebM track header (:mod:`preflight.matroska`): PyAV exposes it on decoded frames
+Reads headers only. A clip's display matrix comes from its MP4/MOV boxes (:mod:`preflight.media.isobmff`)
+or its Matroska/WebM track header (:mod:`preflight.media.matroska`): PyAV exposes it on decoded frames
 only. The first frame is decoded only where the headers cannot say: an HDR10 (PQ) clip's peak
 luminance, and the rotation of other containers.
 Readable here means a video stream with at least one packet; the content check decodes it all.
@@ -17,15 +17,15 @@ import warnings
 from fractions import Fraction
 from pathlib import Path
 
-from .colorgraph import peak_luminance
-from .errors import ProbeError, map_av_errors, memory_exhausted
+from ..color.graph import peak_luminance
+from ..color.photo import still_color
+from ..errors import ProbeError, map_av_errors, memory_exhausted
+from ..inputs import open_regular
+from ..models import AudioStream, ImageDetails, MediaInfo, VideoStream
 from .h264sps import SpsFacts, sps_facts
-from .hdrphoto import still_color
-from .inputs import open_regular
 from .isobmff import IDENTITY, display_matrix, movie_duration
 from .isobmff import rotation as matrix_rotation
 from .matroska import display_matrix as matroska_display_matrix
-from .models import AudioStream, ImageDetails, MediaInfo, VideoStream
 from .nal import length_size as nal_length_size
 from .nal import sei_display_matrix
 from .sniff import SNIFF_BYTES, Sniffed, sniff
@@ -325,8 +325,8 @@ def _open_clip(p: Path, kind: Sniffed):  # type: ignore[no-untyped-def]
     """The open container, and the H.264 SPS facts that stand in for its decoder's when the header
     fast path was taken. MP4/MOV and Matroska/WebM open with ``skip_frame=all``: FFmpeg's stream
     analysis then decodes no picture (it decodes a whole H.264 frame otherwise, 6-120 ms, only to learn
-    the pixel format; see :mod:`preflight.h264sps`). A first video stream the fast open left without a pixel format
-    that the SPS cannot give is opened again as before."""
+    the pixel format; see :mod:`preflight.media.h264sps`). A first video stream the fast open left without a
+    pixel format that the SPS cannot give is opened again as before."""
     import av
 
     if kind.format not in ("mp4", "mov", "matroska", "webm"):
@@ -473,7 +473,7 @@ an x264 stream's first SEI, its settings string, is under 1 kB)."""
 
 
 def _sei_matrix(fh, stream) -> tuple[int, ...] | None:  # type: ignore[no-untyped-def]
-    """The display matrix of an orientation SEI in the first H.264/HEVC packet (:mod:`preflight.nal`),
+    """The display matrix of an orientation SEI in the first H.264/HEVC packet (:mod:`preflight.media.nal`),
     read through the index without demuxing; None without one."""
     entries = stream.index_entries
     if stream.codec_context.name not in ("h264", "hevc") or not entries:

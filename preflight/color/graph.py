@@ -1,4 +1,4 @@
-"""The libavfilter side of :mod:`preflight.color`: which conversion a decoded frame needs, and the
+"""The libavfilter side of :mod:`preflight.color.curves`: which conversion a decoded frame needs, and the
 filter chain that applies the LUT. Shared by fix's re-encode graph and the analysis frame converter.
 
     kind_of(frame)                    -> ToneSource | None    (None: SDR BT.709 or untagged)
@@ -41,7 +41,7 @@ _GAMMA = "pow(val/maxval,1/2.4)*maxval"
 
 @dataclass(frozen=True)
 class ToneSource:
-    """What a stream needs to become SDR BT.709, as :func:`preflight.color.tone_lut` takes it."""
+    """What a stream needs to become SDR BT.709, as :func:`preflight.color.curves.tone_lut` takes it."""
 
     kind: str
     """``HLG``, ``PQ`` or ``BT.2020 SDR``."""
@@ -116,7 +116,7 @@ def tone_map_filters(
 ) -> list[tuple[str, dict[str, str]]]:
     """YUV (``matrix``, ``in_range``) -> 16-bit RGB, resized to ``size`` on the way -> lut3d
     (tetrahedral) -> clip + gamma -> ``out_format``: ``yuv420p`` BT.709 limited range, or ``rgb24``."""
-    from .color import cube_file
+    from .curves import cube_file
 
     lut = cube_file(source.kind, peak_nits=source.peak_nits, primaries=source.primaries)
     to_rgb = {"in_color_matrix": matrix, "out_range": "pc", "flags": "bicubic"}

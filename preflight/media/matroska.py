@@ -12,7 +12,7 @@ FFmpeg 8.1 keeps a Matroska rotation in the video track's ``Projection`` element
 yaw of 180, a mirror) ``libavformat/matroskadec.c`` turns into the matrix in
 ``mkv_create_display_matrix``. This module walks the EBML element tree to the first ``Tracks`` by
 the elements' sizes, seeking over anything else (a ``Cluster``'s frames are never read), and
-computes that matrix in FFmpeg's fixed-point layout, which :func:`preflight.isobmff.rotation` reads.
+computes that matrix in FFmpeg's fixed-point layout, which :func:`preflight.media.isobmff.rotation` reads.
 
 Anything this walk does not vouch for gives ``None``, and the caller decodes the first frame as
 before: a ``Cluster`` before ``Tracks`` (FFmpeg would find late ``Tracks`` through the ``SeekHead``),
@@ -74,7 +74,7 @@ class _Track(NamedTuple):
 
 
 def display_matrix(fh: BinaryIO, size: int, video_index: int) -> tuple[int, ...] | None:
-    """The display matrix (9 int32, FFmpeg's layout, as :func:`preflight.isobmff.display_matrix`
+    """The display matrix (9 int32, FFmpeg's layout, as :func:`preflight.media.isobmff.display_matrix`
     gives) of the ``video_index``-th video track as FFmpeg counts them (its video streams come in
     track order, attached pictures after); :data:`IDENTITY` when that track has none. ``None`` when
     the file's elements cannot be read with confidence (see the module docstring). ``fh`` must be

@@ -54,7 +54,7 @@ def nal_units(data: bytes, size_bytes: int) -> Iterator[bytes]:
 
 
 def sei_display_matrix(codec: str, data: bytes, size_bytes: int) -> tuple[int, ...] | None:
-    """The display matrix (FFmpeg's 9-int fixed-point layout, as :mod:`preflight.isobmff` gives) that
+    """The display matrix (FFmpeg's 9-int fixed-point layout, as :mod:`preflight.media.isobmff` gives) that
     a display orientation SEI before the first picture of ``data`` makes; None without one."""
     hevc = codec == "hevc"
     for nal in nal_units(data, size_bytes):

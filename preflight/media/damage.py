@@ -23,8 +23,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ProbeError, memory_exhausted
-from .models import Finding, Severity
+from ..errors import ProbeError, memory_exhausted
+from ..models import Finding, Severity
 
 __all__ = [
     "MAX_TIMES",
