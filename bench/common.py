@@ -96,6 +96,11 @@ PHONE_CLIPS = {
                                   bframes=3, rotation=0, motion="walk",
                                   about="the small person walking to and fro across 70% of the frame's width (a "
                                         "16 s round trip, at most 260 px a second): what --reframe follow follows"),
+    "1080p-h264-pan": dict(width=1920, height=1080, seconds=30, codec="libx264", pix_fmt="yuv420p", mbps=16,
+                           bframes=3, rotation=0, motion="pan",
+                           about="the 1080p-h264 clip filmed by a camera panning to and fro over the person and "
+                                 "the wall behind her (a 15 s sweep of 1.2 frame widths): she is in frame about "
+                                 "two thirds of the time, and her box moves on every pose sample"),
     "720p-h264": dict(width=1280, height=720, seconds=8, codec="libx264", pix_fmt="yuv420p", mbps=6,
                       bframes=3, rotation=0, about="8 s 1280x720 30 fps H.264, 6 Mb/s, AAC"),
 }
@@ -173,7 +178,8 @@ def _phone_frame(photo, w: int, h: int, i: int, grain, rotation: int, motion: st
     bobbing twice a second, stepping 10% closer and back every 3 s). ``shake``: the whole picture jumps
     by random offsets every frame (a hand that cannot hold the phone still; the same offsets every run).
     ``small``: the person at about a quarter of the height, swaying a little; ``walk``: the same walking to
-    and fro across 70% of the width (both cut out before the wall, as ``sway``)."""
+    and fro across 70% of the width (both cut out before the wall, as ``sway``). ``pan``: the camera sweeps
+    to and fro over the person and the wall alike (0.6 frame widths each side of her, a 15 s period)."""
     import cv2
     import numpy as np
 
@@ -190,6 +196,10 @@ def _phone_frame(photo, w: int, h: int, i: int, grain, rotation: int, motion: st
         scale *= 0.8 * (1 + 0.1 * np.sin(2 * np.pi * t / 3))
         dx += 0.25 * dw * np.sin(2 * np.pi * t / 4)
         dy += 0.04 * dh * np.sin(2 * np.pi * t * 2)
+    if motion == "pan":  # the camera moves: the person and the wall behind her slide together
+        pan = 0.6 * dw * np.sin(2 * np.pi * (i / 30) / 15)
+        dx += pan
+        drift = (drift[0] + pan, drift[1])
     if motion in ("small", "walk"):  # a quarter of the height; swaying in place, or walking to and fro
         t = i / 30
         scale *= 0.3
@@ -197,7 +207,7 @@ def _phone_frame(photo, w: int, h: int, i: int, grain, rotation: int, motion: st
         dx += 0.35 * dw * np.sin(2 * np.pi * t / 16) if motion == "walk" else 0.03 * dw * np.sin(2 * np.pi * t / 4)
     m = np.float32([[scale, 0, dw / 2 - pw / 2 * scale + dx], [0, scale, dh / 2 - ph / 2 * scale + dy]])
     frame = cv2.warpAffine(photo, m, (dw, dh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    if motion in ("sway", "small", "walk"):
+    if motion in ("sway", "small", "walk", "pan"):
         # The moving person, cut out of the photo, before a wall that only the hand-held drift moves
         # (moving the whole photo moved its background too, which the shake gate rightly read as a
         # camera moving; mirrored edges would bring in half-people, a plain backdrop would leave the
@@ -238,8 +248,12 @@ def _wall(w: int, h: int, dx: float, dy: float):  # type: ignore[no-untyped-def]
     from skimage import data
 
     brick = data.brick()
-    tiles = np.tile(brick, (h // brick.shape[0] + 2, w // brick.shape[1] + 2))
-    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    bh, bw = brick.shape
+    tiles = np.tile(brick, (h // bh + 2, w // bw + 2))
+    # The tiled wall repeats every brick photo, so a shift by dx is a shift by dx modulo its width: taken
+    # as a shift left and up by less than one photo, it never reaches past the tiles' edge. A mirrored
+    # border (the old way) moved against the camera: a pan of a frame's width read as camera shake.
+    m = np.float32([[1, 0, dx % bw - bw], [0, 1, dy % bh - bh]])
     wall = cv2.warpAffine(tiles, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     return np.dstack([wall] * 3)
 

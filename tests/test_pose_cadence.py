@@ -165,6 +165,46 @@ def test_a_second_person_found_by_the_recount_stops_the_holding(monkeypatch) -> 
     assert analyzer.result.metrics["multi_people_share"] == 1.0  # type: ignore[attr-defined]
 
 
+def test_a_person_moving_steadily_is_held_and_inferred_on_the_line(monkeypatch) -> None:
+    """A camera panning over a person moves her box a fifth of its width a sample (two looks overlap by
+    0.6, not the 0.85 of a person standing still): the motion is predictable, so samples are held and
+    inferred on the line between the looks (issue 23: a pan cost a look on every sample)."""
+
+    def at(t: float) -> PoseObservation:
+        x = 0.05 + 0.24 * t
+        return person(box=(x, 0.1, x + 0.4, 0.9))
+
+    analyzer, script = run(monkeypatch, at, 10)
+    assert len(script.looked) == 6 and analyzer.result.metrics["observed"] == 6  # type: ignore[attr-defined]
+    x0 = [o.bbox[0] for _, o in analyzer.observations]
+    assert x0 == pytest.approx([0.05 + 0.08 * i for i in range(10)], abs=1e-4)
+    monkeypatch.setattr(pf, "predicts", lambda *looks: False)  # boxes must stand still to hold
+    _, still_only = run(monkeypatch, at, 10)
+    assert len(still_only.looked) == 10
+
+
+def test_an_unpredictable_mover_is_looked_at_every_sample(monkeypatch) -> None:
+    """A dancer's box jumps about: no prediction holds, so nothing is inferred."""
+
+    def at(t: float) -> PoseObservation:
+        x = 0.3 + 0.2 * np.sin(t * 7)
+        return person(box=(x, 0.1, x + 0.4, 0.9))
+
+    _, script = run(monkeypatch, at, 10)
+    assert len(script.looked) == 10
+
+
+def test_an_empty_stretch_is_looked_at_once_a_second(monkeypatch) -> None:
+    """Nobody on two looks in a row (a camera panned away): the next two samples are held; a person back
+    by the look after them has the held samples looked at after all."""
+    analyzer, script = run(monkeypatch, lambda t: NOBODY, 10)
+    assert [t for t, _ in script.looked] == [0.0, 0.33, 1.33, 2.33, 2.67, 3.0]
+    assert analyzer.result.metrics["person_share"] == 0.0  # type: ignore[attr-defined]
+    back, seen = run(monkeypatch, lambda t: NOBODY if t < 1.2 else person(), 6)
+    assert [t for t, _ in seen.looked][:4] == [0.0, 0.33, 1.33, 0.67]  # back at 1.33: the held ones looked at
+    assert [o.person for _, o in back.observations] == [False, False, False, False, True, True]
+
+
 def test_defer_zero_looks_at_every_sample_and_recounts_every_third(monkeypatch) -> None:
     analyzer, script = run(monkeypatch, lambda t: person(), 7, defer=0)
     assert [recount for _, recount in script.looked] == [True, False, False, True, False, False, True]

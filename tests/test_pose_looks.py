@@ -140,6 +140,7 @@ def test_empty_clip_backs_off_the_tile_search(monkeypatch):
     from people import coffee
 
     from preflight.analyze.base import FrameSample
+    from preflight.analyze.pose_cadence import DEFER_SAMPLES
     from preflight.analyze.pose_findings import TILE_EVERY, PoseAnalyzer
 
     searched: list[int] = []
@@ -147,7 +148,7 @@ def test_empty_clip_backs_off_the_tile_search(monkeypatch):
     real = pose_looks.look_on_tiles
 
     def recording(estimator, rgb, fine=False):
-        searched.append(len(analyzer.observations))
+        searched.append(len(analyzer.observations) + len(analyzer._held))  # the sample's index
         fined.append(fine)
         return real(estimator, rgb, fine=fine)
 
@@ -156,7 +157,12 @@ def test_empty_clip_backs_off_the_tile_search(monkeypatch):
     image = coffee()
     for index in range(40):
         analyzer.process(FrameSample(index, index / 3, image[..., 0], image, image.shape[1], image.shape[0]))
-    assert analyzer.finish().metrics["person_share"] == 0.0
+    metrics = analyzer.finish().metrics
+    assert metrics["person_share"] == 0.0
+    assert metrics["observed"] < 20  # an empty stretch is looked at once a second (pose_cadence.empty)
     # Waits of 12 (the first search had the fine tiles: it counts as two), then 24: doubling when fruitless.
-    assert searched == [0, 2 * TILE_EVERY, 6 * TILE_EVERY]
+    # A search runs on the first sample the model looks at from its turn on (at most DEFER_SAMPLES later).
+    assert len(searched) == 3 and searched[0] == 0
+    assert 2 * TILE_EVERY <= searched[1] <= 2 * TILE_EVERY + DEFER_SAMPLES
+    assert searched[2] - searched[1] >= 4 * TILE_EVERY
     assert fined == [True, False, False]  # the fine tiles: the first search, then 90 samples later

@@ -20,7 +20,10 @@ from dataclasses import replace
 
 from .pose_landmarks import PoseObservation
 
-__all__ = ["DEFER_SAMPLES", "STEADY_IOU", "STILL_IOU", "agrees", "inferred_between", "steady"]
+__all__ = [
+    "DEFER_SAMPLES", "STEADY_IOU", "STILL_IOU", "agrees", "empty", "extrapolated", "inferred_between", "predicts",
+    "steady",
+]  # fmt: skip
 
 DEFER_SAMPLES = 2
 """Samples held back after a steady observation: the model runs on every third sample (about once
@@ -42,6 +45,11 @@ def steady(obs: PoseObservation) -> bool:
     return obs.poses == 1 and obs.people == 1 and obs.second_look is None
 
 
+def empty(obs: PoseObservation) -> bool:
+    """Nobody: no pose and no face found (a frame a camera panned away from the person)."""
+    return obs.poses == 0 and obs.people == 0 and not obs.faces
+
+
 def agrees(before: PoseObservation, after: PoseObservation, min_iou: float = STEADY_IOU) -> bool:
     """Both looks saw the same person the same way, boxes overlapping by ``min_iou`` or more."""
     if not (steady(before) and steady(after)) or before.bbox is None or after.bbox is None:
@@ -54,6 +62,31 @@ def agrees(before: PoseObservation, after: PoseObservation, min_iou: float = STE
         and before.facing == after.facing
     )
     return same and _iou(before.bbox, after.bbox) >= min_iou
+
+
+Look = tuple[float, PoseObservation]
+"""(time, observation) of one look of the model (not an inferred sample)."""
+
+
+def extrapolated(first: Look, second: Look, t: float) -> tuple[float, float, float, float] | None:
+    """The box at ``t`` if it goes on moving as it moved from ``first`` to ``second`` (a constant
+    velocity: a pan, a walk across the frame, a slow zoom); None without two boxes."""
+    (t0, a), (t1, b) = first, second
+    if a.bbox is None or b.bbox is None or t1 <= t0:
+        return None
+    k = (t - t1) / (t1 - t0)
+    return tuple(y + (y - x) * k for x, y in zip(a.bbox, b.bbox, strict=True))  # type: ignore[return-value]
+
+
+def predicts(first: Look, second: Look, then: Look, min_iou: float) -> bool:
+    """Whether ``then`` sees the person of ``second`` the same way, with the box where the motion from
+    ``first`` to ``second`` would have taken it (overlap ``min_iou`` or more). A person standing still
+    is the case of no motion; a camera panning over a person, or a person walking across a still frame,
+    moves the box steadily, and the samples between two such looks are inferred just as well."""
+    box = extrapolated(first, second, then[0])
+    if box is None or not agrees(second[1], then[1], min_iou=0.0) or then[1].bbox is None:
+        return False
+    return _iou(box, then[1].bbox) >= min_iou
 
 
 def inferred_between(before: PoseObservation, after: PoseObservation, share: float) -> PoseObservation:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..models import Severity
 from .base import AnalysisResult, Analyzer, FrameSample
-from .pose_cadence import DEFER_SAMPLES, STILL_IOU, agrees, inferred_between, steady
+from .pose_cadence import DEFER_SAMPLES, STEADY_IOU, STILL_IOU, agrees, empty, inferred_between, predicts, steady
 from .pose_landmarks import SHOT_TYPES, PoseEstimator, PoseObservation, _working
 from .pose_looks import estimate_pose, small_person
 from .quality import finding_for, gate
@@ -213,14 +213,34 @@ class PoseAnalyzer(Analyzer):
         return _BoxesSeen(self.observations)
 
     def _settled(self) -> bool:
-        """One person, seen the same way with a box that hardly moved on the last two samples, and the
-        latest masked recount found nobody else (the clip tracker follows one person, so a second
-        one shows on recounted samples alone): the next samples may be held back."""
-        if len(self.observations) < 2 or not steady(self.observations[-1][1]):
+        """The next samples may be held back: one person, seen the same way with a box that hardly moved
+        or moved steadily on the last looks, and the latest masked recount found nobody else (the clip
+        tracker follows one person, so a second one shows on recounted samples alone); or nobody, no
+        pose and no face, on the last two samples (an empty stretch: a camera that panned away)."""
+        if len(self.observations) < 2:
+            return False
+        if all(empty(o) for _, o in self.observations[-2:]):
+            return True
+        if not steady(self.observations[-1][1]):
             return False
         latest = next((o for _, o in reversed(self.observations) if o.recounted), None)
+        if latest is None or latest.people != 1:
+            return False
+        looks = self._looks(3)
+        if len(looks) == 3 and predicts(*looks, STILL_IOU):  # moving steadily: a pan, a walk
+            return True
         before, last = (o for _, o in self.observations[-2:])
-        return latest is not None and latest.people == 1 and agrees(before, last, STILL_IOU)
+        return agrees(before, last, STILL_IOU)
+
+    def _looks(self, n: int) -> list[tuple[float, PoseObservation]]:
+        """The last ``n`` observations the model made (inferred samples skipped), oldest first."""
+        looks = []
+        for t, o in reversed(self.observations):
+            if not o.inferred:
+                looks.append((t, o))
+                if len(looks) == n:
+                    break
+        return looks[::-1]
 
     def _observe(self, rgb: np.ndarray, time_s: float, index: int) -> PoseObservation:
         # The masked recount costs a second pose call; a second person stays for seconds, so
@@ -246,7 +266,10 @@ class PoseAnalyzer(Analyzer):
         if tiles:  # the search ran and found nobody exactly when there is no person
             gap = TILE_EVERY if obs.person else self._tile_wait * (2 if fine else 1)
             self._next_tiles = index + gap
-            self._tile_wait = TILE_EVERY if obs.person else 2 * gap
+            # Only a small person (the search's own quarry) resets the wait: a large one who walks out,
+            # or whom a panning camera leaves, is not looked for on tiles every time they go.
+            found_small = small_person(obs) or obs.second_look == "tiles"
+            self._tile_wait = TILE_EVERY if found_small else (self._tile_wait if obs.person else 2 * gap)
         searched = (tiles or crowd) and small_person(obs)  # the tiles looked around small people
         if fine and (searched or not obs.person) and obs.poses <= 1:
             self._next_fine, self._fine_wait = index + self._fine_wait, 2 * self._fine_wait
@@ -281,10 +304,15 @@ class PoseAnalyzer(Analyzer):
         if not held:
             return after
         start, before = self.observations[-1]
-        if agrees(before, after):
+        looks = self._looks(2)
+        moving = len(looks) == 2 and predicts(*looks, (sample.time, after), STEADY_IOU)
+        if agrees(before, after) or moving:
             for t, _ in held:
                 share = (t - start) / (sample.time - start)
                 self.observations.append((t, inferred_between(before, after, share)))
+            return after
+        if empty(before) and empty(after):  # nobody either side: nobody between
+            self.observations.extend((t, replace(before, recounted=False, inferred=True)) for t, _ in held)
             return after
         # Something changed in between: look at each held frame after all, in order, through a new
         # tracker that first sees the frame before them, then at this sample again; it becomes the
