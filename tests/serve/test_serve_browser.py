@@ -682,6 +682,12 @@ def test_frame_one_person_and_steady_a_shaky_camera(serve: Callable[..., str], w
         loaded(page, "#prepared figure.reframe img")
         w.plain_everywhere()
         w.shot("prepared-framing", "#prepared")
+    with w.doing("reload"):
+        page.reload()
+        page.wait_for_selector("#prepared figure.reframe img", timeout=20000)  # the prepared pair is back
+        assert page.input_value("#reframe") == "fixed" and page.input_value("#person") == "left"
+        assert page.is_checked("#stabilize")  # and the choices it was made with
+        assert offer(page, "#card-video", "motion.camera_shake").get_attribute("aria-pressed") == "true"
     with w.doing("phone size"):
         page.set_viewport_size(PHONE)
         w.no_sideways_scroll()
