@@ -261,6 +261,11 @@ def sheet_data_uri(sheet_png: str | os.PathLike[str], max_width: int = SHEET_WID
 
 
 def _encode_sheet(path: str, frames: list) -> str:
+    return _jpeg_data_uri(_sheet_image(path, frames))
+
+
+def _sheet_image(path: str, frames: list):  # type: ignore[no-untyped-def]
+    """``frames`` drawn as the check's contact sheet draws them (titled with ``path``'s name), as a PIL image."""
     from PIL import Image
 
     from ..analyze.contact import write_contact_sheet
@@ -270,10 +275,9 @@ def _encode_sheet(path: str, frames: list) -> str:
     try:
         write_contact_sheet(path, frames, tmp)
         with Image.open(tmp) as sheet:
-            rgb = sheet.convert("RGB")
+            return sheet.convert("RGB")
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return _jpeg_data_uri(rgb)
 
 
 def _jpeg_data_uri(rgb) -> str:  # type: ignore[no-untyped-def]

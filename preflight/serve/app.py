@@ -290,6 +290,7 @@ def create_app(config: ServeConfig, executor: Any = None) -> Starlette:
         return JSONResponse(openapi_document(__version__))
 
     async def settings(request: Request) -> Response:
+        from ..fix.options import REFRAME_MODES
         from ..profiles import available_profiles, load_model, shipped_models
         from .submitting import provider_catalog
 
@@ -307,6 +308,7 @@ def create_app(config: ServeConfig, executor: Any = None) -> Starlette:
             "sync_wait": SYNC_WAIT,
             "upload": config.upload is not None,
             "upload_limits": {role: upload_cap(profile, role) for role in ("image", "video")},
+            "reframe_modes": list(REFRAME_MODES),  # the page's "frame one person" offers what fix takes
         })  # fmt: skip
 
     async def session(request: Request) -> Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .wording import actions_text, finding_text, plain, verdict_text
+from .wording import actions_text, cure_of, finding_text, note_text, picture_words, plain, verdict_text
 
 __all__ = ["PAIR_CODES", "check_view", "fix_view", "prepare_view", "window_text"]
 
@@ -22,13 +22,31 @@ TAKEN_BACK = "not kept: no bundle was written"
 """How prepare's reason starts for an output it removed because the other file failed (``prepare._taken_back``)."""
 
 
-def finding_view(finding: Mapping[str, Any]) -> dict[str, Any]:
+CURE_CONTROLS = {"reframe": "reframe", "follow": "reframe", "stabilize": "stabilize"}
+"""The control each cure (:func:`.wording.cure_of`) sets: a cure is not offered again once its control was used."""
+
+
+def finding_view(finding: Mapping[str, Any], tried: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A finding for the page: its words, and ``cure``, the content-fix control that would cure it (the page
+    offers that control beside it), unless that control was ``tried`` on this file already."""
+    cure = cure_of(finding)
+    offered = cure is not None and CURE_CONTROLS[cure] not in tried
     return {"code": finding.get("code"), "severity": finding.get("severity"), "fixable": bool(finding.get("fixable")),
-            "text": finding_text(finding)}  # fmt: skip
+            "text": finding_text(finding, cure=offered), "cure": cure if offered else None}  # fmt: skip
 
 
 def _findings(item: Mapping[str, Any], *, pair: bool) -> list[dict[str, Any]]:
     return [finding_view(f) for f in item.get("findings") or () if (f.get("code") in PAIR_CODES) == pair]
+
+
+def tried_on(item: Mapping[str, Any]) -> frozenset[str]:
+    """The content-fix controls a fix used on ``item``: its actions, or its output's findings saying why one
+    was not made (``stabilize.crop_too_large``, ``reframe.people_overlap``...)."""
+    after = item.get("after") or {}
+    said = [str(a).split(" ", 1)[0] for a in item.get("actions") or ()]
+    said += [str(f.get("code") or "").split(".", 1)[0] for f in after.get("findings") or ()]
+    said += [str(n).split(":", 1)[0] for n in item.get("notes") or ()]
+    return frozenset(CURE_CONTROLS.values()) & frozenset(said)
 
 
 def check_view(report: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
@@ -70,21 +88,41 @@ def fix_view(report: Mapping[str, Any], outputs: Sequence[Mapping[str, Any]], fi
 
 def _fixed(field: str, item: Mapping[str, Any], output: Mapping[str, Any] | None) -> dict[str, Any]:
     after = item.get("after") or None
+    actions = item.get("actions") or ()
     view: dict[str, Any] = {
         "field": field, "name": item.get("path"), "before": item.get("verdict"),
         "output": output.get("name") if output else None,
         "download_name": output.get("download_name") if output else None,
         "verdict": after.get("verdict") if after else None,
-        "done": actions_text(item.get("actions") or ()),
+        "done": actions_text(actions),
+        "notes": [t for t in (note_text(str(n)) for n in item.get("notes") or ()) if t],
+        "pictures": _pictures(output, actions),
         "problems": [], "warnings": [], "why": None,
     }  # fmt: skip
     if after is not None:
+        tried = tried_on(item)
         findings = [f for f in after.get("findings") or () if f.get("code") not in PAIR_CODES]
-        view["problems"] = [finding_view(f) for f in findings if f.get("severity") == "error"]
-        view["warnings"] = [finding_view(f) for f in findings if f.get("severity") == "warning"]
+        view["problems"] = [finding_view(f, tried) for f in findings if f.get("severity") == "error"]
+        view["warnings"] = [finding_view(f, tried) for f in findings if f.get("severity") == "warning"]
     if output is None:
         view["why"] = _why_not(field, item)
     return view
+
+
+PICTURES = {"reframe": "reframe_preview", "stabilize": "stabilize_preview"}
+"""The before/after picture an output row names (:func:`.work.run_fix`) for each content fix."""
+
+
+def _pictures(output: Mapping[str, Any] | None, actions: Sequence[str]) -> list[dict[str, str]]:
+    """The output's before/after pictures (file name, alt text and caption in words), in the order fix
+    applies them: the reframe crop, then the steadying."""
+    pictures = []
+    for kind, key in PICTURES.items():
+        name = (output or {}).get(key)
+        if name:
+            alt, caption = picture_words(kind, actions)
+            pictures.append({"kind": kind, "name": str(name), "alt": alt, "caption": caption})
+    return pictures
 
 
 def _why_not(field: str, item: Mapping[str, Any]) -> str:
@@ -102,7 +140,9 @@ def _why_not(field: str, item: Mapping[str, Any]) -> str:
 def prepare_view(result: Mapping[str, Any], outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The fixed pair (as :func:`fix_view`), the pair's findings on it, and whether a bundle was made."""
     view = fix_view(result.get("fix") or {}, outputs, ("image", "video"))
-    view["pair"] = [finding_view(f) for f in result.get("pair_findings") or ()]
+    fixed = (result.get("fix") or {}).get("items") or ()
+    tried = frozenset().union(*(tried_on(i) for i in fixed)) if fixed else frozenset()
+    view["pair"] = [finding_view(f, tried) for f in result.get("pair_findings") or ()]
     view["ok"] = bool(result.get("ok"))
     if not view["ok"]:
         why = [f"the {NOUNS[i['field']]}: {_failure(i)}" for i in view["items"] if not _ready(i)]

@@ -20,16 +20,25 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "CONTROLS",
     "ORIENTATION_WORDS",
+    "REFRAME_WORDS",
     "action_text",
+    "cure_of",
     "error_text",
     "finding_text",
+    "note_text",
+    "picture_words",
     "plain",
     "verdict_text",
 ]
 
 ORIENTATION_WORDS = {"video": "follow the clip", "image": "follow the photo"}
 """The page's names for ``character_orientation`` (its select shows these)."""
+CONTROLS = {"reframe": "frame one person", "person": "who", "stabilize": "steady a shaky camera"}
+"""The page's names for fix's ``reframe``, ``person`` and ``stabilize`` (the labels of its controls)."""
+REFRAME_WORDS = {"fixed": "fixed", "follow": "following"}
+"""How the "frame one person" select names fix's reframe modes (its options start with these words)."""
 
 _Sub = tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
 
@@ -38,7 +47,29 @@ def _subs(*pairs: tuple[str, str | Callable[[re.Match[str]], str]]) -> list[_Sub
     return [(re.compile(pattern), replacement) for pattern, replacement in pairs]
 
 
+_REFRAME, _STABILIZE = (f"“{CONTROLS[k]}”" for k in ("reframe", "stabilize"))
 _PHRASES = _subs(
+    # What the content fixes cure, said with the page's controls (the check adds these to its messages).
+    (r"\s*\(fixable with --reframe: prepare --reframe enlarges the clip's person\)",
+     f" ({_REFRAME} enlarges the clip's person when the pair is prepared)"),
+    (r"; prepare --reframe crops the (clip|photo) to (.+?) \(fixable with --reframe\)",
+     rf"; {_REFRAME} crops the \1 to \2 when the pair is prepared"),
+    (r"\s*\(fixable with --reframe follow: (.*)\)$",
+     rf" (Fix can cure it: choose “{REFRAME_WORDS['follow']}” under {_REFRAME}: \1)"),
+    (r"\s*\(fixable with --reframe: (.*)\)$", rf" (Fix can cure it with {_REFRAME}: \1)"),
+    (r";? ?fixable with --stabilize", f", or let Fix steady it: tick {_STABILIZE}"),
+    (r"--reframe (fixed|follow) keeps", lambda m: f"“{REFRAME_WORDS[m[1]]}” under {_REFRAME} keeps"),
+    (r"a photo is cropped only to the clip's tighter shot type \(prepare --reframe\)",
+     "the photo is left as it is (a photo is cut only to a clip's tighter shot, when the pair is prepared)"),
+    (r"\s*\(prepare --reframe\)", " (when the pair is prepared)"),
+    (r"not stabilized: hiding the borders of this shake takes a (\d+%) crop-in \((\d+x\d+), under the profile's "
+     r"(\d+) px minimum side\)",
+     r"not steadied: hiding the moving edges of this shake would crop \1 off the picture (leaving \2, under the "
+     r"\3 px the provider takes)"),
+    (r"not stabilized: hiding the borders of this shake takes a (\d+%) crop-in \(more than the (\d+%) stabilizing "
+     r"may cut\)",
+     r"not steadied: hiding the moving edges of this shake would crop \1 off the picture (more than the \2 "
+     r"steadying may take)"),
     (r"\s*\(choose the window with --start/--end\)", " (move the window on the timeline to choose which part)"),
     (r"\s*\(or crops with --aspect crop\)", " (or crops it: choose “crop” under shape)"),
     (r": --orientation video follows the clip", ": choose orientation “follow the clip” and the character turns "
@@ -107,10 +138,45 @@ _OWN_WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
 }
 
 
-def finding_text(finding: Mapping[str, Any]) -> str:
-    """One finding (a report's dict) in the page's words."""
+_CURE_CLAUSE = re.compile(
+    r"\s*\(fixable with --reframe(?: follow)?(?:: .*)?\)$|;? ?fixable with --stabilize"
+    r"|; prepare --reframe crops the (?:clip|photo) to .+? \(fixable with --reframe\)"
+)
+"""What the check adds to a message a content fix would cure: left out where that fix was tried already."""
+
+
+def finding_text(finding: Mapping[str, Any], *, cure: bool = True) -> str:
+    """One finding (a report's dict) in the page's words; without ``cure``, without what a content fix would
+    do about it (the fix was made, or refused, already)."""
     own = _OWN_WORDS.get(str(finding.get("code")))
-    return own(finding) if own else plain(str(finding.get("message") or finding.get("code") or ""))
+    if own:
+        return own(finding)
+    message = str(finding.get("message") or finding.get("code") or "")
+    return plain(message if cure else _CURE_CLAUSE.sub("", message))
+
+
+def cure_of(finding: Mapping[str, Any]) -> str | None:
+    """Which of the page's content-fix controls the check says would cure ``finding``: ``reframe`` ("frame one
+    person", fixed), ``follow`` (the same, following), ``stabilize`` ("steady a shaky camera"); None."""
+    extra = finding.get("extra") or {}
+    cure = str(extra.get("fixable_with") or "") if isinstance(extra, Mapping) else ""
+    message = str(finding.get("message") or "")
+    if cure == "--reframe follow" or "fixable with --reframe follow" in message:
+        return "follow"
+    if cure == "--reframe" or "fixable with --reframe" in message:
+        return "reframe"
+    if cure == "--stabilize" or "fixable with --stabilize" in message:
+        return "stabilize"
+    return None
+
+
+def note_text(note: str) -> str | None:
+    """A note of fix's about a content fix the page asked for (``stabilize: the check found no camera shake``),
+    in words, under the control's name; None for the other notes (the page shows what was done instead)."""
+    for key in ("reframe", "stabilize"):
+        if note.startswith(f"{key}: "):
+            return f"{CONTROLS[key]}: {plain(note.removeprefix(f'{key}: '))}"
+    return None
 
 
 def verdict_text(verdict: str | None) -> str:
@@ -124,6 +190,8 @@ def verdict_text(verdict: str | None) -> str:
 # ---- errors -----------------------------------------------------------------------------------------------
 
 _NEEDS_URL = re.compile(r"^(\w+) cannot take the local (image|video)\b")
+_NOT_SENT = re.compile(r"^send (`(?:image|video)`(?: and `(?:image|video)`)?) as a file field \(curl ")
+"""An upload without the file a job needs (``upload.invalid``): the page names the file, not the curl line."""
 
 
 def error_text(code: str, message: str, *, upload: bool = False) -> str:
@@ -135,6 +203,11 @@ def error_text(code: str, message: str, *, upload: bool = False) -> str:
         return (f"{provider} downloads the {noun} from a link: it cannot take a file from this page. Put the "
                 f"prepared {noun} where anyone can download it and paste its link under “{noun} link”, or ask "
                 "whoever runs this server to give it an upload destination (then the page sends the link itself)")
+    missing = _NOT_SENT.match(message) if code == "upload.invalid" else None
+    if missing:
+        nouns = [{"image": "photo", "video": "clip"}[r] for r in re.findall(r"`(image|video)`", missing[1])]
+        return f"the {' and the '.join(nouns)} {'is' if len(nouns) == 1 else 'are'} not on the server: add " \
+               f"{'it' if len(nouns) == 1 else 'them'} at the top of the page and press the button again"
     return plain(message)
 
 
@@ -208,6 +281,67 @@ def _remux(rest: str) -> str:
     return "rewrapped as MP4 (the picture and sound copied as they are)"
 
 
+SHOT_WORDS = {"full-body": "a full-body shot", "half-body": "a half-body shot (head to hips)",
+              "close-up": "a close-up (head and shoulders)"}  # fmt: skip
+
+
+def _reframe_part(part: str) -> str:
+    """One part of a reframe's detail (``subject 22% -> 48% of the height``, ``half-body -> close-up like the
+    photo``, ``the person on the right``, ``1 other person cut out``) in words."""
+    share = re.fullmatch(r"subject (\d+%) -> (\d+%) of the height", part)
+    if share:
+        return f"the person now fills {share[2]} of the height (was {share[1]})"
+    shot = re.fullmatch(r"(\S+) -> (\S+)(?: like the (photo|clip))?", part)
+    if shot and shot[1] in SHOT_WORDS and shot[2] in SHOT_WORDS:
+        like = f", like the {shot[3]}" if shot[3] else ""
+        return f"cut from {SHOT_WORDS[shot[1]]} to {SHOT_WORDS[shot[2]]}{like}"
+    if part.startswith("the person on the "):
+        return f"{part}, as chosen"
+    return plain(part)
+
+
+def _reframe(rest: str) -> str:
+    """``crop 866x486+536+348 (subject 22% -> 48% of the height, 1 other person cut out)``, or a following
+    window's ``follow 896x504 (...)``, in words."""
+    found = re.match(r"(crop|follow) (\d+x\d+)(?:\+\d+\+\d+)? \((.*)\)$", rest)
+    if not found:
+        return "framed one person" + (f" ({plain(rest)})" if rest else "")
+    how, size, detail = found[1], found[2], found[3]
+    done = (f"cropped around one person by a {size} window that follows them (the provider sees it as a camera "
+            "move)" if how == "follow" else f"cropped to {size} around one person")  # fmt: skip
+    parts = [_reframe_part(p.strip()) for p in detail.split(", ") if p.strip()]
+    return done + "".join(f"; {p}" for p in parts)
+
+
+def _stabilize(rest: str) -> str:
+    """``(jitter 1.71% -> 0.10%, crop-in 16%)`` (``-> ~0.10% expected`` in a dry run; ``in the follow
+    window`` when a following window takes up the shake) in words."""
+    found = re.match(r"\(jitter ([\d.]+%) -> (~?)([\d.]+%)( expected)?, (?:crop-in (\d+%)|(in the follow window))\)",
+                     rest)  # fmt: skip
+    if not found:
+        return "steadied the shaky camera" + (f" ({plain(rest)})" if rest else "")
+    now = f"about {found[3]} expected" if found[2] or found[4] else f"now {found[3]}"
+    room = (f"cropped in by {found[5]} to hide the moving edges" if found[5]
+            else "the window that follows the person moves with the shake too (no extra crop)")  # fmt: skip
+    return (f"steadied the shaky camera: the picture jumped {found[1]} of the frame from frame to frame, {now}; "
+            f"{room}")
+
+
+def picture_words(kind: str, actions: Sequence[str]) -> tuple[str, str]:
+    """(alt text, caption) of the before/after picture of a reframed (``reframe``) or steadied (``stabilize``)
+    clip, from the actions that made it."""
+    done = next((action_text(a) for a in actions if a.startswith(f"{kind} ")), "")
+    if kind == "reframe":
+        return (f"before and after framing one person: a frame of the clip as filmed with the part kept drawn on it "
+                f"and the skeleton, beside the same moment of the fixed clip. {done}".strip(),
+                "Before and after: the part kept, drawn on the clip as filmed, and the fixed clip")
+    return (f"before and after steadying the camera: a frame of the clip as filmed with the part kept drawn on it, "
+            f"beside the same moment of the fixed clip; under them, where the picture was over time, left to right "
+            f"and up and down, jagged as filmed and smooth once steadied. {done}".strip(),
+            "Before and after: the part kept on one frame; the picture's path over time, as filmed (orange) and "
+            "steadied (blue)")
+
+
 _ACTIONS: dict[str, Callable[[str], str]] = {
     "copy": lambda rest: "copied as it is: nothing needed changing",
     "remux": _remux,
@@ -230,8 +364,8 @@ _ACTIONS: dict[str, Callable[[str], str]] = {
     "apply": lambda rest: "turned as its EXIF orientation says; the EXIF data removed",
     "strip": lambda rest: "the EXIF data removed",
     "convert": lambda rest: "converted " + rest.replace("->", " to ").replace("RGB", "8-bit RGB", 1),
-    "reframe": lambda rest: "reframed around the person" + (f" ({rest})" if rest else ""),
-    "stabilize": lambda rest: "the camera shake smoothed out" + (f" ({rest})" if rest else ""),
+    "reframe": lambda rest: _reframe(rest),
+    "stabilize": lambda rest: _stabilize(rest),
     "retry": lambda rest: "encoded a second time at a lower bitrate to fit the size limit",
     "re-encoded:": lambda rest: "re-encoded (a copy could not be made exact)",
     "jpeg": lambda rest: "saved as JPEG at " + rest,

@@ -242,7 +242,7 @@ def run_fix(files: Files, outdir: str, profile_ref: str | None, orientation: str
     for (field, _, label), result in zip(files, report.results, strict=True):
         if result.output:
             outputs.append(_offered(field, result.output, label, result.after, out_files, labels))
-            _reframe_frames(outputs[-1], result, folder, out_files)
+            _content_fix_frames(outputs[-1], result, folder, out_files)
     data = _relabel(report.to_dict(), labels, folder)
     return {"report": data, "outputs": outputs, "files": out_files, "ok": report.ok,
             "page": fix_view(data, outputs, [field for field, _, _ in files]), "worker": _worker(started)}  # fmt: skip
@@ -258,18 +258,21 @@ def _offered(field: str, output: str, label: str, after: Any, out_files: dict[st
             "verdict": after.verdict if after else None}  # fmt: skip
 
 
-def _reframe_frames(row: dict[str, Any], result: Any, folder: str, out_files: dict[str, str]) -> None:
-    """A reframed clip's before/after frames with the skeleton (``reframe-video.jpg``), named in its row."""
+def _content_fix_frames(row: dict[str, Any], result: Any, folder: str, out_files: dict[str, str]) -> None:
+    """The before/after pictures of a reframed clip (``reframe-video.jpg``: frames with the skeleton) and of a
+    steadied one (``stabilize-video.jpg``: frames and the picture's path), named in its row."""
     from ..batch.preview import reframe_preview_for
+    from ..batch.shake_preview import stabilize_preview_for
 
-    uri = reframe_preview_for(result)
-    if not uri:
-        return
-    name = f"reframe-{row['field']}.jpg"
-    target = os.path.join(folder, name)
-    Path(target).write_bytes(base64.b64decode(uri.split(",", 1)[1]))
-    out_files[name] = target
-    row["reframe_preview"] = name
+    for kind, made in (("reframe", reframe_preview_for), ("stabilize", stabilize_preview_for)):
+        uri = made(result)
+        if not uri:
+            continue
+        name = f"{kind}-{row['field']}.jpg"
+        target = os.path.join(folder, name)
+        Path(target).write_bytes(base64.b64decode(uri.split(",", 1)[1]))
+        out_files[name] = target
+        row[f"{kind}_preview"] = name
 
 
 def run_prepare(files: Files, outdir: str, profile_ref: str | None, orientation: str, options: dict[str, Any],
@@ -295,7 +298,7 @@ def run_prepare(files: Files, outdir: str, profile_ref: str | None, orientation:
     for field, fixed in (("image", result.image), ("video", result.video)):
         if fixed.output:
             outputs.append(_offered(field, fixed.output, byfield[field][1], fixed.after, out_files, labels))
-            _reframe_frames(outputs[-1], fixed, folder, out_files)
+            _content_fix_frames(outputs[-1], fixed, folder, out_files)
     if result.bundle is not None:
         out_files["manifest.json"] = str(Path(outdir) / "manifest.json")
         outputs.append({"field": "manifest", "name": "manifest.json", "download_name": "manifest.json",

@@ -103,3 +103,42 @@ def padded_clip(person_media: tuple[Path, Path], tmp_path_factory: pytest.TempPa
     size = 21_000_000
     padded.write_bytes(clip.read_bytes() + size.to_bytes(4, "big") + b"free" + bytes(size - 8))
     return padded
+
+
+@pytest.fixture(scope="session")
+def two_people_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 s of 720p: the astronaut on the left and her mirror image, smaller, on the right, apart. The check finds
+    two people, and the largest too small (``fixable with --reframe``); a reframe cuts the other one out."""
+    import numpy as np
+    from people import astronaut, scene
+
+    from preflight.samples import make_clip
+
+    subject, other = (astronaut(), 0.45, (0.30, 0.10)), (np.ascontiguousarray(astronaut()[:, ::-1]), 0.36, (0.38, 0.72))
+    frame = scene([subject, other], canvas=(720, 1280))
+    folder = tmp_path_factory.mktemp("serve-two-people")
+    return make_clip(folder / "duo.mp4", duration=3, width=1280, height=720, fps=25, frames=lambda i, *_: frame,
+                     crf=23)  # fmt: skip
+
+
+def _handheld_clip(folder: Path, name: str, width: int, height: int, jitter_pct: float) -> Path:
+    from shaky import handheld
+
+    from preflight.samples import make_clip
+
+    camera = handheld(width, height, frames=90, jitter_pct=jitter_pct)
+    return make_clip(folder / name, duration=3, width=width, height=height, fps=30, frames=camera.draw, crf=20)
+
+
+@pytest.fixture(scope="session")
+def shaky_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 s of 960x540 from a hand-held camera panning over a wall with a portrait (``motion.camera_shake``, jitter
+    about 1.4%): steadied with a 13% crop-in."""
+    return _handheld_clip(tmp_path_factory.mktemp("serve-shaky"), "handheld.mp4", 960, 540, 1.0)
+
+
+@pytest.fixture(scope="session")
+def small_shaky_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same shake (1.7%) at 640x360: hiding it would leave 540x304, under Kling's 340 px
+    (``stabilize.crop_too_large``)."""
+    return _handheld_clip(tmp_path_factory.mktemp("serve-shaky-small"), "handheld-small.mp4", 640, 360, 1.25)

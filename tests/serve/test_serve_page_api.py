@@ -3,6 +3,7 @@ the browser plays, reasons next to each output in words, and a way to finish wit
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
@@ -224,3 +225,86 @@ def test_an_hdr_clips_preview_is_tone_mapped_and_small(tmp_path: Path) -> None:
     video = probe(folder / "preview.mp4").video
     assert video is not None and video.hdr is None and video.color_transfer == "bt709"
     assert (video.codec, video.pix_fmt, max(video.width, video.height)) == ("h264", "yuv420p", PREVIEW_SIDE)
+
+
+def _checked(client: Any, clip: Path) -> dict[str, Any]:
+    checked = client.post("/v1/check", files=files_of(clip=clip))
+    assert checked.status_code == 200, checked.text[:500]
+    return client.get(f"/v1/jobs/{checked.headers['x-preflight-job']}").json()
+
+
+def _fixed(client: Any, source: str, query: str) -> dict[str, Any]:
+    job = client.post(f"/v1/fix?{query}", data={"source": source}, headers={"Accept": "application/json"}).json()
+    assert job["state"] == "done", str(job)[:800]
+    return job
+
+
+@pytest.mark.model
+def test_frame_one_person_is_offered_beside_what_it_cures_and_shown_before_and_after(
+    client: Any, two_people_clip: Path
+) -> None:
+    assert client.get("/v1/config").json()["reframe_modes"] == ["fixed"]  # what the page's select offers
+    checked = _checked(client, two_people_clip)
+    findings = {f["code"]: f for f in checked["result"]["page"]["items"][0]["findings"]}
+    assert findings["pose.multiple_people"]["cure"] == findings["pose.subject_too_small"]["cure"] == "reframe"
+    assert "(Fix can cure it with “frame one person”: one fixed crop cuts out the 1 other(s))" in \
+        findings["pose.multiple_people"]["text"]
+    assert_shown_plainly(client, checked)
+    job = _fixed(client, checked["id"], "reframe=fixed&person=largest")
+    (item,) = job["result"]["page"]["items"]
+    assert item["verdict"] == "pass" and not item["warnings"]
+    (done,) = [d for d in item["done"] if d.startswith("cropped to")]
+    assert "around one person" in done and "1 other person cut out" in done
+    (picture,) = item["pictures"]
+    assert picture["kind"] == "reframe" and picture["alt"].startswith("before and after framing one person")
+    assert done in picture["alt"]
+    shown = client.get(f"/v1/jobs/{job['id']}/files/{picture['name']}?inline=1")
+    assert shown.headers["content-type"] == "image/jpeg" and shown.content[:3] == b"\xff\xd8\xff"
+    assert_shown_plainly(client, job)
+
+
+@pytest.mark.model
+def test_steady_a_shaky_camera_is_offered_shown_before_and_after_and_says_when_it_cannot(
+    client: Any, shaky_clip: Path, small_shaky_clip: Path
+) -> None:
+    from PIL import Image
+
+    checked = _checked(client, shaky_clip)
+    (shake,) = [f for f in checked["result"]["page"]["items"][0]["findings"] if f["code"] == "motion.camera_shake"]
+    assert shake["cure"] == "stabilize" and shake["text"].endswith("tick “steady a shaky camera”")
+    job = _fixed(client, checked["id"], "stabilize=true")
+    (item,) = job["result"]["page"]["items"]
+    assert item["verdict"] == "pass"
+    (done,) = [d for d in item["done"] if d.startswith("steadied the shaky camera")]
+    assert re.search(r"jumped 1\.\d\d% of the frame from frame to frame, now 0\.\d\d%; cropped in by 1\d%", done), done
+    (picture,) = item["pictures"]
+    assert picture["kind"] == "stabilize" and done in picture["alt"]
+    shown = client.get(f"/v1/jobs/{job['id']}/files/{picture['name']}?inline=1")
+    assert shown.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(shown.content)) as image:  # two frames over two charts of the picture's path
+        assert image.width >= 600 and image.height > image.width * 0.6
+        pixels = image.convert("RGB").load()
+        orange = sum(1 for x in range(0, image.width, 2) for y in range(image.height // 2, image.height, 2)
+                     if pixels[x, y][0] > 200 and 100 < pixels[x, y][1] < 180 and pixels[x, y][2] < 80)  # fmt: skip
+        assert orange > 100, orange  # the input's path is drawn
+    assert_shown_plainly(client, job)
+    small = _checked(client, small_shaky_clip)
+    refused = _fixed(client, small["id"], "stabilize=true")
+    (item,) = refused["result"]["page"]["items"]
+    warnings = {w["code"]: w for w in item["warnings"]}
+    assert warnings["stabilize.crop_too_large"]["text"].startswith(
+        "not steadied: hiding the moving edges of this shake would crop 16% off the picture (leaving 540x304")
+    assert warnings["motion.camera_shake"]["cure"] is None  # tried: not offered again, not said to cure it
+    assert "steady" not in warnings["motion.camera_shake"]["text"]
+    assert item["pictures"] == []
+    assert_shown_plainly(client, refused)
+
+
+def test_a_file_missing_from_a_job_is_named_not_a_curl_line(client: Any, person_media: tuple[Path, Path]) -> None:
+    _, clip = person_media
+    refused = client.post("/v1/prepare?content=false", files=files_of(clip=clip))
+    error = refused.json()["error"]
+    assert error["code"] == "upload.invalid" and "curl -F image=@FILE" in error["message"]  # the API's, for scripts
+    assert error["text"] == "the photo is not on the server: add it at the top of the page and press the button again"
+    nothing = client.post("/v1/check", data={"start": "1"}).json()["error"]
+    assert nothing["text"].startswith("the photo and the clip are not on the server: add them")

@@ -146,3 +146,166 @@ def test_views_say_why_next_to_each_file() -> None:
     assert checked["items"][0]["verdict_text"].endswith("(the pose was not checked)")
     assert window_text("window 1.500-11.500 s: 30/40 torso-visible samples, 0 scene cut(s) inside", 1.5, 11.5, 12) \
         == "Suggested: 1.5–11.5 s, the part with no cut where the torso shows most (30 of 40 samples that show it)"
+
+
+# ---- the content fixes: "frame one person" and "steady a shaky camera" --------------------------------------
+def _reframe_action(detail: str) -> str:
+    from preflight.fix.ops import Reframe
+
+    return Reframe((1920, 1080), (536, 348, 866, 486), detail, 0.22, 0.48).action
+
+
+def test_reframe_and_stabilize_actions_in_words() -> None:
+    from preflight.fix.movingcrop import MovingCrop
+    from preflight.fix.ops import Stabilize
+    from preflight.reframing import _detail
+
+    said = {
+        _reframe_action(_detail(0.22, 0.48, 0, None, "largest")):
+            "cropped to 866x486 around one person; the person now fills 48% of the height (was 22%)",
+        _reframe_action(_detail(0.38, 0.53, 1, None, "right")):
+            "cropped to 866x486 around one person; the person now fills 53% of the height (was 38%); the person on "
+            "the right, as chosen; 1 other person cut out",
+        _reframe_action(_detail(0.21, 0.44, 2, ("half-body", "close-up"), "largest", "photo")):
+            "cropped to 866x486 around one person; cut from a half-body shot (head to hips) to a close-up (head and "
+            "shoulders), like the photo; the person now fills 44% of the height (was 21%); 2 other people cut out",
+        # --reframe follow's action (issue 20's follow branch writes it so): said in words when it lands.
+        "reframe follow 896x504 (subject 20% -> 50% of the height)":
+            "cropped around one person by a 896x504 window that follows them (the provider sees it as a camera "
+            "move); the person now fills 50% of the height (was 20%)",
+        "stabilize (jitter 1.63% -> 0.25%, in the follow window)":
+            "steadied the shaky camera: the picture jumped 1.63% of the frame from frame to frame, now 0.25%; the "
+            "window that follows the person moves with the shake too (no extra crop)",
+    }  # fmt: skip
+    window = MovingCrop((1080, 608), (1280, 720), (0.0, 1.0), (100.0, 100.0), (56.0, 56.0))
+    measured = Stabilize(1.71, 0.10, 0.16, window, measured=True).action
+    assert measured == "stabilize (jitter 1.71% -> 0.10%, crop-in 16%)"  # the real action string
+    said[measured] = ("steadied the shaky camera: the picture jumped 1.71% of the frame from frame to frame, now "
+                      "0.10%; cropped in by 16% to hide the moving edges")  # fmt: skip
+    planned = Stabilize(1.71, 0.10, 0.16, window).action
+    said[planned] = ("steadied the shaky camera: the picture jumped 1.71% of the frame from frame to frame, about "
+                     "0.10% expected; cropped in by 16% to hide the moving edges")  # fmt: skip
+    for action, words in said.items():
+        assert clean(action_text(action)) == words, action
+
+
+def test_what_a_content_fix_cures_names_its_control() -> None:
+    from types import SimpleNamespace
+
+    from preflight.analyze.pair import _framing_finding, _shot_finding
+    from preflight.models import Finding, Severity, to_dict
+    from preflight.reframing import _cured
+    from preflight.serve.wording import cure_of
+
+    def as_dict(finding: Finding) -> dict[str, Any]:
+        return to_dict(finding)  # as the report writes it: extra (fixable_with) kept
+
+    people = _cured(Finding("pose.multiple_people", Severity.WARNING, "up to 2 people in 100% of the sampled frames: "
+                            "the largest one drives the motion"), SimpleNamespace(cut_out=1, area=0.14))  # fmt: skip
+    small = _cured(Finding("pose.subject_too_small", Severity.WARNING, "the person covers 1.3% of the frame; providers "
+                           "ask for more than 5%"), SimpleNamespace(cut_out=0, area=0.07))  # fmt: skip
+    assert "fixable with --reframe" in people.message and "fixable with --reframe" in small.message
+    shot = _shot_finding("close-up", "half-body", "me.jpg")
+    framing = _framing_finding(0.5, 0.2, 1.5, "me.jpg")
+    assert framing is not None
+    shake = {"code": "motion.camera_shake", "severity": "warning", "message": "the camera shakes (jitter 1.37% of the "
+             "frame, limit 0.25%); use a steadier clip; fixable with --stabilize"}  # fmt: skip
+    said = {
+        "pose.multiple_people": (as_dict(people), "reframe", "(Fix can cure it with “frame one person”: one fixed crop "
+                                                             "cuts out the 1 other(s))"),
+        "pose.subject_too_small": (as_dict(small), "reframe", "“frame one person”: a fixed crop enlarges the person "
+                                                              "to 7% of the frame)"),
+        "framing.mismatch (shot)": (as_dict(shot), "reframe", "“frame one person” crops the clip to a close-up "
+                                                              "when the pair is prepared"),
+        "framing.mismatch (height)": (as_dict(framing), "reframe", "(“frame one person” enlarges the clip's person "
+                                                                   "when the pair is prepared)"),
+        "motion.camera_shake": (shake, "stabilize", "use a steadier clip, or let Fix steady it: tick “steady a shaky "
+                                                    "camera”"),
+    }  # fmt: skip
+    for name, (finding, cure, words) in said.items():
+        assert cure_of(finding) == cure, name
+        text = clean(finding_text(finding))
+        assert text.endswith(words), (name, text)
+        without = clean(finding_text(finding, cure=False))  # the fix was tried: no offer, no cure said
+        assert "frame one person" not in without and "steady" not in without and without in text, (name, without)
+    follow = {"code": "pose.subject_too_small", "message": "the person covers 1.0% of the frame; providers ask for "
+              "more than 5% (fixable with --reframe follow: a window that follows the person across the frame enlarges "
+              "them to 8% of it; the provider sees its motion as camera motion)",
+              "extra": {"fixable_with": "--reframe follow"}}  # fmt: skip
+    assert cure_of(follow) == "follow"
+    assert "choose “following” under “frame one person”" in clean(finding_text(follow))
+    assert cure_of({"code": "duration.too_long", "message": "clip is 12 s"}) is None
+
+
+def test_what_a_content_fix_could_not_do_is_said_in_words() -> None:
+    from preflight.fix.stabilize import _crop_too_large
+    from preflight.models import to_dict
+    from preflight.reframing import _overlap_finding, _too_small_finding
+    from preflight.serve.wording import note_text
+
+    findings = {
+        "stabilize.crop_too_large": (_crop_too_large(0.16, (540, 304), 340),
+                                     "not steadied: hiding the moving edges of this shake would crop 16% off the "
+                                     "picture (leaving 540x304, under the 340 px the provider takes); film on a "
+                                     "steadier hand or at a higher resolution"),
+        "stabilize.crop_too_large (a fifth)": (_crop_too_large(0.27, (700, 394), 340),
+                                               "not steadied: hiding the moving edges of this shake would crop 27% "
+                                               "off the picture (more than the 20% steadying may take)"),
+        "reframe.people_overlap": (_overlap_finding(2, "right"), "2 people move through the same part of the frame "
+                                   "as the person on the right: no fixed crop can show one person alone"),
+        "reframe.subject_too_small": (_too_small_finding(0.031, 0.05, (340, 340), 340), "even cropped to 340x340 (the "
+                                      "provider takes no side under 340 px) the person covers 3.1% of the frame"),
+    }  # fmt: skip
+    for name, (finding, words) in findings.items():
+        assert clean(finding_text(to_dict(finding))).startswith(words), name
+    assert note_text("stabilize: the check found no camera shake (jitter 0.05%): not stabilized") == (
+        "steady a shaky camera: the check found no camera shake (jitter 0.05%): not stabilized")
+    said = note_text("reframe: a photo is cropped only to the clip's tighter shot type (prepare --reframe)")
+    assert said == ("frame one person: the photo is left as it is (a photo is cut only to a clip's tighter shot, when "
+                    "the pair is prepared)")
+    assert note_text("window 0.000-10.000 s: 30/40 torso-visible samples") is None  # the timeline says that
+
+
+def test_a_fixed_file_shows_its_before_and_after_and_offers_no_cure_it_tried() -> None:
+    shake = {"code": "motion.camera_shake", "severity": "warning", "message": "the camera shakes (jitter 1.70% of the "
+             "frame, limit 0.25%); use a steadier clip; fixable with --stabilize"}  # fmt: skip
+    refused = {"code": "stabilize.crop_too_large", "severity": "warning", "message": "not stabilized: hiding the "
+               "borders of this shake takes a 16% crop-in (540x304, under the profile's 340 px minimum side); film on "
+               "a steadier hand or at a higher resolution"}  # fmt: skip
+    report = {"items": [
+        {"path": "shaky.mp4", "verdict": "pass", "findings": [shake], "actions": ["copy"],
+         "after": {"verdict": "pass", "findings": [shake, refused]}},
+        {"path": "duo.mp4", "verdict": "pass", "findings": [], "actions": [
+            "reframe crop 518x556+0+148 (subject 40% -> 52% of the height, 1 other person cut out)",
+            "stabilize (jitter 1.37% -> 0.14%, crop-in 13%)"],
+         "notes": ["reframe: the subject already fills 52% of the height: no crop", "window 0-3 s"],
+         "after": {"verdict": "pass", "findings": [shake]}},
+    ]}  # fmt: skip
+    outputs = [{"field": "video", "name": "video.mp4", "download_name": "shaky-ready.mp4"}]
+    (steady,) = fix_view(report, outputs, ["video"])["items"]
+    assert [w["code"] for w in steady["warnings"]] == ["motion.camera_shake", "stabilize.crop_too_large"]
+    assert steady["warnings"][0]["cure"] is None and "steady" not in steady["warnings"][0]["text"]  # tried, refused
+    assert steady["warnings"][1]["text"].startswith("not steadied: hiding the moving edges")
+    assert steady["pictures"] == []
+    rows = [{"field": "video", "name": "video.mp4", "download_name": "duo-ready.mp4",
+             "reframe_preview": "reframe-video.jpg", "stabilize_preview": "stabilize-video.jpg"}]  # fmt: skip
+    duo = fix_view({"items": report["items"][1:]}, rows, ["video"])["items"][0]
+    assert [p["name"] for p in duo["pictures"]] == ["reframe-video.jpg", "stabilize-video.jpg"]
+    reframed, steadied = duo["pictures"]
+    assert "1 other person cut out" in reframed["alt"] and "before and after framing one person" in reframed["alt"]
+    assert "jumped 1.37% of the frame from frame to frame, now 0.14%" in steadied["alt"]
+    assert duo["notes"] == ["frame one person: the subject already fills 52% of the height: no crop"]
+    for text in page_strings(duo):
+        clean(text)
+    checked = check_view({"items": [{"path": "shaky.mp4", "verdict": "pass", "findings": [shake]}]}, ["video"])
+    assert checked["items"][0]["findings"][0]["cure"] == "stabilize"  # before any fix: offered
+
+
+def page_strings(data: Any) -> list[str]:
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        return [t for v in data.values() for t in page_strings(v)]
+    if isinstance(data, list):
+        return [t for v in data for t in page_strings(v)]
+    return []

@@ -89,7 +89,7 @@ function upload(url, form, onProgress) {
 // ---- where a job shows: a status box beside its control ---------------------------------------------------
 const PLACES = {
   check: { status: "check-status", buttons: ["check"], what: "the check" },
-  fix: { status: "fix-status", buttons: ["fix", "aspect"], what: "the fix" },
+  fix: { status: "fix-status", buttons: ["fix", "aspect", "reframe", "stabilize"], what: "the fix" },
   prepare: { status: "dry-status", buttons: ["dry-run"], what: "preparing the pair" },
   dry: { status: "dry-status", buttons: ["dry-run"], what: "the dry run" },
   submit: { status: "submit-status", buttons: ["submit"], what: "the submit" },
@@ -247,6 +247,7 @@ function persist() {
     if (run && run.id) data["run-" + slot] = run.id;
   }
   if (state.win && state.check) data.w = state.win.start.toFixed(2) + "-" + state.win.end.toFixed(2);
+  data.fx = [$("aspect").value, $("reframe").value, $("person").value, $("stabilize").checked ? 1 : 0].join(".");
   try { localStorage.setItem(SAVE_KEY, JSON.stringify(data)); } catch (e) { /* private mode: the URL keeps them */ }
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(data)) if (v) q.set(k, v);
@@ -266,6 +267,7 @@ async function restore() {
     if (isFinite(a) && isFinite(b)) state.savedWin = { check: kept.check, start: a, end: b };
   }
   state.source = kept.source || null;
+  if (kept.fx) restoreChoices(kept.fx.split("."));
   for (const slot of SLOTS) {
     const running = kept["run-" + slot];
     const id = running || kept[slot];
@@ -320,6 +322,10 @@ async function loadConfig() {
   state.config = config;
   $("login").hidden = true; $("app").hidden = false;
   fillSelect($("model"), config.models, config.defaults.model);
+  if ((config.reframe_modes || []).includes("follow") && !$("reframe").querySelector('option[value="follow"]')) {
+    $("reframe").append(option("follow", REFRAME_OPTIONS.follow));
+  }
+  showChoices();
   fillProviders(config.defaults.provider);
   $("orientation").value = config.defaults.orientation;
   orientationApplies();
@@ -433,7 +439,68 @@ function showNames() {
 function refreshButtons() {
   $("check").disabled = !!state.runs.check || !(state.pending.image || state.pending.video || state.source);
   $("fix").disabled = !!state.runs.fix || !state.source;
+  $("person").disabled = !!state.runs.fix || $("reframe").value === "none"; // "who" says whom a crop frames
   $("dry-run").disabled = !!state.runs.prepare || !!state.runs.dry;
+}
+
+// ---- the content fixes: "frame one person" and "steady a shaky camera", offered beside what they cure ------
+const REFRAME_OPTIONS = { fixed: "fixed (one still crop)", follow: "following them (the provider sees a camera move)" };
+const CURES = {
+  reframe: { control: "reframe", value: "fixed", label: "frame one person" },
+  follow: { control: "reframe", value: "follow", label: "frame one person, following them" },
+  stabilize: { control: "stabilize", value: true, label: "steady the camera" },
+};
+
+function option(value, text) { const o = el("option", text); o.value = value; return o; }
+
+function fixChoices() {
+  return { aspect: $("aspect").value, reframe: $("reframe").value, person: $("person").value,
+    stabilize: $("stabilize").checked ? "true" : "false" };
+}
+
+function restoreChoices([aspect, reframe, person, steady]) {
+  const has = (id, v) => [...$(id).options].some((o) => o.value === v);
+  if (has("aspect", aspect)) $("aspect").value = aspect;
+  if (has("reframe", reframe)) $("reframe").value = reframe;
+  if (has("person", person)) $("person").value = person;
+  $("stabilize").checked = steady === "1";
+  showChoices();
+}
+
+function cureOn(cure) {
+  const c = CURES[cure];
+  return c.control === "stabilize" ? $("stabilize").checked : $("reframe").value === c.value;
+}
+
+function offerButton(cure, when) {
+  // A toggle beside a finding: it sets the control under Fix that cures it (pressed: Fix will use it).
+  const c = CURES[cure];
+  if (!c || (c.value === "follow" && !$("reframe").querySelector('option[value="follow"]'))) return null;
+  const b = el("button", c.label + " " + when, "offer");
+  b.type = "button";
+  b.dataset.cure = cure;
+  b.setAttribute("aria-pressed", String(cureOn(cure)));
+  b.addEventListener("click", () => {
+    if (c.control === "stabilize") $("stabilize").checked = !$("stabilize").checked;
+    else $("reframe").value = cureOn(cure) ? "none" : c.value;
+    onChoices();
+  });
+  return b;
+}
+
+function showChoices() {
+  for (const b of document.querySelectorAll("button.offer")) b.setAttribute("aria-pressed", String(cureOn(b.dataset.cure)));
+  const words = (id) => $(id).selectedOptions[0].textContent.trim();
+  const framed = $("reframe").value === "none" ? "off" : "“" + words("reframe") + "”, who: " + words("person");
+  $("prepare-with").textContent = "The pair is prepared with the choices under Fix: shape “" + words("aspect") +
+    "”; frame one person: " + framed + "; steady a shaky camera: " + ($("stabilize").checked ? "yes" : "no") + ".";
+  refreshButtons();
+}
+
+function onChoices() {
+  showChoices();
+  clearCost();
+  persist();
 }
 
 // ---- check --------------------------------------------------------------------------------------------
@@ -477,10 +544,12 @@ async function runCheck() {
   }
 }
 
-function findingsList(list, findings, empty) {
+function findingsList(list, findings, empty, when) {
   list.replaceChildren(...findings.map((f) => {
     const li = el("li", null, "sev-" + f.severity);
     li.append(el("b", SEVERITY[f.severity] || f.severity), " ", el("span", f.text), " ", el("code", f.code, "muted"));
+    const offer = f.cure ? offerButton(f.cure, when || "when fixing") : null;
+    if (offer) li.append(" ", offer);
     return li;
   }));
   if (!findings.length && empty) list.replaceChildren(el("li", empty, "muted"));
@@ -521,7 +590,7 @@ function showCheck(job) {
     const a = picture($("pair-photo").querySelector("img"), job, "image-pose.jpg");
     const b = picture($("pair-frame").querySelector("img"), job, "video-first-pose.jpg");
     $("pair-photo").hidden = !a; $("pair-frame").hidden = !b;
-    findingsList($("pair").querySelector(".findings"), view.pair, "the photo and the clip go together");
+    findingsList($("pair").querySelector(".findings"), view.pair, "the photo and the clip go together", "when preparing the pair");
   }
   state.timeline = job.result.timeline;
   $("timeline-box").hidden = !state.timeline;
@@ -668,7 +737,7 @@ async function runFix() {
   if (!state.source) { fail("fix", new PageError("Check your files first: Fix works on the files the check looked at")); return; }
   const sent = { ...state.pending };
   const form = inputsForm(windowFields());
-  const url = "/v1/fix" + query({ aspect: $("aspect").value });
+  const url = "/v1/fix" + query(fixChoices());
   try {
     const job = await runJob("fix", (progress) => upload(url, form, progress));
     if (!job) return;
@@ -694,6 +763,8 @@ function outputBlock(job, item) {
     ul.replaceChildren(...item.done.map((d) => el("li", d)));
     block.append(ul);
   }
+  for (const note of item.notes || []) block.append(el("p", note, "muted note"));
+  block.append(...beforeAfter(job, item));
   if (item.problems.length) {
     block.append(el("p", "Why the fixed " + NOUN[item.field] + " does not pass:", "bad why"));
     const ul = el("ul", null, "findings");
@@ -707,6 +778,18 @@ function outputBlock(job, item) {
   }
   if (!item.output && item.why) block.append(el("p", "Not fixed: " + item.why, "bad why"));
   return block;
+}
+
+function beforeAfter(job, item) {
+  // The before/after picture of a reframed or steadied clip, beside the fixed file; its alt text says it in words.
+  return (item.pictures || []).map((p) => {
+    const figure = el("figure", null, "before-after " + p.kind);
+    const img = el("img");
+    img.src = "/v1/jobs/" + job.id + "/files/" + p.name + "?inline=1";
+    img.alt = p.alt;
+    figure.append(img, el("figcaption", p.caption));
+    return figure;
+  });
 }
 
 function showFix(job) {
@@ -739,20 +822,22 @@ function clearCost() {
   $("again").checked = false;
 }
 
-function prepareKey() {
-  return JSON.stringify([state.source, settingsNow(), windowFields(), $("aspect").value]);
+function prepareKey(source, parts) {
+  // What a prepared pair was made of: the job holding the files, the settings, the window, Fix's choices.
+  return JSON.stringify([source || state.source, ...(parts || [settingsNow(), windowFields(), fixChoices()])]);
 }
 
 async function ensurePrepared() {
   if (state.prepare && state.prepare.result.ok && state.prepareKey === prepareKey()) return state.prepare;
-  const key = prepareKey();
-  const url = "/v1/prepare" + query({ aspect: $("aspect").value });
+  const parts = [settingsNow(), windowFields(), fixChoices()];
+  const url = "/v1/prepare" + query(fixChoices());
   const sent = { ...state.pending };
   const job = await runJob("prepare", (progress) => upload(url, inputsForm(windowFields()), progress));
   if (!job) return null;
   uploaded(sent);
+  state.source = job.id; // it holds both files now: the photo added here went up with it, not with the fix
   showPrepared(job);
-  state.prepareKey = key;
+  state.prepareKey = prepareKey(job.id, parts);
   if (!job.result.ok) throw new PageError("The pair could not be prepared: " + job.result.page.why);
   return job;
 }
@@ -773,11 +858,15 @@ function showPrepared(job) {
       const a = el("a", item.download_name, "download");
       a.href = "/v1/jobs/" + job.id + "/files/" + item.output; a.setAttribute("download", item.download_name);
       li.append(a, " (" + (item.done.join("; ") || "as it was") + ")");
+      for (const note of item.notes || []) li.append(el("p", note, "muted note"));
+      const said = [...item.problems, ...item.warnings];
+      if (said.length) { const ul = el("ul", null, "findings"); findingsList(ul, said); li.append(ul); }
+      li.append(...beforeAfter(job, item));
       list.append(li);
     }
     box.replaceChildren(el("p", "Prepared for " + view.checked_against + ":", "muted"), list);
   }
-  if (view.pair.length) { const ul = el("ul", null, "findings"); findingsList(ul, view.pair); box.append(ul); }
+  if (view.pair.length) { const ul = el("ul", null, "findings"); findingsList(ul, view.pair, null, "when preparing the pair"); box.append(ul); }
   persist();
 }
 
@@ -951,6 +1040,7 @@ function wire() {
   $("preview").addEventListener("play", keepInWindow);
   $("preview").addEventListener("loadedmetadata", () => { if (state.win) $("preview").currentTime = state.win.start; });
   $("fix").addEventListener("click", runFix);
+  for (const id of ["aspect", "reframe", "person", "stabilize"]) $(id).addEventListener("change", onChoices);
   $("dry-run").addEventListener("click", dryRun);
   $("accept-cost").addEventListener("change", onAccept);
   $("submit").addEventListener("click", realSubmit);
