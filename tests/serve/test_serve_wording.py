@@ -156,9 +156,9 @@ def _reframe_action(detail: str) -> str:
 
 
 def test_reframe_and_stabilize_actions_in_words() -> None:
-    from preflight.fix.movingcrop import MovingCrop
     from preflight.fix.ops import Stabilize
-    from preflight.reframing import _detail
+    from preflight.framing.moving import MovingCrop
+    from preflight.framing.reframe import _detail
 
     said = {
         _reframe_action(_detail(0.22, 0.48, 0, None, "largest")):
@@ -193,8 +193,8 @@ def test_what_a_content_fix_cures_names_its_control() -> None:
     from types import SimpleNamespace
 
     from preflight.analyze.pair import _framing_finding, _shot_finding
+    from preflight.framing.reframe import _cured
     from preflight.models import Finding, Severity, to_dict
-    from preflight.reframing import _cured
     from preflight.serve.wording import cure_of
 
     def as_dict(finding: Finding) -> dict[str, Any]:
@@ -238,9 +238,9 @@ def test_what_a_content_fix_cures_names_its_control() -> None:
 
 
 def test_what_a_content_fix_could_not_do_is_said_in_words() -> None:
-    from preflight.fix.stabilize import _crop_too_large
+    from preflight.framing.reframe import _overlap_finding, _too_small_finding
+    from preflight.framing.stabilize import _crop_too_large
     from preflight.models import to_dict
-    from preflight.reframing import _overlap_finding, _too_small_finding
     from preflight.serve.wording import note_text
 
     findings = {
