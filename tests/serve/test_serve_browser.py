@@ -245,7 +245,8 @@ def test_smoke_keyboard_phone_size_and_plain_words(serve: Callable[..., str], wa
             .map((t) => (t || '').trim().split('\\n')[0].trim())""")
         assert all(labels) and len(labels) == len(set(labels)), labels
         assert {"frame one person", "steady a shaky camera"} <= {t.split(" off")[0].strip() for t in labels}, labels
-        assert page.eval_on_selector_all("#reframe option", "os => os.map((o) => o.value)") == ["none", "fixed", "follow"]  # from /v1/config: every mode fix takes
+        modes = page.eval_on_selector_all("#reframe option", "os => os.map((o) => o.value)")
+        assert modes == ["none", "fixed", "follow"]  # from /v1/config: every mode fix takes
         assert page.get_attribute("#timeline", "role") == "img"
     with w.doing("one provider choice"):
         page.select_option("#model", "runway-act-two")  # one provider serves it, and it takes no orientation

@@ -243,7 +243,7 @@ def _fixed(client: Any, source: str, query: str) -> dict[str, Any]:
 def test_frame_one_person_is_offered_beside_what_it_cures_and_shown_before_and_after(
     client: Any, two_people_clip: Path
 ) -> None:
-    assert client.get("/v1/config").json()["reframe_modes"] == ["fixed"]  # what the page's select offers
+    assert client.get("/v1/config").json()["reframe_modes"] == ["fixed", "follow"]  # what the page's select offers
     checked = _checked(client, two_people_clip)
     findings = {f["code"]: f for f in checked["result"]["page"]["items"][0]["findings"]}
     assert findings["pose.multiple_people"]["cure"] == findings["pose.subject_too_small"]["cure"] == "reframe"

@@ -200,10 +200,11 @@ def test_what_a_content_fix_cures_names_its_control() -> None:
     def as_dict(finding: Finding) -> dict[str, Any]:
         return to_dict(finding)  # as the report writes it: extra (fixable_with) kept
 
+    fixed = SimpleNamespace(cut_out=1, area=0.14, following=None)  # a still window that cuts one out
     people = _cured(Finding("pose.multiple_people", Severity.WARNING, "up to 2 people in 100% of the sampled frames: "
-                            "the largest one drives the motion"), SimpleNamespace(cut_out=1, area=0.14))  # fmt: skip
+                            "the largest one drives the motion"), fixed)  # fmt: skip
     small = _cured(Finding("pose.subject_too_small", Severity.WARNING, "the person covers 1.3% of the frame; providers "
-                           "ask for more than 5%"), SimpleNamespace(cut_out=0, area=0.07))  # fmt: skip
+                           "ask for more than 5%"), SimpleNamespace(cut_out=0, area=0.07, following=None))  # fmt: skip
     assert "fixable with --reframe" in people.message and "fixable with --reframe" in small.message
     shot = _shot_finding("close-up", "half-body", "me.jpg")
     framing = _framing_finding(0.5, 0.2, 1.5, "me.jpg")
