@@ -2,7 +2,8 @@
 detection against PySceneDetect's ContentDetector.
 
     python bench/bench_check.py [--workdir DIR] [--runs N] [--no-scenedetect] [--no-pose]
-    python bench/bench_check.py --phone [--runs N] [--kinds 1080p-h264,1080p-h264-noB,1080p-h264-moving,4k-hevc10]
+    python bench/bench_check.py --phone [--runs N] [--no-every-frame]
+        [--kinds 1080p-h264,1080p-h264-pan,1080p-h264-noB,1080p-h264-moving,4k-hevc10]
 
 ``--phone``: the issue-12 figures. For each phone-like clip (``common.PHONE_CLIPS``), whole processes
 side by side, alternating, N runs each: ``ffmpeg -i clip -f null -`` (the decode floor), ``preflight
@@ -127,7 +128,7 @@ def _child_run(cmd: list[str]) -> tuple[float, float, float]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def phone_bench(kinds: list[str], runs: int) -> None:
+def phone_bench(kinds: list[str], runs: int, every_frame: bool = True) -> None:
     import statistics
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -146,6 +147,8 @@ def phone_bench(kinds: list[str], runs: int) -> None:
             "preflight check --json": [exe, "check", str(clip), "--json"],
             "preflight check --every-frame --json": [exe, "check", str(clip), "--every-frame", "--json"],
         }  # fmt: skip
+        if not every_frame:
+            del cmds["preflight check --every-frame --json"]
         _child_run([exe, "check", "--help"])  # warm the page cache and imports
         got: dict[str, list[tuple[float, float, float]]] = {k: [] for k in cmds}
         for _ in range(runs):
@@ -166,9 +169,10 @@ def main() -> None:
         parser = argparse.ArgumentParser(description="issue 12: full check on phone-like clips")
         parser.add_argument("--phone", action="store_true")
         parser.add_argument("--runs", type=int, default=3)
-        parser.add_argument("--kinds", default="1080p-h264,1080p-h264-noB,1080p-h264-moving,4k-hevc10")
+        parser.add_argument("--kinds", default="1080p-h264,1080p-h264-pan,1080p-h264-noB,1080p-h264-moving,4k-hevc10")
+        parser.add_argument("--no-every-frame", action="store_true", help="skip the --every-frame rows")
         args = parser.parse_args()
-        phone_bench(args.kinds.split(","), args.runs)
+        phone_bench(args.kinds.split(","), args.runs, every_frame=not args.no_every_frame)
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "preflight-bench")
