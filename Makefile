@@ -18,6 +18,7 @@ check: lint test
 
 bench:
 	python bench/bench_probe.py
+	python bench/bench_copy.py
 	python bench/bench_fix.py
 	python bench/bench_check.py
 	python bench/bench_check.py --phone
@@ -25,6 +26,7 @@ bench:
 	python bench/bench_batch.py --phone 1080p-h264
 	python bench/bench_memory.py
 	python bench/bench_hdr.py
+	python bench/bench_content_fix.py
 
 demo:
 	preflight demo
