@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 
@@ -66,3 +67,13 @@ def multipart(parts: list[tuple[str, str | None, bytes]], boundary: str = "pfbou
         out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
     out += f"--{boundary}--\r\n".encode()
     return out, {"content-type": f"multipart/form-data; boundary={boundary}"}
+
+
+def files_of(image: Path | None = None, clip: Path | None = None) -> dict[str, Any]:
+    """The ``files=`` of a TestClient upload: the photo and/or the clip under their form fields."""
+    out: dict[str, Any] = {}
+    if image is not None:
+        out["image"] = (image.name, image.read_bytes(), "image/jpeg")
+    if clip is not None:
+        out["video"] = (clip.name, clip.read_bytes(), "video/mp4")
+    return out

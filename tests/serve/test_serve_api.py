@@ -9,25 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-
-def files_of(image: Path | None = None, clip: Path | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if image is not None:
-        out["image"] = (image.name, image.read_bytes(), "image/jpeg")
-    if clip is not None:
-        out["video"] = (clip.name, clip.read_bytes(), "video/mp4")
-    return out
-
-
-def poll(client: Any, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["state"] in ("done", "failed"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} still running after {timeout} s")
+from serve_helpers import files_of
 
 
 def test_health_openapi_and_config_without_keys(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,30 +6,16 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from serve_helpers import files_of
 
 FLAG = re.compile(r"(?<![\w-])--[a-z]")
 
 
-def files_of(image: Path | None = None, clip: Path | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if image is not None:
-        out["image"] = (image.name, image.read_bytes(), "image/jpeg")
-    if clip is not None:
-        out["video"] = (clip.name, clip.read_bytes(), "video/mp4")
-    return out
 
-
-def poll(client: Any, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while (job := client.get(f"/v1/jobs/{job_id}").json())["state"] not in ("done", "failed"):
-        assert time.monotonic() < deadline, f"job {job_id} still {job['state']} after {timeout} s"
-        time.sleep(0.1)
-    return job
 
 
 def page_texts(data: Any) -> list[str]:
