@@ -96,11 +96,14 @@ def _order(graph: Graph, height: dict[str, int]) -> list[list[str]]:
     for a, ts in graph.items():
         for b in ts:
             neighbours[b].add(a)
+    # Sums taken in name order: a set's order changes with the string hash seed, and float sums in a
+    # different order can differ in the last bit, enough to swap two boxes between runs.
+    ordered = {n: sorted(ms) for n, ms in neighbours.items()}
     for _ in range(8):
         where = {n: i / max(len(row) - 1, 1) for row in rows for i, n in enumerate(row)}
         for row in rows:
-            row.sort(key=lambda n: (sum(where[m] for m in neighbours[n]) / len(neighbours[n])
-                                    if neighbours[n] else where[n], n))  # fmt: skip
+            row.sort(key=lambda n: (round(sum(where[m] for m in ordered[n]) / len(ordered[n]), 9)
+                                    if ordered[n] else where[n], n))  # fmt: skip
     return rows
 
 
