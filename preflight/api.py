@@ -28,6 +28,8 @@ __all__ = ["check", "check_one", "collect_inputs", "collect_paths", "probe", "re
 log = logging.getLogger("preflight")
 
 PathLike = str | os.PathLike[str]
+Paths = PathLike | Iterable[PathLike]
+"""One path, or several: a lone string is one path (never its characters)."""
 
 
 def resolve_profile(profile: Profile | str | os.PathLike[str] | None) -> Profile:
@@ -36,7 +38,7 @@ def resolve_profile(profile: Profile | str | os.PathLike[str] | None) -> Profile
 
 
 def check(
-    paths: Iterable[PathLike],
+    paths: Paths,
     profile: Profile | str | os.PathLike[str] | None = None,
     orientation: str = "video",
     *,
@@ -243,12 +245,12 @@ def _severity_rank(f: Finding) -> int:
     return {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}[f.severity]
 
 
-def collect_paths(paths: Iterable[PathLike]) -> list[Path]:
+def collect_paths(paths: Paths) -> list[Path]:
     """Expand folders into the files below them (see :func:`collect_inputs`); the files only."""
     return list(collect_inputs(paths).files)
 
 
-def collect_inputs(paths: Iterable[PathLike], exclude: Iterable[PathLike] = ()) -> FolderScan:
+def collect_inputs(paths: Paths, exclude: Iterable[PathLike] = ()) -> FolderScan:
     """Expand folders into every file below them, and say what was skipped and why.
 
     Plain files are kept as given, even when they are not media: the check says what they are.
@@ -261,6 +263,10 @@ def collect_inputs(paths: Iterable[PathLike], exclude: Iterable[PathLike] = ()) 
     out: list[Path] = []
     skipped: list[Skipped] = []
     excluded = [resolved(e) for e in exclude]
+    if isinstance(paths, str | os.PathLike):
+        # ``check("clip.mp4")``: iterated, a string is its characters, and "." among them the whole
+        # working folder (seen: a notebook's check of one clip ran over every file of the project).
+        paths = [paths]
     for raw in paths:
         p = Path(raw)
         if p.is_dir():

@@ -327,3 +327,16 @@ def test_a_report_into_a_link_loop_is_one_coded_line(looped: Path, capsys: pytes
     assert capsys.readouterr().err.splitlines() == [
         f"preflight: file.link_loop: {looped / 'a'}: a loop of symbolic links: nothing to write into"
     ]
+
+
+def test_one_path_given_as_a_string_or_path_is_one_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``check("clip.mp4")`` once iterated the string: "." among its characters is the working folder,
+    and a notebook's check of one clip ran over every file of the project."""
+    make_image(tmp_path / "one.jpg", width=400, height=600)
+    (tmp_path / "other.jpg").write_bytes((tmp_path / "one.jpg").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    for given in ("one.jpg", Path("one.jpg"), tmp_path / "one.jpg"):
+        assert [Path(i.path).name for i in api.check(given, content=False).items] == ["one.jpg"]
+        assert [p.name for p in api.collect_paths(given)] == ["one.jpg"]
+    report = fix("one.jpg", tmp_path / "out", content=False)
+    assert [Path(r.path).name for r in report.results] == ["one.jpg"]

@@ -18,12 +18,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..api import check_one, collect_inputs, resolve_profile
+from ..api import Paths, check_one, collect_inputs, resolve_profile
 from ..errors import FixError, ProbeError, UsageError, memory_exhausted, out_of_memory
 from ..media.probe import probe
 from ..models import Finding, Item, MediaInfo, Report, Skipped, verdict_for
@@ -124,7 +124,7 @@ class FixReport:
 
 
 def fix(
-    paths: Iterable[PathLike],
+    paths: Paths,
     outdir: PathLike,
     profile: Profile | str | os.PathLike[str] | None = None,
     orientation: str = "video",
