@@ -49,10 +49,10 @@ TILE_EVERY = 6
 """Clips: the tile search for a small person (up to 24 extra pose calls on a 16:9 frame, about
 0.2-0.3 s) may run on every sixth sample at most (about every 2 s), and only when every cheaper
 look found nobody; each search that finds nobody doubles the wait for the next (6, 12, 24...
-samples), a person found resets it (the search around small people, for the people beside them, has
-a cadence of its own: ``_after_crowd_search``). Between searches, a person once found is followed
-with one call around where they were (``near``), so a small person's clip is not reported as empty,
-and an
+samples) counted from that search, whoever is seen in between; a small person found resets it (the
+search around small people, for the people beside them, has a cadence of its own:
+``_after_crowd_search``). Between searches, a person once found is followed with one call around
+where they were (``near``), so a small person's clip is not reported as empty, and an
 empty 10 s clip pays for 3 searches (30 s: 4) instead of one per sample. Measured on 10 s 1080p
 clips, ms per sample beyond decoding: astronaut filling the frame 33 (unchanged: no second
 looks), astronaut at 25% of the height 44 (was 29, and reported ``pose.no_person``), coffee (nobody)
@@ -263,13 +263,15 @@ class PoseAnalyzer(Analyzer):
             fine=fine,
             crowd=crowd,
         )
-        if tiles:  # the search ran and found nobody exactly when there is no person
-            gap = TILE_EVERY if obs.person else self._tile_wait * (2 if fine else 1)
-            self._next_tiles = index + gap
-            # Only a small person (the search's own quarry) resets the wait: a large one who walks out,
-            # or whom a panning camera leaves, is not looked for on tiles every time they go.
-            found_small = small_person(obs) or obs.second_look == "tiles"
-            self._tile_wait = TILE_EVERY if found_small else (self._tile_wait if obs.person else 2 * gap)
+        found_small = small_person(obs) or obs.second_look == "tiles"
+        if tiles and found_small:  # the search's own quarry: look again soon
+            self._next_tiles, self._tile_wait = index + TILE_EVERY, TILE_EVERY
+        elif tiles and not obs.person:  # the search ran and found nobody: wait twice as long
+            gap = self._tile_wait * (2 if fine else 1)
+            self._next_tiles, self._tile_wait = index + gap, 2 * gap
+        # A large person seen leaves the schedule alone: one who walks out, or whom a panning camera
+        # leaves, is not looked for on tiles every time they go (the pan bench clip: 4 searches, 2.0 s
+        # of its 5 s of pose, before the wait counted from the last fruitless search alone).
         searched = (tiles or crowd) and small_person(obs)  # the tiles looked around small people
         if fine and (searched or not obs.person) and obs.poses <= 1:
             self._next_fine, self._fine_wait = index + self._fine_wait, 2 * self._fine_wait
