@@ -81,10 +81,12 @@ class Script:
     def __init__(self, at) -> None:  # type: ignore[no-untyped-def]
         self.at = at
         self.looked: list[tuple[float, bool]] = []  # (time, recount)
+        self.estimators: list[object] = []  # the estimator each look was given (None: the IMAGE-mode one)
         self.searched: list[int] = []  # sample indices (time x 3) whose look could search the tiles and found nobody
 
     def __call__(self, rgb, estimator, time_s, recount=True, **looks):  # type: ignore[no-untyped-def]
         self.looked.append((round(time_s, 2), recount))
+        self.estimators.append(estimator)
         seen = replace(self.at(time_s), recounted=recount)
         if looks.get("tiles") and not seen.person:
             self.searched.append(round(time_s * 3))
@@ -204,8 +206,13 @@ def test_an_empty_stretch_is_looked_at_once_a_second(monkeypatch) -> None:
     analyzer, script = run(monkeypatch, lambda t: NOBODY, 10)
     assert [t for t, _ in script.looked] == [0.0, 0.33, 1.33, 2.33, 2.67, 3.0]
     assert analyzer.result.metrics["person_share"] == 0.0  # type: ignore[attr-defined]
+    made = Tracker.made
     back, seen = run(monkeypatch, lambda t: NOBODY if t < 1.2 else person(), 6)
-    assert [t for t, _ in seen.looked][:4] == [0.0, 0.33, 1.33, 0.67]  # back at 1.33: the held ones looked at
+    # Back at 1.33: the held ones are looked at afresh (IMAGE mode: no tracker given), the clip's tracker
+    # keeps the person it found at 1.33, which is not looked at again, and no new tracker is made.
+    assert [t for t, _ in seen.looked] == [0.0, 0.33, 1.33, 0.67, 1.0, 1.67]
+    assert seen.estimators[3:5] == [None, None]
+    assert Tracker.made == made + 1  # the run's own
     assert [o.person for _, o in back.observations] == [False, False, False, False, True, True]
 
 

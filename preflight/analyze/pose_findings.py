@@ -316,6 +316,13 @@ class PoseAnalyzer(Analyzer):
         if empty(before) and empty(after):  # nobody either side: nobody between
             self.observations.extend((t, replace(before, recounted=False, inferred=True)) for t, _ in held)
             return after
+        if empty(before):
+            # Somebody came (back) into an empty picture: the clip's tracker, which found them on this
+            # sample afresh, keeps them; the held frames are looked at afresh too (IMAGE mode, as a new
+            # tracker's first frame would be). A new tracker here cost 0.1 s to make, a look at the frame
+            # before and one at this sample again: 0.9 s of the panning bench clip's 5 s of pose.
+            self._look_late(held, None, recounted_at)  # None: estimate_pose's shared IMAGE-mode one
+            return after
         # Something changed in between: look at each held frame after all, in order, through a new
         # tracker that first sees the frame before them, then at this sample again; it becomes the
         # clip's. The clip's tracker, shown this sample a second after its last frame, searched
