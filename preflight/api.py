@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PreflightError, ProbeError, UsageError, memory_exhausted, out_of_memory
-from .inputs import FolderScan, no_files_error, open_regular, resolved, walk_folder
+from .inputs import FolderScan, as_paths, no_files_error, open_regular, resolved, walk_folder
 from .media.probe import probe
 from .media.sniff import SNIFF_BYTES, sniff
 from .models import POSE_UNAVAILABLE, Finding, Item, MediaInfo, Report, Severity, Skipped, verdict_for
@@ -250,7 +250,7 @@ def collect_paths(paths: Paths) -> list[Path]:
     return list(collect_inputs(paths).files)
 
 
-def collect_inputs(paths: Paths, exclude: Iterable[PathLike] = ()) -> FolderScan:
+def collect_inputs(paths: Paths, exclude: Paths = ()) -> FolderScan:
     """Expand folders into every file below them, and say what was skipped and why.
 
     Plain files are kept as given, even when they are not media: the check says what they are.
@@ -262,12 +262,8 @@ def collect_inputs(paths: Paths, exclude: Iterable[PathLike] = ()) -> FolderScan
     """
     out: list[Path] = []
     skipped: list[Skipped] = []
-    excluded = [resolved(e) for e in exclude]
-    if isinstance(paths, str | os.PathLike):
-        # ``check("clip.mp4")``: iterated, a string is its characters, and "." among them the whole
-        # working folder (seen: a notebook's check of one clip ran over every file of the project).
-        paths = [paths]
-    for raw in paths:
+    excluded = [resolved(e) for e in as_paths(exclude)]
+    for raw in as_paths(paths):
         p = Path(raw)
         if p.is_dir():
             scan = walk_folder(p, exclude=excluded)

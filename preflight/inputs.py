@@ -39,8 +39,8 @@ from typing import BinaryIO
 from .errors import PreflightError, ProbeError, UsageError
 from .models import Skipped, describe_skipped
 
-__all__ = ["GLOB_CHARS", "SIDECAR_NAMES", "SIDECAR_SUFFIXES", "FolderScan", "expand_glob", "file_digest", "matches",
-           "name_skip_reason", "no_files_error", "open_regular", "resolved", "walk_folder"]  # fmt: skip
+__all__ = ["GLOB_CHARS", "SIDECAR_NAMES", "SIDECAR_SUFFIXES", "FolderScan", "as_paths", "expand_glob", "file_digest",
+           "matches", "name_skip_reason", "no_files_error", "open_regular", "resolved", "walk_folder"]  # fmt: skip
 
 SIDECAR_NAMES = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", ".directory", "icon\r"})
 """File names (any case) systems write into every folder they show: macOS Finder, Windows Explorer,
@@ -78,6 +78,15 @@ def matches(relative: str, patterns: Sequence[str]) -> bool:
     """True when a ``--glob`` pattern matches the path below the folder or the bare name."""
     name = relative.rsplit("/", 1)[-1]
     return any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(name, p) for p in patterns)
+
+
+def as_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str | os.PathLike[str]]:
+    """One path or several, as a list: a lone string (or Path) is one path. Iterated, a string is its
+    characters, and the "." or "/" among them a whole folder or the whole disk (seen: a notebook's
+    ``check("clip.mp4")`` ran over every file of the project)."""
+    if isinstance(paths, str | os.PathLike):
+        return [paths]
+    return list(paths)
 
 
 def resolved(path: str | os.PathLike[str]) -> Path:

@@ -340,3 +340,7 @@ def test_one_path_given_as_a_string_or_path_is_one_file(tmp_path: Path, monkeypa
         assert [p.name for p in api.collect_paths(given)] == ["one.jpg"]
     report = fix("one.jpg", tmp_path / "out", content=False)
     assert [Path(r.path).name for r in report.results] == ["one.jpg"]
+    # A batch too (iterated, an absolute path has "/" among its characters: the whole disk).
+    assert [Path(p).name for p, _ in scan_inputs("one.jpg").files] == ["one.jpg"]
+    batch = run_batch("one.jpg", content=False, state_path=tmp_path / "state.jsonl")
+    assert [Path(i.path).name for i in batch.report.items] == ["one.jpg"]

@@ -40,6 +40,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..fix.options import DEFAULT_MAX_SIDE
+from ..inputs import as_paths
 from ..models import Report, Skipped
 from ..profiles import ORIENTATIONS
 from .executors import Executor, make_executor
@@ -129,7 +130,7 @@ def default_state_path(inputs: Sequence[str | os.PathLike[str]], outdir: str | o
 
 
 def run_batch(
-    inputs: Iterable[str | os.PathLike[str]],
+    inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     *,
     outdir: str | os.PathLike[str] | None = None,
     profile: str | os.PathLike[str] | None = None,
@@ -168,7 +169,7 @@ def run_batch(
 
     if orientation not in ORIENTATIONS:
         raise UsageError(f"orientation must be one of {', '.join(ORIENTATIONS)}, not {orientation!r}")
-    inputs = [os.fspath(p) for p in inputs]
+    inputs = [os.fspath(p) for p in as_paths(inputs)]
     prof = resolve_profile(profile)
     settings = BatchSettings(
         profile=None if profile is None else os.fspath(profile),

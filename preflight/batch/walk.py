@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..inputs import GLOB_CHARS, expand_glob, no_files_error, resolved, walk_folder
+from ..inputs import GLOB_CHARS, as_paths, expand_glob, no_files_error, resolved, walk_folder
 from ..models import Skipped
 
 __all__ = ["InputFile", "Inputs", "find_inputs", "scan_inputs"]
@@ -44,21 +44,23 @@ class Inputs:
 
 
 def find_inputs(
-    args: Iterable[str | os.PathLike[str]],
+    args: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     patterns: Sequence[str] = (),
-    exclude: Iterable[str | os.PathLike[str]] = (),
+    exclude: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] = (),
 ) -> list[InputFile]:
     """The files a batch over ``args`` checks, each once, in a stable order (see :func:`scan_inputs`)."""
     return list(scan_inputs(args, patterns, exclude).files)
 
 
 def scan_inputs(
-    args: Iterable[str | os.PathLike[str]],
+    args: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     patterns: Sequence[str] = (),
-    exclude: Iterable[str | os.PathLike[str]] = (),
+    exclude: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] = (),
 ) -> Inputs:
     """The files a batch over ``args`` checks, each once, and what was skipped on the way."""
     from .remote import is_url, scan_url
+
+    args, exclude = as_paths(args), as_paths(exclude)
 
     excluded = {resolved(Path(p)) for p in exclude if not is_url(os.fspath(p))}
     excluded_urls = [os.fspath(p).rstrip("/") for p in exclude if is_url(os.fspath(p))]
