@@ -295,11 +295,10 @@ class ShakeAnalyzer(Analyzer):
         half = SHAKE_SMOOTH_SECONDS / 2
         if self._t0 is None or tc - self._t0 < half - 1e-6:
             return  # a one-sided window would read a steady pan as jitter
-        points = [(x, y) for (t, x, y) in self._path if abs(t - tc) <= half]
-        if len(points) < 3:
+        window = np.array([(t - tc, x, y) for (t, x, y) in self._path if abs(t - tc) <= half])
+        if len(window) < 3:
             return
-        mx = sum(p[0] for p in points) / len(points)
-        my = sum(p[1] for p in points) / len(points)
+        mx, my = _line_at_zero(window[:, 0], window[:, 1]), _line_at_zero(window[:, 0], window[:, 2])
         r = float(np.hypot(xc - mx, yc - my)) / self._long_side * 100.0
         self._sq_sum += r * r
         self._residuals += 1
@@ -336,6 +335,22 @@ class ShakeAnalyzer(Analyzer):
         """The cumulative path of the frames stepped so far (fractions of the small luma are fractions
         of the displayed frame: it is the same picture, scaled)."""
         return CameraPath(tuple(self._times), tuple(self._xs), tuple(self._ys), self._display or self._size)
+
+
+def _line_at_zero(ts: np.ndarray, vs: np.ndarray) -> float:
+    """The least-squares line through (ts, vs), read at t = 0 (the window's centre).
+
+    Not the window's mean: the frames decoded are unevenly spaced when the check leaves non-reference
+    pictures out (B-frames: 481 of 900 on the panning bench clip), and the mean of a fast pan sampled
+    unevenly lies pixels away from its centre. That read 0.28% jitter on a smooth pan (the gate fires at
+    0.25%) where every frame decoded reads 0.09%. On evenly spaced frames the two are the same number."""
+    mt = float(ts.mean())
+    spread = float(((ts - mt) ** 2).sum())
+    mv = float(vs.mean())
+    if spread <= 0.0:
+        return mv
+    slope = float(((ts - mt) * (vs - mv)).sum()) / spread
+    return mv - slope * mt
 
 
 def box_at(track: BoxTrack, t: float) -> Box | None:
