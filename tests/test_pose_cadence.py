@@ -225,6 +225,28 @@ def test_a_large_person_coming_and_going_does_not_restart_the_tile_searches(monk
     assert script.searched == [10, 26, 58]  # waits 12 (the first had the fine tiles), 24, then 48
 
 
+def test_a_large_person_gone_by_a_side_is_not_searched_for_on_tiles(monkeypatch) -> None:
+    """The pan bench clip: the person leaves by the left or right edge, the camera shows the room for
+    three seconds, the person comes back. The empty stretches are not searched for small people (three
+    searches were 1.5 s of its 4.8 s of pose); a small person lost there, or a large one lost in the
+    middle of the picture, still is."""
+
+    def panning(box):  # type: ignore[no-untyped-def]
+        return lambda t: person(box=box) if round(t * 3) % 16 < 10 else NOBODY
+
+    for box in [(0.6, 0.1, 1.0, 0.95), (0.0, 0.05, 0.4, 1.0)]:  # touching the right, the left edge
+        _, script = run(monkeypatch, panning(box), 64)
+        assert script.searched == []
+    _, script = run(monkeypatch, panning((0.85, 0.5, 1.0, 0.7)), 64)  # small (20% of the height)
+    assert script.searched
+    _, script = run(monkeypatch, panning((0.3, 0.1, 0.7, 0.95)), 64)  # lost mid-frame
+    assert script.searched == [10, 26, 58]
+    # Seen large by the edge, then small in the middle (a cut to a wide shot), then lost: searched.
+    shots = lambda t: person(box=(0.6, 0.1, 1.0, 0.95)) if t < 2 else person(box=(0.4, 0.4, 0.5, 0.6)) if t < 4 else NOBODY  # noqa: E731
+    _, script = run(monkeypatch, shots, 20)
+    assert script.searched and min(script.searched) >= 12
+
+
 def test_defer_zero_looks_at_every_sample_and_recounts_every_third(monkeypatch) -> None:
     analyzer, script = run(monkeypatch, lambda t: person(), 7, defer=0)
     assert [recount for _, recount in script.looked] == [True, False, False, True, False, False, True]

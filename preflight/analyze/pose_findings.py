@@ -70,6 +70,9 @@ centred window of this many (about 2.3 s). Single samples are noisy: a one-perso
 had 2 people on 3 of 31 samples (a helmet taken for a second person by the masked recount). A
 sample without the recount keeps the count of the recount before it (a second person stays for
 seconds), so one recount's phantom spreads to three samples: still short of a majority of seven."""
+SIDE_EDGE = 0.01
+"""Clips: a box this close to the left or right edge touches it (boxes are clipped to the frame: a
+person partly out of it reads 0.0 or 1.0)."""
 RGB_INTERVAL = 0.33
 """Seconds between pose samples in a clip (about 3 per second)."""
 
@@ -246,7 +249,7 @@ class PoseAnalyzer(Analyzer):
         # The masked recount costs a second pose call; a second person stays for seconds, so
         # every third sample is enough (full path measured 55 ms per 1080p sample with it, 21 without).
         previous = self.observations[-1][1] if self.observations else None
-        tiles = index >= self._next_tiles
+        tiles = index >= self._next_tiles and not self._left_by_a_side()
         crowd = index >= self._next_crowd
         known_crowd = self._crowd is not None and self._crowd[1] > 1
         fine = (tiles or crowd) and (index >= self._next_fine or known_crowd)
@@ -278,6 +281,19 @@ class PoseAnalyzer(Analyzer):
         if searched:
             self._after_crowd_search(obs, index, fine)
         return self._crowd_held(obs, index, searched)
+
+    def _left_by_a_side(self) -> bool:
+        """The last person seen was large and touched the left or right edge: whoever the whole frame
+        finds no more has left the picture (walked out, or the camera panned away), not shrunk out of
+        its reach. The tile search (people too small for the whole frame) waits until somebody is seen
+        again: it never looks for small people beside a large one either, and the people it would find
+        here are passers-by, not the clip's subject. A small person's clip, or a large one who shrank
+        (walking away) before they were lost, is searched as before; so is a large person lost in the
+        middle of the picture (a cut to a wide shot: the same person, now small)."""
+        seen = next((o for _, o in reversed(self.observations) if o.person), None)
+        if seen is None or seen.bbox is None or small_person(seen):
+            return False
+        return seen.bbox[0] <= SIDE_EDGE or seen.bbox[2] >= 1.0 - SIDE_EDGE
 
     def _after_crowd_search(self, obs: PoseObservation, index: int, fine: bool) -> None:
         """When the tiles may look around small people again: after six samples when they found a
