@@ -242,7 +242,11 @@ def test_a_large_person_gone_by_a_side_is_not_searched_for_on_tiles(monkeypatch)
     _, script = run(monkeypatch, panning((0.3, 0.1, 0.7, 0.95)), 64)  # lost mid-frame
     assert script.searched == [10, 26, 58]
     # Seen large by the edge, then small in the middle (a cut to a wide shot), then lost: searched.
-    shots = lambda t: person(box=(0.6, 0.1, 1.0, 0.95)) if t < 2 else person(box=(0.4, 0.4, 0.5, 0.6)) if t < 4 else NOBODY  # noqa: E731
+    def shots(t: float) -> PoseObservation:
+        if t < 2:
+            return person(box=(0.6, 0.1, 1.0, 0.95))
+        return person(box=(0.4, 0.4, 0.5, 0.6)) if t < 4 else NOBODY
+
     _, script = run(monkeypatch, shots, 20)
     assert script.searched and min(script.searched) >= 12
 
