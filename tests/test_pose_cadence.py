@@ -12,7 +12,7 @@ from preflight.analyze import clip_analyzers
 from preflight.analyze import pose_findings as pf
 from preflight.analyze.base import FrameSample
 from preflight.analyze.frames import decode_pass
-from preflight.analyze.pose_cadence import STILL_IOU, agrees, inferred_between, steady
+from preflight.analyze.pose_cadence import STILL_IOU, agrees, inferred_between, leaving, steady
 from preflight.analyze.pose_landmarks import PoseObservation
 from preflight.samples import make_clip
 
@@ -62,6 +62,15 @@ def test_anything_seen_differently_disagrees(after: PoseObservation) -> None:
 def test_a_box_that_moved_a_little_agrees() -> None:
     assert agrees(person(), person(box=(0.25, 0.1, 0.65, 0.9)))  # IoU 0.78
     assert not agrees(person(), person(box=(0.25, 0.1, 0.65, 0.9)), STILL_IOU)  # too much to start holding
+
+
+def test_a_box_moving_out_of_the_frame_is_leaving() -> None:
+    walk = [(0.0, person(box=(0.5, 0.1, 0.8, 0.9))), (1 / 3, person(box=(0.55, 0.1, 0.85, 0.9)))]
+    assert not leaving(*walk, 1.0)  # (0.65-0.95): whole
+    assert not leaving(*walk, 2.0)  # (0.8-1.1): two thirds in
+    assert leaving(*walk, 2.5)  # (0.875-1.175): 42% in
+    cut = [(0.0, person(box=(0.7, 0.1, 1.0, 0.9))), (1 / 3, person(box=(0.7, 0.1, 1.0, 0.9)))]
+    assert not leaving(*cut, 2.0)  # standing still, cut by the edge
 
 
 def test_an_inferred_sample_lies_between_its_neighbours_and_draws_nothing() -> None:
@@ -249,6 +258,25 @@ def test_a_large_person_gone_by_a_side_is_not_searched_for_on_tiles(monkeypatch)
 
     _, script = run(monkeypatch, shots, 20)
     assert script.searched and min(script.searched) >= 12
+
+
+def test_a_person_walking_out_is_followed_sample_by_sample(monkeypatch) -> None:
+    """Held samples at an exit were looked at after all, through a new tracker (0.1 s to make) shown
+    the frame before them first, then the sample after them again: once the box is cut by the edge or
+    predicted mostly out by the next look, nothing is held and the clip's tracker follows them out."""
+
+    def walking(t: float) -> PoseObservation:
+        x0 = 0.1 + 0.15 * t
+        return person(box=(x0, 0.1, min(1.0, x0 + 0.3), 0.9)) if x0 < 1.0 else NOBODY
+
+    made = Tracker.made
+    analyzer, script = run(monkeypatch, walking, 24)
+    assert Tracker.made == made + 1  # the run's own, no other
+    looked = [round(t * 3) for t, _ in script.looked]
+    assert looked == sorted(looked)  # never back in time
+    assert looked[:7] == [0, 1, 2, 5, 8, 11, 14]  # whole in the frame, moving steadily: held
+    assert looked[6:13] == list(range(14, 21))  # cut by the edge at 14, gone from 19: every sample
+    assert [o.person for _, o in analyzer.observations] == [walking(t).person for t, _ in analyzer.observations]
 
 
 def test_defer_zero_looks_at_every_sample_and_recounts_every_third(monkeypatch) -> None:

@@ -9,7 +9,11 @@ holds up to :data:`DEFER_SAMPLES` samples back and looks at the next one. When t
 the look before the held samples, the person was there, seen the same way, with about the same box,
 on both sides: the held samples get :func:`inferred_between` (state of both sides, box interpolated,
 ``inferred=True``). When it does not, every held sample is looked at after all. A dancer whose box
-moves from one sample to the next is looked at on every sample. What this can miss is an event
+moves from one sample to the next is looked at on every sample; a box moving steadily (a pan, a walk)
+is held on when three looks :func:`predicts` it, but not while it is cut by a side edge or
+:func:`leaving` the frame: the person coming in or going out is followed sample by sample by the
+clip's tracker, as where every sample is looked at (held, those samples were always looked at after
+all, through a new tracker). What this can miss is an event
 shorter than the gap (under a second) inside a stretch whose two ends agree; a second person counts
 only when present on a majority of 7 samples (2.3 s), and a recount that finds one stops the holding.
 """
@@ -21,8 +25,8 @@ from dataclasses import replace
 from .pose_landmarks import PoseObservation
 
 __all__ = [
-    "DEFER_SAMPLES", "STEADY_IOU", "STILL_IOU", "agrees", "empty", "extrapolated", "inferred_between", "predicts",
-    "steady",
+    "DEFER_SAMPLES", "LEAVING_INSIDE", "STEADY_IOU", "STILL_IOU", "agrees", "empty", "extrapolated", "inferred_between",
+    "leaving", "predicts", "steady",
 ]  # fmt: skip
 
 DEFER_SAMPLES = 2
@@ -38,6 +42,14 @@ to be held: a person who stands still. Measured, consecutive looks: phone bench 
 and hand-held drift 0.89-0.99 (10th-90th percentile, 1080p and 4K); the one whose person sways like a
 dancer 0.26-0.77. Holding behind a moving person only buys a second tracker and late looks (that
 clip: 12 holds, all undone, 1.8 s of CPU)."""
+
+
+LEAVING_INSIDE = 0.5
+"""Share of a box's area inside the frame, at the look after the held samples, under which the person
+is leaving (:func:`leaving`): no samples are held then, so the clip's tracker follows them out frame
+by frame, as it follows them everywhere when every sample is looked at. Held, they were looked at after
+all, through a new tracker shown the frame before them first (the panning bench clip: 4 new trackers,
+0.1 s each to make, and two more looks per exit)."""
 
 
 def steady(obs: PoseObservation) -> bool:
@@ -76,6 +88,18 @@ def extrapolated(first: Look, second: Look, t: float) -> tuple[float, float, flo
         return None
     k = (t - t1) / (t1 - t0)
     return tuple(y + (y - x) * k for x, y in zip(a.bbox, b.bbox, strict=True))  # type: ignore[return-value]
+
+
+def leaving(first: Look, second: Look, t: float) -> bool:
+    """Whether the box, moving on as from ``first`` to ``second``, has less than half of its area
+    inside the frame at ``t``: the person is walking out, or the camera panning away from them. A box
+    already cut by the edge that does not move (clipped the same on both looks) is not leaving."""
+    box = extrapolated(first, second, t)
+    if box is None:
+        return False
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    inside = max(0.0, min(box[2], 1.0) - max(box[0], 0.0)) * max(0.0, min(box[3], 1.0) - max(box[1], 0.0))
+    return area <= 0 or inside < LEAVING_INSIDE * area
 
 
 def predicts(first: Look, second: Look, then: Look, min_iou: float) -> bool:

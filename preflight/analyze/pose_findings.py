@@ -20,7 +20,17 @@ import numpy as np
 
 from ..models import Severity
 from .base import AnalysisResult, Analyzer, FrameSample
-from .pose_cadence import DEFER_SAMPLES, STEADY_IOU, STILL_IOU, agrees, empty, inferred_between, predicts, steady
+from .pose_cadence import (
+    DEFER_SAMPLES,
+    STEADY_IOU,
+    STILL_IOU,
+    agrees,
+    empty,
+    inferred_between,
+    leaving,
+    predicts,
+    steady,
+)  # fmt: skip
 from .pose_landmarks import SHOT_TYPES, PoseEstimator, PoseObservation, _working
 from .pose_looks import estimate_pose, small_person
 from .quality import finding_for, gate
@@ -230,7 +240,12 @@ class PoseAnalyzer(Analyzer):
         if latest is None or latest.people != 1:
             return False
         looks = self._looks(3)
-        if len(looks) == 3 and predicts(*looks, STILL_IOU):  # moving steadily: a pan, a walk
+        next_look = self.observations[-1][0] + (self.defer + 1) * self.rgb_interval
+        if len(looks) >= 2 and leaving(*looks[-2:], next_look):
+            return False
+        # Moving steadily (a pan, a walk), and whole in the picture: a box cut by a side edge grows or
+        # shrinks as the person comes in or goes out, which no constant velocity predicts.
+        if len(looks) == 3 and predicts(*looks, STILL_IOU) and not _cut_by_a_side(looks[-1][1]):
             return True
         before, last = (o for _, o in self.observations[-2:])
         return agrees(before, last, STILL_IOU)
@@ -291,9 +306,7 @@ class PoseAnalyzer(Analyzer):
         (walking away) before they were lost, is searched as before; so is a large person lost in the
         middle of the picture (a cut to a wide shot: the same person, now small)."""
         seen = next((o for _, o in reversed(self.observations) if o.person), None)
-        if seen is None or seen.bbox is None or small_person(seen):
-            return False
-        return seen.bbox[0] <= SIDE_EDGE or seen.bbox[2] >= 1.0 - SIDE_EDGE
+        return seen is not None and not small_person(seen) and _cut_by_a_side(seen)
 
     def _after_crowd_search(self, obs: PoseObservation, index: int, fine: bool) -> None:
         """When the tiles may look around small people again: after six samples when they found a
@@ -481,6 +494,12 @@ def people_counts(observations: Sequence[PoseObservation], window: int = COUNT_W
         around = sorted(carried[max(0, index - half) : index + half + 1], reverse=True)
         out.append(around[len(around) // 2])  # reached by len // 2 + 1 samples: a majority
     return out
+
+
+def _cut_by_a_side(obs: PoseObservation) -> bool:
+    """The person's box touches the left or right edge of the frame (:data:`SIDE_EDGE`)."""
+    box = obs.bbox
+    return box is not None and (box[0] <= SIDE_EDGE or box[2] >= 1.0 - SIDE_EDGE)
 
 
 class _BoxesSeen(Sequence[tuple[float, "tuple[float, float, float, float] | None"]]):
