@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -222,3 +223,29 @@ def test_analysis_crash_on_one_file_fails_that_file_only(capsys, monkeypatch, me
     assert "analysis.error: content analysis failed (RuntimeError: graph failed in calculator)" in out
     assert "pose.no_person" in out  # the next file was still analysed (a pattern, no person)
     assert "2 file(s)" in out
+
+
+def test_the_command_line_runs_numpy_on_one_blas_thread(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """OpenBLAS's threads spin before they sleep: 0.1 s of CPU per process for 3x3 matrices. The command
+    sets one thread before NumPy loads; a user's own choice, or a NumPy already loaded, is left alone."""
+    import subprocess
+    import sys
+
+    from preflight.cli import _single_threaded_blas
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "restored afterwards")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    monkeypatch.delitem(sys.modules, "numpy")
+    _single_threaded_blas()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    _single_threaded_blas()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "4"
+    # The real entry point, in a fresh process: NumPy is not loaded before run() sets it.
+    code = (
+        "import os, sys; sys.argv = ['preflight', 'profiles', 'list']; import preflight.cli as c; "
+        "assert 'numpy' not in sys.modules; c._single_threaded_blas(); print(os.environ['OPENBLAS_NUM_THREADS'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
