@@ -250,6 +250,8 @@ def test_a_large_person_gone_by_a_side_is_not_searched_for_on_tiles(monkeypatch)
     assert script.searched
     _, script = run(monkeypatch, panning((0.3, 0.1, 0.7, 0.95)), 64)  # lost mid-frame
     assert script.searched == [10, 26, 58]
+    _, script = run(monkeypatch, panning((0.0, 0.1, 1.0, 0.95)), 64)  # a close-up as wide as the frame
+    assert script.searched == [10, 26, 58]
     # Seen large by the edge, then small in the middle (a cut to a wide shot), then lost: searched.
     def shots(t: float) -> PoseObservation:
         if t < 2:

@@ -298,15 +298,18 @@ class PoseAnalyzer(Analyzer):
         return self._crowd_held(obs, index, searched)
 
     def _left_by_a_side(self) -> bool:
-        """The last person seen was large and touched the left or right edge: whoever the whole frame
-        finds no more has left the picture (walked out, or the camera panned away), not shrunk out of
-        its reach. The tile search (people too small for the whole frame) waits until somebody is seen
-        again: it never looks for small people beside a large one either, and the people it would find
-        here are passers-by, not the clip's subject. A small person's clip, or a large one who shrank
-        (walking away) before they were lost, is searched as before; so is a large person lost in the
-        middle of the picture (a cut to a wide shot: the same person, now small)."""
+        """The last person seen was large and touched the left or the right edge (one of them: a
+        close-up as wide as the frame touches both): whoever the whole frame finds no more has left the
+        picture (walked out, or the camera panned away), not shrunk out of its reach. The tile search
+        (people too small for the whole frame) waits until somebody is seen again: it never looks for
+        small people beside a large one either, and the people it would find here are passers-by, not
+        the clip's subject. A small person's clip, or a large one who shrank (walking away) before they
+        were lost, is searched as before; so is a large person lost in the middle of the picture or
+        filling its width (a cut to a wide shot: the same person, now small)."""
         seen = next((o for _, o in reversed(self.observations) if o.person), None)
-        return seen is not None and not small_person(seen) and _cut_by_a_side(seen)
+        if seen is None or seen.bbox is None or small_person(seen):
+            return False
+        return (seen.bbox[0] <= SIDE_EDGE) != (seen.bbox[2] >= 1.0 - SIDE_EDGE)
 
     def _after_crowd_search(self, obs: PoseObservation, index: int, fine: bool) -> None:
         """When the tiles may look around small people again: after six samples when they found a
