@@ -30,7 +30,7 @@ from .pose_cadence import (
     leaving,
     predicts,
     steady,
-)  # fmt: skip
+)
 from .pose_landmarks import SHOT_TYPES, PoseEstimator, PoseObservation, _working
 from .pose_looks import estimate_pose, small_person
 from .quality import finding_for, gate
@@ -307,9 +307,10 @@ class PoseAnalyzer(Analyzer):
         were lost, is searched as before; so is a large person lost in the middle of the picture or
         filling its width (a cut to a wide shot: the same person, now small)."""
         seen = next((o for _, o in reversed(self.observations) if o.person), None)
-        if seen is None or seen.bbox is None or small_person(seen):
+        if seen is None or small_person(seen):
             return False
-        return (seen.bbox[0] <= SIDE_EDGE) != (seen.bbox[2] >= 1.0 - SIDE_EDGE)
+        left, right = _sides_touched(seen)
+        return left != right
 
     def _after_crowd_search(self, obs: PoseObservation, index: int, fine: bool) -> None:
         """When the tiles may look around small people again: after six samples when they found a
@@ -499,10 +500,15 @@ def people_counts(observations: Sequence[PoseObservation], window: int = COUNT_W
     return out
 
 
-def _cut_by_a_side(obs: PoseObservation) -> bool:
-    """The person's box touches the left or right edge of the frame (:data:`SIDE_EDGE`)."""
+def _sides_touched(obs: PoseObservation) -> tuple[bool, bool]:
+    """Whether the person's box touches the (left, right) edge of the frame (:data:`SIDE_EDGE`)."""
     box = obs.bbox
-    return box is not None and (box[0] <= SIDE_EDGE or box[2] >= 1.0 - SIDE_EDGE)
+    return (False, False) if box is None else (box[0] <= SIDE_EDGE, box[2] >= 1.0 - SIDE_EDGE)
+
+
+def _cut_by_a_side(obs: PoseObservation) -> bool:
+    """The person's box touches the left or right edge of the frame."""
+    return any(_sides_touched(obs))
 
 
 class _BoxesSeen(Sequence[tuple[float, "tuple[float, float, float, float] | None"]]):
