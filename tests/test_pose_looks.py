@@ -166,3 +166,20 @@ def test_empty_clip_backs_off_the_tile_search(monkeypatch):
     assert 2 * TILE_EVERY <= searched[1] <= 2 * TILE_EVERY + DEFER_SAMPLES
     assert searched[2] - searched[1] >= 4 * TILE_EVERY
     assert fined == [True, False, False]  # the fine tiles: the first search, then 90 samples later
+
+
+def test_channel_medians_are_numpys_medians_rounded_down() -> None:
+    """The masked recount paints the band with each channel's median, read off histograms: the same
+    value ``np.median`` gives, for odd and even pixel counts, flat images and narrow ranges."""
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        height, width = (int(v) for v in rng.integers(1, 40, 2))
+        low = int(rng.integers(0, 255))
+        high = int(rng.integers(low + 1, 257))
+        image = rng.integers(low, high, (height, width, 3), dtype=np.uint8)
+        if rng.random() < 0.2:
+            image[:] = image[0, 0]
+        expected = np.median(image.reshape(-1, 3), axis=0).astype(np.uint8)
+        assert pose_looks.channel_medians(image).tolist() == expected.tolist()
+    two = np.array([[[0, 10, 255], [1, 13, 254]]], np.uint8)  # even count: the mean of the middle two
+    assert pose_looks.channel_medians(two).tolist() == [0, 11, 254]

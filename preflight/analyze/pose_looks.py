@@ -393,6 +393,23 @@ def _same_person(a: np.ndarray, b: np.ndarray, aspect: float) -> bool:
 # --- a second person beside the first ------------------------------------------------------------
 
 
+def channel_medians(rgb: np.ndarray) -> np.ndarray:
+    """Each channel's median of a uint8 RGB image, as ``np.median(..., axis=0).astype(np.uint8)``
+    gives it (the two middle values' mean, rounded down), read off the channels' histograms: a
+    median along the pixel axis partitions a strided column, 5.4 ms at 640x360 against 0.4 ms."""
+    import cv2
+
+    count = rgb.shape[0] * rgb.shape[1]
+    medians = []
+    for channel in range(3):
+        ranks = cv2.calcHist([rgb], [channel], None, [256], [0, 256]).ravel().astype(np.int64).cumsum()
+        # The k-th smallest value (from 0) is the first level whose cumulative count passes k.
+        low = int(np.searchsorted(ranks, (count - 1) // 2 + 1))
+        high = int(np.searchsorted(ranks, count // 2 + 1))
+        medians.append((low + high) // 2)
+    return np.array(medians, np.uint8)
+
+
 def others(estimator: PoseEstimator | None, rgb: np.ndarray, first: np.ndarray) -> list[np.ndarray]:
     """People the landmarker missed beside the one it found: mask that one, look again.
 
@@ -407,7 +424,7 @@ def others(estimator: PoseEstimator | None, rgb: np.ndarray, first: np.ndarray) 
     pad = 0.15 * (x1 - x0)
     masked = rgb.copy()
     left, right = int(max(0.0, x0 - pad) * width), int(min(1.0, x1 + pad) * width)
-    masked[:, left:right] = np.median(rgb.reshape(-1, 3), axis=0).astype(np.uint8)
+    masked[:, left:right] = channel_medians(rgb)
     found = (estimator or PoseEstimator.shared("image")).landmarks(masked)
     # Keep only upright people whose shoulders are seen outside the masked band.
     aspect = width / rgb.shape[0]
