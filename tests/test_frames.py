@@ -158,3 +158,35 @@ def test_pipelined_pass_matches_serial_and_surfaces_errors(tmp_path) -> None:  #
 
     with pytest.raises(ProbeError):
         decode_pass(str(broken), [Times()], pipelined=True)
+
+
+@pytest.mark.parametrize("k", [3, 4, 6, 12])
+def test_whole_factor_luma_is_opencvs_area_average_to_the_bit(k: int) -> None:
+    """The block sums stand in for INTER_AREA on every frame: a differing pixel would move cut scores
+    and shake paths. Noise, flat grey (ties at .5 after the scale) and a padded plane (a decoder's
+    line size wider than the picture) all come out as OpenCV makes them."""
+    import cv2
+
+    from preflight.analyze.frames import _area_mean
+
+    rng = np.random.default_rng(k)
+    size = (32, 18)
+    for fill in ("noise", "flat", "ramp"):
+        padded = rng.integers(0, 256, (18 * k, 32 * k + 64), dtype=np.uint8)
+        if fill == "flat":
+            padded[:] = rng.integers(0, 256)
+        elif fill == "ramp":
+            padded[:] = np.arange(padded.shape[1], dtype=np.uint16) % 256
+        plane = padded[:, : 32 * k]  # a view with the decoder's padded row stride
+        expected = cv2.resize(plane, size, interpolation=cv2.INTER_AREA)
+        assert np.array_equal(_area_mean(plane, size), expected), fill
+
+
+def test_other_sizes_shrink_through_opencv() -> None:
+    import cv2
+
+    from preflight.analyze.frames import _area_mean
+
+    plane = np.random.default_rng(1).integers(0, 256, (100, 190), dtype=np.uint8)
+    for size in ((95, 50), (60, 32)):  # k = 2 (OpenCV rounds half up there), and not a whole factor
+        assert np.array_equal(_area_mean(plane, size), cv2.resize(plane, size, interpolation=cv2.INTER_AREA))

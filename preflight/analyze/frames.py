@@ -123,6 +123,29 @@ class _RgbSchedule:
         return wanted
 
 
+def _area_mean(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``plane`` shrunk to ``size`` as OpenCV's INTER_AREA shrinks it, to the bit.
+
+    Where the plane is a whole number k >= 3 of times the size on both axes (1080p, 720p and 4K to
+    320 px: k = 6, 4, 12), INTER_AREA averages k x k blocks as ``rint(block sum * float32(1 / k²))``.
+    The same sums made with NumPy (rows added in place, then every k-th column) took 0.54 ms a
+    1080p frame against OpenCV's 0.76-0.9 ms (this machine, one thread): 0.15 s of every 30 s clip,
+    whose every decoded frame comes through here. Other sizes (and k = 2, which OpenCV rounds half
+    up on its SIMD path) go to OpenCV.
+    """
+    import cv2
+
+    width, height = size
+    k = plane.shape[1] // width
+    if k < 3 or plane.shape[1] != k * width or plane.shape[0] != k * height:
+        return cv2.resize(plane, size, interpolation=cv2.INTER_AREA)
+    rows = np.add.reduce(plane.reshape(height, k, k * width), axis=1, dtype=np.uint16)
+    sums = rows[:, ::k].copy()
+    for offset in range(1, k):
+        sums += rows[:, offset::k]
+    return np.rint(sums * np.float32(1.0 / (k * k))).astype(np.uint8)
+
+
 def _small_luma(frame: Any, size: tuple[int, int]) -> np.ndarray:
     import cv2
 
@@ -132,7 +155,7 @@ def _small_luma(frame: Any, size: tuple[int, int]) -> np.ndarray:
         y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
         small = y
         if (frame.width, frame.height) != size:
-            small = cv2.resize(y, size, interpolation=cv2.INTER_AREA)
+            small = _area_mean(y, size)
         if fmt not in _FULL_RANGE_FORMATS and frame.color_range != _COLOR_RANGE_JPEG:
             return cv2.LUT(small, _LIMITED_TO_FULL)  # a new array: the frame buffer is reused
         return small.copy() if small is y else small
