@@ -132,9 +132,10 @@ def phone_bench(kinds: list[str], runs: int, every_frame: bool = True) -> None:
     import statistics
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from common import PHONE_CLIPS, need_ffmpeg, phone_clip
+    from common import PHONE_CLIPS, compile_package, need_ffmpeg, phone_clip
 
     need_ffmpeg()
+    compile_package()
     exe = shutil.which("preflight") or sys.exit("install the package first: pip install -e .")
     ffmpeg = shutil.which("ffmpeg")
     print(f"cores: {os.cpu_count()}; {runs} alternating runs each; medians (peak RSS: the largest)")

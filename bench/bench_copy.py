@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import OUT, loadavg, measured, need_ffmpeg, phone_clip
+from common import OUT, compile_package, loadavg, measured, need_ffmpeg, phone_clip
 
 CASES = ("trim", "remux", "copy")
 
@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(CASES))
     args = parser.parse_args()
     need_ffmpeg()
+    compile_package()
     made = sources()
     print(loadavg())
     for case in args.cases.split(","):

@@ -30,7 +30,18 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from common import OUT, PHONE_CLIPS, clip_1080p, loadavg, measured, median_time, need_ffmpeg, phone_clip, wall
+from common import (
+    OUT,
+    PHONE_CLIPS,
+    clip_1080p,
+    compile_package,
+    loadavg,
+    measured,
+    median_time,
+    need_ffmpeg,
+    phone_clip,
+    wall,
+)
 
 from preflight import probe
 from preflight.fix import fix
@@ -242,6 +253,7 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown case(s): {', '.join(sorted(unknown))}")
     need_ffmpeg()
+    compile_package()
     print(loadavg())
     with tempfile.TemporaryDirectory(prefix="bench-fix-") as tmp:
         work = Path(tmp)

@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import OUT, PHONE_CLIPS, clip_1080p, median_time, need_ffmpeg, phone_clip, wall
+from common import OUT, PHONE_CLIPS, clip_1080p, compile_package, median_time, need_ffmpeg, phone_clip, wall
 
 from preflight import check_one, load_profile
 from preflight.samples import make_clip, make_image
@@ -141,6 +141,7 @@ def portrait_4k_reads_upright() -> None:
 if __name__ == "__main__":
     runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
     need_ffmpeg()
+    compile_package()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start "
           "(figures on a loaded machine are indicative only)")
     single_file()
