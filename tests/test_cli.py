@@ -249,3 +249,22 @@ def test_the_command_line_runs_numpy_on_one_blas_thread(monkeypatch) -> None:  #
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1"
+
+
+def test_check_does_not_load_the_fix_machinery(tmp_path) -> None:
+    """Every command reads fix's option constants (the CLI's options are shared); only ``fix`` and
+    ``prepare`` load its runner, so a check's start does not pay for it (36 ms a process)."""
+    import subprocess
+    import sys
+
+    from preflight.samples import make_image
+
+    photo = make_image(tmp_path / "photo.jpg")
+    code = (
+        "import sys; from preflight.cli import run; sys.argv = ['preflight', 'check', sys.argv[1], '--no-content']\n"
+        "try:\n    run()\nexcept SystemExit:\n    pass\n"
+        "import preflight.fix as fix\n"
+        "print('runner' if 'preflight.fix.runner' in sys.modules else 'no runner', fix.fix.__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(photo)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "no runner preflight.fix.runner"

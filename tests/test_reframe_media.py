@@ -157,19 +157,21 @@ def test_prepare_crops_the_clip_to_the_photos_shot_type(tmp_path: Path) -> None:
     (mismatch,) = [f for f in plain.pair if f.code == "framing.mismatch"]
     assert mismatch.measured == "close-up/half-body" and "fixable with --reframe" in mismatch.message
     import preflight.fix
+    import preflight.fix.runner
 
     checks: list[str] = []
-    real = preflight.fix.check_input
+    real = preflight.fix.runner.check_input
 
     def counted(path, *args, **kwargs):  # type: ignore[no-untyped-def]
         checks.append(Path(path).name)
         return real(path, *args, **kwargs)
 
-    preflight.fix.check_input = counted  # type: ignore[assignment]
+    # Counted wherever it is called from: prepare (through the package) and fix itself (the runner).
+    preflight.fix.check_input = preflight.fix.runner.check_input = counted  # type: ignore[assignment]
     try:
         framed = prepare(photo, clip, tmp_path / "framed", reframe="fixed")
     finally:
-        preflight.fix.check_input = real  # type: ignore[assignment]
+        preflight.fix.check_input = preflight.fix.runner.check_input = real  # type: ignore[assignment]
     assert sorted(checks) == ["cam.mp4", "me.jpg"]  # each checked once: fix reuses prepare's checks
     assert framed.ok and framed.image.actions == ("copy",)
     action = next(a for a in framed.video.actions if a.startswith("reframe crop"))
