@@ -131,16 +131,20 @@ def test_probe_of_real_media_imports_no_heavy_module(person_clip: Path, tmp_path
 
 def test_check_imports_mediapipe_without_plotting_or_sound(person_clip: Path) -> None:
     """A content check in a fresh process runs pose without importing matplotlib or sounddevice
-    (0.45 s of MediaPipe's import); MediaPipe's drawing helpers still reach the real pyplot."""
+    (0.45 s of MediaPipe's import) or the task families beside vision (27 ms); MediaPipe's drawing
+    helpers still reach the real pyplot, and its audio tasks are there when asked for."""
     code = (
         "import sys; from preflight.api import check;"
         f"report = check([{str(person_clip)!r}], 'kling-v2.6');"
         "item = report.items[0];"
-        "print(item.pose_checked, item.analysis['pose']['samples'] > 0,"
-        " [m for m in ('matplotlib', 'matplotlib.pyplot', 'sounddevice') if m in sys.modules]);"
+        "unused = ('matplotlib', 'matplotlib.pyplot', 'sounddevice', 'mediapipe.tasks.python.audio',"
+        " 'mediapipe.tasks.python.text', 'mediapipe.tasks.python.decision', 'mediapipe.tasks.python.retrieval');"
+        "print(item.pose_checked, item.analysis['pose']['samples'] > 0, [m for m in unused if m in sys.modules]);"
         "from mediapipe.tasks.python.vision import drawing_utils;"
-        "print(callable(drawing_utils.plt.figure), 'matplotlib.pyplot' in sys.modules)"
+        "print(callable(drawing_utils.plt.figure), 'matplotlib.pyplot' in sys.modules);"
+        "import mediapipe as mp;"
+        "print(mp.tasks.audio.AudioClassifier.__name__, 'mediapipe.tasks.python.audio' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-2:] == ["True True []", "True True"]
+    assert done.stdout.strip().splitlines()[-3:] == ["True True []", "True True", "AudioClassifier True"]
