@@ -98,6 +98,40 @@ def test_rgb_only_at_the_asked_cadence(tmp_path):
     assert all(s.rgb is None for s in iter_samples(str(clip), [None], none)) and none.rgb_frames == 0
 
 
+def test_rgb_is_made_only_for_the_samples_an_analyzer_reads(tmp_path):
+    """The loop hands RGB over unconverted: a sample pose holds without looking costs no conversion,
+    and one that is read gets exactly the pixels an eager conversion gave (upright, full size)."""
+    from preflight.analyze.frames import _rotate
+
+    clip = make_clip(tmp_path / "c.mp4", duration=2, width=320, height=240, fps=25, rotation=90)
+    stats = DecodeStats()
+    samples = [s for s in iter_samples(str(clip), [0.4], stats) if s.has_rgb]
+    assert len(samples) == stats.rgb_frames == 5 and stats.rgb_made == 0
+    first, third = samples[0].rgb, samples[2].rgb
+    assert stats.rgb_made == 2 and samples[0].rgb is first  # made once, then kept
+    with av.open(str(clip)) as container:
+        frames = [f for f in container.decode(video=0)]
+    by_time = {round(float(f.time), 3): f for f in frames}
+    for sample, rgb in ((samples[0], first), (samples[2], third)):
+        decoded = by_time[round(sample.time + float(frames[0].time), 3)]
+        expected = _rotate(decoded.to_ndarray(format="rgb24"), stats.rotation)  # as the loop turns them
+        assert rgb.shape == (320, 240, 3) and np.array_equal(rgb, expected)
+
+
+def test_a_held_sample_costs_no_conversion(tmp_path):
+    """Pose holds the samples of a still person without looking at them: their RGB is never made."""
+    from preflight.analyze.pose import PoseAnalyzer
+
+    clip = make_clip(tmp_path / "still.mp4", duration=4, width=640, height=360, fps=25)
+    stats = DecodeStats()
+    analyzer = PoseAnalyzer()
+    for sample in iter_samples(str(clip), [analyzer.rgb_interval], stats):
+        analyzer.process(sample)
+    result = analyzer.finish()
+    held = result.metrics["samples"] - result.metrics["observed"]
+    assert held > 0 and stats.rgb_made == stats.rgb_frames - held
+
+
 def test_two_cadences_merge(tmp_path):
     clip = make_clip(tmp_path / "c.mp4", duration=2, width=320, height=180, fps=25)
     stats = DecodeStats()

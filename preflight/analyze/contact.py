@@ -87,7 +87,7 @@ class ContactSheetCollector(Analyzer):
     def process(self, sample: FrameSample) -> None:
         import cv2
 
-        if sample.rgb is None or sample.time < self._next - 1e-6 or len(self.frames) >= self.tiles:
+        if not sample.has_rgb or sample.time < self._next - 1e-6 or len(self.frames) >= self.tiles:
             return
         self._next += self.step
         while self._next <= sample.time:

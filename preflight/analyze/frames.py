@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +60,9 @@ class DecodeStats:
     samples: int = 0
     """Frames handed to the analyzers (duplicates of an earlier time are dropped)."""
     rgb_frames: int = 0
-    """Frames converted to full-size RGB."""
+    """Frames handed over with full-size RGB (made when an analyzer reads it, see ``FrameSample``)."""
+    rgb_made: int = 0
+    """Of those, frames whose RGB an analyzer read, so it was converted."""
     dropped: int = 0
     skipped: int = 0
     """Non-reference pictures left undecoded (``nonref.py``): no decoded pixel depends on them."""
@@ -81,6 +83,7 @@ class DecodeStats:
             "frames": self.frames,
             "samples": self.samples,
             "rgb_frames": self.rgb_frames,
+            "rgb_made": self.rgb_made,
             "dropped": self.dropped,
             "skipped": self.skipped,
             "rotation_ccw": self.rotation,
@@ -190,6 +193,17 @@ def _rotate(pixels: np.ndarray, ccw_degrees: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(pixels, k)) if k else pixels
 
 
+def _rgb_later(convert: _Converter, frame: Any, stats: DecodeStats) -> Callable[[], np.ndarray]:
+    """The upright RGB of an SDR ``frame``, made when first asked for (it holds the decoded frame until
+    then; swscale's conversion context is the frame's own, so any thread may make it)."""
+
+    def make() -> np.ndarray:
+        stats.rgb_made += 1
+        return _rotate(convert.rgb(frame), stats.rotation)
+
+    return make
+
+
 def iter_samples(
     path: str,
     rgb_intervals: Sequence[float | None] = (),
@@ -241,16 +255,20 @@ def iter_samples(
                 continue
             last_time = t
             luma = _rotate(convert.luma(frame, size), stats.rotation)  # type: ignore[union-attr]
-            rgb = None
+            rgb = make_rgb = None
             if schedule.due(t):
-                rgb = _rotate(convert.rgb(frame), stats.rotation)  # type: ignore[union-attr]
                 stats.rgb_frames += 1
+                if convert.tone is None:  # type: ignore[union-attr]
+                    make_rgb = _rgb_later(convert, frame, stats)  # type: ignore[arg-type]
+                else:  # the tone mapper's graph is this thread's: convert here, now
+                    rgb = _rotate(convert.rgb(frame), stats.rotation)  # type: ignore[union-attr]
+                    stats.rgb_made += 1
             display_w, display_h = (
                 (frame.height, frame.width) if stats.rotation in (90, 270) else (frame.width, frame.height)
             )
             stats.work_size = (luma.shape[1], luma.shape[0])
             yield FrameSample(
-                index=stats.samples, time=t, luma=luma, rgb=rgb, width=display_w, height=display_h
+                stats.samples, t, luma, rgb, display_w, display_h, make_rgb=make_rgb
             )
             stats.samples += 1
     stats.seconds = time.perf_counter() - started
@@ -356,7 +374,7 @@ def _read_ahead(
     def produce() -> None:
         try:
             for item in samples:
-                if item.rgb is not None and not wait_for(rgb_slots.acquire):
+                if item.has_rgb and not wait_for(rgb_slots.acquire):
                     return
                 if not wait_for(lambda timeout, item=item: buffer.put(item, timeout=timeout)):
                     return
@@ -373,7 +391,7 @@ def _read_ahead(
                 return
             if isinstance(item, BaseException):
                 raise item
-            if item.rgb is not None:
+            if item.has_rgb:
                 rgb_slots.release()  # the analyzers hold it now: the decoder may make the next one
             yield item
     finally:

@@ -195,7 +195,7 @@ class PoseAnalyzer(Analyzer):
         self.defer = defer
         """Samples that may be held back after a steady observation (0: observe every sample)."""
         self.observations: list[tuple[float, PoseObservation]] = []
-        self._held: list[tuple[float, np.ndarray]] = []  # (time, rgb) after the last observation
+        self._held: list[tuple[float, FrameSample]] = []  # (time, sample) after the last observation
         self._last_rgb: np.ndarray | None = None  # the frame of the last observation
         self._last_recount = -RECOUNT_EVERY
         self._next_tiles = 0  # sample index from which the tile search may run again
@@ -207,12 +207,12 @@ class PoseAnalyzer(Analyzer):
         self._fine_wait = FINE_EVERY
 
     def process(self, sample: FrameSample) -> None:
-        if sample.rgb is None:
+        if not sample.has_rgb:
             return
         if self._estimator is None:
             self._estimator = PoseEstimator.for_clip()
         if len(self._held) < self.defer and self._settled():
-            self._held.append((sample.time, sample.rgb))
+            self._held.append((sample.time, sample))  # its RGB is made only if it is looked at
             return
         recounted_at = self._last_recount  # before this look takes a recount the held ones skipped
         obs = self._observe(sample.rgb, sample.time, len(self.observations) + len(self._held))
@@ -373,15 +373,16 @@ class PoseAnalyzer(Analyzer):
         again = estimate_pose(sample.rgb, tracker, sample.time, recount=after.recounted, near=near, tiles=False)
         return again if again.person or not after.person else after
 
-    def _look_late(self, held: list[tuple[float, np.ndarray]], tracker: Any, recounted_at: int) -> None:
+    def _look_late(self, held: list[tuple[float, FrameSample]], tracker: Any, recounted_at: int) -> None:
         """Observe held frames in order, with the recount where its cadence falls (the people count
         carries a recount over the next samples only, and the clip tracker follows one person)."""
-        for t, rgb in held:
+        for t, sample in held:
             index = len(self.observations)
             recount = index - recounted_at >= RECOUNT_EVERY
             recounted_at = index if recount else recounted_at
             near = self.observations[-1][1].bbox
-            self.observations.append((t, estimate_pose(rgb, tracker, t, recount=recount, near=near, tiles=False)))
+            looked = estimate_pose(sample.rgb, tracker, t, recount=recount, near=near, tiles=False)
+            self.observations.append((t, looked))
 
     def finish(self) -> AnalysisResult:
         if self._held:  # the clip ended: its tracker saw the frame before them last

@@ -197,7 +197,7 @@ class BlurAnalyzer(Analyzer):
     def process(self, sample: FrameSample) -> None:
         import cv2
 
-        if sample.rgb is None or sample.time < self._next - 1e-6:
+        if not sample.has_rgb or sample.time < self._next - 1e-6:
             return
         self._next = sample.time + BLUR_INTERVAL * 0.9
         box = self.subject_box() if self.subject_box is not None else None
