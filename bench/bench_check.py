@@ -132,11 +132,11 @@ def phone_bench(kinds: list[str], runs: int, every_frame: bool = True) -> None:
     import statistics
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from common import PHONE_CLIPS, compile_package, need_ffmpeg, phone_clip
+    from common import PHONE_CLIPS, compile_package, need_ffmpeg, phone_clip, preflight_exe
 
     need_ffmpeg()
     compile_package()
-    exe = shutil.which("preflight") or sys.exit("install the package first: pip install -e .")
+    exe = preflight_exe()
     ffmpeg = shutil.which("ffmpeg")
     print(f"cores: {os.cpu_count()}; {runs} alternating runs each; medians (peak RSS: the largest)")
     for kind in kinds:

@@ -21,7 +21,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import OUT, PHONE_CLIPS, clip_1080p, compile_package, median_time, need_ffmpeg, phone_clip, wall
+from common import (
+    OUT,
+    PHONE_CLIPS,
+    clip_1080p,
+    compile_package,
+    median_time,
+    need_ffmpeg,
+    phone_clip,
+    preflight_exe,
+    wall,
+)
 
 from preflight import check_one, load_profile
 from preflight.samples import make_clip, make_image
@@ -105,7 +115,7 @@ def matroska_links(kind: str) -> list:  # type: ignore[type-arg]
 
 def batch_of_200(label: str, files: list, runs: int) -> float:  # type: ignore[type-arg]
     folder = files[0].parent
-    exe = shutil.which("preflight") or sys.exit("install the package first: pip install -e .")
+    exe = preflight_exe()
 
     def ours() -> None:
         subprocess.run([exe, "check", "--no-content", "--json", str(folder)], stdout=subprocess.DEVNULL, check=False)

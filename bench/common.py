@@ -34,6 +34,16 @@ def compile_package() -> None:
     compileall.compile_dir(Path(preflight.__file__).parent, quiet=1)
 
 
+def preflight_exe() -> str:
+    """The ``preflight`` console script pip installed beside this interpreter (a venv's bin/). Not
+    whatever ``preflight`` is first on PATH: on this machine that is pyenv's shim, a bash script that
+    looks up the Python version before it starts the real one, 80 ms of CPU per process that is not
+    preflight's (0.23 s against 0.15 s for ``preflight --version``, 20 pairs)."""
+    beside = Path(sys.executable).with_name("preflight")
+    found = str(beside) if beside.exists() else shutil.which("preflight")
+    return found or sys.exit("install the package first: pip install -e .")
+
+
 def median_time(fn: Callable[[], object], repeat: int, warmup: int = 1) -> float:
     for _ in range(warmup):
         fn()
