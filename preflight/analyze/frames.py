@@ -221,12 +221,12 @@ def iter_samples(
     previous time plus one nominal frame period. Packets that do not decode are skipped and
     counted in ``stats.video_damage`` / ``stats.audio_damage`` (see :func:`_frames_past_damage`).
     """
-    import av
+    from ..media.probe import open_for_packets
 
     stats = stats if stats is not None else DecodeStats()
     schedule = _RgbSchedule(rgb_intervals)
     started = time.perf_counter()
-    with map_av_errors(path), av.open(str(path)) as container:
+    with map_av_errors(path), open_for_packets(path) as container:
         if not container.streams.video:
             raise ProbeError(f"{path}: no video stream", "video.missing_stream")
         stream = container.streams.video[0]
