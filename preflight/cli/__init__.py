@@ -29,6 +29,7 @@ from typing import Any
 import click
 
 from ..errors import PreflightError, UsageError, memory_exhausted, os_error_code, out_of_memory, printable
+from .allocator import keep_freed_memory
 
 __all__ = ["Terminated", "cli", "interrupted", "main", "run"]
 
@@ -266,6 +267,7 @@ def run() -> None:
     process's stderr alone, so a program or a test calling it in process keeps its own."""
     _stand_in_for_closed_streams()  # first: the filter below dups fd 2
     _single_threaded_blas()
+    keep_freed_memory(next((a for a in sys.argv[1:] if a in COMMANDS), None))  # before any thread starts
     if "--debug" not in sys.argv[1:]:
         from ..nativelog import filter_native_logs, route_python_warnings
 
