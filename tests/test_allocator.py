@@ -1,4 +1,4 @@
-"""The command line keeps freed memory for reuse (glibc's malloc tuned), only where it should."""
+"""A content check's process keeps freed memory for reuse (glibc's malloc tuned), only there."""
 
 from __future__ import annotations
 
@@ -59,8 +59,8 @@ def test_a_decoding_command_keeps_8mib_pictures_on_the_heap() -> None:
 
 
 @glibc_only
-@pytest.mark.parametrize("command", ["serve", "probe", None])
-def test_serve_probe_and_a_library_keep_glibcs_defaults(command: str | None) -> None:
+@pytest.mark.parametrize("command", ["serve", "batch", "fix", "prepare", "probe", None])
+def test_other_commands_and_a_library_keep_glibcs_defaults(command: str | None) -> None:
     code = (
         "from preflight.cli.allocator import keep_freed_memory\n"
         f"print(keep_freed_memory({command!r}), mmapped())\n"
@@ -82,7 +82,7 @@ def test_other_c_libraries_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(platform, "libc_ver", lambda: ("", ""))
     assert allocator.keep_freed_memory("check") is False
     monkeypatch.setattr(platform, "system", lambda: "Darwin")
-    assert allocator.keep_freed_memory("fix") is False
+    assert allocator.keep_freed_memory("demo") is False
 
 
 @glibc_only
