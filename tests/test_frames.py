@@ -194,21 +194,24 @@ def test_pipelined_pass_matches_serial_and_surfaces_errors(tmp_path) -> None:  #
         decode_pass(str(broken), [Times()], pipelined=True)
 
 
-@pytest.mark.parametrize("k", [3, 4, 6, 12])
+@pytest.mark.parametrize("k", [3, 4, 6, 12, 16, 24])
 def test_whole_factor_luma_is_opencvs_area_average_to_the_bit(k: int) -> None:
     """The block sums stand in for INTER_AREA on every frame: a differing pixel would move cut scores
-    and shake paths. Noise, flat grey (ties at .5 after the scale) and a padded plane (a decoder's
-    line size wider than the picture) all come out as OpenCV makes them."""
+    and shake paths. Noise, flat grey (ties at .5 after the scale), white (the largest sums: 16 x 16
+    blocks of 255 still fit 16 bits, an 8K frame's 24 x 24 do not) and a padded plane (a decoder's line
+    size wider than the picture) all come out as OpenCV makes them."""
     import cv2
 
     from preflight.analyze.frames import _area_mean
 
     rng = np.random.default_rng(k)
     size = (32, 18)
-    for fill in ("noise", "flat", "ramp"):
+    for fill in ("noise", "flat", "ramp", "white"):
         padded = rng.integers(0, 256, (18 * k, 32 * k + 64), dtype=np.uint8)
         if fill == "flat":
             padded[:] = rng.integers(0, 256)
+        elif fill == "white":
+            padded[:] = 255
         elif fill == "ramp":
             padded[:] = np.arange(padded.shape[1], dtype=np.uint16) % 256
         plane = padded[:, : 32 * k]  # a view with the decoder's padded row stride

@@ -126,6 +126,11 @@ class _RgbSchedule:
         return wanted
 
 
+_MAX_BLOCK = 16
+"""The largest k whose k x k block sums fit 16 bits (16 x 16 x 255 = 65,280): an 8K frame's 24 x 24
+blocks of white overflowed them (a wrong luma for every gate); such frames go to OpenCV."""
+
+
 def _area_mean(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``plane`` shrunk to ``size`` as OpenCV's INTER_AREA shrinks it, to the bit.
 
@@ -133,14 +138,15 @@ def _area_mean(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     320 px: k = 6, 4, 12), INTER_AREA averages k x k blocks as ``rint(block sum * float32(1 / k²))``.
     The same sums made with NumPy (rows added in place, then every k-th column) took 0.54 ms a
     1080p frame against OpenCV's 0.76-0.9 ms (this machine, one thread): 0.15 s of every 30 s clip,
-    whose every decoded frame comes through here. Other sizes (and k = 2, which OpenCV rounds half
-    up on its SIMD path) go to OpenCV.
+    whose every decoded frame comes through here. Other sizes (k = 2, which OpenCV rounds half up on
+    its SIMD path, and k > 16, whose sums would overflow) go to OpenCV.
     """
     import cv2
 
     width, height = size
     k = plane.shape[1] // width
-    if k < 3 or plane.shape[1] != k * width or plane.shape[0] != k * height:
+    whole = k >= 3 and plane.shape[1] == k * width and plane.shape[0] == k * height
+    if not whole or k > _MAX_BLOCK:
         return cv2.resize(plane, size, interpolation=cv2.INTER_AREA)
     rows = np.add.reduce(plane.reshape(height, k, k * width), axis=1, dtype=np.uint16)
     sums = rows[:, ::k].copy()
